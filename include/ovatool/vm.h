@@ -1,0 +1,111 @@
+/* vm.h - the virtual machine as ovatool understands it: what the VMX says
+ * about hardware, disks and networks, independent of how it was written.
+ *
+ * ova_vm_from_vmx() builds it from a parsed VMX; the OVF writer and the
+ * export engine read it. All strings are UTF-8 (converted from the VMX's
+ * .encoding) with |XX escapes already decoded.
+ */
+#ifndef OVATOOL_VM_H
+#define OVATOOL_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ovatool/status.h"
+#include "ovatool/vmx.h"
+
+typedef enum ova_bus {
+    OVA_BUS_IDE = 0,
+    OVA_BUS_SCSI,
+    OVA_BUS_SATA,
+    OVA_BUS_NVME
+} ova_bus;
+
+/* SCSI controller models (scsiN.virtualDev). */
+typedef enum ova_scsi_model {
+    OVA_SCSI_NONE = 0,  /* not a SCSI controller */
+    OVA_SCSI_LSILOGIC,  /* "lsilogic" (also the default when virtualDev is absent) */
+    OVA_SCSI_LSISAS,    /* "lsisas1068" -> OVF lsilogicsas */
+    OVA_SCSI_PVSCSI,    /* "pvscsi" -> OVF VirtualSCSI */
+    OVA_SCSI_BUSLOGIC   /* "buslogic" */
+} ova_scsi_model;
+
+typedef struct ova_controller {
+    ova_bus bus;
+    int index;              /* scsi0 -> 0 */
+    ova_scsi_model model;   /* OVA_SCSI_NONE unless bus == OVA_BUS_SCSI */
+} ova_controller;
+
+typedef enum ova_device_kind {
+    OVA_DEV_DISK = 0,   /* a .vmdk hard disk: exported */
+    OVA_DEV_CDROM       /* CD/DVD drive (image or host device): exported as an empty drive */
+} ova_device_kind;
+
+typedef struct ova_device {
+    ova_device_kind kind;
+    ova_bus bus;
+    int ctrl_index;         /* controller number on that bus (scsi1 -> 1) */
+    int unit;               /* unit on the controller (scsi1:3 -> 3) */
+    char *file_name;        /* fileName as written in the VMX (decoded), may be NULL for CD-ROMs */
+    char *path;             /* disks: fileName resolved against the VMX's folder; else NULL */
+    char *key_prefix;       /* "scsi1:3", for messages */
+} ova_device;
+
+typedef enum ova_nic_model {
+    OVA_NIC_E1000 = 0,  /* "e1000" */
+    OVA_NIC_E1000E,     /* "e1000e" */
+    OVA_NIC_VMXNET3,    /* "vmxnet3" */
+    OVA_NIC_VMXNET,     /* "vmxnet" */
+    OVA_NIC_PCNET32     /* "vlance" (and the default when virtualDev is absent) */
+} ova_nic_model;
+
+typedef struct ova_nic {
+    int index;              /* ethernetN */
+    ova_nic_model model;
+    char *network;          /* networkName, else connectionType ("nat", "bridged", "hostonly"; for
+                               "custom" the vnet name, "/dev/" stripped), else "bridged" (VMware's default) */
+    bool start_connected;
+} ova_nic;
+
+typedef struct ova_vm {
+    char *vmx_path;         /* as given */
+    char *vmx_dir;          /* folder of the VMX, for resolving relative disk paths */
+    char *display_name;     /* displayName; falls back to the VMX file name without .vmx */
+    char *guest_os;         /* guestOS key as written (lower-cased), "other" if absent */
+    char *annotation;       /* may be NULL; |0A decoded to LF */
+    int num_vcpus;          /* numvcpus, default 1 */
+    int cores_per_socket;   /* cpuid.coresPerSocket, 0 when not set */
+    uint64_t memory_mb;     /* memsize, default 256 */
+    int hw_version;         /* virtualHW.version, default 4 when absent */
+    bool efi;               /* firmware = "efi" */
+    bool secure_boot;       /* uefi.secureBoot.enabled */
+
+    ova_controller *controllers;   /* present controllers that hold at least one exported device,
+                                      plus every present SCSI/SATA/NVMe controller; sorted by bus, index */
+    size_t n_controllers;
+    ova_device *devices;    /* present devices, sorted by bus, controller, unit */
+    size_t n_devices;
+    ova_nic *nics;          /* present NICs, sorted by index */
+    size_t n_nics;
+} ova_vm;
+
+/* Build the VM model from a parsed VMX file. vmx_path is used to resolve
+ * relative disk paths and for messages. Refuses (OVA_E_UNSUPPORTED, with a
+ * message naming the key) raw/passthrough disks and encrypted VMs.
+ * On success *out must be released with ova_vm_free(). */
+ova_status ova_vm_from_vmx(const ova_vmx *vmx, const char *vmx_path, ova_vm **out, ova_err *err);
+
+/* Convenience: ova_vmx_load() + ova_vm_from_vmx(). */
+ova_status ova_vm_load(const char *vmx_path, ova_vm **out, ova_err *err);
+
+/* Free a VM and set *vm to NULL. Accepts NULL. */
+void ova_vm_free(ova_vm **vm);
+
+/* Number of devices of kind OVA_DEV_DISK. */
+size_t ova_vm_disk_count(const ova_vm *vm);
+
+/* Text names used in the OVF and in messages. */
+const char *ova_bus_name(ova_bus bus);                  /* "ide", "scsi", "sata", "nvme" */
+
+#endif

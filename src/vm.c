@@ -1,0 +1,539 @@
+/* vm.c - builds the ovatool VM model (hardware, controllers, disks, NICs) from a parsed VMX. */
+#include "ovatool/vm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_SCSI 4
+#define MAX_SATA 4
+#define MAX_NVME 4
+#define MAX_IDE 2
+#define MAX_NICS 10
+
+const char *ova_bus_name(ova_bus bus)
+{
+    switch (bus) {
+    case OVA_BUS_IDE: return "ide";
+    case OVA_BUS_SCSI: return "scsi";
+    case OVA_BUS_SATA: return "sata";
+    case OVA_BUS_NVME: return "nvme";
+    }
+    return "unknown";
+}
+
+/* Units each bus can address; SCSI includes 7 because a disk written
+ * there by hand is still a disk (the controller's own id is not a key). */
+static int bus_units(ova_bus bus)
+{
+    switch (bus) {
+    case OVA_BUS_IDE: return 2;
+    case OVA_BUS_SCSI: return 16;
+    case OVA_BUS_SATA: return 30;
+    case OVA_BUS_NVME: return 64;
+    }
+    return 0;
+}
+
+typedef struct builder {
+    const ova_vmx *vmx;
+    const char *file;   /* VMX path for messages */
+    ova_vm *vm;
+    size_t cap_devices;
+    ova_err *err;
+} builder;
+
+static ova_status nomem(builder *b)
+{
+    return ova_err_set(b->err, OVA_E_NOMEM, "%s: out of memory", b->file);
+}
+
+static int entry_line(const builder *b, const char *key)
+{
+    const ova_vmx_entry *e = ova_vmx_find(b->vmx, key);
+    return e ? e->line : 0;
+}
+
+static bool ends_with_ci(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static const char *nonempty(const char *s)
+{
+    return (s != NULL && s[0] != '\0') ? s : NULL;
+}
+
+/* Strict decimal: VMware writes plain digits, and anything else ("abc",
+ * "-5", "1.5", "0x10") would be silently misread by strtoul. */
+static ova_status get_number(builder *b, const char *key, unsigned long long min, unsigned long long max,
+                             unsigned long long def, unsigned long long *out)
+{
+    const ova_vmx_entry *e = ova_vmx_find(b->vmx, key);
+    if (e == NULL) {
+        *out = def;
+        return OVA_OK;
+    }
+    const char *s = e->value;
+    unsigned long long v = 0;
+    bool ok = s[0] != '\0';
+    for (const char *p = s; ok && *p; p++) {
+        if (*p < '0' || *p > '9' || v > (max - (unsigned)(*p - '0')) / 10)
+            ok = false;
+        else
+            v = v * 10 + (unsigned)(*p - '0');
+    }
+    if (!ok || v < min)
+        return ova_err_set(b->err, OVA_E_FORMAT, "%s: line %d: %s: \"%s\" is not a number from %llu to %llu",
+                           b->file, e->line, key, s, min, max);
+    *out = v;
+    return OVA_OK;
+}
+
+static ova_status dup_str(builder *b, const char *s, char **out)
+{
+    *out = NULL;
+    if (s == NULL)
+        return OVA_OK;
+    *out = strdup(s);
+    return *out ? OVA_OK : nomem(b);
+}
+
+/* Join dir and name; "." is left out so a VMX in the working directory
+ * yields paths as short as the user wrote them. */
+static char *join_path(const char *dir, const char *name)
+{
+    if (strcmp(dir, ".") == 0)
+        return strdup(name);
+    size_t dl = strlen(dir);
+    const char *sep = (dl > 0 && dir[dl - 1] == '/') ? "" : "/";
+    char *p = NULL;
+    if (asprintf(&p, "%s%s%s", dir, sep, name) < 0)
+        return NULL;
+    return p;
+}
+
+/* "C:\..." or "C:/...", or a UNC path "\\server\share\...". */
+static bool is_windows_absolute(const char *s)
+{
+    if (((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')) && s[1] == ':' &&
+        (s[2] == '\\' || s[2] == '/'))
+        return true;
+    return s[0] == '\\' && s[1] == '\\';
+}
+
+static char *resolve_disk_path(const char *vmx_dir, const char *file_name)
+{
+    if (file_name[0] == '/')
+        return strdup(file_name);
+    if (is_windows_absolute(file_name)) {
+        /* A VM copied off a Windows host keeps its disks beside the VMX;
+         * the drive letter path means nothing here. */
+        const char *base = file_name;
+        for (const char *p = file_name; *p; p++)
+            if (*p == '\\' || *p == '/')
+                base = p + 1;
+        return join_path(vmx_dir, base);
+    }
+    return join_path(vmx_dir, file_name);
+}
+
+static ova_status add_device(builder *b, ova_device_kind kind, ova_bus bus, int ctrl, int unit,
+                             const char *prefix, const char *file_name)
+{
+    ova_vm *vm = b->vm;
+    if (vm->n_devices == b->cap_devices) {
+        size_t cap = b->cap_devices ? b->cap_devices * 2 : 8;
+        ova_device *d = realloc(vm->devices, cap * sizeof *d);
+        if (d == NULL)
+            return nomem(b);
+        vm->devices = d;
+        b->cap_devices = cap;
+    }
+    ova_device *d = &vm->devices[vm->n_devices];
+    *d = (ova_device){ kind, bus, ctrl, unit, NULL, NULL, NULL };
+    /* count it now so ova_vm_free releases whatever got allocated */
+    vm->n_devices++;
+    if ((d->key_prefix = strdup(prefix)) == NULL)
+        return nomem(b);
+    if (dup_str(b, file_name, &d->file_name) != OVA_OK)
+        return OVA_E_NOMEM;
+    if (kind == OVA_DEV_DISK && (d->path = resolve_disk_path(vm->vmx_dir, file_name)) == NULL)
+        return nomem(b);
+    return OVA_OK;
+}
+
+static bool is_disk_type(const char *t)
+{
+    static const char *const types[] = { "disk", "scsi-hardDisk", "ata-hardDisk", "sata-hardDisk",
+                                         "nvme-hardDisk" };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcasecmp(t, types[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool is_cdrom_type(const char *t)
+{
+    /* "cdrom-image", "cdrom-raw", "atapi-cdrom", and hand-written "sata-cdrom" */
+    return strncasecmp(t, "atapi", 5) == 0 || strcasestr(t, "cdrom") != NULL;
+}
+
+static bool is_raw_type(const char *t)
+{
+    return strcasecmp(t, "plainDisk") == 0 || strcasestr(t, "passthru") != NULL || strcasestr(t, "raw") != NULL;
+}
+
+static ova_status scan_device(builder *b, ova_bus bus, int ctrl, int unit)
+{
+    char prefix[32];
+    char key[64];
+    snprintf(prefix, sizeof prefix, "%s%d:%d", ova_bus_name(bus), ctrl, unit);
+    snprintf(key, sizeof key, "%s.present", prefix);
+    if (!ova_vmx_bool(b->vmx, key, false))
+        return OVA_OK;
+    int present_line = entry_line(b, key);
+
+    snprintf(key, sizeof key, "%s.deviceType", prefix);
+    const char *type = nonempty(ova_vmx_get(b->vmx, key));
+    int type_line = entry_line(b, key);
+    snprintf(key, sizeof key, "%s.fileName", prefix);
+    const char *file_name = nonempty(ova_vmx_get(b->vmx, key));
+
+    ova_device_kind kind = OVA_DEV_DISK;
+    if (type == NULL) {
+        /* Workstation omits deviceType for plain disks; the extension is
+         * then all there is to go on. */
+        if (file_name == NULL)
+            return ova_err_set(b->err, OVA_E_FORMAT, "%s: line %d: %s: present disk has no fileName", b->file,
+                               present_line, prefix);
+        if (ends_with_ci(file_name, ".vmdk"))
+            kind = OVA_DEV_DISK;
+        else if (ends_with_ci(file_name, ".iso"))
+            kind = OVA_DEV_CDROM;
+        else
+            return ova_err_set(b->err, OVA_E_UNSUPPORTED,
+                               "%s: line %d: %s: \"%s\" is neither a .vmdk disk nor an .iso image", b->file,
+                               entry_line(b, key), key, file_name);
+    } else if (is_disk_type(type)) {
+        if (file_name == NULL)
+            return ova_err_set(b->err, OVA_E_FORMAT, "%s: line %d: %s: disk (deviceType \"%s\") has no fileName",
+                               b->file, present_line, prefix, type);
+        kind = OVA_DEV_DISK;
+    } else if (is_cdrom_type(type)) {
+        kind = OVA_DEV_CDROM;
+    } else if (is_raw_type(type)) {
+        return ova_err_set(b->err, OVA_E_UNSUPPORTED,
+                           "%s: %s: raw or passthrough disk (deviceType \"%s\") cannot be exported", b->file,
+                           prefix, type);
+    } else {
+        return ova_err_set(b->err, OVA_E_UNSUPPORTED, "%s: line %d: %s.deviceType: unknown device type \"%s\"",
+                           b->file, type_line, prefix, type);
+    }
+    return add_device(b, kind, bus, ctrl, unit, prefix, file_name);
+}
+
+static ova_status scsi_model(builder *b, int ctrl, ova_scsi_model *out)
+{
+    static const struct {
+        const char *name;
+        ova_scsi_model model;
+    } models[] = {
+        { "lsilogic", OVA_SCSI_LSILOGIC },
+        { "lsisas1068", OVA_SCSI_LSISAS },
+        { "pvscsi", OVA_SCSI_PVSCSI },
+        { "buslogic", OVA_SCSI_BUSLOGIC },
+    };
+    char key[32];
+    snprintf(key, sizeof key, "scsi%d.virtualDev", ctrl);
+    const char *v = nonempty(ova_vmx_get(b->vmx, key));
+    if (v == NULL) {
+        /* VMware picks a guest-dependent default; LSI Logic is the one
+         * every guest of the era had a driver for. */
+        *out = OVA_SCSI_LSILOGIC;
+        return OVA_OK;
+    }
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+        if (strcasecmp(v, models[i].name) == 0) {
+            *out = models[i].model;
+            return OVA_OK;
+        }
+    return ova_err_set(b->err, OVA_E_UNSUPPORTED, "%s: line %d: %s: unknown SCSI controller model \"%s\"", b->file,
+                       entry_line(b, key), key, v);
+}
+
+static ova_status add_controller(builder *b, size_t *cap, ova_bus bus, int index, ova_scsi_model model)
+{
+    ova_vm *vm = b->vm;
+    if (vm->n_controllers == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        ova_controller *c = realloc(vm->controllers, ncap * sizeof *c);
+        if (c == NULL)
+            return nomem(b);
+        vm->controllers = c;
+        *cap = ncap;
+    }
+    vm->controllers[vm->n_controllers++] = (ova_controller){ bus, index, model };
+    return OVA_OK;
+}
+
+/* Walk buses in enum order, controllers and units in ascending order, so
+ * devices and controllers come out sorted without a separate sort. */
+static ova_status scan_storage(builder *b)
+{
+    static const struct {
+        ova_bus bus;
+        int count;
+    } buses[] = {
+        { OVA_BUS_IDE, MAX_IDE },
+        { OVA_BUS_SCSI, MAX_SCSI },
+        { OVA_BUS_SATA, MAX_SATA },
+        { OVA_BUS_NVME, MAX_NVME },
+    };
+    size_t cap_ctrl = 0;
+    for (size_t i = 0; i < sizeof buses / sizeof buses[0]; i++) {
+        ova_bus bus = buses[i].bus;
+        for (int c = 0; c < buses[i].count; c++) {
+            ova_scsi_model model = OVA_SCSI_NONE;
+            if (bus != OVA_BUS_IDE) {
+                char key[32];
+                snprintf(key, sizeof key, "%s%d.present", ova_bus_name(bus), c);
+                if (!ova_vmx_bool(b->vmx, key, false))
+                    continue; /* its devices are invisible to VMware too */
+                if (bus == OVA_BUS_SCSI) {
+                    ova_status st = scsi_model(b, c, &model);
+                    if (st != OVA_OK)
+                        return st;
+                }
+            }
+            size_t before = b->vm->n_devices;
+            for (int u = 0; u < bus_units(bus); u++) {
+                ova_status st = scan_device(b, bus, c, u);
+                if (st != OVA_OK)
+                    return st;
+            }
+            /* IDE controllers are implicit: list one only if it holds a device, as ovftool does. */
+            if (bus != OVA_BUS_IDE || b->vm->n_devices > before) {
+                ova_status st = add_controller(b, &cap_ctrl, bus, c, model);
+                if (st != OVA_OK)
+                    return st;
+            }
+        }
+    }
+    return OVA_OK;
+}
+
+static ova_status nic_model(builder *b, int n, ova_nic_model *out)
+{
+    static const struct {
+        const char *name;
+        ova_nic_model model;
+    } models[] = {
+        { "e1000", OVA_NIC_E1000 },   { "e1000e", OVA_NIC_E1000E }, { "vmxnet3", OVA_NIC_VMXNET3 },
+        { "vmxnet", OVA_NIC_VMXNET }, { "vlance", OVA_NIC_PCNET32 },
+    };
+    char key[48];
+    snprintf(key, sizeof key, "ethernet%d.virtualDev", n);
+    const char *v = nonempty(ova_vmx_get(b->vmx, key));
+    if (v == NULL) {
+        *out = OVA_NIC_PCNET32;
+        return OVA_OK;
+    }
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+        if (strcasecmp(v, models[i].name) == 0) {
+            *out = models[i].model;
+            return OVA_OK;
+        }
+    return ova_err_set(b->err, OVA_E_UNSUPPORTED, "%s: line %d: %s: unknown network adapter model \"%s\"",
+                       b->file, entry_line(b, key), key, v);
+}
+
+/* The OVF network name: ESXi's networkName, else the hosted connection type. */
+static const char *nic_network(builder *b, int n)
+{
+    const char *name = nonempty(ova_vmx_getf(b->vmx, "ethernet%d.networkName", n));
+    if (name != NULL)
+        return name;
+    const char *ct = nonempty(ova_vmx_getf(b->vmx, "ethernet%d.connectionType", n));
+    if (ct == NULL)
+        return "bridged"; /* Workstation's default when the key is absent */
+    static const char *const known[] = { "bridged", "nat", "hostonly" };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcasecmp(ct, known[i]) == 0)
+            return known[i];
+    if (strcasecmp(ct, "custom") == 0) {
+        const char *vnet = nonempty(ova_vmx_getf(b->vmx, "ethernet%d.vnet", n));
+        if (vnet == NULL)
+            return "custom";
+        /* Linux hosts write the device node ("/dev/vmnet2"); the name is what matters. */
+        if (strncmp(vnet, "/dev/", 5) == 0 && vnet[5] != '\0')
+            vnet += 5;
+        return vnet;
+    }
+    return ct;
+}
+
+static ova_status scan_nics(builder *b)
+{
+    ova_vm *vm = b->vm;
+    for (int n = 0; n < MAX_NICS; n++) {
+        char key[48];
+        snprintf(key, sizeof key, "ethernet%d.present", n);
+        if (!ova_vmx_bool(b->vmx, key, false))
+            continue;
+        ova_nic_model model = OVA_NIC_PCNET32;
+        ova_status st = nic_model(b, n, &model);
+        if (st != OVA_OK)
+            return st;
+        if (vm->nics == NULL && (vm->nics = calloc(MAX_NICS, sizeof *vm->nics)) == NULL)
+            return nomem(b);
+        ova_nic *nic = &vm->nics[vm->n_nics];
+        snprintf(key, sizeof key, "ethernet%d.startConnected", n);
+        *nic = (ova_nic){ n, model, NULL, ova_vmx_bool(b->vmx, key, true) };
+        vm->n_nics++;
+        if ((nic->network = strdup(nic_network(b, n))) == NULL)
+            return nomem(b);
+    }
+    return OVA_OK;
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+static char *name_without_vmx(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t n = strlen(base);
+    if (n > 4 && strcasecmp(base + n - 4, ".vmx") == 0)
+        n -= 4;
+    return strndup(base, n);
+}
+
+static ova_status scan_core(builder *b)
+{
+    ova_vm *vm = b->vm;
+    const char *name = nonempty(ova_vmx_get(b->vmx, "displayName"));
+    vm->display_name = name ? strdup(name) : name_without_vmx(b->file);
+    if (vm->display_name == NULL)
+        return nomem(b);
+
+    const char *guest = nonempty(ova_vmx_get(b->vmx, "guestOS"));
+    if ((vm->guest_os = strdup(guest ? guest : "other")) == NULL)
+        return nomem(b);
+    for (char *p = vm->guest_os; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+
+    ova_status st = dup_str(b, ova_vmx_get(b->vmx, "annotation"), &vm->annotation);
+    if (st != OVA_OK)
+        return st;
+
+    unsigned long long v = 0;
+    if ((st = get_number(b, "numvcpus", 1, 4096, 1, &v)) != OVA_OK)
+        return st;
+    vm->num_vcpus = (int)v;
+    if ((st = get_number(b, "cpuid.coresPerSocket", 0, 4096, 0, &v)) != OVA_OK)
+        return st;
+    vm->cores_per_socket = (int)v;
+    /* capped so memory_mb << 20 (bytes, for the OVF) cannot overflow */
+    if ((st = get_number(b, "memsize", 1, UINT64_MAX >> 20, 256, &v)) != OVA_OK)
+        return st;
+    vm->memory_mb = v;
+    if ((st = get_number(b, "virtualHW.version", 1, 999, 4, &v)) != OVA_OK)
+        return st;
+    vm->hw_version = (int)v;
+
+    const char *fw = ova_vmx_get(b->vmx, "firmware");
+    vm->efi = fw != NULL && strcasecmp(fw, "efi") == 0;
+    vm->secure_boot = ova_vmx_bool(b->vmx, "uefi.secureBoot.enabled", false);
+    return OVA_OK;
+}
+
+ova_status ova_vm_from_vmx(const ova_vmx *vmx, const char *vmx_path, ova_vm **out, ova_err *err)
+{
+    *out = NULL;
+    if (vmx_path == NULL)
+        vmx_path = vmx->path;
+    builder b = { vmx, vmx_path, NULL, 0, err };
+
+    /* The disks of an encrypted VM are unreadable without the key safe's password. */
+    static const char *const enc_keys[] = { "encryption.keySafe", "encryption.data" };
+    for (size_t i = 0; i < sizeof enc_keys / sizeof enc_keys[0]; i++)
+        if (ova_vmx_get(vmx, enc_keys[i]) != NULL)
+            return ova_err_set(err, OVA_E_UNSUPPORTED,
+                               "%s: the VM is encrypted (%s is set); remove the encryption in VMware before "
+                               "exporting",
+                               vmx_path, enc_keys[i]);
+
+    ova_vm *vm = calloc(1, sizeof *vm);
+    if (vm == NULL)
+        return nomem(&b);
+    b.vm = vm;
+    ova_status st = OVA_OK;
+    if ((vm->vmx_path = strdup(vmx_path)) == NULL || (vm->vmx_dir = dir_of(vmx_path)) == NULL) {
+        st = nomem(&b);
+        goto fail;
+    }
+    if ((st = scan_core(&b)) != OVA_OK || (st = scan_storage(&b)) != OVA_OK || (st = scan_nics(&b)) != OVA_OK)
+        goto fail;
+    *out = vm;
+    return OVA_OK;
+fail:
+    ova_vm_free(&vm);
+    return st;
+}
+
+ova_status ova_vm_load(const char *vmx_path, ova_vm **out, ova_err *err)
+{
+    *out = NULL;
+    ova_vmx *vmx = NULL;
+    ova_status st = ova_vmx_load(vmx_path, &vmx, err);
+    if (st != OVA_OK)
+        return st;
+    st = ova_vm_from_vmx(vmx, vmx_path, out, err);
+    ova_vmx_free(&vmx);
+    return st;
+}
+
+void ova_vm_free(ova_vm **vm)
+{
+    if (vm == NULL || *vm == NULL)
+        return;
+    ova_vm *v = *vm;
+    for (size_t i = 0; i < v->n_devices; i++) {
+        free(v->devices[i].file_name);
+        free(v->devices[i].path);
+        free(v->devices[i].key_prefix);
+    }
+    for (size_t i = 0; i < v->n_nics; i++)
+        free(v->nics[i].network);
+    free(v->devices);
+    free(v->controllers);
+    free(v->nics);
+    free(v->vmx_path);
+    free(v->vmx_dir);
+    free(v->display_name);
+    free(v->guest_os);
+    free(v->annotation);
+    free(v);
+    *vm = NULL;
+}
+
+size_t ova_vm_disk_count(const ova_vm *vm)
+{
+    size_t n = 0;
+    for (size_t i = 0; vm != NULL && i < vm->n_devices; i++)
+        if (vm->devices[i].kind == OVA_DEV_DISK)
+            n++;
+    return n;
+}
