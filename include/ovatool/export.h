@@ -1,0 +1,63 @@
+/* export.h - the export engine: VMX in, OVA out, over MPI.
+ *
+ * Collective over comm: every rank calls ova_export() with the same options.
+ * Rank 0 parses the VMX and the disk descriptors, broadcasts the plan, hands
+ * out work units on request (dynamic balancing: a rank asks for the next
+ * unit when a thread is free) and writes the OVA in unit order. Every rank,
+ * rank 0 included, reads its units straight from the shared file system and
+ * compresses them with its own pinned threads. Memory stays bounded: rank 0
+ * grants a unit only while fewer than `window` units are between the write
+ * position and the newest grant.
+ *
+ * On an error on any rank the job stops everywhere, the temporary output is
+ * removed, and every rank returns a failure; rank 0's err carries the first
+ * message (prefixed with the rank and host that hit it).
+ */
+#ifndef OVATOOL_EXPORT_H
+#define OVATOOL_EXPORT_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ovatool/codec.h"
+#include "ovatool/manifest.h"
+#include "ovatool/status.h"
+
+typedef struct ova_export_opts {
+    const char *vmx_path;
+    const char *output;
+    int threads;              /* compression threads per rank; 0 = one per allowed core */
+    bool pin;                 /* bind threads to cores with hwloc */
+    uint64_t mem_limit;       /* bytes per rank for units in flight (default 512 MiB) */
+    ova_codec_kind codec;
+    int level;
+    ova_sha sha;
+    int target_hw;            /* 0 = keep the VM's virtualHW.version */
+    int64_t mtime;            /* tar mtime; < 0: SOURCE_DATE_EPOCH or the VMX's mtime */
+    double progress_secs;     /* seconds between progress lines; 0 = none */
+} ova_export_opts;
+
+void ova_export_opts_init(ova_export_opts *o);
+
+typedef struct ova_export_stats {
+    uint64_t bytes_in;        /* virtual bytes of all disks */
+    uint64_t bytes_read;      /* bytes read from files (all ranks) */
+    uint64_t bytes_out;       /* size of the OVA */
+    uint64_t grains_data;     /* grains written */
+    uint64_t units;
+    uint32_t unit_grains;
+    uint64_t window;          /* units in flight allowed */
+    int ranks;
+    int threads_total;
+    double seconds;
+} ova_export_stats;
+
+/* Messages the engine wants shown (rank 0 only): level 0 info, 1 warning. */
+typedef void (*ova_log_fn)(void *ctx, int level, const char *msg);
+
+/* Run the export. Returns OVA_OK on every rank, or an error on every rank. */
+ova_status ova_export(const ova_export_opts *opts, MPI_Comm comm, ova_log_fn log, void *log_ctx,
+                      ova_export_stats *stats, ova_err *err);
+
+#endif

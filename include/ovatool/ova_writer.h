@@ -1,0 +1,65 @@
+/* ova_writer.h - rank 0's output: the OVA file, written in one pass.
+ *
+ * Layout: [.ovf header][.ovf][.mf header][.mf][disk1 header][disk1.vmdk]...
+ * [two zero blocks]. The OVF and manifest depend on the disks' sizes and
+ * digests, which are only known at the end, so their space is reserved up
+ * front: the .mf has a fixed length, and the .ovf gets the length of the
+ * document written with the widest possible numbers; the real document is
+ * padded to that length with blanks after </Envelope> (XML allows trailing
+ * whitespace). Each disk's tar header is filled in once its size is known.
+ * Nothing is read back: every byte is hashed as it is written.
+ *
+ * Output goes to a temporary file beside the target (".NAME.XXXXXX.part"),
+ * which is fsynced and renamed into place only by ova_writer_finish().
+ */
+#ifndef OVATOOL_OVA_WRITER_H
+#define OVATOOL_OVA_WRITER_H
+
+#include <stdint.h>
+
+#include "ovatool/manifest.h"
+#include "ovatool/ovf.h"
+#include "ovatool/plan.h"
+#include "ovatool/status.h"
+#include "ovatool/unit.h"
+#include "ovatool/vm.h"
+
+typedef struct ova_writer_opts {
+    ova_sha sha;             /* manifest algorithm */
+    int target_hw;           /* 0 = the VM's own hardware version */
+    int64_t mtime;           /* tar member mtime */
+} ova_writer_opts;
+
+typedef struct ova_writer ova_writer;
+
+/* Create the temporary file and reserve the OVF/manifest space. vm and plan
+ * must outlive the writer; plan->disks[i] is the i-th disk device of vm. */
+ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan *plan,
+                           const ova_writer_opts *opts, ova_writer **out, ova_err *err);
+
+/* Append the records of the next unit (units must come in plan order). */
+ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *hdr, const unsigned char *records,
+                           ova_err *err);
+
+/* Write OVF, manifest and trailer, fsync, rename into place, fsync the
+ * folder. Frees the writer whatever the outcome; on failure the temporary
+ * file is removed. */
+ova_status ova_writer_finish(ova_writer **w, ova_err *err);
+
+/* Remove the temporary file and free. Accepts NULL. */
+void ova_writer_abort(ova_writer **w);
+
+/* Bytes written so far, and the OVA size after finish. */
+uint64_t ova_writer_bytes(const ova_writer *w);
+
+/* Async-signal-safe: unlink the temporary file of the writer currently
+ * open in this process, if any. For SIGINT/SIGTERM handlers. */
+void ova_writer_signal_cleanup(void);
+
+/* Member base name derived from the output path: its file name without
+ * ".ova", with characters outside [A-Za-z0-9._+-] (and a leading '.')
+ * replaced by '_', at most 80 bytes; "vm" when nothing is left. out must hold
+ * 81 bytes. */
+void ova_member_base(const char *output, char out[81]);
+
+#endif

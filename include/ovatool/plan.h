@@ -1,0 +1,47 @@
+/* plan.h - the export plan rank 0 broadcasts: every disk's extents, and the
+ * list of work units.
+ *
+ * A unit is a run of unit_grains grains of one disk (never crossing a disk
+ * or grain-table boundary). By default a unit is one grain table: 512 grains
+ * = 32 MiB of disk. The engine picks smaller units (a power of two dividing
+ * 512) when the memory limit would otherwise leave fewer units in flight
+ * than there are compression threads. Units are numbered across disks in
+ * export order, so unit order is output order: rank 0 writes units 0, 1,
+ * 2, ... whatever rank compressed them.
+ */
+#ifndef OVATOOL_PLAN_H
+#define OVATOOL_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ovatool/buf.h"
+#include "ovatool/disk.h"
+#include "ovatool/status.h"
+
+typedef struct ova_plan {
+    ova_disk_info **disks;    /* owned */
+    size_t n_disks;
+    uint64_t *first_unit;     /* first unit of each disk; first_unit[n_disks] = total */
+    uint32_t unit_grains;     /* grains per unit: a power of two, 1..512 */
+} ova_plan;
+
+/* Build a plan from described disks; takes ownership of disks[] entries
+ * (and of the array) on success and on failure. */
+ova_status ova_plan_new(ova_disk_info **disks, size_t n_disks, uint32_t unit_grains, ova_plan **out,
+                        ova_err *err);
+void ova_plan_free(ova_plan **p);
+
+uint64_t ova_plan_units(const ova_plan *p);
+
+/* Which disk a unit belongs to, its first grain and its grain count (the
+ * last unit of a disk may be shorter). */
+void ova_plan_unit(const ova_plan *p, uint64_t unit, size_t *disk, uint64_t *first_grain,
+                   uint32_t *n_grains);
+
+/* Serialise to bytes for MPI_Bcast, and back. Deserialising checks every
+ * length, so a corrupt buffer gives an error, not a crash. */
+void ova_plan_pack(const ova_plan *p, ova_buf *out);
+ova_status ova_plan_unpack(const void *data, size_t len, ova_plan **out, ova_err *err);
+
+#endif

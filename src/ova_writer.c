@@ -1,0 +1,517 @@
+/* ova_writer.c - writing the OVA in one pass on rank 0: tar framing, the
+ * streamOptimized VMDK metadata around the grain records the workers made,
+ * digests, and the OVF and manifest in the space reserved for them. */
+#include "ovatool/ova_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ovatool/tar.h"
+#include "ovatool/vmdk_stream.h"
+
+/* The temporary file of this process, for the signal handler. */
+static char g_tmp_path[PATH_MAX];
+static volatile sig_atomic_t g_tmp_set;
+
+typedef struct disk_out {
+    char name[128];           /* member name (ova_tar_header enforces < 100) */
+    uint64_t hdr_off;         /* where its tar header goes */
+    uint64_t size;            /* member bytes */
+    uint64_t data_grains;     /* grains written */
+    unsigned char digest[EVP_MAX_MD_SIZE];
+} disk_out;
+
+struct ova_writer {
+    const ova_vm *vm;
+    const ova_plan *plan;
+    ova_writer_opts opts;
+    char *final_path;
+    char *tmp_path;
+    int fd;
+    uint64_t pos;             /* file offset of the next byte */
+    char base[81];
+    char ovf_name[100];
+    char mf_name[100];
+    uint64_t ovf_len;         /* reserved (and final) .ovf length */
+    uint64_t mf_len;          /* exact .mf length */
+    disk_out *disks;
+    const ova_device **disk_dev;  /* the VMX device of each plan disk */
+    const EVP_MD *md_type;
+    EVP_MD_CTX *md;
+    uint64_t next_unit;
+    /* the disk being written */
+    uint64_t sector;          /* next sector inside the VMDK */
+    uint32_t *gd;
+    uint32_t gt[OVA_GT_ENTRIES];
+    int gt_has_data;
+};
+
+void ova_writer_signal_cleanup(void)
+{
+    if (g_tmp_set)
+        unlink(g_tmp_path);
+}
+
+void ova_member_base(const char *output, char out[81])
+{
+    const char *name = strrchr(output, '/');
+    name = name ? name + 1 : output;
+    size_t n = strlen(name);
+    if (n >= 4 && strcasecmp(name + n - 4, ".ova") == 0)
+        n -= 4;
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < 80; i++) {
+        unsigned char c = (unsigned char)name[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                 c == '-' || c == '+' || (c == '.' && k > 0);
+        out[k++] = ok ? (char)c : '_';
+    }
+    out[k] = '\0';
+    if (k == 0)
+        strcpy(out, "vm");
+}
+
+uint64_t ova_writer_bytes(const ova_writer *w) { return w->pos; }
+
+static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ova_err *err)
+{
+    const unsigned char *b = p;
+    if (hash && EVP_DigestUpdate(w->md, p, n) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->final_path);
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = write(w->fd, b + done, n - done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", w->tmp_path,
+                                 (unsigned long long)(w->pos + done));
+        done += (size_t)r;
+    }
+    w->pos += n;
+    return OVA_OK;
+}
+
+static ova_status pwrite_all(ova_writer *w, const void *p, size_t n, uint64_t off, ova_err *err)
+{
+    const unsigned char *b = p;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pwrite(w->fd, b + done, n - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", w->tmp_path,
+                                 (unsigned long long)(off + done));
+        done += (size_t)r;
+    }
+    return OVA_OK;
+}
+
+static uint64_t round_block(uint64_t n) { return n + ova_tar_padding(n); }
+
+/* The OVF for the current disk facts (sizes may be placeholders). */
+static ova_status build_ovf(ova_writer *w, int placeholder, ova_buf *out, ova_err *err)
+{
+    size_t n = w->plan->n_disks;
+    ova_ovf_disk *od = calloc(n ? n : 1, sizeof *od);
+    if (od == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory building the OVF");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cap = w->plan->disks[i]->capacity;
+        uint64_t pop = w->disks[i].data_grains * (uint64_t)OVA_GRAIN_SIZE;
+        od[i].href = w->disks[i].name;
+        od[i].capacity = cap;
+        od[i].file_size = placeholder ? UINT64_MAX : w->disks[i].size;
+        od[i].populated_size = placeholder ? UINT64_MAX : (pop < cap ? pop : cap);
+        od[i].device = w->disk_dev[i];
+    }
+    ova_ovf_options oo = { w->opts.target_hw };
+    ova_status st = ova_ovf_write(w->vm, od, n, &oo, out, err);
+    free(od);
+    return st;
+}
+
+static void writer_free(ova_writer *w)
+{
+    if (w == NULL)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    EVP_MD_CTX_free(w->md);
+    free(w->gd);
+    free(w->disks);
+    free(w->disk_dev);
+    free(w->final_path);
+    free(w->tmp_path);
+    free(w);
+}
+
+void ova_writer_abort(ova_writer **pw)
+{
+    ova_writer *w = *pw;
+    if (w == NULL)
+        return;
+    if (w->tmp_path != NULL)
+        unlink(w->tmp_path);
+    g_tmp_set = 0;
+    writer_free(w);
+    *pw = NULL;
+}
+
+ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan *plan,
+                           const ova_writer_opts *opts, ova_writer **out, ova_err *err)
+{
+    ova_status st = OVA_OK;
+    ova_buf ovf = OVA_BUF_INIT;
+    ova_writer *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    w->fd = -1;
+    w->vm = vm;
+    w->plan = plan;
+    w->opts = *opts;
+    size_t nd = plan->n_disks;
+    w->disks = calloc(nd ? nd : 1, sizeof *w->disks);
+    w->disk_dev = calloc(nd ? nd : 1, sizeof *w->disk_dev);
+    w->final_path = strdup(output);
+    w->md = EVP_MD_CTX_new();
+    w->md_type = opts->sha == OVA_SHA1 ? EVP_sha1() : opts->sha == OVA_SHA512 ? EVP_sha512() : EVP_sha256();
+    if (w->disks == NULL || w->disk_dev == NULL || w->final_path == NULL || w->md == NULL) {
+        st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        goto fail;
+    }
+
+    /* pair plan disks with the VMX's disk devices, in order */
+    size_t k = 0;
+    for (size_t i = 0; i < vm->n_devices && k < nd; i++)
+        if (vm->devices[i].kind == OVA_DEV_DISK)
+            w->disk_dev[k++] = &vm->devices[i];
+    if (k != nd || ova_vm_disk_count(vm) != nd) {
+        st = ova_err_set(err, OVA_E_USAGE, "internal error: %zu disks planned, VM has %zu", nd,
+                         ova_vm_disk_count(vm));
+        goto fail;
+    }
+
+    ova_member_base(output, w->base);
+    snprintf(w->ovf_name, sizeof w->ovf_name, "%s.ovf", w->base);
+    snprintf(w->mf_name, sizeof w->mf_name, "%s.mf", w->base);
+    for (size_t i = 0; i < nd; i++)
+        snprintf(w->disks[i].name, sizeof w->disks[i].name, "%s-disk%zu.vmdk", w->base, i + 1);
+
+    /* reserve: the OVF at its widest, the manifest exactly */
+    st = build_ovf(w, 1, &ovf, err);
+    if (st != OVA_OK)
+        goto fail;
+    w->ovf_len = ovf.len;
+    size_t hex = 2 * ova_sha_len(opts->sha);
+    size_t label = strlen(ova_sha_label(opts->sha));
+    w->mf_len = label + 2 + strlen(w->ovf_name) + 2 + hex + 1;
+    for (size_t i = 0; i < nd; i++)
+        w->mf_len += label + 2 + strlen(w->disks[i].name) + 2 + hex + 1;
+
+    /* the temporary file beside the target */
+    const char *slash = strrchr(output, '/');
+    size_t dl = slash ? (size_t)(slash - output) + 1 : 0;
+    const char *fname = output + dl;
+    if (*fname == '\0') {
+        st = ova_err_set(err, OVA_E_USAGE, "%s: output must be a file name, not a folder", output);
+        goto fail;
+    }
+    struct stat sb;
+    if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        st = ova_err_set(err, OVA_E_USAGE, "%s: is a folder; give the OVA file name", output);
+        goto fail;
+    }
+    w->tmp_path = malloc(dl + strlen(fname) + 20);
+    if (w->tmp_path == NULL) {
+        st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    sprintf(w->tmp_path, "%.*s.%s.XXXXXX.part", (int)dl, output, fname);
+    w->fd = mkostemps(w->tmp_path, 5, O_CLOEXEC);
+    if (w->fd < 0) {
+        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot create the temporary output file %s", output,
+                           w->tmp_path);
+        free(w->tmp_path);
+        w->tmp_path = NULL;
+        goto fail;
+    }
+    if (strlen(w->tmp_path) < sizeof g_tmp_path) {
+        memcpy(g_tmp_path, w->tmp_path, strlen(w->tmp_path) + 1);
+        g_tmp_set = 1;
+    }
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(w->fd, 0666 & ~um);
+
+    w->pos = OVA_TAR_BLOCK + round_block(w->ovf_len) + OVA_TAR_BLOCK + round_block(w->mf_len);
+    if (lseek(w->fd, (off_t)w->pos, SEEK_SET) < 0) {
+        st = ova_err_errno(err, OVA_E_IO, errno, "%s: seek failed", w->tmp_path);
+        goto fail;
+    }
+    ova_buf_free(&ovf);
+    *out = w;
+    return OVA_OK;
+fail:
+    ova_buf_free(&ovf);
+    ova_writer_abort(&w);
+    return st;
+}
+
+static ova_status start_disk(ova_writer *w, size_t d, ova_err *err)
+{
+    const ova_disk_info *info = w->plan->disks[d];
+    disk_out *o = &w->disks[d];
+    o->hdr_off = w->pos;
+    unsigned char zero[OVA_TAR_BLOCK] = { 0 };
+    ova_status st = write_all(w, zero, sizeof zero, 0, err); /* filled in at the end of the disk */
+    if (st != OVA_OK)
+        return st;
+    if (EVP_DigestInit_ex(w->md, w->md_type, NULL) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "digest init failed");
+
+    const ova_device *dev = w->disk_dev[d];
+    const char *adapter = dev->bus == OVA_BUS_IDE ? "ide" : "lsilogic";
+    for (size_t i = 0; i < w->vm->n_controllers; i++) {
+        const ova_controller *c = &w->vm->controllers[i];
+        if (c->bus == OVA_BUS_SCSI && dev->bus == OVA_BUS_SCSI && c->index == dev->ctrl_index &&
+            c->model == OVA_SCSI_BUSLOGIC)
+            adapter = "buslogic";
+    }
+    ova_stream_info si = { info->capacity, info->cid, o->name, adapter, info->tools_version,
+                           info->tools_install_type };
+    unsigned char *head = malloc((size_t)OVA_STREAM_OVERHEAD * OVA_SECTOR);
+    if (head == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    st = ova_stream_head(&si, head, err);
+    if (st == OVA_OK)
+        st = write_all(w, head, (size_t)OVA_STREAM_OVERHEAD * OVA_SECTOR, 1, err);
+    free(head);
+    if (st != OVA_OK)
+        return st;
+    w->sector = OVA_STREAM_OVERHEAD;
+    free(w->gd);
+    w->gd = calloc(ova_stream_gts(info->capacity), sizeof *w->gd);
+    if (w->gd == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory for the grain directory of %s", info->path);
+    memset(w->gt, 0, sizeof w->gt);
+    w->gt_has_data = 0;
+    return OVA_OK;
+}
+
+/* Grain-table and directory entries are 32-bit sectors: a stream file
+ * cannot grow past 2 TiB. */
+static ova_status check_sector(ova_writer *w, uint64_t sector, ova_err *err)
+{
+    if (sector > UINT32_MAX)
+        return ova_err_set(err, OVA_E_UNSUPPORTED,
+                           "%s: compressed disk exceeds the 2 TiB limit of a streamOptimized VMDK", w->final_path);
+    return OVA_OK;
+}
+
+static ova_status finish_disk(ova_writer *w, size_t d, ova_err *err)
+{
+    const ova_disk_info *info = w->plan->disks[d];
+    disk_out *o = &w->disks[d];
+    uint64_t n_gds = ova_stream_gts(info->capacity);
+    size_t tl = ova_stream_tail_size(n_gds);
+    unsigned char *tail = malloc(tl);
+    if (tail == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    uint64_t gd_sector = w->sector + 1;
+    ova_status st = check_sector(w, gd_sector, err);
+    if (st == OVA_OK) {
+        ova_stream_tail(tail, info->capacity, w->gd, n_gds, gd_sector);
+        st = write_all(w, tail, tl, 1, err);
+    }
+    free(tail);
+    if (st != OVA_OK)
+        return st;
+    w->sector += tl / OVA_SECTOR;
+    o->size = w->sector * OVA_SECTOR;
+    unsigned int dl = 0;
+    if (EVP_DigestFinal_ex(w->md, o->digest, &dl) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "digest failed");
+    unsigned char hdr[OVA_TAR_BLOCK];
+    st = ova_tar_header(hdr, o->name, o->size, w->opts.mtime, err);
+    if (st != OVA_OK)
+        return st;
+    return pwrite_all(w, hdr, sizeof hdr, o->hdr_off, err);
+}
+
+ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned char *records, ova_err *err)
+{
+    if (h->unit != w->next_unit || h->status != OVA_UNIT_OK)
+        return ova_err_set(err, OVA_E_USAGE, "internal error: unit %llu written out of order (expected %llu)",
+                           (unsigned long long)h->unit, (unsigned long long)w->next_unit);
+    size_t d;
+    uint64_t first;
+    uint32_t n;
+    ova_plan_unit(w->plan, h->unit, &d, &first, &n);
+    ova_status st;
+    if (first == 0 && (st = start_disk(w, d, err)) != OVA_OK)
+        return st;
+
+    if (h->n_data > 0) {
+        if ((st = check_sector(w, w->sector + h->records_len / OVA_SECTOR, err)) != OVA_OK)
+            return st;
+        uint32_t slot = (uint32_t)(first % OVA_GT_ENTRIES);
+        for (uint32_t i = 0; i < n; i++)
+            if (h->rel[i] != 0)
+                w->gt[slot + i] = (uint32_t)(w->sector + h->rel[i] - 1);
+        if ((st = write_all(w, records, (size_t)h->records_len, 1, err)) != OVA_OK)
+            return st;
+        w->sector += h->records_len / OVA_SECTOR;
+        w->gt_has_data = 1;
+        w->disks[d].data_grains += h->n_data;
+    }
+
+    uint64_t total = ova_stream_grains(w->plan->disks[d]->capacity);
+    int last_of_disk = first + n == total;
+    if ((first + n) % OVA_GT_ENTRIES == 0 || last_of_disk) {
+        /* VMware writes no grain table for a group without data (GDE 0) */
+        if (w->gt_has_data) {
+            if ((st = check_sector(w, w->sector + 5, err)) != OVA_OK)
+                return st;
+            unsigned char blk[OVA_GT_BLOCK_SIZE];
+            ova_stream_gt_block(blk, w->gt);
+            if ((st = write_all(w, blk, sizeof blk, 1, err)) != OVA_OK)
+                return st;
+            w->gd[first / OVA_GT_ENTRIES] = (uint32_t)(w->sector + 1);
+            w->sector += 5;
+        }
+        memset(w->gt, 0, sizeof w->gt);
+        w->gt_has_data = 0;
+    }
+    if (last_of_disk && (st = finish_disk(w, d, err)) != OVA_OK)
+        return st;
+    w->next_unit++;
+    return OVA_OK;
+}
+
+static ova_status digest(const EVP_MD *md, const void *p, size_t n, unsigned char *out, ova_err *err)
+{
+    unsigned int len = 0;
+    if (EVP_Digest(p, n, out, &len, md, NULL) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "digest failed");
+    return OVA_OK;
+}
+
+static ova_status fsync_dir(const char *path, ova_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+    if (dir == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ova_status st = OVA_OK;
+    if (fd < 0 || fsync(fd) != 0)
+        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot sync the folder", dir);
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return st;
+}
+
+ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
+{
+    ova_writer *w = *pw;
+    ova_status st = OVA_OK;
+    ova_buf ovf = OVA_BUF_INIT, mf = OVA_BUF_INIT;
+    unsigned char *front = NULL;
+    if (w->next_unit != ova_plan_units(w->plan)) {
+        st = ova_err_set(err, OVA_E_USAGE, "internal error: finishing after %llu of %llu units",
+                         (unsigned long long)w->next_unit, (unsigned long long)ova_plan_units(w->plan));
+        goto fail;
+    }
+    if ((st = build_ovf(w, 0, &ovf, err)) != OVA_OK)
+        goto fail;
+    if (ovf.len > w->ovf_len) {
+        st = ova_err_set(err, OVA_E_USAGE, "internal error: OVF grew past its reserved %llu bytes",
+                         (unsigned long long)w->ovf_len);
+        goto fail;
+    }
+    /* pad to the reserved length with blanks after </Envelope>, ending in LF */
+    if (ovf.len < w->ovf_len) {
+        ova_buf_fill(&ovf, ' ', w->ovf_len - ovf.len - 1);
+        ova_buf_putc(&ovf, '\n');
+    }
+    unsigned char dg[EVP_MAX_MD_SIZE];
+    if ((st = digest(w->md_type, ovf.data, ovf.len, dg, err)) != OVA_OK)
+        goto fail;
+    ova_manifest_line(&mf, w->opts.sha, w->ovf_name, dg);
+    for (size_t i = 0; i < w->plan->n_disks; i++)
+        ova_manifest_line(&mf, w->opts.sha, w->disks[i].name, w->disks[i].digest);
+    if (ova_buf_failed(&ovf) || ova_buf_failed(&mf)) {
+        st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (mf.len != w->mf_len) {
+        st = ova_err_set(err, OVA_E_USAGE, "internal error: manifest is %zu bytes, %llu reserved", mf.len,
+                         (unsigned long long)w->mf_len);
+        goto fail;
+    }
+
+    size_t front_len = OVA_TAR_BLOCK + round_block(w->ovf_len) + OVA_TAR_BLOCK + round_block(w->mf_len);
+    front = calloc(1, front_len);
+    if (front == NULL) {
+        st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    unsigned char *p = front;
+    if ((st = ova_tar_header(p, w->ovf_name, w->ovf_len, w->opts.mtime, err)) != OVA_OK)
+        goto fail;
+    p += OVA_TAR_BLOCK;
+    memcpy(p, ovf.data, ovf.len);
+    p += round_block(w->ovf_len);
+    if ((st = ova_tar_header(p, w->mf_name, w->mf_len, w->opts.mtime, err)) != OVA_OK)
+        goto fail;
+    p += OVA_TAR_BLOCK;
+    memcpy(p, mf.data, mf.len);
+    if ((st = pwrite_all(w, front, front_len, 0, err)) != OVA_OK)
+        goto fail;
+
+    unsigned char end[2 * OVA_TAR_BLOCK] = { 0 };
+    if ((st = write_all(w, end, sizeof end, 0, err)) != OVA_OK)
+        goto fail;
+    if (fsync(w->fd) != 0) {
+        st = ova_err_errno(err, OVA_E_IO, errno, "%s: fsync failed", w->tmp_path);
+        goto fail;
+    }
+    if (close(w->fd) != 0) {
+        w->fd = -1;
+        st = ova_err_errno(err, OVA_E_IO, errno, "%s: close failed", w->tmp_path);
+        goto fail;
+    }
+    w->fd = -1;
+    if (rename(w->tmp_path, w->final_path) != 0) {
+        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot rename %s into place", w->final_path, w->tmp_path);
+        goto fail;
+    }
+    g_tmp_set = 0;
+    free(w->tmp_path);
+    w->tmp_path = NULL;
+    st = fsync_dir(w->final_path, err);
+    free(front);
+    ova_buf_free(&ovf);
+    ova_buf_free(&mf);
+    writer_free(w);
+    *pw = NULL;
+    return st;
+fail:
+    free(front);
+    ova_buf_free(&ovf);
+    ova_buf_free(&mf);
+    ova_writer_abort(pw);
+    return st;
+}
