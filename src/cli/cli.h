@@ -1,0 +1,26 @@
+/* cli.h - pieces of the ovatool command line shared by the subcommands. */
+#ifndef OVATOOL_CLI_H
+#define OVATOOL_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit codes, the same on every rank (README "Exit status"). */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* Logging to stderr: one line per message, ISO-8601 UTC timestamp first,
+ * flushed at once, no carriage returns or colours (batch-log friendly). */
+void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern bool cli_quiet;  /* -q: no info lines (warnings and errors still shown) */
+
+/* "512M", "2G", "1048576", "64k": bytes. false if malformed or zero. */
+bool cli_parse_size(const char *s, uint64_t *out);
+/* A whole number in [lo, hi]. */
+bool cli_parse_int(const char *s, long lo, long hi, long *out);
+
+int cli_export(int argc, char **argv);
+int cli_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,234 @@
+/* cli_export.c - `ovatool export`: options, MPI start-up, the summary. */
+#include <getopt.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "ovatool/export.h"
+#include "ovatool/ova_writer.h"
+
+/* One table defines every option: getopt reads it, --help prints it. */
+typedef struct opt_doc {
+    const char *name;
+    int has_arg;
+    int val;
+    const char *arg;
+    const char *help;
+} opt_doc;
+
+enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS };
+
+static const opt_doc OPTS[] = {
+    { "output", 1, 'o', "FILE", "the OVA to write (required); written beside as a temporary file, renamed at the end" },
+    { "compression", 1, O_COMPRESSION, "PRESET", "fast | balanced | max (default balanced = libdeflate level 6)" },
+    { "codec", 1, O_CODEC, "NAME", "zlib | libdeflate (default: the preset's); both write the zlib format" },
+    { "level", 1, O_LEVEL, "N", "compression level (zlib 1-9, libdeflate 1-12; default: the preset's)" },
+    { "threads", 1, O_THREADS, "N", "compression threads per rank (default: one per core the rank may use)" },
+    { "no-pin", 0, O_NO_PIN, NULL, "do not bind compression threads to cores" },
+    { "mem-limit", 1, O_MEM, "SIZE", "memory for units in flight per rank, e.g. 512M (default 512M)" },
+    { "sha", 1, O_SHA, "ALG", "manifest digest: sha1 | sha256 | sha512 (default sha256)" },
+    { "target-hw", 1, O_TARGET_HW, "N", "write virtual hardware version vmx-N instead of the VM's own" },
+    { "progress", 1, O_PROGRESS, "SECS", "seconds between progress lines, 0 for none (default 10)" },
+    { "quiet", 0, 'q', NULL, "no progress or summary lines; errors and warnings only" },
+    { "help", 0, 'h', NULL, "show this help" },
+};
+#define N_OPTS (sizeof OPTS / sizeof OPTS[0])
+
+static void export_usage(FILE *f)
+{
+    fprintf(f, "Usage: ovatool export VMX -o OUT.ova [options]\n"
+               "       mpirun -n N ovatool export VMX -o OUT.ova [options]\n\nOptions:\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char left[48];
+        if (OPTS[i].val < 256)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", OPTS[i].val, OPTS[i].name, OPTS[i].arg ? " " : "",
+                     OPTS[i].arg ? OPTS[i].arg : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", OPTS[i].name, OPTS[i].arg ? " " : "",
+                     OPTS[i].arg ? OPTS[i].arg : "");
+        fprintf(f, "  %-26s %s\n", left, OPTS[i].help);
+    }
+    fprintf(f, "\nExit status: 0 success, 1 failure (no output left behind), 2 usage error.\n");
+}
+
+static void on_signal(int sig)
+{
+    ova_writer_signal_cleanup();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void log_cb(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    if (level > 0)
+        cli_warn("%s", msg);
+    else
+        cli_info("%s", msg);
+}
+
+/* Parse argv into o; returns NULL on success or a reason for a usage error. */
+static const char *parse(int argc, char **argv, ova_export_opts *o, int *help)
+{
+    static char reason[256];
+    struct option lo[N_OPTS + 1];
+    char short_opts[64] = ":";
+    for (size_t i = 0; i < N_OPTS; i++) {
+        lo[i] = (struct option){ OPTS[i].name, OPTS[i].has_arg ? required_argument : no_argument, NULL,
+                                 OPTS[i].val };
+        if (OPTS[i].val < 256) {
+            size_t n = strlen(short_opts);
+            short_opts[n] = (char)OPTS[i].val;
+            short_opts[n + 1] = OPTS[i].has_arg ? ':' : '\0';
+            short_opts[n + 2] = '\0';
+        }
+    }
+    memset(&lo[N_OPTS], 0, sizeof lo[N_OPTS]);
+
+    int codec_set = 0, level_set = 0;
+    long v;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, short_opts, lo, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->output = optarg; break;
+        case 'q': cli_quiet = true; o->progress_secs = 0; break;
+        case 'h': *help = 1; return NULL;
+        case O_THREADS:
+            if (!cli_parse_int(optarg, 1, 1024, &v))
+                return "--threads takes a number from 1 to 1024";
+            o->threads = (int)v;
+            break;
+        case O_NO_PIN: o->pin = false; break;
+        case O_MEM:
+            if (!cli_parse_size(optarg, &o->mem_limit))
+                return "--mem-limit takes a size such as 512M or 2G";
+            break;
+        case O_COMPRESSION:
+            if (strcasecmp(optarg, "fast") == 0) {
+                if (!codec_set) o->codec = OVA_CODEC_LIBDEFLATE;
+                if (!level_set) o->level = 1;
+            } else if (strcasecmp(optarg, "balanced") == 0) {
+                if (!codec_set) o->codec = OVA_CODEC_LIBDEFLATE;
+                if (!level_set) o->level = 6;
+            } else if (strcasecmp(optarg, "max") == 0) {
+                if (!codec_set) o->codec = OVA_CODEC_LIBDEFLATE;
+                if (!level_set) o->level = 9;
+            } else {
+                return "--compression takes fast, balanced or max";
+            }
+            break;
+        case O_CODEC:
+            if (!ova_codec_parse(optarg, &o->codec))
+                return "--codec takes zlib or libdeflate";
+            codec_set = 1;
+            break;
+        case O_LEVEL:
+            if (!cli_parse_int(optarg, 1, 12, &v))
+                return "--level takes a number from 1 to 12";
+            o->level = (int)v;
+            level_set = 1;
+            break;
+        case O_SHA:
+            if (!ova_sha_parse(optarg, &o->sha))
+                return "--sha takes sha1, sha256 or sha512";
+            break;
+        case O_TARGET_HW:
+            if (!cli_parse_int(optarg, 3, 99, &v))
+                return "--target-hw takes a hardware version from 3 to 99";
+            o->target_hw = (int)v;
+            break;
+        case O_PROGRESS:
+            if (!cli_parse_int(optarg, 0, 86400, &v))
+                return "--progress takes seconds from 0 to 86400";
+            o->progress_secs = (double)v;
+            break;
+        case ':':
+            snprintf(reason, sizeof reason, "option %s needs a value", argv[optind - 1]);
+            return reason;
+        default:
+            snprintf(reason, sizeof reason, "unknown option %s", argv[optind - 1]);
+            return reason;
+        }
+    }
+    if (o->codec == OVA_CODEC_ZLIB && !level_set && o->level > 9)
+        o->level = 9;
+    if (!ova_codec_level_ok(o->codec, o->level)) {
+        snprintf(reason, sizeof reason, "level %d is not valid for %s", o->level, ova_codec_name(o->codec));
+        return reason;
+    }
+    if (optind >= argc)
+        return "missing the VMX file";
+    if (optind + 1 < argc) {
+        snprintf(reason, sizeof reason, "unexpected argument '%s'", argv[optind + 1]);
+        return reason;
+    }
+    o->vmx_path = argv[optind];
+    if (o->output == NULL)
+        return "missing -o OUT.ova";
+    return NULL;
+}
+
+int cli_export(int argc, char **argv)
+{
+    int provided = 0;
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "ovatool: MPI_Init_thread failed\n");
+        return EXIT_FAIL;
+    }
+    int rank = 0, size = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+
+    ova_export_opts o;
+    ova_export_opts_init(&o);
+    int help = 0;
+    const char *why = parse(argc, argv, &o, &help);
+    if (help || why != NULL) {
+        if (rank == 0) {
+            if (help)
+                export_usage(stdout);
+            else
+                fprintf(stderr, "ovatool export: %s; try 'ovatool export --help'\n", why);
+        }
+        MPI_Finalize();
+        return help ? EXIT_OK : EXIT_USAGE;
+    }
+    if (size > 1 && provided < MPI_THREAD_MULTIPLE) {
+        if (rank == 0)
+            cli_error("this MPI library does not provide MPI_THREAD_MULTIPLE, which ovatool needs with "
+                      "more than one rank");
+        MPI_Finalize();
+        return EXIT_FAIL;
+    }
+    if (rank != 0)
+        cli_quiet = true;
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+
+    ova_export_stats stats;
+    ova_err err;
+    ova_err_clear(&err);
+    ova_status st = ova_export(&o, MPI_COMM_WORLD, log_cb, NULL, &stats, &err);
+    if (st != OVA_OK) {
+        /* rank 0 tells the story, including other ranks' failures */
+        if (rank == 0)
+            cli_error("%s", err.msg[0] ? err.msg : ova_strstatus(st));
+    } else if (rank == 0) {
+        double secs = stats.seconds > 0 ? stats.seconds : 1e-9;
+        cli_info("wrote %s: %.1f MiB from %.2f GiB of disk (%.2f GiB read), ratio %.3f, %.1f s, %.1f MiB/s",
+                 o.output, (double)stats.bytes_out / 1048576.0, (double)stats.bytes_in / 1073741824.0,
+                 (double)stats.bytes_read / 1073741824.0,
+                 stats.bytes_in ? (double)stats.bytes_out / (double)stats.bytes_in : 0.0, secs,
+                 (double)stats.bytes_in / secs / 1048576.0);
+    }
+    MPI_Finalize();
+    return st == OVA_OK ? EXIT_OK : EXIT_FAIL;
+}
