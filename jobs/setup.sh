@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# setup.sh - install what ovatool needs from Debian 12 and build it.
+#   bash jobs/setup.sh [BUILD_DIR [extra cmake args...]]
+# Run as root (or with sudo available) on a fresh machine; safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift || true
+
+PKGS="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhwloc-dev hwloc libcmocka-dev
+      libssl-dev zlib1g-dev libdeflate-dev libxml2-dev libxml2-utils qemu-utils libvmdk-utils"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "installing:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=600 $missing >/dev/null
+fi
+
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+cmake --build "$build" -j"$(nproc)"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# test.sh - set up, build, and run the whole test suite twice: a normal
+# -Werror build (unit + end-to-end tests), and an AddressSanitizer/UBSan
+# build (unit tests and the smaller end-to-end tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash jobs/setup.sh build
+source jobs/env.sh
+(cd build && ctest --output-on-failure -j2)
+
+bash jobs/setup.sh build-asan -DOVATOOL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j2 -E tail6g)
