@@ -8,7 +8,7 @@ build=${1:-build}
 shift || true
 
 PKGS="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhwloc-dev hwloc libcmocka-dev
-      libssl-dev zlib1g-dev libdeflate-dev libxml2-dev libxml2-utils qemu-utils libvmdk-utils"
+      libssl-dev zlib1g-dev libdeflate-dev libisal-dev libxml2-dev libxml2-utils qemu-utils libvmdk-utils"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

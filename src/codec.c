@@ -1,5 +1,10 @@
-/* codec.c - zlib and libdeflate behind one per-grain interface. */
+/* codec.c - zlib, libdeflate and (optionally) ISA-L behind one per-grain
+ * interface. */
 #include "ovatool/codec.h"
+
+#ifdef OVATOOL_HAVE_ISAL
+#include <isa-l.h>
+#endif
 
 #include <libdeflate.h>
 #include <stdint.h>
@@ -14,11 +19,30 @@ struct ova_codec {
     z_stream zs;             /* zlib: reused with deflateReset, no per-grain allocation */
     int zs_ready;
     struct libdeflate_compressor *ld;
+#ifdef OVATOOL_HAVE_ISAL
+    struct isal_zstream iz;
+    unsigned char *isal_buf;  /* the level's hash tables, allocated once */
+    size_t isal_buf_size;
+#endif
 };
+
+int ova_codec_available(ova_codec_kind kind)
+{
+#ifdef OVATOOL_HAVE_ISAL
+    return kind <= OVA_CODEC_ISAL;
+#else
+    return kind <= OVA_CODEC_LIBDEFLATE;
+#endif
+}
 
 const char *ova_codec_name(ova_codec_kind kind)
 {
-    return kind == OVA_CODEC_LIBDEFLATE ? "libdeflate" : "zlib";
+    switch (kind) {
+    case OVA_CODEC_LIBDEFLATE: return "libdeflate";
+    case OVA_CODEC_ISAL: return "isal";
+    case OVA_CODEC_ZLIB: break;
+    }
+    return "zlib";
 }
 
 int ova_codec_parse(const char *s, ova_codec_kind *kind)
@@ -27,6 +51,8 @@ int ova_codec_parse(const char *s, ova_codec_kind *kind)
         *kind = OVA_CODEC_ZLIB;
     else if (strcasecmp(s, "libdeflate") == 0)
         *kind = OVA_CODEC_LIBDEFLATE;
+    else if (strcasecmp(s, "isal") == 0 || strcasecmp(s, "isa-l") == 0)
+        *kind = OVA_CODEC_ISAL;
     else
         return 0;
     return 1;
@@ -34,7 +60,8 @@ int ova_codec_parse(const char *s, ova_codec_kind *kind)
 
 int ova_codec_level_ok(ova_codec_kind kind, int level)
 {
-    return level >= 1 && level <= (kind == OVA_CODEC_LIBDEFLATE ? 12 : 9);
+    int max = kind == OVA_CODEC_LIBDEFLATE ? 12 : kind == OVA_CODEC_ISAL ? 3 : 9;
+    return level >= 1 && level <= max;
 }
 
 ova_codec *ova_codec_new(ova_codec_kind kind, int level)
@@ -44,10 +71,21 @@ ova_codec *ova_codec_new(ova_codec_kind kind, int level)
         return NULL;
     c->kind = kind;
     c->level = level;
+    if (!ova_codec_available(kind) || !ova_codec_level_ok(kind, level))
+        goto fail;
     if (kind == OVA_CODEC_LIBDEFLATE) {
         c->ld = libdeflate_alloc_compressor(level);
         if (c->ld == NULL)
             goto fail;
+    } else if (kind == OVA_CODEC_ISAL) {
+#ifdef OVATOOL_HAVE_ISAL
+        c->isal_buf_size = level == 1   ? ISAL_DEF_LVL1_DEFAULT
+                           : level == 2 ? ISAL_DEF_LVL2_DEFAULT
+                                        : ISAL_DEF_LVL3_DEFAULT;
+        c->isal_buf = malloc(c->isal_buf_size);
+        if (c->isal_buf == NULL)
+            goto fail;
+#endif
     } else {
         if (deflateInit(&c->zs, level) != Z_OK)
             goto fail;
@@ -68,6 +106,9 @@ void ova_codec_free(ova_codec **pc)
         deflateEnd(&c->zs);
     if (c->ld)
         libdeflate_free_compressor(c->ld);
+#ifdef OVATOOL_HAVE_ISAL
+    free(c->isal_buf);
+#endif
     free(c);
     *pc = NULL;
 }
@@ -82,6 +123,25 @@ ova_status ova_codec_compress(ova_codec *c, const void *in, size_t n, void *out,
         *out_len = r;
         return OVA_OK;
     }
+#ifdef OVATOOL_HAVE_ISAL
+    if (c->kind == OVA_CODEC_ISAL) {
+        isal_deflate_stateless_init(&c->iz);
+        c->iz.next_in = (uint8_t *)(uintptr_t)in;
+        c->iz.avail_in = (uint32_t)n;
+        c->iz.next_out = out;
+        c->iz.avail_out = (uint32_t)cap;
+        c->iz.end_of_stream = 1;
+        c->iz.flush = NO_FLUSH;
+        c->iz.level = (uint32_t)c->level;
+        c->iz.level_buf = c->isal_buf;
+        c->iz.level_buf_size = (uint32_t)c->isal_buf_size;
+        c->iz.gzip_flag = IGZIP_ZLIB; /* RFC 1950 header and Adler-32 trailer */
+        if (isal_deflate_stateless(&c->iz) != COMP_OK)
+            return OVA_E_CODEC;
+        *out_len = c->iz.total_out;
+        return OVA_OK;
+    }
+#endif
     if (deflateReset(&c->zs) != Z_OK)
         return OVA_E_CODEC;
     c->zs.next_in = (Bytef *)(uintptr_t)in;
