@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,8 +56,7 @@ typedef struct engine {
     ova_disk_reader **readers;
     uint64_t n_units;
     size_t unit_max;
-    ova_log_fn log;
-    void *log_ctx;
+    ova_export_hooks hooks;
 
     /* threads of this rank */
     int n_threads;
@@ -98,14 +98,57 @@ static double now_since(const struct timespec *t0)
 static void logf_(engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void logf_(engine *e, int level, const char *fmt, ...)
 {
-    if (e->log == NULL || e->rank != 0)
+    if (e->hooks.log == NULL || e->rank != 0)
         return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    e->log(e->log_ctx, level, msg);
+    e->hooks.log(e->hooks.ctx, level, msg);
+}
+
+/* Blocking MPI calls in Open MPI spin on a core while they wait. The
+ * service thread and idle workers wait a lot, and that spinning would take
+ * a core from compression (half the machine on a 2-core node), so waits
+ * poll with a short back-off instead: spin briefly for latency, then sleep
+ * 10 us growing to 1 ms. */
+static void backoff(unsigned *round)
+{
+    if (*round < 64) {
+        (*round)++;
+        return;
+    }
+    unsigned us = 10u << ((*round - 64) / 8 < 7 ? (*round - 64) / 8 : 7);
+    if (us > 1000)
+        us = 1000;
+    (*round)++;
+    struct timespec ts = { 0, (long)us * 1000 };
+    nanosleep(&ts, NULL);
+}
+
+static void wait_request(MPI_Request *req)
+{
+    unsigned round = 0;
+    int done = 0;
+    for (;;) {
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return;
+        backoff(&round);
+    }
+}
+
+static void probe_any(MPI_Comm comm, MPI_Status *ms)
+{
+    unsigned round = 0;
+    int flag = 0;
+    for (;;) {
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, ms);
+        if (flag)
+            return;
+        backoff(&round);
+    }
 }
 
 static void send_wake(engine *e)
@@ -287,8 +330,10 @@ static void *worker_remote(void *p)
     int32_t tid = a->tid;
     for (;;) {
         int64_t u;
+        MPI_Request req;
+        MPI_Irecv(&u, 1, MPI_INT64_T, 0, TAG_GRANT + tid, e->comm, &req);
         MPI_Send(&tid, 1, MPI_INT32_T, 0, TAG_REQ, e->comm);
-        MPI_Recv(&u, 1, MPI_INT64_T, 0, TAG_GRANT + tid, e->comm, MPI_STATUS_IGNORE);
+        wait_request(&req);
         if (u < 0)
             break;
         if (atomic_load(&e->local_abort)) {
@@ -309,7 +354,9 @@ static void *worker_remote(void *p)
             break;
         }
         const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
-        MPI_Send(blob, (int)(sizeof *h + h->records_len), MPI_BYTE, 0, TAG_RESULT, e->comm);
+        MPI_Request sreq;
+        MPI_Isend(blob, (int)(sizeof *h + h->records_len), MPI_BYTE, 0, TAG_RESULT, e->comm, &sreq);
+        wait_request(&sreq);
     }
     ova_unit_worker_free(&uw);
     free(blob);
@@ -318,14 +365,13 @@ static void *worker_remote(void *p)
 
 /* ---- rank 0: writer thread and service loop ------------------------------ */
 
-static void progress_line(engine *e, uint64_t done_bytes, uint64_t total, double secs)
+static void report_progress(engine *e, uint64_t done, int final)
 {
-    double rate = secs > 0 ? (double)done_bytes / secs : 0;
-    double pct = total ? 100.0 * (double)done_bytes / (double)total : 100.0;
-    double left = rate > 0 ? (double)(total - done_bytes) / rate : 0;
-    logf_(e, 0, "progress: %.1f of %.1f GiB (%.1f%%), %.1f MiB/s, %.0f s left, OVA %.1f MiB so far",
-          (double)done_bytes / 1073741824.0, (double)total / 1073741824.0, pct, rate / 1048576.0, left,
-          (double)ova_writer_bytes(e->writer) / 1048576.0);
+    if (e->hooks.progress == NULL)
+        return;
+    ova_progress p = { done < e->stats->bytes_in ? done : e->stats->bytes_in, e->stats->bytes_in,
+                       ova_writer_bytes(e->writer), now_since(&e->t0), final };
+    e->hooks.progress(e->hooks.ctx, &p);
 }
 
 static void *writer_main(void *p)
@@ -367,8 +413,7 @@ static void *writer_main(void *p)
         if (e->opts->progress_secs > 0) {
             double t = now_since(&e->t0);
             if (t >= next_progress) {
-                progress_line(e, done_bytes < e->stats->bytes_in ? done_bytes : e->stats->bytes_in,
-                              e->stats->bytes_in, t);
+                report_progress(e, done_bytes, e->write_head == e->n_units);
                 next_progress = t + e->opts->progress_secs;
             }
         }
@@ -392,7 +437,7 @@ static void service_loop(engine *e, int remote_threads)
     uint64_t outstanding = 0;
     while (stopped < remote_threads || outstanding > 0) {
         MPI_Status ms;
-        MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, e->comm, &ms);
+        probe_any(e->comm, &ms);
         int count = 0;
         MPI_Get_count(&ms, MPI_BYTE, &count);
         if (ms.MPI_TAG == TAG_REQ) {
@@ -567,7 +612,7 @@ static ova_status plan_rank0(engine *e, ova_vm **vm_out, int threads_total, uint
 
 /* ---- the collective entry point ---------------------------------------- */
 
-ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, ova_log_fn log, void *log_ctx,
+ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova_export_hooks *hooks,
                       ova_export_stats *stats, ova_err *err)
 {
     engine E;
@@ -575,8 +620,8 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, ova_log_f
     memset(e, 0, sizeof *e);
     memset(stats, 0, sizeof *stats);
     e->opts = opts;
-    e->log = log;
-    e->log_ctx = log_ctx;
+    if (hooks != NULL)
+        e->hooks = *hooks;
     e->stats = stats;
     e->fail_rank = test_fail_rank();
     clock_gettime(CLOCK_MONOTONIC, &e->t0);
@@ -733,12 +778,24 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, ova_log_f
             fail0(e, "rank 0: work ended before every unit was written");
         if (!e->failed) {
             stats->bytes_out = ova_writer_bytes(e->writer) + 2 * 512;
+            if (e->opts->progress_secs > 0)
+                report_progress(e, stats->bytes_in, 1);
             if (ova_writer_finish(&e->writer, &e->first_err) != OVA_OK)
                 e->failed = 1;
         } else {
             ova_writer_abort(&e->writer);
         }
         stats->seconds = now_since(&e->t0);
+    }
+
+    /* peak memory of every rank, for the summary */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    uint64_t rss = (uint64_t)ru.ru_maxrss, rss_max = 0;
+    MPI_Reduce(&rss, &rss_max, 1, MPI_UINT64_T, MPI_MAX, 0, e->comm);
+    if (e->rank == 0) {
+        stats->rss_max_kb = rss_max;
+        stats->rss_rank0_kb = rss;
     }
 
     /* everyone learns the verdict */

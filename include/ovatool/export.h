@@ -35,7 +35,7 @@ typedef struct ova_export_opts {
     ova_sha sha;
     int target_hw;            /* 0 = keep the VM's virtualHW.version */
     int64_t mtime;            /* tar mtime; < 0: SOURCE_DATE_EPOCH or the VMX's mtime */
-    double progress_secs;     /* seconds between progress lines; 0 = none */
+    double progress_secs;     /* seconds between progress reports; 0 = none */
 } ova_export_opts;
 
 void ova_export_opts_init(ova_export_opts *o);
@@ -51,13 +51,31 @@ typedef struct ova_export_stats {
     int ranks;
     int threads_total;
     double seconds;
+    uint64_t rss_max_kb;      /* peak resident memory of the largest rank */
+    uint64_t rss_rank0_kb;    /* peak resident memory of rank 0 */
 } ova_export_stats;
 
-/* Messages the engine wants shown (rank 0 only): level 0 info, 1 warning. */
-typedef void (*ova_log_fn)(void *ctx, int level, const char *msg);
+/* Progress as rank 0 sees it: disk bytes whose units are written. */
+typedef struct ova_progress {
+    uint64_t done;            /* virtual bytes done */
+    uint64_t total;           /* virtual bytes in all */
+    uint64_t out_bytes;       /* OVA bytes written so far */
+    double seconds;           /* since the start */
+    int final;                /* 1 on the last call */
+} ova_progress;
 
-/* Run the export. Returns OVA_OK on every rank, or an error on every rank. */
-ova_status ova_export(const ova_export_opts *opts, MPI_Comm comm, ova_log_fn log, void *log_ctx,
+/* What the engine reports (on rank 0 only; called from engine threads, one
+ * call at a time). log: level 0 info, 1 warning. progress: every
+ * progress_secs seconds while units are written, and once at the end. */
+typedef struct ova_export_hooks {
+    void (*log)(void *ctx, int level, const char *msg);
+    void (*progress)(void *ctx, const ova_progress *p);
+    void *ctx;
+} ova_export_hooks;
+
+/* Run the export. Returns OVA_OK on every rank, or an error on every rank.
+ * hooks may be NULL. */
+ova_status ova_export(const ova_export_opts *opts, MPI_Comm comm, const ova_export_hooks *hooks,
                       ova_export_stats *stats, ova_err *err);
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ovatool/export.h"
+
 /* Exit codes, the same on every rank (README "Exit status"). */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -19,6 +21,18 @@ extern bool cli_quiet;  /* -q: no info lines (warnings and errors still shown) *
 bool cli_parse_size(const char *s, uint64_t *out);
 /* A whole number in [lo, hi]. */
 bool cli_parse_int(const char *s, long lo, long hi, long *out);
+
+/* Progress display: a live bar when stderr is a terminal, else one
+ * timestamped line per report. */
+typedef struct cli_progress {
+    int tty;          /* draw a bar */
+    int bar_shown;    /* a bar is on screen and needs a newline before other output */
+    int enabled;
+} cli_progress;
+void cli_progress_init(cli_progress *p, double secs);
+void cli_progress_cb(void *ctx, const ova_progress *prog);
+/* End a bar line so the next message starts on a fresh line. */
+void cli_progress_break(void *ctx);
 
 int cli_export(int argc, char **argv);
 int cli_demo(int argc, char **argv);

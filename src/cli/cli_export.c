@@ -20,7 +20,7 @@ typedef struct opt_doc {
     const char *help;
 } opt_doc;
 
-enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS };
+enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON };
 
 static const opt_doc OPTS[] = {
     { "output", 1, 'o', "FILE", "the OVA to write (required); written beside as a temporary file, renamed at the end" },
@@ -33,7 +33,9 @@ static const opt_doc OPTS[] = {
     { "mem-limit", 1, O_MEM, "SIZE", "memory for units in flight per rank, e.g. 512M (default 512M)" },
     { "sha", 1, O_SHA, "ALG", "manifest digest: sha1 | sha256 | sha512 (default sha256)" },
     { "target-hw", 1, O_TARGET_HW, "N", "write virtual hardware version vmx-N instead of the VM's own" },
-    { "progress", 1, O_PROGRESS, "SECS", "seconds between progress lines, 0 for none (default 10)" },
+    { "progress", 1, O_PROGRESS, "SECS",
+      "seconds between progress lines, 0 for none (default 10; a live bar instead on a terminal)" },
+    { "json", 0, O_JSON, NULL, "print the closing summary as one JSON object on stdout" },
     { "quiet", 0, 'q', NULL, "no progress or summary lines; errors and warnings only" },
     { "help", 0, 'h', NULL, "show this help" },
 };
@@ -65,15 +67,38 @@ static void on_signal(int sig)
 
 static void log_cb(void *ctx, int level, const char *msg)
 {
-    (void)ctx;
+    cli_progress_break(ctx);
     if (level > 0)
         cli_warn("%s", msg);
     else
         cli_info("%s", msg);
 }
 
+static void print_json(const ova_export_opts *o, const ova_export_stats *s)
+{
+    ova_buf b = OVA_BUF_INIT;
+    double secs = s->seconds > 0 ? s->seconds : 1e-9;
+    ova_buf_puts(&b, "{\"output\":\"");
+    ova_buf_put_json(&b, o->output);
+    ova_buf_printf(&b,
+                   "\",\"bytes_in\":%llu,\"bytes_read\":%llu,\"bytes_out\":%llu,\"ratio\":%.4f,"
+                   "\"seconds\":%.3f,\"rate_bytes_per_s\":%.0f,\"ranks\":%d,\"threads\":%d,"
+                   "\"codec\":\"%s\",\"level\":%d,\"units\":%llu,\"unit_grains\":%u,\"window\":%llu,"
+                   "\"grains_written\":%llu,\"mem_limit\":%llu,\"rss_max_kb\":%llu,\"rss_rank0_kb\":%llu}\n",
+                   (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_read,
+                   (unsigned long long)s->bytes_out, s->bytes_in ? (double)s->bytes_out / (double)s->bytes_in : 0.0,
+                   s->seconds, (double)s->bytes_in / secs, s->ranks, s->threads_total, ova_codec_name(o->codec),
+                   o->level, (unsigned long long)s->units, s->unit_grains, (unsigned long long)s->window,
+                   (unsigned long long)s->grains_data, (unsigned long long)o->mem_limit,
+                   (unsigned long long)s->rss_max_kb, (unsigned long long)s->rss_rank0_kb);
+    if (!ova_buf_failed(&b))
+        fputs(b.data, stdout);
+    fflush(stdout);
+    ova_buf_free(&b);
+}
+
 /* Parse argv into o; returns NULL on success or a reason for a usage error. */
-static const char *parse(int argc, char **argv, ova_export_opts *o, int *help)
+static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, int *json)
 {
     static char reason[256];
     struct option lo[N_OPTS + 1];
@@ -91,6 +116,7 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help)
     memset(&lo[N_OPTS], 0, sizeof lo[N_OPTS]);
 
     int codec_set = 0, level_set = 0;
+    *json = 0;
     long v;
     optind = 1;
     opterr = 0;
@@ -106,6 +132,7 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help)
             o->threads = (int)v;
             break;
         case O_NO_PIN: o->pin = false; break;
+        case O_JSON: *json = 1; break;
         case O_MEM:
             if (!cli_parse_size(optarg, &o->mem_limit))
                 return "--mem-limit takes a size such as 512M or 2G";
@@ -193,8 +220,8 @@ int cli_export(int argc, char **argv)
 
     ova_export_opts o;
     ova_export_opts_init(&o);
-    int help = 0;
-    const char *why = parse(argc, argv, &o, &help);
+    int help = 0, json = 0;
+    const char *why = parse(argc, argv, &o, &help, &json);
     if (help || why != NULL) {
         if (rank == 0) {
             if (help)
@@ -219,21 +246,33 @@ int cli_export(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
 
+    /* a live bar on a terminal, timestamped lines in logs */
+    cli_progress prog;
+    cli_progress_init(&prog, o.progress_secs);
+    if (prog.tty)
+        o.progress_secs = 0.5;
+    ova_export_hooks hooks = { log_cb, cli_progress_cb, &prog };
+
     ova_export_stats stats;
     ova_err err;
     ova_err_clear(&err);
-    ova_status st = ova_export(&o, MPI_COMM_WORLD, log_cb, NULL, &stats, &err);
+    ova_status st = ova_export(&o, MPI_COMM_WORLD, &hooks, &stats, &err);
+    cli_progress_break(&prog);
     if (st != OVA_OK) {
         /* rank 0 tells the story, including other ranks' failures */
         if (rank == 0)
             cli_error("%s", err.msg[0] ? err.msg : ova_strstatus(st));
     } else if (rank == 0) {
         double secs = stats.seconds > 0 ? stats.seconds : 1e-9;
-        cli_info("wrote %s: %.1f MiB from %.2f GiB of disk (%.2f GiB read), ratio %.3f, %.1f s, %.1f MiB/s",
+        cli_info("wrote %s: %.1f MiB from %.2f GiB of disk (%.2f GiB read), ratio %.3f, %.1f s, %.1f MiB/s; "
+                 "peak memory %.0f MiB (largest rank), %.0f MiB (rank 0)",
                  o.output, (double)stats.bytes_out / 1048576.0, (double)stats.bytes_in / 1073741824.0,
                  (double)stats.bytes_read / 1073741824.0,
                  stats.bytes_in ? (double)stats.bytes_out / (double)stats.bytes_in : 0.0, secs,
-                 (double)stats.bytes_in / secs / 1048576.0);
+                 (double)stats.bytes_in / secs / 1048576.0, (double)stats.rss_max_kb / 1024.0,
+                 (double)stats.rss_rank0_kb / 1024.0);
+        if (json)
+            print_json(&o, &stats);
     }
     MPI_Finalize();
     return st == OVA_OK ? EXIT_OK : EXIT_FAIL;
