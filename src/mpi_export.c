@@ -572,12 +572,41 @@ static void pick_unit(const ova_export_opts *o, int threads_total, uint32_t *uni
     }
 }
 
+/* A running (or crashed) VM keeps a lock folder "<file>.lck" beside its VMX
+ * and each disk file. Exporting it would copy disks mid-write: refuse, or
+ * with --force warn that the OVA may be inconsistent. */
+static ova_status check_lock(engine *e, const char *path, int *warned, ova_err *err)
+{
+    char lck[4096];
+    struct stat sb;
+    if ((size_t)snprintf(lck, sizeof lck, "%s.lck", path) >= sizeof lck || stat(lck, &sb) != 0)
+        return OVA_OK;
+    if (!e->opts->force)
+        return ova_err_set(err, OVA_E_UNSUPPORTED,
+                           "%s exists: the VM appears to be running (or did not shut down cleanly); "
+                           "power it off, or use --force to export anyway",
+                           lck);
+    if (!(*warned)++)
+        logf_(e, 1, "%s exists: the VM may be running; exporting anyway (--force), the OVA may be inconsistent",
+              lck);
+    return OVA_OK;
+}
+
 static ova_status plan_rank0(engine *e, ova_vm **vm_out, int threads_total, uint64_t *window, ova_err *err)
 {
     ova_vm *vm = NULL;
     ova_status st = ova_vm_load(e->opts->vmx_path, &vm, err);
     if (st != OVA_OK)
         return st;
+    int warned = 0;
+    st = check_lock(e, e->opts->vmx_path, &warned, err);
+    for (size_t i = 0; st == OVA_OK && i < vm->n_devices; i++)
+        if (vm->devices[i].kind == OVA_DEV_DISK)
+            st = check_lock(e, vm->devices[i].path, &warned, err);
+    if (st != OVA_OK) {
+        ova_vm_free(&vm);
+        return st;
+    }
     size_t nd = ova_vm_disk_count(vm);
     ova_disk_info **disks = calloc(nd ? nd : 1, sizeof *disks);
     if (disks == NULL) {
@@ -590,7 +619,11 @@ static ova_status plan_rank0(engine *e, ova_vm **vm_out, int threads_total, uint
         if (dev->kind != OVA_DEV_DISK)
             continue;
         st = ova_disk_describe(dev->path, &disks[k], err);
+        for (size_t x = 0; st == OVA_OK && x < disks[k]->n_extents; x++)
+            if (disks[k]->extents[x].path != NULL)
+                st = check_lock(e, disks[k]->extents[x].path, &warned, err);
         if (st != OVA_OK) {
+            ova_disk_info_free(&disks[k]);
             for (size_t j = 0; j < k; j++)
                 ova_disk_info_free(&disks[j]);
             free(disks);

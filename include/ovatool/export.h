@@ -36,6 +36,7 @@ typedef struct ova_export_opts {
     int target_hw;            /* 0 = keep the VM's virtualHW.version */
     int64_t mtime;            /* tar mtime; < 0: SOURCE_DATE_EPOCH or the VMX's mtime */
     double progress_secs;     /* seconds between progress reports; 0 = none */
+    bool force;               /* export even when lock folders say the VM is running */
 } ova_export_opts;
 
 void ova_export_opts_init(ova_export_opts *o);

@@ -20,7 +20,7 @@ typedef struct opt_doc {
     const char *help;
 } opt_doc;
 
-enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON };
+enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE };
 
 static const opt_doc OPTS[] = {
     { "output", 1, 'o', "FILE", "the OVA to write (required); written beside as a temporary file, renamed at the end" },
@@ -36,6 +36,7 @@ static const opt_doc OPTS[] = {
     { "progress", 1, O_PROGRESS, "SECS",
       "seconds between progress lines, 0 for none (default 10; a live bar instead on a terminal)" },
     { "json", 0, O_JSON, NULL, "print the closing summary as one JSON object on stdout" },
+    { "force", 0, O_FORCE, NULL, "export even if .lck folders say the VM is running (the OVA may be inconsistent)" },
     { "quiet", 0, 'q', NULL, "no progress or summary lines; errors and warnings only" },
     { "help", 0, 'h', NULL, "show this help" },
 };
@@ -133,6 +134,7 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
             break;
         case O_NO_PIN: o->pin = false; break;
         case O_JSON: *json = 1; break;
+        case O_FORCE: o->force = true; break;
         case O_MEM:
             if (!cli_parse_size(optarg, &o->mem_limit))
                 return "--mem-limit takes a size such as 512M or 2G";
