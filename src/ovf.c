@@ -455,6 +455,74 @@ static void write_nics(writer *w, const ova_vm *vm, uint64_t id)
     }
 }
 
+/* VMware's subtype for a sound card model; NULL for one it has no name for
+ * (the card is then left out: it is optional hardware). */
+static const char *sound_subtype(const char *dev)
+{
+    if (strcmp(dev, "hdaudio") == 0)
+        return "vmware.soundcard.hdaudio";
+    if (strcmp(dev, "es1371") == 0)
+        return "vmware.soundcard.ensoniq1371";
+    if (strcmp(dev, "sb16") == 0)
+        return "vmware.soundcard.sb16";
+    return NULL;
+}
+
+static void config_elem(writer *w, int level, const char *key, const char *value)
+{
+    indent(w, level);
+    ova_buf_printf(w->out, "<vmw:Config ovf:required=\"false\" vmw:key=\"%s\" vmw:value=\"%s\"/>\n", key, value);
+}
+
+/* USB controllers, sound card and floppy drive: optional devices that an
+ * importer may drop (ovf:required="false"), as ovftool marks them. */
+static uint64_t write_optional(writer *w, const ova_vm *vm, uint64_t id)
+{
+    if (vm->usb) {
+        open_tag(w, 3, "Item ovf:required=\"false\"");
+        num_elem(w, 4, "rasd:Address", 0);
+        text_elem(w, 4, "rasd:Description", "USB Controller (EHCI)");
+        text_elem(w, 4, "rasd:ElementName", "usb");
+        num_elem(w, 4, "rasd:InstanceID", id++);
+        text_elem(w, 4, "rasd:ResourceSubType", "vmware.usb.ehci");
+        num_elem(w, 4, "rasd:ResourceType", 23);
+        config_elem(w, 4, "ehciEnabled", vm->usb_ehci ? "true" : "false");
+        close_tag(w, 3, "Item");
+    }
+    if (vm->usb_xhci) {
+        open_tag(w, 3, "Item ovf:required=\"false\"");
+        num_elem(w, 4, "rasd:Address", 0);
+        text_elem(w, 4, "rasd:Description", "USB Controller (XHCI)");
+        text_elem(w, 4, "rasd:ElementName", "usb_xhci");
+        num_elem(w, 4, "rasd:InstanceID", id++);
+        text_elem(w, 4, "rasd:ResourceSubType", "vmware.usb.xhci");
+        num_elem(w, 4, "rasd:ResourceType", 23);
+        close_tag(w, 3, "Item");
+    }
+    const char *snd = vm->sound ? sound_subtype(vm->sound) : NULL;
+    if (snd != NULL) {
+        open_tag(w, 3, "Item ovf:required=\"false\"");
+        text_elem(w, 4, "rasd:AutomaticAllocation", "false");
+        text_elem(w, 4, "rasd:ElementName", "sound");
+        num_elem(w, 4, "rasd:InstanceID", id++);
+        text_elem(w, 4, "rasd:ResourceSubType", snd);
+        num_elem(w, 4, "rasd:ResourceType", 1);
+        close_tag(w, 3, "Item");
+    }
+    if (vm->floppy) {
+        open_tag(w, 3, "Item ovf:required=\"false\"");
+        num_elem(w, 4, "rasd:AddressOnParent", 0);
+        text_elem(w, 4, "rasd:AutomaticAllocation", "false");
+        text_elem(w, 4, "rasd:Description", "Floppy Drive");
+        text_elem(w, 4, "rasd:ElementName", "floppy0");
+        num_elem(w, 4, "rasd:InstanceID", id++);
+        text_elem(w, 4, "rasd:ResourceSubType", "vmware.floppy.remotedevice");
+        num_elem(w, 4, "rasd:ResourceType", 14);
+        close_tag(w, 3, "Item");
+    }
+    return id;
+}
+
 static void write_hardware(writer *w, const ova_vm *vm, const ova_ovf_disk *disks, size_t n_disks,
                            const ova_ovf_options *opts)
 {
@@ -465,18 +533,15 @@ static void write_hardware(writer *w, const ova_vm *vm, const ova_ovf_disk *disk
     write_controllers(w, vm);
     uint64_t id = write_devices(w, vm, disks, n_disks, FIRST_CTRL_ID + (uint64_t)vm->n_controllers);
     write_nics(w, vm, id);
+    write_optional(w, vm, id + vm->n_nics);
     /* vmw: elements may only follow the last Item (the schema's trailing
      * wildcard); placed between Items, Xerces-based importers reject them */
     if (vm->efi) {
-        indent(w, 3);
-        puts_(w, "<vmw:Config ovf:required=\"false\" vmw:key=\"firmware\" vmw:value=\"efi\"/>\n");
+        config_elem(w, 3, "firmware", "efi");
         /* secure boot means nothing without EFI firmware, and a BIOS VM
          * that claims it would be refused by the importer */
-        if (vm->secure_boot) {
-            indent(w, 3);
-            puts_(w, "<vmw:Config ovf:required=\"false\" vmw:key=\"bootOptions.efiSecureBootEnabled\""
-                     " vmw:value=\"true\"/>\n");
-        }
+        if (vm->secure_boot)
+            config_elem(w, 3, "bootOptions.efiSecureBootEnabled", "true");
     }
     close_tag(w, 2, "VirtualHardwareSection");
 }

@@ -456,6 +456,21 @@ static ova_status scan_core(builder *b)
     const char *fw = ova_vmx_get(b->vmx, "firmware");
     vm->efi = fw != NULL && strcasecmp(fw, "efi") == 0;
     vm->secure_boot = ova_vmx_bool(b->vmx, "uefi.secureBoot.enabled", false);
+
+    /* optional devices, exported as ovf:required="false" items */
+    vm->usb = ova_vmx_bool(b->vmx, "usb.present", false);
+    vm->usb_ehci = vm->usb && ova_vmx_bool(b->vmx, "ehci.present", false);
+    vm->usb_xhci = ova_vmx_bool(b->vmx, "usb_xhci.present", false);
+    vm->floppy = ova_vmx_bool(b->vmx, "floppy0.present", false);
+    if (ova_vmx_bool(b->vmx, "sound.present", false)) {
+        const char *dev = nonempty(ova_vmx_get(b->vmx, "sound.virtualDev"));
+        /* es1371 is what Workstation picks when the key is absent */
+        if ((st = dup_str(b, dev ? dev : "es1371", &vm->sound)) != OVA_OK)
+            return st;
+        for (char *p = vm->sound; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+    }
     return OVA_OK;
 }
 
@@ -525,6 +540,7 @@ void ova_vm_free(ova_vm **vm)
     free(v->display_name);
     free(v->guest_os);
     free(v->annotation);
+    free(v->sound);
     free(v);
     *vm = NULL;
 }

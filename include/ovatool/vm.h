@@ -80,6 +80,11 @@ typedef struct ova_vm {
     int hw_version;         /* virtualHW.version, default 4 when absent */
     bool efi;               /* firmware = "efi" */
     bool secure_boot;       /* uefi.secureBoot.enabled */
+    bool usb;               /* usb.present: the USB 1.1 (UHCI) controller */
+    bool usb_ehci;          /* ehci.present: USB 2.0 on that controller */
+    bool usb_xhci;          /* usb_xhci.present: the USB 3 controller */
+    char *sound;            /* sound.virtualDev when sound.present ("hdaudio", "es1371", "sb16"), else NULL */
+    bool floppy;            /* floppy0.present */
 
     ova_controller *controllers;   /* present controllers that hold at least one exported device,
                                       plus every present SCSI/SATA/NVMe controller; sorted by bus, index */

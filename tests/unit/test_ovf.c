@@ -691,6 +691,49 @@ static void test_efi_secure_boot_cores(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* VM: optional devices (USB 2 and 3, sound, floppy)                   */
+
+static void test_optional_devices(void **state)
+{
+    (void)state;
+    ova_vm v = efi_vm;
+    v.usb = true;
+    v.usb_ehci = true;
+    v.usb_xhci = true;
+    v.sound = "hdaudio";
+    v.floppy = true;
+    ova_buf b = OVA_BUF_INIT;
+    write_ok(&v, efi_disks, 1, 0, &b);
+    ovfdoc d = open_doc(&b);
+    CHECK_STR(&d, "vmware.usb.ehci", "//ovf:Item[rasd:ElementName='usb']/rasd:ResourceSubType");
+    CHECK_STR(&d, "23", "//ovf:Item[rasd:ElementName='usb']/rasd:ResourceType");
+    CHECK_STR(&d, "false", "//ovf:Item[rasd:ElementName='usb']/@ovf:required");
+    CHECK_STR(&d, "true", "//ovf:Item[rasd:ElementName='usb']/vmw:Config[@vmw:key='ehciEnabled']/@vmw:value");
+    CHECK_STR(&d, "vmware.usb.xhci", "//ovf:Item[rasd:ElementName='usb_xhci']/rasd:ResourceSubType");
+    CHECK_STR(&d, "vmware.soundcard.hdaudio", "//ovf:Item[rasd:ElementName='sound']/rasd:ResourceSubType");
+    CHECK_STR(&d, "1", "//ovf:Item[rasd:ElementName='sound']/rasd:ResourceType");
+    CHECK_STR(&d, "14", "//ovf:Item[rasd:ElementName='floppy0']/rasd:ResourceType");
+    CHECK_STR(&d, "false", "//ovf:Item[rasd:ElementName='floppy0']/@ovf:required");
+    check_item_children(&d);
+    check_instance_ids(&d);
+    close_doc(&d);
+    ova_buf_free(&b);
+
+    /* USB 1.1 only; a sound card VMware has no OVF name for is left out */
+    v.usb_ehci = false;
+    v.usb_xhci = false;
+    v.sound = "pcspeaker";
+    v.floppy = false;
+    write_ok(&v, efi_disks, 1, 0, &b);
+    d = open_doc(&b);
+    CHECK_STR(&d, "false", "//ovf:Item[rasd:ElementName='usb']/vmw:Config[@vmw:key='ehciEnabled']/@vmw:value");
+    CHECK_NUM(&d, 0, "count(//ovf:Item[rasd:ElementName='sound' or rasd:ElementName='floppy0' or "
+                     "rasd:ElementName='usb_xhci'])");
+    close_doc(&d);
+    ova_buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
 /* VM: several disks on one controller, CD-ROMs on SATA                 */
 
 static ova_controller multi_ctrl[] = {
@@ -1081,6 +1124,7 @@ int main(void)
         cmocka_unit_test(test_controller_types),
         cmocka_unit_test(test_nic_types),
         cmocka_unit_test(test_efi_secure_boot_cores),
+        cmocka_unit_test(test_optional_devices),
         cmocka_unit_test(test_multi_disk_cdrom),
         cmocka_unit_test(test_escaping_and_annotation),
         cmocka_unit_test(test_no_nics),

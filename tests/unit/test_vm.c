@@ -511,6 +511,32 @@ static void test_nic_present_and_connected(void **state)
     ova_vm_free(&vm);
 }
 
+static void test_optional_devices(void **state)
+{
+    (void)state;
+    ova_vm *vm = build("usb.present = \"TRUE\"\nehci.present = \"TRUE\"\nusb_xhci.present = \"TRUE\"\n"
+                       "sound.present = \"TRUE\"\nsound.virtualDev = \"HDAudio\"\nfloppy0.present = \"TRUE\"\n");
+    assert_true(vm->usb);
+    assert_true(vm->usb_ehci);
+    assert_true(vm->usb_xhci);
+    assert_string_equal(vm->sound, "hdaudio");
+    assert_true(vm->floppy);
+    ova_vm_free(&vm);
+
+    /* EHCI hangs off the USB controller; sound defaults to es1371; absent means absent */
+    vm = build("ehci.present = \"TRUE\"\nsound.present = \"TRUE\"\nfloppy0.present = \"FALSE\"\n");
+    assert_false(vm->usb);
+    assert_false(vm->usb_ehci);
+    assert_false(vm->usb_xhci);
+    assert_string_equal(vm->sound, "es1371");
+    assert_false(vm->floppy);
+    ova_vm_free(&vm);
+
+    vm = build("sound.virtualDev = \"hdaudio\"\n");
+    assert_null(vm->sound);
+    ova_vm_free(&vm);
+}
+
 static void test_encrypted_refused(void **state)
 {
     (void)state;
@@ -664,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_nic_models),
         cmocka_unit_test(test_nic_networks),
         cmocka_unit_test(test_nic_present_and_connected),
+        cmocka_unit_test(test_optional_devices),
         cmocka_unit_test(test_encrypted_refused),
         cmocka_unit_test(test_case_insensitive_keys),
         cmocka_unit_test(test_load_workstation),
