@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# bench.sh [DATA_DIR] - ovatool's speed and memory against its peers, all
+# measured in the same run on the same image (not a test; not run by ctest).
+#
+# Builds the realistic 6 GiB image once (make_image.sh), warms the page
+# cache, then times REPS (default 3) runs of each case and prints medians,
+# spreads ((max - min) / median) and ratios:
+#   ovatool, 1 rank x all cores and N ranks x 1 thread, per preset and codec
+#   qemu-img convert -O vmdk -o subformat=streamOptimized + tar + sha256sum
+#     (what a user does without ovatool)
+#   pigz -p N -6 of the raw image
+# and the ceilings: each codec's per-core rate on the image's non-zero grains
+# (codec_rate), rank 0's intake rate when senders deliver ready-made blocks
+# (intake_rate), and a model of a 400 GB disk on 8 nodes x 16 cores.
+# Memory: peak RSS per rank for a 1 GiB and a 16 GiB disk with default settings.
+# Environment: BUILD (default ./build), REPS (3).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BUILD:-$root/build}
+data=${1:-$root/bench-data}
+reps=${REPS:-3}
+cores=$(nproc)
+ova=$build/ovatool
+[ -x "$ova" ] || { echo "build first: bash jobs/setup.sh" >&2; exit 1; }
+command -v pigz >/dev/null || { echo "pigz missing: apt-get install pigz" >&2; exit 1; }
+bash "$root/tests/bench/make_image.sh" "$data"
+source "$root/jobs/env.sh"
+out=$data/out
+rm -rf "$out" && mkdir -p "$out"
+raw=$data/disk.raw vmx=$data/vm/bench.vmx flat=$data/vm/bench-flat.vmdk
+cat "$flat" "$raw" > /dev/null   # warm the page cache: this measures CPU, not the disk
+image_bytes=$(stat -c %s "$raw")
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+spread() { sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+                                                printf "%.0f%%", (v[NR] - v[1]) / m * 100 }'; }
+now() { date +%s.%N; }
+
+declare -A T S O R   # median seconds, spread, output bytes, rss MiB
+order=()
+# case NAME OUTPUT_FILE COMMAND...   (the command writes OUTPUT_FILE; for ovatool, --json goes to $out/NAME.json)
+case_() {
+  local name=$1 file=$2; shift 2
+  order+=("$name")
+  : > "$out/$name.times"
+  for ((i = 0; i < reps; i++)); do
+    rm -f "$file"
+    local t0 t1; t0=$(now)
+    "$@"
+    t1=$(now)
+    awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }' >> "$out/$name.times"
+  done
+  T[$name]=$(median < "$out/$name.times")
+  S[$name]=$(spread < "$out/$name.times")
+  O[$name]=$(stat -c %s "$file")
+  R[$name]=-
+  if [ -f "$out/$name.json" ]; then
+    R[$name]=$(sed -E 's/.*"rss_max_kb":([0-9]+).*/\1/' "$out/$name.json" | awk '{ printf "%.0f", $1 / 1024 }')
+  fi
+  printf '  %-34s %8.2f s (spread %s)\n' "$name" "${T[$name]}" "${S[$name]}" >&2
+}
+ovatool_case() {  # ovatool_case NAME RANKS THREADS ARGS...
+  local name=$1 n=$2 th=$3; shift 3
+  if [ "$n" = 1 ]; then
+    case_ "$name" "$out/$name.ova" sh -c "'$ova' export '$vmx' -o '$out/$name.ova' --threads $th -q --json $* > '$out/$name.json'"
+  else
+    case_ "$name" "$out/$name.ova" sh -c "mpirun -n $n '$ova' export '$vmx' -o '$out/$name.ova' --threads $th -q --json $* > '$out/$name.json'"
+  fi
+}
+
+echo "== load before: $(cat /proc/loadavg); $cores cores; $reps runs per case" >&2
+have_isal=0
+"$ova" export "$vmx" -o "$out/probe.ova" --codec isal -q --progress 0 2>/dev/null && have_isal=1
+rm -f "$out/probe.ova"
+
+ovatool_case "ovatool 1x$cores balanced" 1 "$cores" --compression balanced
+[ $have_isal = 1 ] && ovatool_case "ovatool 1x$cores fast (isal 1)" 1 "$cores" --compression fast
+ovatool_case "ovatool 1x$cores libdeflate 1" 1 "$cores" --codec libdeflate --level 1
+ovatool_case "ovatool 1x$cores max" 1 "$cores" --compression max
+ovatool_case "ovatool 1x$cores zlib 6" 1 "$cores" --codec zlib --level 6
+ovatool_case "ovatool ${cores}x1 balanced" "$cores" 1 --compression balanced
+[ $have_isal = 1 ] && ovatool_case "ovatool ${cores}x1 fast (isal 1)" "$cores" 1 --compression fast
+
+printf '<?xml version="1.0"?><Envelope/>\n' > "$out/q.ovf"
+case_ "qemu-img + tar + sha256sum" "$out/q.ova" sh -c "
+  qemu-img convert -f vmdk -O vmdk -o subformat=streamOptimized '$data/vm/bench.vmdk' '$out/q-disk1.vmdk' &&
+  tar -C '$out' -cf '$out/q.ova' q.ovf q-disk1.vmdk && sha256sum '$out/q.ova' > /dev/null"
+qemu_vmdk=$(stat -c %s "$out/q-disk1.vmdk")
+case_ "pigz -p $cores -6" "$out/p.gz" sh -c "pigz -p $cores -6 < '$raw' > '$out/p.gz'"
+
+echo "== ceilings" >&2
+cr() { "$build/tests/bench/codec_rate" "$raw" "$@" "$cores" 256; }
+rate_ld6=$(cr libdeflate 6); echo "  $rate_ld6" >&2
+rate_z6=$(cr zlib 6); echo "  $rate_z6" >&2
+rate_isal=""
+[ $have_isal = 1 ] && { rate_isal=$(cr isal 1); echo "  $rate_isal" >&2; }
+kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+f=$(kv "$rate_ld6" f)
+intake=$(mpirun -n $((cores + 1)) "$build/tests/bench/intake_rate" "$out/intake.bin" 2048)
+echo "  $intake" >&2
+
+echo "== memory: 1 GiB vs 16 GiB disk, default settings" >&2
+for gib in 1 16; do
+  d=$out/mem$gib; mkdir -p "$d"
+  truncate -s ${gib}G "$d/raw"
+  dd if="$raw" of="$d/raw" bs=1M count=1024 conv=notrunc,sparse status=none
+  [ "$gib" = 16 ] && dd if="$raw" of="$d/raw" bs=1M skip=1024 seek=1024 count=5120 conv=notrunc,sparse status=none
+  qemu-img convert -q -f raw -O vmdk -o subformat=monolithicFlat "$d/raw" "$d/m.vmdk"
+  sed "s/bench.vmdk/m.vmdk/" "$vmx" > "$d/m.vmx"
+  "$ova" export "$d/m.vmx" -o "$d/m.ova" -q --json > "$d/json"
+  eval "rss$gib=$(sed -E 's/.*"rss_max_kb":([0-9]+).*/\1/' "$d/json")"
+  rm -rf "$d"
+done
+
+# ---- report ------------------------------------------------------------------
+q="qemu-img + tar + sha256sum"
+nonzero_bytes=$(awk -v f="$f" -v b="$image_bytes" 'BEGIN { printf "%.0f", f * b }')
+echo
+echo "### Results ($(date -u +%Y-%m-%d), $cores cores, $reps runs, median; load after: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo
+echo "Image: 6 GiB ext4, $(awk -v f="$f" 'BEGIN { printf "%.1f", f * 100 }')% of grains non-zero ($(awk -v b="$nonzero_bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB)."
+echo
+echo "| case | wall s | spread | image MB/s | non-zero MB/s | output MB | vs qemu-img output | speed vs qemu-img pipeline | peak RSS MiB/rank |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for n in "${order[@]}"; do
+  awk -v n="$n" -v t="${T[$n]}" -v s="${S[$n]}" -v o="${O[$n]}" -v img="$image_bytes" -v nz="$nonzero_bytes" \
+      -v qo="$qemu_vmdk" -v qt="${T[$q]}" -v r="${R[$n]}" -v isq="$([ "$n" = "$q" ] && echo 1 || echo 0)" \
+      -v ispigz="$(case $n in pigz*) echo 1;; *) echo 0;; esac)" 'BEGIN {
+    outcmp = ispigz ? "(gzip, not a VMDK)" : sprintf("%.3f", o / qo);
+    printf "| %s | %.2f | %s | %.0f | %.0f | %.1f | %s | %.2fx | %s |\n", n, t, s, img / t / 1e6, nz / t / 1e6,
+           o / 1e6, outcmp, qt / t, r }'
+done
+echo
+ld6=$(kv "$rate_ld6" per_core_mb_s); z6=$(kv "$rate_z6" per_core_mb_s)
+bal="ovatool 1x$cores balanced"
+awk -v ld6="$ld6" -v z6="$z6" -v cores="$cores" -v nz="$nonzero_bytes" -v t="${T[$bal]}" \
+    -v isal="$(kv "$rate_isal" per_core_mb_s)" -v intake="$(kv "$intake" intake_mb_s)" \
+    -v img="$image_bytes" -v o="${O[$bal]}" -v f="$f" -v rss1="$rss1" -v rss16="$rss16" 'BEGIN {
+  ceiling = ld6 * cores; got = nz / t / 1e6
+  printf "Ceilings: libdeflate 6 %.0f MB/s per core, zlib 6 %.0f", ld6, z6
+  if (isal != "") printf ", isal 1 %.0f", isal
+  printf " (non-zero input); rank 0 intake %.0f MB/s of compressed data.\n\n", intake
+  printf "Balanced end to end: %.0f MB/s of non-zero data = %.0f%% of the codec ceiling (%.0f MB/s x %d cores).\n\n",
+         got, 100 * got / ceiling, ld6, cores
+  ratio = o / img
+  rc = ld6 / f * 128; ri = intake / ratio
+  printf "Model, 400 GB disk of this mix on 8 nodes x 16 cores (balanced): compression allows %.1f GB/s of disk, ", rc / 1000
+  printf "rank 0 intake %.1f GB/s; so about %.1f min (bound by %s).\n\n", ri / 1000, 400e3 / (rc < ri ? rc : ri) / 60,
+         rc < ri ? "compression" : "rank 0 intake"
+  printf "Peak RSS, default settings: %.0f MiB for a 1 GiB disk, %.0f MiB for a 16 GiB disk (%+.1f%%).\n",
+         rss1 / 1024, rss16 / 1024, (rss16 - rss1) / rss1 * 100 }'
