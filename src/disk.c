@@ -1,10 +1,17 @@
-/* disk.c - describing source disks from their descriptors and reading their
- * bytes with pread. Holes in flat files are found with SEEK_DATA so that a
- * thin 500 GB flat file holding 20 GB costs about 20 GB of reading. */
+/* disk.c - describing source disks (descriptors, extents, snapshot chains)
+ * and reading their flattened content.
+ *
+ * Reads walk the chain per grain: an unallocated grain of a link falls
+ * through to its parent, a zeroed grain or a flat-file hole is zeros, and
+ * only allocated data is ever read. Holes in flat files are found with
+ * SEEK_DATA so that a thin 500 GB flat file holding 20 GB costs about 20 GB
+ * of reading. Memory stays bounded whatever the disk size: a reader keeps
+ * at most FD_MAX files open and GT_CACHE grain-table blocks cached. */
 #include "ovatool/disk.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,18 +19,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ovatool/buf.h"
+#include "ovatool/sparse.h"
+#include "ovatool/vmdk_stream.h"
 
 #define DESCRIPTOR_MAX (1u << 20)
+#define FD_MAX 64                   /* extent files a reader keeps open */
+#define GT_CACHE 64                 /* GD/GT blocks (2 KiB each) a reader caches */
+#define SCAN_WINDOW ((uint64_t)32 << 20) /* bytes of the disk the allocation scan looks at per step */
+#define ULL(x) ((unsigned long long)(x))
+
+static void extents_free(ova_extent *x, size_t n)
+{
+    for (size_t i = 0; x != NULL && i < n; i++)
+        free(x[i].path);
+    free(x);
+}
+
+static void link_free(ova_disk_link *l)
+{
+    extents_free(l->extents, l->n_extents);
+    free(l->path);
+    free(l->create_type);
+    memset(l, 0, sizeof *l);
+}
 
 void ova_disk_info_free(ova_disk_info **pd)
 {
     ova_disk_info *d = *pd;
     if (d == NULL)
         return;
-    for (size_t i = 0; i < d->n_extents; i++)
-        free(d->extents[i].path);
-    free(d->extents);
+    extents_free(d->extents, d->n_extents);
+    for (int i = 0; d->parents != NULL && i < d->chain_depth; i++)
+        link_free(&d->parents[i]);
+    free(d->parents);
     free(d->path);
     free(d->create_type);
     free(d->tools_version);
@@ -58,122 +86,177 @@ static char *dup_or_null(const char *s, bool *oom)
     return r;
 }
 
-/* Read a whole small file (the descriptor) into a NUL-terminated buffer. */
-static ova_status slurp(const char *path, char **text, size_t *len, ova_err *err)
+static bool is_regular(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* ---- describing one link ------------------------------------------------ */
+
+/* Read the descriptor of a link: a text file, or the text embedded in a
+ * sparse file. A sparse extent without one (part of a split disk) and ESXi
+ * redo logs are refused with a message saying what to open instead. */
+static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open disk", path);
-    char *buf = malloc(DESCRIPTOR_MAX + 1);
-    if (buf == NULL) {
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
         close(fd);
-        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
+        return ova_err_errno(err, OVA_E_IO, e, "%s: cannot stat disk", path);
     }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: not a regular file", path);
+    }
+    char *buf = NULL;
     size_t n = 0;
-    while (n < DESCRIPTOR_MAX + 1) {
-        ssize_t r = read(fd, buf + n, DESCRIPTOR_MAX + 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            free(buf);
-            return ova_err_errno(err, OVA_E_IO, e, "%s: read failed", path);
+    ova_status st = OVA_OK;
+    unsigned char magic[4] = {0};
+    ssize_t got;
+    do
+        got = pread(fd, magic, sizeof magic, 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        st = ova_err_errno(err, OVA_E_IO, errno, "%s: read failed", path);
+    } else if (got == 4 && memcmp(magic, "KDMV", 4) == 0) {
+        ova_sparse_header h;
+        st = ova_sparse_read_header(fd, path, (uint64_t)sb.st_size, &h, err);
+        if (st == OVA_OK && h.desc_offset != 0)
+            st = ova_sparse_read_descriptor(fd, path, &h, DESCRIPTOR_MAX, &buf, &n, err);
+        /* qemu reserves an all-zero descriptor area in the pieces of split disks */
+        if (st == OVA_OK && n == 0)
+            st = ova_err_set(err, OVA_E_UNSUPPORTED,
+                             "%s: sparse extent without an embedded descriptor (one piece of a split "
+                             "twoGbMaxExtentSparse disk?): name the small descriptor .vmdk that lists it instead",
+                             path);
+    } else if (got == 4 && memcmp(magic, "COWD", 4) == 0) {
+        st = ova_err_set(err, OVA_E_UNSUPPORTED, "%s: ESXi redo log (vmfsSparse): not supported", path);
+    } else {
+        buf = malloc(DESCRIPTOR_MAX + 1);
+        if (buf == NULL)
+            st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
+        while (st == OVA_OK && n < DESCRIPTOR_MAX + 1) {
+            ssize_t r = pread(fd, buf + n, DESCRIPTOR_MAX + 1 - n, (off_t)n);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                st = ova_err_errno(err, OVA_E_IO, errno, "%s: read failed", path);
+            else if (r == 0)
+                break;
+            else
+                n += (size_t)r;
         }
-        if (r == 0)
-            break;
-        n += (size_t)r;
+        if (st == OVA_OK && n > DESCRIPTOR_MAX)
+            st = ova_err_set(err, OVA_E_FORMAT,
+                             "%s: not a VMDK descriptor (larger than 1 MiB and no sparse header)", path);
+        if (st == OVA_OK)
+            buf[n] = '\0';
     }
     close(fd);
-    if (n >= 4 && memcmp(buf, "KDMV", 4) == 0) {
-        free(buf);
-        return ova_err_set(err, OVA_E_UNSUPPORTED,
-                           "%s: hosted sparse VMDK (monolithicSparse or streamOptimized): not supported yet; "
-                           "convert it with 'qemu-img convert -O vmdk -o subformat=monolithicFlat'",
-                           path);
-    }
-    if (n >= 4 && memcmp(buf, "COWD", 4) == 0) {
-        free(buf);
-        return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: ESXi redo log (vmfsSparse): not supported", path);
-    }
-    if (n > DESCRIPTOR_MAX) {
-        free(buf);
+    if (st == OVA_OK)
+        st = ova_descriptor_parse(buf, n, path, out, err);
+    free(buf);
+    return st;
+}
+
+/* Open a SPARSE extent's file and fill in its geometry from the header. */
+static ova_status sparse_extent(const char *desc_path, ova_extent *e, ova_err *err)
+{
+    int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ova_err_errno(err, OVA_E_IO, errno, "%s: extent file %s", desc_path, e->path);
+    struct stat sb;
+    ova_status st = OVA_OK;
+    if (fstat(fd, &sb) != 0)
+        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot stat extent", e->path);
+    else if (!S_ISREG(sb.st_mode))
+        st = ova_err_set(err, OVA_E_UNSUPPORTED, "%s: extent %s is not a regular file", desc_path, e->path);
+    ova_sparse_header h;
+    if (st == OVA_OK)
+        st = ova_sparse_read_header(fd, e->path, (uint64_t)sb.st_size, &h, err);
+    close(fd);
+    if (st != OVA_OK)
+        return st;
+    if (e->size > h.capacity * OVA_SECTOR)
         return ova_err_set(err, OVA_E_FORMAT,
-                           "%s: not a VMDK descriptor (larger than 1 MiB and no sparse header)", path);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
+                           "%s: sparse header capacity is %llu sectors but descriptor %s says the extent has %llu",
+                           e->path, ULL(h.capacity), desc_path, ULL(e->size / OVA_SECTOR));
+    e->sparse_flags = h.flags;
+    e->grain_sectors = (uint32_t)h.grain;
+    e->gd_sector = h.gd_offset;
+    e->gd_entries = h.gd_entries;
+    e->file_size = (uint64_t)sb.st_size;
     return OVA_OK;
 }
 
-ova_status ova_disk_describe(const char *path, ova_disk_info **out, ova_err *err)
+/* Describe one link: its descriptor and extents. *desc_out keeps the parsed
+ * descriptor for the chain walk (parent hint, parentCID, ddb). */
+static ova_status describe_link(const char *path, ova_disk_link *l, ova_descriptor **desc_out, ova_err *err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    ova_status st = slurp(path, &text, &len, err);
-    if (st != OVA_OK)
-        return st;
+    memset(l, 0, sizeof *l);
     ova_descriptor *desc = NULL;
-    st = ova_descriptor_parse(text, len, path, &desc, err);
-    free(text);
+    ova_status st = read_descriptor(path, &desc, err);
     if (st != OVA_OK)
         return st;
-
-    ova_disk_info *d = calloc(1, sizeof *d);
-    if (d == NULL) {
-        ova_descriptor_free(&desc);
-        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
-    }
     bool oom = false;
-    d->path = dup_or_null(path, &oom);
-    d->create_type = dup_or_null(desc->create_type, &oom);
-    d->cid = desc->cid;
-    d->tools_version = dup_or_null(ova_descriptor_ddb(desc, "ddb.toolsVersion"), &oom);
-    d->tools_install_type = dup_or_null(ova_descriptor_ddb(desc, "ddb.toolsInstallType"), &oom);
-    d->extents = calloc(desc->n_extents, sizeof *d->extents);
-    if (oom || d->extents == NULL) {
+    l->path = dup_or_null(path, &oom);
+    l->create_type = dup_or_null(desc->create_type, &oom);
+    l->cid = desc->cid;
+    l->extents = calloc(desc->n_extents ? desc->n_extents : 1, sizeof *l->extents);
+    if (oom || l->extents == NULL) {
         st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    if (desc->parent_hint != NULL || desc->parent_cid != 0xffffffffu) {
-        st = ova_err_set(err, OVA_E_UNSUPPORTED,
-                         "%s: snapshot delta disk (parentFileNameHint \"%s\"): snapshot chains are not supported yet",
-                         path, desc->parent_hint ? desc->parent_hint : "");
-        goto fail;
-    }
-
     uint64_t start = 0;
     for (size_t i = 0; i < desc->n_extents; i++) {
         const ova_extent_desc *x = &desc->extents[i];
-        ova_extent *e = &d->extents[i];
         if (x->access == OVA_ACCESS_NOACCESS) {
             st = ova_err_set(err, OVA_E_UNSUPPORTED, "%s: extent %zu is NOACCESS", path, i + 1);
             goto fail;
         }
-        if (x->type != OVA_EXTENT_FLAT && x->type != OVA_EXTENT_VMFS && x->type != OVA_EXTENT_ZERO) {
+        if (x->type == OVA_EXTENT_VMFSSPARSE) {
             st = ova_err_set(err, OVA_E_UNSUPPORTED,
-                             "%s: extent %zu is of type %s (createType \"%s\"): only flat disks "
-                             "(monolithicFlat, twoGbMaxExtentFlat, vmfs) are supported yet",
+                             "%s: extent %zu is an ESXi redo log (VMFSSPARSE, createType \"%s\"): not supported",
+                             path, i + 1, desc->create_type);
+            goto fail;
+        }
+        if (x->type != OVA_EXTENT_FLAT && x->type != OVA_EXTENT_VMFS && x->type != OVA_EXTENT_ZERO &&
+            x->type != OVA_EXTENT_SPARSE) {
+            st = ova_err_set(err, OVA_E_UNSUPPORTED,
+                             "%s: extent %zu is of type %s (createType \"%s\"): only FLAT, VMFS, ZERO and SPARSE "
+                             "extents are supported",
                              path, i + 1, x->type_name ? x->type_name : "?", desc->create_type);
             goto fail;
         }
-        if (x->sectors > (UINT64_MAX - start) / 512) {
+        if (x->sectors > (UINT64_MAX / 2 - start) / OVA_SECTOR ||
+            (x->type == OVA_EXTENT_FLAT && x->offset > UINT64_MAX / 2 / OVA_SECTOR)) {
             st = ova_err_set(err, OVA_E_FORMAT, "%s: extent sizes overflow 64 bits", path);
             goto fail;
         }
+        if (x->sectors == 0)
+            continue; /* covers nothing */
+        ova_extent *e = &l->extents[l->n_extents++];
         e->type = x->type;
         e->start = start;
-        e->size = x->sectors * 512;
-        e->file_offset = x->offset * 512;
+        e->size = x->sectors * OVA_SECTOR;
+        e->file_offset = x->type == OVA_EXTENT_FLAT ? x->offset * OVA_SECTOR : 0;
         start += e->size;
-        d->n_extents++;
         if (x->type == OVA_EXTENT_ZERO)
             continue;
         e->path = resolve(path, x->file_name);
         if (e->path == NULL) {
             st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
             goto fail;
+        }
+        if (x->type == OVA_EXTENT_SPARSE) {
+            st = sparse_extent(path, e, err);
+            if (st != OVA_OK)
+                goto fail;
+            continue;
         }
         struct stat sb;
         if (stat(e->path, &sb) != 0) {
@@ -184,48 +267,585 @@ ova_status ova_disk_describe(const char *path, ova_disk_info **out, ova_err *err
             st = ova_err_set(err, OVA_E_UNSUPPORTED, "%s: extent %s is not a regular file", path, e->path);
             goto fail;
         }
+        e->file_size = (uint64_t)sb.st_size;
         uint64_t need = e->file_offset + e->size;
         if ((uint64_t)sb.st_size < need) {
             st = ova_err_set(err, OVA_E_FORMAT,
                              "%s: flat extent is %llu bytes but descriptor %s needs %llu (file truncated?)",
-                             e->path, (unsigned long long)sb.st_size, path, (unsigned long long)need);
+                             e->path, ULL(sb.st_size), path, ULL(need));
             goto fail;
         }
     }
-    d->capacity = start;
-    if (d->capacity == 0) {
+    l->capacity = start;
+    if (l->capacity == 0) {
         st = ova_err_set(err, OVA_E_FORMAT, "%s: disk has a capacity of 0 bytes", path);
         goto fail;
     }
-    ova_descriptor_free(&desc);
-    *out = d;
+    *desc_out = desc;
     return OVA_OK;
 fail:
     ova_descriptor_free(&desc);
-    ova_disk_info_free(&d);
+    link_free(l);
     return st;
 }
 
+/* ---- the snapshot chain ------------------------------------------------- */
+
+static bool is_windows_absolute(const char *h)
+{
+    return (((h[0] >= 'A' && h[0] <= 'Z') || (h[0] >= 'a' && h[0] <= 'z')) && h[1] == ':') ||
+           (h[0] == '\\' && h[1] == '\\');
+}
+
+/* Find the parent a child's parentFileNameHint names. Tries the hint
+ * relative to the child's folder (or as is when absolute), then with
+ * backslashes as folder separators, then - for an absolute hint, which may
+ * come from another machine - its file name in the child's folder. */
+static ova_status find_parent(const char *child, const char *hint, char **out, ova_err *err)
+{
+    char *cand[3] = {NULL, NULL, NULL};
+    size_t nc = 0;
+    bool oom = false;
+    bool win_abs = is_windows_absolute(hint);
+    if (!win_abs)
+        cand[nc++] = resolve(child, hint);
+    if (strchr(hint, '\\') != NULL && !win_abs) {
+        char *h = strdup(hint);
+        if (h != NULL) {
+            for (char *p = h; *p; p++)
+                if (*p == '\\')
+                    *p = '/';
+            cand[nc++] = resolve(child, h);
+            free(h);
+        } else {
+            oom = true;
+        }
+    }
+    if (hint[0] == '/' || win_abs) {
+        const char *base = hint;
+        for (const char *p = hint; *p; p++)
+            if (*p == '/' || *p == '\\')
+                base = p + 1;
+        if (*base != '\0')
+            cand[nc++] = resolve(child, base);
+    }
+    for (size_t i = 0; i < nc; i++)
+        if (cand[i] == NULL)
+            oom = true;
+    ova_status st = OVA_OK;
+    if (oom) {
+        st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", child);
+    } else {
+        size_t i = 0;
+        while (i < nc && !is_regular(cand[i]))
+            i++;
+        if (i < nc) {
+            *out = cand[i];
+            cand[i] = NULL;
+        } else {
+            char looked[1200] = "";
+            size_t used = 0;
+            for (size_t k = 0; k < nc && used < sizeof looked; k++) {
+                int w = snprintf(looked + used, sizeof looked - used, "%s%s", k ? ", " : "", cand[k]);
+                if (w < 0)
+                    break;
+                used += (size_t)w;
+            }
+            st = ova_err_set(err, OVA_E_IO,
+                             "%s: parent disk not found: parentFileNameHint \"%s\" (looked for %s)", child, hint,
+                             nc ? looked : "nothing usable");
+        }
+    }
+    for (size_t i = 0; i < nc; i++)
+        free(cand[i]);
+    return st;
+}
+
+/* Take ddb values the child lacks from a parent: lookups in a chain search
+ * the child first. */
+static bool inherit_ddb(ova_disk_info *d, const ova_descriptor *desc)
+{
+    bool oom = false;
+    if (d->tools_version == NULL)
+        d->tools_version = dup_or_null(ova_descriptor_ddb(desc, "ddb.toolsVersion"), &oom);
+    if (d->tools_install_type == NULL)
+        d->tools_install_type = dup_or_null(ova_descriptor_ddb(desc, "ddb.toolsInstallType"), &oom);
+    return !oom;
+}
+
+static ova_status scan_allocated(ova_disk_info *d, ova_err *err);
+
+ova_status ova_disk_describe(const char *path, ova_disk_info **out, ova_err *err)
+{
+    ova_disk_link top;
+    ova_descriptor *desc = NULL;
+    ova_status st = describe_link(path, &top, &desc, err);
+    if (st != OVA_OK)
+        return st;
+    ova_disk_info *d = calloc(1, sizeof *d);
+    char **seen = calloc(OVA_CHAIN_MAX + 1, sizeof *seen);
+    if (d == NULL || seen == NULL) {
+        free(d);
+        free(seen);
+        link_free(&top);
+        ova_descriptor_free(&desc);
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
+    }
+    d->path = top.path;
+    d->create_type = top.create_type;
+    d->cid = top.cid;
+    d->capacity = top.capacity;
+    d->extents = top.extents;
+    d->n_extents = top.n_extents;
+    size_t n_seen = 0;
+    if (!inherit_ddb(d, desc)) {
+        st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    if ((seen[n_seen++] = realpath(path, NULL)) == NULL) {
+        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot resolve the path", path);
+        goto done;
+    }
+
+    /* Follow parentFileNameHint down to the base, checking every CID. */
+    const char *child = d->path;
+    while (desc->parent_hint != NULL || desc->parent_cid != UINT32_MAX) {
+        if (desc->parent_hint == NULL || desc->parent_hint[0] == '\0') {
+            st = ova_err_set(err, OVA_E_FORMAT,
+                             "%s: snapshot delta (parentCID=%08x) without a parentFileNameHint", child,
+                             desc->parent_cid);
+            goto done;
+        }
+        if (d->chain_depth >= OVA_CHAIN_MAX) {
+            st = ova_err_set(err, OVA_E_UNSUPPORTED, "%s: snapshot chain longer than %d links", path,
+                             OVA_CHAIN_MAX);
+            goto done;
+        }
+        char *ppath = NULL;
+        st = find_parent(child, desc->parent_hint, &ppath, err);
+        if (st != OVA_OK)
+            goto done;
+        char *real = realpath(ppath, NULL);
+        if (real == NULL) {
+            st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot resolve parent %s", child, ppath);
+            free(ppath);
+            goto done;
+        }
+        for (size_t i = 0; i < n_seen; i++) {
+            if (strcmp(seen[i], real) == 0) {
+                st = ova_err_set(err, OVA_E_FORMAT,
+                                 "%s: snapshot chain loops: its parentFileNameHint \"%s\" names %s, which is "
+                                 "already in the chain",
+                                 child, desc->parent_hint, ppath);
+                free(real);
+                free(ppath);
+                goto done;
+            }
+        }
+        seen[n_seen++] = real;
+        if (d->parents == NULL) {
+            d->parents = calloc(OVA_CHAIN_MAX, sizeof *d->parents);
+            if (d->parents == NULL) {
+                free(ppath);
+                st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
+                goto done;
+            }
+        }
+        ova_disk_link *pl = &d->parents[d->chain_depth];
+        ova_descriptor *pdesc = NULL;
+        st = describe_link(ppath, pl, &pdesc, err);
+        free(ppath);
+        if (st != OVA_OK)
+            goto done;
+        d->chain_depth++;
+        if (desc->parent_cid != pl->cid) {
+            st = ova_err_set(err, OVA_E_FORMAT,
+                             "%s: parentCID=%08x but its parent %s has CID=%08x (the parent changed after the "
+                             "snapshot was taken; the chain is inconsistent)",
+                             child, desc->parent_cid, pl->path, pl->cid);
+            ova_descriptor_free(&pdesc);
+            goto done;
+        }
+        ova_descriptor_free(&desc);
+        desc = pdesc;
+        child = pl->path;
+        if (!inherit_ddb(d, desc)) {
+            st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
+            goto done;
+        }
+    }
+    st = scan_allocated(d, err);
+done:
+    ova_descriptor_free(&desc);
+    for (size_t i = 0; i < n_seen; i++)
+        free(seen[i]);
+    free(seen);
+    if (st != OVA_OK) {
+        ova_disk_info_free(&d);
+        return st;
+    }
+    *out = d;
+    return OVA_OK;
+}
+
+/* ---- checking an info --------------------------------------------------- */
+
+static ova_status check_extents(const char *path, const ova_extent *x, size_t n, uint64_t cap, ova_err *err)
+{
+    if (path == NULL || x == NULL || n == 0 || cap == 0)
+        return ova_err_set(err, OVA_E_USAGE, "%s: disk description has no extents", path ? path : "?");
+    uint64_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ova_extent *e = &x[i];
+        if (e->start != start || e->size == 0 || e->size > cap - start)
+            return ova_err_set(err, OVA_E_USAGE, "%s: extent %zu is not where the previous one ends", path, i + 1);
+        start += e->size;
+        switch (e->type) {
+        case OVA_EXTENT_ZERO:
+            break;
+        case OVA_EXTENT_FLAT:
+        case OVA_EXTENT_VMFS:
+            if (e->path == NULL || e->file_offset > UINT64_MAX / 2)
+                return ova_err_set(err, OVA_E_USAGE, "%s: flat extent %zu is malformed", path, i + 1);
+            break;
+        case OVA_EXTENT_SPARSE: {
+            uint64_t g = e->grain_sectors;
+            if (e->path == NULL || g == 0 || g > OVA_SPARSE_MAX_GRAIN || (g & (g - 1)) != 0 ||
+                e->gd_entries > OVA_SPARSE_MAX_CAPACITY / OVA_SPARSE_GTES + 1 ||
+                e->gd_entries * OVA_SPARSE_GTES * g * OVA_SECTOR < e->size ||
+                e->gd_sector > e->file_size / OVA_SECTOR)
+                return ova_err_set(err, OVA_E_USAGE, "%s: sparse extent %zu is malformed", path, i + 1);
+            break;
+        }
+        default:
+            return ova_err_set(err, OVA_E_USAGE, "%s: extent %zu has an unsupported type", path, i + 1);
+        }
+    }
+    if (start != cap)
+        return ova_err_set(err, OVA_E_USAGE, "%s: extents cover %llu bytes, not %llu", path, ULL(start), ULL(cap));
+    return OVA_OK;
+}
+
+ova_status ova_disk_info_check(const ova_disk_info *d, ova_err *err)
+{
+    ova_status st = check_extents(d->path, d->extents, d->n_extents, d->capacity, err);
+    if (st != OVA_OK)
+        return st;
+    if (d->chain_depth < 0 || d->chain_depth > OVA_CHAIN_MAX || (d->chain_depth > 0 && d->parents == NULL))
+        return ova_err_set(err, OVA_E_USAGE, "%s: snapshot chain of %d links is malformed", d->path,
+                           d->chain_depth);
+    for (int i = 0; i < d->chain_depth; i++) {
+        const ova_disk_link *l = &d->parents[i];
+        st = check_extents(l->path, l->extents, l->n_extents, l->capacity, err);
+        if (st != OVA_OK)
+            return st;
+    }
+    return OVA_OK;
+}
+
+/* Index of the extent holding virtual byte off (extents are sorted). */
+static size_t find_extent(const ova_extent *x, size_t n, uint64_t off)
+{
+    size_t lo = 0, hi = n;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (x[mid].start <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A link as both describe and the reader see it. */
+typedef struct level {
+    const char *path;
+    const ova_extent *ext;
+    size_t n;
+    uint64_t cap;
+} level;
+
+static level level_of(const ova_disk_info *d, int i)
+{
+    if (i == 0)
+        return (level){ d->path, d->extents, d->n_extents, d->capacity };
+    const ova_disk_link *l = &d->parents[i - 1];
+    return (level){ l->path, l->extents, l->n_extents, l->capacity };
+}
+
+/* ---- counting allocated bytes ------------------------------------------ */
+
+/* The scan goes through the disk in windows of SCAN_WINDOW bytes. In each
+ * window it asks the links from the top down which sectors they decide
+ * (allocated, zeroed or flat) and which of those hold data; sectors a link
+ * leaves undecided fall through to its parent, as reads do. Two bitmaps of
+ * one window and one GD block + one GT per link: bounded memory. */
+#define WIN_SECTORS (SCAN_WINDOW / OVA_SECTOR)
+#define WIN_WORDS (WIN_SECTORS / 64)
+
+typedef struct scan_link {
+    level lv;
+    size_t fd_i;              /* extent whose file is open, SIZE_MAX for none */
+    int fd;
+    size_t gd_i;              /* extent and block of the cached GD block */
+    uint64_t gd_block;
+    size_t gt_i;              /* extent and index of the cached GT */
+    uint64_t gt_index;
+    uint32_t gd[OVA_SPARSE_GTES];
+    uint32_t gt[OVA_SPARSE_GTES];
+} scan_link;
+
+typedef struct scan {
+    uint64_t ws;              /* first byte of the window */
+    uint64_t dec[WIN_WORDS];  /* sector decided by a link above */
+    uint64_t data[WIN_WORDS]; /* ... and it holds data */
+    uint64_t meta;            /* metadata bytes read (not reported) */
+} scan;
+
+/* Decide the undecided sectors of [lo, hi) (bytes, within the window). */
+static void mark(scan *s, uint64_t lo, uint64_t hi, bool data)
+{
+    uint64_t from = (lo - s->ws) / OVA_SECTOR;
+    uint64_t to = (hi - s->ws + OVA_SECTOR - 1) / OVA_SECTOR;
+    while (from < to) {
+        uint64_t w = from / 64, b = from % 64;
+        uint64_t k = 64 - b < to - from ? 64 - b : to - from;
+        uint64_t m = (k == 64 ? ~0ull : ((1ull << k) - 1)) << b;
+        uint64_t fresh = m & ~s->dec[w];
+        s->dec[w] |= fresh;
+        if (data)
+            s->data[w] |= fresh;
+        from += k;
+    }
+}
+
+static ova_status scan_fd(scan_link *sl, size_t i, ova_err *err)
+{
+    if (sl->fd_i == i)
+        return OVA_OK;
+    if (sl->fd >= 0)
+        close(sl->fd);
+    sl->fd_i = SIZE_MAX;
+    sl->fd = open(sl->lv.ext[i].path, O_RDONLY | O_CLOEXEC);
+    if (sl->fd < 0)
+        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open extent", sl->lv.ext[i].path);
+    sl->fd_i = i;
+    return OVA_OK;
+}
+
+static ova_status scan_flat(scan *s, scan_link *sl, size_t i, uint64_t lo, uint64_t hi, ova_err *err)
+{
+    const ova_extent *e = &sl->lv.ext[i];
+    ova_status st = scan_fd(sl, i, err);
+    if (st != OVA_OK)
+        return st;
+    uint64_t flo = e->file_offset + (lo - e->start), fhi = flo + (hi - lo);
+    for (uint64_t pos = flo; pos < fhi;) {
+        off_t dpos = lseek(sl->fd, (off_t)pos, SEEK_DATA);
+        if (dpos < 0) {
+            if (errno != ENXIO) /* no SEEK_DATA here: call it all data */
+                mark(s, lo + (pos - flo), hi, true);
+            break;
+        }
+        if ((uint64_t)dpos >= fhi)
+            break;
+        off_t hpos = lseek(sl->fd, dpos, SEEK_HOLE);
+        uint64_t h = hpos < 0 || (uint64_t)hpos > fhi ? fhi : (uint64_t)hpos;
+        mark(s, lo + ((uint64_t)dpos / OVA_SECTOR * OVA_SECTOR - flo), lo + (h - flo), true);
+        pos = h;
+    }
+    mark(s, lo, hi, false); /* the rest of a flat extent reads as zeros */
+    return OVA_OK;
+}
+
+static ova_status scan_sparse(scan *s, scan_link *sl, size_t i, uint64_t lo, uint64_t hi, ova_err *err)
+{
+    const ova_extent *e = &sl->lv.ext[i];
+    uint64_t gb = (uint64_t)e->grain_sectors * OVA_SECTOR;
+    uint64_t per_gt = gb * OVA_SPARSE_GTES;
+    bool stream = (e->sparse_flags & OVA_SPARSE_FLAG_MARKERS) != 0;
+    ova_status st = scan_fd(sl, i, err);
+    for (uint64_t pos = lo; st == OVA_OK && pos < hi;) {
+        uint64_t rel = pos - e->start;
+        uint64_t gdi = rel / per_gt;
+        if (sl->gd_i != i || sl->gd_block != gdi / OVA_SPARSE_GTES) {
+            sl->gd_i = SIZE_MAX;
+            st = ova_sparse_read_gd_block(sl->fd, e, gdi / OVA_SPARSE_GTES, sl->gd, &s->meta, err);
+            if (st != OVA_OK)
+                break;
+            sl->gd_i = i;
+            sl->gd_block = gdi / OVA_SPARSE_GTES;
+        }
+        uint32_t gde = sl->gd[gdi % OVA_SPARSE_GTES];
+        if (gde == 0) { /* a whole grain table unallocated */
+            uint64_t end = e->start + (gdi + 1) * per_gt;
+            pos = end < hi ? end : hi;
+            continue;
+        }
+        if (sl->gt_i != i || sl->gt_index != gdi) {
+            sl->gt_i = SIZE_MAX;
+            st = ova_sparse_read_gt(sl->fd, e, gdi, gde, sl->gt, &s->meta, err);
+            if (st != OVA_OK)
+                break;
+            sl->gt_i = i;
+            sl->gt_index = gdi;
+        }
+        uint64_t g = rel / gb;
+        uint64_t end = e->start + (g + 1) * gb;
+        if (end > hi)
+            end = hi;
+        uint32_t gte = sl->gt[g % OVA_SPARSE_GTES];
+        if (gte == 1 && (e->sparse_flags & OVA_SPARSE_FLAG_ZERO_GRAIN)) {
+            mark(s, pos, end, false);
+        } else if (gte == 1) {
+            st = ova_err_set(err, OVA_E_FORMAT,
+                             "%s: grain %llu has grain table entry 1 but the zeroed-grain flag is not set", e->path,
+                             ULL(g));
+        } else if (gte > 1) {
+            if (stream) {
+                if ((uint64_t)gte * OVA_SECTOR > e->file_size - OVA_GRAIN_MARKER_SIZE)
+                    st = ova_err_set(err, OVA_E_FORMAT,
+                                     "%s: grain %llu is at sector %u, past the end of the file (%llu bytes; "
+                                     "truncated?)",
+                                     e->path, ULL(g), gte, ULL(e->file_size));
+            } else {
+                st = ova_sparse_check_gte(e, g, gte, err);
+            }
+            mark(s, pos, end, true);
+        }
+        pos = end;
+    }
+    return st;
+}
+
+static ova_status scan_allocated(ova_disk_info *d, ova_err *err)
+{
+    int nl = d->chain_depth + 1;
+    scan *s = malloc(sizeof *s);
+    scan_link *sl = calloc((size_t)nl, sizeof *sl);
+    if (s == NULL || sl == NULL) {
+        free(s);
+        free(sl);
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", d->path);
+    }
+    for (int k = 0; k < nl; k++) {
+        sl[k].lv = level_of(d, k);
+        sl[k].fd = -1;
+        sl[k].fd_i = sl[k].gd_i = sl[k].gt_i = SIZE_MAX;
+    }
+    ova_status st = OVA_OK;
+    uint64_t total = 0;
+    for (uint64_t ws = 0; st == OVA_OK && ws < d->capacity; ws += SCAN_WINDOW) {
+        uint64_t we = d->capacity - ws < SCAN_WINDOW ? d->capacity : ws + SCAN_WINDOW;
+        uint64_t win_sectors = (we - ws) / OVA_SECTOR;
+        s->ws = ws;
+        memset(s->dec, 0, sizeof s->dec);
+        memset(s->data, 0, sizeof s->data);
+        for (int k = 0; st == OVA_OK && k < nl; k++) {
+            const level *lv = &sl[k].lv;
+            uint64_t hi = we < lv->cap ? we : lv->cap;
+            if (ws >= hi)
+                continue;
+            for (size_t i = find_extent(lv->ext, lv->n, ws); st == OVA_OK && i < lv->n && lv->ext[i].start < hi;
+                 i++) {
+                const ova_extent *e = &lv->ext[i];
+                uint64_t a = e->start > ws ? e->start : ws;
+                uint64_t b = e->start + e->size < hi ? e->start + e->size : hi;
+                if (e->type == OVA_EXTENT_ZERO)
+                    mark(s, a, b, false);
+                else if (e->type == OVA_EXTENT_SPARSE)
+                    st = scan_sparse(s, &sl[k], i, a, b, err);
+                else
+                    st = scan_flat(s, &sl[k], i, a, b, err);
+            }
+            /* every sector decided: the links below cannot show through */
+            uint64_t decided = 0;
+            for (size_t w = 0; w < WIN_WORDS; w++)
+                decided += (uint64_t)__builtin_popcountll(s->dec[w]);
+            if (decided == win_sectors)
+                break;
+        }
+        for (size_t w = 0; w < WIN_WORDS; w++)
+            total += (uint64_t)__builtin_popcountll(s->data[w]);
+    }
+    for (int k = 0; k < nl; k++)
+        if (sl[k].fd >= 0)
+            close(sl[k].fd);
+    free(sl);
+    free(s);
+    d->allocated = total * OVA_SECTOR;
+    return st;
+}
+
+/* ---- the reader --------------------------------------------------------- */
+
+typedef struct fd_slot {
+    int fd;                   /* -1 when closed */
+    unsigned refs;            /* preads in flight: never closed while > 0 */
+    uint64_t used;            /* LRU tick */
+} fd_slot;
+
+enum { BLK_GD = 0, BLK_GT = 1 };
+
+typedef struct blk {
+    size_t slot;              /* extent slot; SIZE_MAX = empty */
+    int kind;                 /* BLK_GD or BLK_GT */
+    uint64_t index;           /* GD block number or GT number */
+    uint64_t used;
+    uint32_t v[OVA_SPARSE_GTES];
+} blk;
+
 struct ova_disk_reader {
     const ova_disk_info *info;
-    int *fds;                  /* per extent, -1 until opened */
-    pthread_mutex_t open_mu;   /* serialises first opens only */
+    int n_levels;
+    level *levels;
+    size_t *slot0;            /* first extent slot of each level */
+    fd_slot *fds;             /* one per extent of every level */
+    size_t n_slots;
+    size_t n_open;
+    blk *cache;               /* GT_CACHE blocks, allocated when a link is sparse */
+    uint64_t tick;
+    pthread_mutex_t mu;       /* guards fds and cache */
 };
 
 ova_status ova_disk_reader_open(const ova_disk_info *info, ova_disk_reader **out, ova_err *err)
 {
+    ova_status st = ova_disk_info_check(info, err);
+    if (st != OVA_OK)
+        return st;
     ova_disk_reader *r = calloc(1, sizeof *r);
-    int *fds = calloc(info->n_extents ? info->n_extents : 1, sizeof *fds);
-    if (r == NULL || fds == NULL) {
+    if (r == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", info->path);
+    r->info = info;
+    r->n_levels = info->chain_depth + 1;
+    r->levels = calloc((size_t)r->n_levels, sizeof *r->levels);
+    r->slot0 = calloc((size_t)r->n_levels, sizeof *r->slot0);
+    bool sparse = false;
+    for (int k = 0; r->levels != NULL && r->slot0 != NULL && k < r->n_levels; k++) {
+        r->levels[k] = level_of(info, k);
+        r->slot0[k] = r->n_slots;
+        r->n_slots += r->levels[k].n;
+        for (size_t i = 0; i < r->levels[k].n; i++)
+            sparse |= r->levels[k].ext[i].type == OVA_EXTENT_SPARSE;
+    }
+    if (r->levels != NULL && r->slot0 != NULL) {
+        r->fds = calloc(r->n_slots, sizeof *r->fds);
+        if (sparse)
+            r->cache = calloc(GT_CACHE, sizeof *r->cache);
+    }
+    if (r->levels == NULL || r->slot0 == NULL || r->fds == NULL || (sparse && r->cache == NULL)) {
+        free(r->levels);
+        free(r->slot0);
+        free(r->fds);
+        free(r->cache);
         free(r);
-        free(fds);
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", info->path);
     }
-    for (size_t i = 0; i < info->n_extents; i++)
-        fds[i] = -1;
-    r->info = info;
-    r->fds = fds;
-    pthread_mutex_init(&r->open_mu, NULL);
+    for (size_t i = 0; i < r->n_slots; i++)
+        r->fds[i].fd = -1;
+    for (size_t i = 0; r->cache != NULL && i < GT_CACHE; i++)
+        r->cache[i].slot = SIZE_MAX;
+    pthread_mutex_init(&r->mu, NULL);
     *out = r;
     return OVA_OK;
 }
@@ -235,37 +855,297 @@ void ova_disk_reader_close(ova_disk_reader **pr)
     ova_disk_reader *r = *pr;
     if (r == NULL)
         return;
-    for (size_t i = 0; i < r->info->n_extents; i++)
-        if (r->fds[i] >= 0)
-            close(r->fds[i]);
-    pthread_mutex_destroy(&r->open_mu);
+    for (size_t i = 0; i < r->n_slots; i++)
+        if (r->fds[i].fd >= 0)
+            close(r->fds[i].fd);
+    pthread_mutex_destroy(&r->mu);
+    free(r->levels);
+    free(r->slot0);
     free(r->fds);
+    free(r->cache);
     free(r);
     *pr = NULL;
 }
 
-static ova_status extent_fd(ova_disk_reader *r, size_t i, int *fd, ova_err *err)
+static const ova_extent *slot_extent(const ova_disk_reader *r, size_t slot)
+{
+    int k = r->n_levels - 1;
+    while (r->slot0[k] > slot)
+        k--;
+    return &r->levels[k].ext[slot - r->slot0[k]];
+}
+
+/* Take a reference on the open file of an extent slot, opening it (and
+ * closing the least recently used idle one beyond FD_MAX) if needed. */
+static ova_status fd_get(ova_disk_reader *r, size_t slot, int *fd, ova_err *err)
 {
     ova_status st = OVA_OK;
-    pthread_mutex_lock(&r->open_mu);
-    if (r->fds[i] < 0) {
-        const ova_extent *e = &r->info->extents[i];
+    pthread_mutex_lock(&r->mu);
+    fd_slot *s = &r->fds[slot];
+    if (s->fd < 0) {
+        if (r->n_open >= FD_MAX) {
+            size_t victim = SIZE_MAX;
+            for (size_t i = 0; i < r->n_slots; i++)
+                if (r->fds[i].fd >= 0 && r->fds[i].refs == 0 &&
+                    (victim == SIZE_MAX || r->fds[i].used < r->fds[victim].used))
+                    victim = i;
+            if (victim != SIZE_MAX) {
+                close(r->fds[victim].fd);
+                r->fds[victim].fd = -1;
+                r->n_open--;
+            }
+        }
+        const ova_extent *e = slot_extent(r, slot);
         int f = open(e->path, O_RDONLY | O_CLOEXEC);
         if (f < 0) {
             st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open extent", e->path);
         } else {
-            /* we read each extent front to back: ask for aggressive readahead */
+            /* extents are read front to back (grains of sparse files too, as
+             * creators append them in order): ask for aggressive readahead */
             posix_fadvise(f, 0, 0, POSIX_FADV_SEQUENTIAL);
-            r->fds[i] = f;
+            s->fd = f;
+            r->n_open++;
         }
     }
-    *fd = r->fds[i];
-    pthread_mutex_unlock(&r->open_mu);
+    if (st == OVA_OK) {
+        s->refs++;
+        s->used = ++r->tick;
+        *fd = s->fd;
+    }
+    pthread_mutex_unlock(&r->mu);
     return st;
 }
 
+static void fd_put(ova_disk_reader *r, size_t slot)
+{
+    pthread_mutex_lock(&r->mu);
+    r->fds[slot].refs--;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Entry `entry` of a GD block or GT of an extent slot, through the cache.
+ * A miss reads the 2 KiB block without holding the lock. */
+static ova_status meta_get(ova_disk_reader *r, size_t slot, int kind, uint64_t index, uint32_t gde, size_t entry,
+                           uint32_t *val, uint64_t *nread, ova_err *err)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < GT_CACHE; i++) {
+        blk *b = &r->cache[i];
+        if (b->slot == slot && b->kind == kind && b->index == index) {
+            b->used = ++r->tick;
+            *val = b->v[entry];
+            pthread_mutex_unlock(&r->mu);
+            return OVA_OK;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+
+    uint32_t v[OVA_SPARSE_GTES];
+    const ova_extent *e = slot_extent(r, slot);
+    int fd;
+    ova_status st = fd_get(r, slot, &fd, err);
+    if (st != OVA_OK)
+        return st;
+    if (kind == BLK_GD)
+        st = ova_sparse_read_gd_block(fd, e, index, v, nread, err);
+    else
+        st = ova_sparse_read_gt(fd, e, index, gde, v, nread, err);
+    fd_put(r, slot);
+    if (st != OVA_OK)
+        return st;
+
+    pthread_mutex_lock(&r->mu);
+    blk *victim = &r->cache[0];
+    for (size_t i = 0; i < GT_CACHE; i++) {
+        blk *b = &r->cache[i];
+        if (b->slot == slot && b->kind == kind && b->index == index) {
+            victim = b; /* another thread got here first: same content */
+            break;
+        }
+        if (b->used < victim->used)
+            victim = b;
+    }
+    victim->slot = slot;
+    victim->kind = kind;
+    victim->index = index;
+    victim->used = ++r->tick;
+    memcpy(victim->v, v, sizeof v);
+    pthread_mutex_unlock(&r->mu);
+    *val = v[entry];
+    return OVA_OK;
+}
+
+/* One ova_disk_read call. Pieces are produced in increasing virtual order;
+ * zeros before the first data piece are only written into buf once data
+ * turns up, so an all-zero range leaves buf untouched. Contiguous reads of
+ * the same file are merged into one pread. */
+typedef struct rctx {
+    ova_disk_reader *r;
+    unsigned char *buf;
+    uint64_t base;            /* virtual offset of buf[0] */
+    bool any_data;
+    size_t p_slot;            /* pending pread: slot, file offset, virtual offset, length */
+    uint64_t p_foff, p_voff, p_len;
+    unsigned char *cbuf;      /* compressed grain scratch (lazily allocated) */
+    unsigned char *gbuf;      /* one inflated grain */
+    uint64_t *nread;
+    ova_err *err;
+} rctx;
+
+static void emit_zero(rctx *c, uint64_t voff, uint64_t n)
+{
+    if (c->any_data)
+        memset(c->buf + (voff - c->base), 0, (size_t)n);
+}
+
+static void data_at(rctx *c, uint64_t voff)
+{
+    if (!c->any_data) {
+        memset(c->buf, 0, (size_t)(voff - c->base));
+        c->any_data = true;
+    }
+}
+
+static ova_status flush_pread(rctx *c)
+{
+    if (c->p_len == 0)
+        return OVA_OK;
+    int fd;
+    ova_status st = fd_get(c->r, c->p_slot, &fd, c->err);
+    if (st != OVA_OK)
+        return st;
+    const ova_extent *e = slot_extent(c->r, c->p_slot);
+    st = ova_pread_exact(fd, c->buf + (c->p_voff - c->base), (size_t)c->p_len, c->p_foff, e->path, "disk data",
+                         c->err);
+    fd_put(c->r, c->p_slot);
+    if (st == OVA_OK)
+        *c->nread += c->p_len;
+    c->p_len = 0;
+    return st;
+}
+
+static ova_status emit_pread(rctx *c, size_t slot, uint64_t foff, uint64_t voff, uint64_t n)
+{
+    data_at(c, voff);
+    if (c->p_len != 0 && c->p_slot == slot && c->p_foff + c->p_len == foff && c->p_voff + c->p_len == voff) {
+        c->p_len += n;
+        return OVA_OK;
+    }
+    ova_status st = flush_pread(c);
+    c->p_slot = slot;
+    c->p_foff = foff;
+    c->p_voff = voff;
+    c->p_len = n;
+    return st;
+}
+
+static ova_status walk_level(rctx *c, int lvl, uint64_t voff, uint64_t n);
+
+/* A compressed grain: bytes [within, within + n) of grain g. */
+static ova_status emit_stream_grain(rctx *c, size_t slot, const ova_extent *e, uint64_t g, uint32_t gte,
+                                    uint64_t within, uint64_t voff, uint64_t n)
+{
+    size_t gb = (size_t)e->grain_sectors * OVA_SECTOR;
+    if (c->cbuf == NULL) {
+        c->cbuf = malloc(OVA_SPARSE_CBUF_SIZE);
+        c->gbuf = malloc(OVA_GRAIN_SIZE);
+        if (c->cbuf == NULL || c->gbuf == NULL)
+            return ova_err_set(c->err, OVA_E_NOMEM, "%s: out of memory for a compressed grain", e->path);
+    }
+    data_at(c, voff);
+    int fd;
+    ova_status st = fd_get(c->r, slot, &fd, c->err);
+    if (st != OVA_OK)
+        return st;
+    /* a whole grain goes straight into buf; a part goes through gbuf */
+    bool direct = within == 0 && n == gb;
+    unsigned char *dst = direct ? c->buf + (voff - c->base) : c->gbuf;
+    size_t got = 0;
+    st = ova_sparse_read_stream_grain(fd, e, g, gte, c->cbuf, dst, gb, &got, c->nread, c->err);
+    fd_put(c->r, slot);
+    if (st != OVA_OK)
+        return st;
+    if (got < within + n)
+        return ova_err_set(c->err, OVA_E_FORMAT,
+                           "%s: compressed grain %llu inflates to %zu bytes, fewer than the %llu the disk needs",
+                           e->path, ULL(g), got, ULL(within + n));
+    if (!direct)
+        memcpy(c->buf + (voff - c->base), c->gbuf + within, (size_t)n);
+    return OVA_OK;
+}
+
+/* Hand a run of unallocated grains to the parent, or make it zeros. */
+static ova_status fall_through(rctx *c, int lvl, uint64_t voff, uint64_t n)
+{
+    if (n == 0)
+        return OVA_OK;
+    if (lvl + 1 < c->r->n_levels)
+        return walk_level(c, lvl + 1, voff, n);
+    emit_zero(c, voff, n);
+    return OVA_OK;
+}
+
+static ova_status walk_sparse(rctx *c, int lvl, size_t ei, uint64_t voff, uint64_t n)
+{
+    const ova_extent *e = &c->r->levels[lvl].ext[ei];
+    size_t slot = c->r->slot0[lvl] + ei;
+    uint64_t gb = (uint64_t)e->grain_sectors * OVA_SECTOR;
+    uint64_t per_gt = gb * OVA_SPARSE_GTES;
+    bool stream = (e->sparse_flags & OVA_SPARSE_FLAG_MARKERS) != 0;
+    uint64_t run = voff, run_len = 0; /* pending fall-through run */
+    ova_status st = OVA_OK;
+    for (uint64_t pos = voff; pos < voff + n;) {
+        uint64_t rel = pos - e->start;
+        uint64_t gdi = rel / per_gt;
+        uint32_t gde, gte = 0;
+        st = meta_get(c->r, slot, BLK_GD, gdi / OVA_SPARSE_GTES, 0, (size_t)(gdi % OVA_SPARSE_GTES), &gde,
+                      c->nread, c->err);
+        if (st != OVA_OK)
+            return st;
+        uint64_t g = rel / gb, within = rel % gb;
+        uint64_t take = gb - within;
+        if (gde == 0) /* the whole grain table is unallocated */
+            take = e->start + (gdi + 1) * per_gt - pos;
+        if (take > voff + n - pos)
+            take = voff + n - pos;
+        if (gde != 0) {
+            st = meta_get(c->r, slot, BLK_GT, gdi, gde, (size_t)(g % OVA_SPARSE_GTES), &gte, c->nread, c->err);
+            if (st != OVA_OK)
+                return st;
+        }
+        if (gte == 0) {
+            if (run_len == 0)
+                run = pos;
+            run_len += take;
+            pos += take;
+            continue;
+        }
+        st = fall_through(c, lvl, run, run_len);
+        run_len = 0;
+        if (st != OVA_OK)
+            return st;
+        if (gte == 1 && (e->sparse_flags & OVA_SPARSE_FLAG_ZERO_GRAIN)) {
+            emit_zero(c, pos, take); /* a zeroed grain hides the parent */
+        } else if (gte == 1) {
+            return ova_err_set(c->err, OVA_E_FORMAT,
+                               "%s: grain %llu has grain table entry 1 but the zeroed-grain flag is not set",
+                               e->path, ULL(g));
+        } else if (stream) {
+            st = emit_stream_grain(c, slot, e, g, gte, within, pos, take);
+        } else {
+            st = ova_sparse_check_gte(e, g, gte, c->err);
+            if (st == OVA_OK)
+                st = emit_pread(c, slot, (uint64_t)gte * OVA_SECTOR + within, pos, take);
+        }
+        if (st != OVA_OK)
+            return st;
+        pos += take;
+    }
+    return fall_through(c, lvl, run, run_len);
+}
+
 /* Is [off, off+len) of fd one hole? Filesystems without SEEK_DATA say no. */
-static bool is_hole(int fd, uint64_t off, size_t len)
+static bool is_hole(int fd, uint64_t off, uint64_t len)
 {
     off_t d = lseek(fd, (off_t)off, SEEK_DATA);
     if (d < 0)
@@ -273,18 +1153,45 @@ static bool is_hole(int fd, uint64_t off, size_t len)
     return (uint64_t)d >= off + len;
 }
 
-/* Index of the extent holding virtual byte off (extents are few and sorted). */
-static size_t find_extent(const ova_disk_info *info, uint64_t off)
+static ova_status walk_level(rctx *c, int lvl, uint64_t voff, uint64_t n)
 {
-    size_t lo = 0, hi = info->n_extents;
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (info->extents[mid].start <= off)
-            lo = mid;
-        else
-            hi = mid;
+    const level *lv = &c->r->levels[lvl];
+    uint64_t end = voff + n;
+    /* a child larger than its parent: what lies past the parent's end is zeros */
+    if (voff >= lv->cap)
+        n = 0;
+    else if (n > lv->cap - voff)
+        n = lv->cap - voff;
+    ova_status st = OVA_OK;
+    for (uint64_t pos = voff; st == OVA_OK && pos < voff + n;) {
+        size_t i = find_extent(lv->ext, lv->n, pos);
+        const ova_extent *e = &lv->ext[i];
+        uint64_t take = e->start + e->size - pos;
+        if (take > voff + n - pos)
+            take = voff + n - pos;
+        if (e->type == OVA_EXTENT_ZERO) {
+            emit_zero(c, pos, take);
+        } else if (e->type == OVA_EXTENT_SPARSE) {
+            st = walk_sparse(c, lvl, i, pos, take);
+        } else {
+            size_t slot = c->r->slot0[lvl] + i;
+            int fd;
+            st = fd_get(c->r, slot, &fd, c->err);
+            if (st != OVA_OK)
+                break;
+            uint64_t foff = e->file_offset + (pos - e->start);
+            bool hole = is_hole(fd, foff, take);
+            fd_put(c->r, slot);
+            if (hole)
+                emit_zero(c, pos, take);
+            else
+                st = emit_pread(c, slot, foff, pos, take);
+        }
+        pos += take;
     }
-    return lo;
+    if (st == OVA_OK && voff + n < end)
+        emit_zero(c, voff + n, end - (voff + n));
+    return st;
 }
 
 ova_status ova_disk_read(ova_disk_reader *r, uint64_t off, size_t len, void *buf, bool *zero,
@@ -293,63 +1200,14 @@ ova_status ova_disk_read(ova_disk_reader *r, uint64_t off, size_t len, void *buf
     const ova_disk_info *info = r->info;
     if (off > info->capacity || len > info->capacity - off)
         return ova_err_set(err, OVA_E_USAGE, "%s: read past the end of the disk", info->path);
-
-    /* First pass: the whole range known to be zero? Then skip the reads. */
-    bool all_zero = true;
-    for (uint64_t pos = off; pos < off + len && all_zero;) {
-        size_t i = find_extent(info, pos);
-        const ova_extent *e = &info->extents[i];
-        uint64_t n = e->start + e->size - pos;
-        if (n > off + len - pos)
-            n = off + len - pos;
-        if (e->type != OVA_EXTENT_ZERO) {
-            int fd;
-            ova_status st = extent_fd(r, i, &fd, err);
-            if (st != OVA_OK)
-                return st;
-            if (!is_hole(fd, e->file_offset + (pos - e->start), (size_t)n))
-                all_zero = false;
-        }
-        pos += n;
-    }
-    *zero = all_zero;
-    if (all_zero)
-        return OVA_OK;
-
-    unsigned char *p = buf;
-    for (uint64_t pos = off; pos < off + len;) {
-        size_t i = find_extent(info, pos);
-        const ova_extent *e = &info->extents[i];
-        uint64_t n = e->start + e->size - pos;
-        if (n > off + len - pos)
-            n = off + len - pos;
-        if (e->type == OVA_EXTENT_ZERO) {
-            memset(p, 0, (size_t)n);
-        } else {
-            int fd;
-            ova_status st = extent_fd(r, i, &fd, err);
-            if (st != OVA_OK)
-                return st;
-            uint64_t foff = e->file_offset + (pos - e->start);
-            size_t done = 0;
-            while (done < n) {
-                ssize_t got = pread(fd, p + done, (size_t)n - done, (off_t)(foff + done));
-                if (got < 0 && errno == EINTR)
-                    continue;
-                if (got < 0)
-                    return ova_err_errno(err, OVA_E_IO, errno, "%s: read of %zu bytes at offset %llu failed",
-                                         e->path, (size_t)n - done, (unsigned long long)(foff + done));
-                if (got == 0)
-                    return ova_err_set(err, OVA_E_FORMAT,
-                                       "%s: unexpected end of file at offset %llu (flat extent shorter "
-                                       "than its descriptor %s says)",
-                                       e->path, (unsigned long long)(foff + done), info->path);
-                done += (size_t)got;
-            }
-            *nread += n;
-        }
-        p += n;
-        pos += n;
-    }
+    rctx c = { .r = r, .buf = buf, .base = off, .nread = nread, .err = err };
+    ova_status st = walk_level(&c, 0, off, len);
+    if (st == OVA_OK)
+        st = flush_pread(&c);
+    free(c.cbuf);
+    free(c.gbuf);
+    if (st != OVA_OK)
+        return st;
+    *zero = !c.any_data;
     return OVA_OK;
 }

@@ -91,6 +91,24 @@ static void putstr(ova_buf *b, const char *s)
     ova_buf_append(b, s, n);
 }
 
+static void put_extents(ova_buf *b, const ova_extent *x, size_t n)
+{
+    put64(b, n);
+    for (size_t k = 0; k < n; k++) {
+        const ova_extent *e = &x[k];
+        put64(b, (uint64_t)e->type);
+        put64(b, e->start);
+        put64(b, e->size);
+        put64(b, e->file_offset);
+        putstr(b, e->path);
+        put64(b, e->sparse_flags);
+        put64(b, e->grain_sectors);
+        put64(b, e->gd_sector);
+        put64(b, e->gd_entries);
+        put64(b, e->file_size);
+    }
+}
+
 void ova_plan_pack(const ova_plan *p, ova_buf *b)
 {
     put64(b, PLAN_MAGIC);
@@ -104,14 +122,17 @@ void ova_plan_pack(const ova_plan *p, ova_buf *b)
         put64(b, d->cid);
         putstr(b, d->tools_version);
         putstr(b, d->tools_install_type);
-        put64(b, d->n_extents);
-        for (size_t k = 0; k < d->n_extents; k++) {
-            const ova_extent *e = &d->extents[k];
-            put64(b, (uint64_t)e->type);
-            put64(b, e->start);
-            put64(b, e->size);
-            put64(b, e->file_offset);
-            putstr(b, e->path);
+        put64(b, d->allocated);
+        put_extents(b, d->extents, d->n_extents);
+        /* the snapshot chain, so that every rank can read through it */
+        put64(b, (uint64_t)d->chain_depth);
+        for (int k = 0; k < d->chain_depth; k++) {
+            const ova_disk_link *l = &d->parents[k];
+            putstr(b, l->path);
+            putstr(b, l->create_type);
+            put64(b, l->cid);
+            put64(b, l->capacity);
+            put_extents(b, l->extents, l->n_extents);
         }
     }
 }
@@ -155,6 +176,38 @@ static char *getstr(reader *r)
     return s;
 }
 
+/* Smallest encoding of one extent: ten 64-bit fields (a NULL path is one). */
+#define EXTENT_MIN_BYTES 80u
+
+static void get_extents(reader *r, ova_extent **out, size_t *n_out)
+{
+    uint64_t ne = get64(r);
+    if (r->bad || ne > r->left / EXTENT_MIN_BYTES) {
+        r->bad = 1;
+        return;
+    }
+    ova_extent *x = calloc(ne ? ne : 1, sizeof *x);
+    if (x == NULL) {
+        r->bad = 1;
+        return;
+    }
+    *out = x;
+    for (uint64_t k = 0; k < ne && !r->bad; k++) {
+        ova_extent *e = &x[k];
+        e->type = (ova_extent_type)get64(r);
+        e->start = get64(r);
+        e->size = get64(r);
+        e->file_offset = get64(r);
+        e->path = getstr(r);
+        e->sparse_flags = (uint32_t)get64(r);
+        e->grain_sectors = (uint32_t)get64(r);
+        e->gd_sector = get64(r);
+        e->gd_entries = get64(r);
+        e->file_size = get64(r);
+        (*n_out)++;
+    }
+}
+
 ova_status ova_plan_unpack(const void *data, size_t len, ova_plan **out, ova_err *err)
 {
     reader r = { data, len, 0 };
@@ -181,26 +234,31 @@ ova_status ova_plan_unpack(const void *data, size_t len, ova_plan **out, ova_err
         d->cid = (uint32_t)get64(&r);
         d->tools_version = getstr(&r);
         d->tools_install_type = getstr(&r);
-        uint64_t ne = get64(&r);
-        if (r.bad || ne > r.left / 32) {
+        d->allocated = get64(&r);
+        get_extents(&r, &d->extents, &d->n_extents);
+        uint64_t depth = get64(&r);
+        if (r.bad || depth > OVA_CHAIN_MAX) {
             r.bad = 1;
             break;
         }
-        d->extents = calloc(ne ? ne : 1, sizeof *d->extents);
-        if (d->extents == NULL) {
-            r.bad = 1;
-            break;
+        if (depth > 0) {
+            d->parents = calloc((size_t)depth, sizeof *d->parents);
+            if (d->parents == NULL) {
+                r.bad = 1;
+                break;
+            }
         }
-        for (uint64_t k = 0; k < ne && !r.bad; k++) {
-            ova_extent *e = &d->extents[k];
-            e->type = (ova_extent_type)get64(&r);
-            e->start = get64(&r);
-            e->size = get64(&r);
-            e->file_offset = get64(&r);
-            e->path = getstr(&r);
-            d->n_extents++;
+        for (uint64_t k = 0; k < depth && !r.bad; k++) {
+            ova_disk_link *l = &d->parents[k];
+            d->chain_depth++;
+            l->path = getstr(&r);
+            l->create_type = getstr(&r);
+            l->cid = (uint32_t)get64(&r);
+            l->capacity = get64(&r);
+            get_extents(&r, &l->extents, &l->n_extents);
         }
-        if (d->path == NULL)
+        /* readers index files by these numbers: refuse anything inconsistent */
+        if (r.bad || d->path == NULL || ova_disk_info_check(d, NULL) != OVA_OK)
             r.bad = 1;
     }
     if (r.bad || r.left != 0) {

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# export_sparse.sh CASE - export hosted sparse disks, streamOptimized input
+# and snapshot chains made by qemu-img/qemu-io, with 1 and 3 ranks; the OVAs
+# must be byte-identical and match `qemu-img convert -O raw` of the disk the
+# VMX names (lib.sh check_ova).
+#   CASE monolithicSparse | monolithicFlat | twoGbMaxExtentSparse |
+#        twoGbMaxExtentFlat | streamOptimized: one disk of that subformat
+#        (the split ones over 4 GiB: extents of different sizes);
+#   chain1 | chain2 | chain3: snapshot chains of that depth, mixed layouts;
+#   footer: re-export of a disk ovatool wrote (streamOptimized with the
+#        grain directory at the end, found through the footer);
+#   multidisk: a sparse disk on scsi0:0, a flat one on sata0:1 and a
+#        snapshotted one on nvme0:0, compared disk by disk.
+source "$(dirname "$0")/lib.sh"
+case_=$1
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+# A raw image of SIZE bytes: text, random data, a partial last grain.
+make_raw() {  # make_raw FILE SIZE
+  truncate -s "$2" "$1"
+  text 3000000 "some text in the first grain table" | dd of="$1" conv=notrunc status=none
+  head -c 1048576 /dev/urandom | dd of="$1" bs=1M seek=20 conv=notrunc status=none
+  head -c 700000 /dev/urandom | dd of="$1" bs=1k seek=32800 conv=notrunc status=none
+  printf 'last sector' | dd of="$1" bs=512 seek=$(($2 / 512 - 1)) conv=notrunc status=none
+}
+
+# Writes into a snapshot child: a partial grain, zeros over data, a run over
+# two grain tables.
+child_writes() {  # child_writes VMDK SEED
+  qemu-io -f vmdk -c "write -P $((0x40 + $2)) $((4096 * $2)) 512" -c "write -z $(($2))M 64k" \
+    -c "write -P $((0x50 + $2)) $((31 + $2))M 2M" -c "write -z $((20 * 1048576 + 65536 * $2)) 128k" "$1" >/dev/null
+}
+
+snap() {  # snap PARENT CHILD [qemu-img -o options]
+  qemu-img create -q -f vmdk ${3:+-o "$3"} -b "$1" -F vmdk "$2"
+}
+
+export_check() {  # export_check VMX RAW...
+  local vmx=$1; shift
+  for n in 1 3; do
+    note "export with $n rank(s)"
+    rm -rf "r$n"; mkdir -p "r$n"
+    run_ranks "$n" export "$vmx" -o "r$n/vm.ova" --progress 0
+  done
+  cmp r1/vm.ova r3/vm.ova || fail "1-rank and 3-rank OVAs differ"
+  note "checking the OVA"
+  check_ova r1/vm.ova "$@"
+}
+
+size=$((40 * 1048576 + 3 * 512))
+case $case_ in
+  monolithicSparse|monolithicFlat|streamOptimized)
+    make_raw src.raw $size
+    qemu-img convert -q -f raw -O vmdk -o subformat="$case_" src.raw disk.vmdk
+    qemu-img info disk.vmdk | grep -q "create type: $case_" || fail "qemu-img did not make a $case_ disk"
+    write_vmx vm.vmx disk.vmdk
+    export_check vm.vmx src.raw ;;
+  twoGbMaxExtentSparse|twoGbMaxExtentFlat)
+    big=$((4608 * 1048576 + 3 * 512))
+    make_raw src.raw $big
+    head -c 200000 /dev/urandom | dd of=src.raw bs=1 seek=$((2048 * 1048576 - 100000)) conv=notrunc status=none
+    qemu-img convert -q -f raw -O vmdk -o subformat="$case_" src.raw disk.vmdk
+    [ "$(grep -c '^RW ' disk.vmdk)" = 3 ] || fail "expected 3 extents in disk.vmdk"
+    write_vmx vm.vmx disk.vmdk
+    export_check vm.vmx src.raw ;;
+  chain1|chain2|chain3)
+    depth=${case_#chain}
+    make_raw src.raw $size
+    # Workstation naming: disk.vmdk <- disk-000001.vmdk <- ...
+    base_fmt=(x monolithicSparse monolithicFlat twoGbMaxExtentSparse)
+    qemu-img convert -q -f raw -O vmdk -o subformat="${base_fmt[$depth]}" src.raw disk.vmdk
+    parent=disk.vmdk
+    opts=("" "subformat=twoGbMaxExtentSparse,zeroed_grain=on" "zeroed_grain=on")
+    for k in $(seq 1 "$depth"); do
+      child=$(printf 'disk-%06d.vmdk' "$k")
+      snap "$parent" "$child" "${opts[$(((k + depth) % 3))]}"
+      child_writes "$child" "$k"
+      parent=$child
+    done
+    qemu-img convert -q -f vmdk -O raw "$parent" top.raw
+    write_vmx vm.vmx "$parent"
+    export_check vm.vmx top.raw ;;
+  footer)
+    make_raw src.raw $size
+    qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse src.raw disk.vmdk
+    write_vmx vm.vmx disk.vmdk
+    mkdir -p r0 in
+    "$OVATOOL" export vm.vmx -o r0/vm.ova --progress 0
+    tar -C in -xf r0/vm.ova
+    stream=$(cd in && ls *.vmdk)
+    [ "$(od -An -tx1 -j 56 -N 8 "in/$stream" | tr -d ' ')" = ffffffffffffffff ] \
+      || fail "ovatool's stream does not have the grain directory at the end"
+    write_vmx in.vmx "in/$stream"
+    export_check in.vmx src.raw ;;
+  multidisk)
+    make_raw a.raw $size
+    truncate -s 7M b.raw
+    head -c 3000000 /dev/urandom | dd of=b.raw bs=1k seek=1000 conv=notrunc status=none
+    make_raw c.raw $size
+    qemu-img convert -q -f raw -O vmdk -o subformat=twoGbMaxExtentSparse a.raw sparse.vmdk
+    qemu-img convert -q -f raw -O vmdk -o subformat=monolithicFlat b.raw flat.vmdk
+    qemu-img convert -q -f raw -O vmdk c.raw snap.vmdk
+    snap snap.vmdk snap-000001.vmdk zeroed_grain=on
+    child_writes snap-000001.vmdk 1
+    snap snap-000001.vmdk snap-000002.vmdk
+    child_writes snap-000002.vmdk 2
+    qemu-img convert -q -f vmdk -O raw snap-000002.vmdk c-top.raw
+    # listed out of order on purpose: the OVA orders disks ide < scsi < sata < nvme
+    cat > vm.vmx <<VMX
+.encoding = "UTF-8"
+config.version = "8"
+virtualHW.version = "19"
+displayName = "e2e multi disk"
+guestOS = "ubuntu-64"
+memsize = "1024"
+nvme0.present = "TRUE"
+nvme0:0.present = "TRUE"
+nvme0:0.fileName = "snap-000002.vmdk"
+sata0.present = "TRUE"
+sata0:1.present = "TRUE"
+sata0:1.fileName = "flat.vmdk"
+scsi0.present = "TRUE"
+scsi0.virtualDev = "pvscsi"
+scsi0:0.present = "TRUE"
+scsi0:0.fileName = "sparse.vmdk"
+ethernet0.present = "TRUE"
+ethernet0.virtualDev = "vmxnet3"
+ethernet0.connectionType = "nat"
+VMX
+    export_check vm.vmx a.raw b.raw c-top.raw ;;
+  *) fail "unknown case $case_" ;;
+esac
+echo "PASS: $case_"

@@ -1,0 +1,751 @@
+/* test_disk.c - the disk readers on real disks made by qemu-img/qemu-io:
+ * every hosted subformat, snapshot chains of depth 1 to 3, and broken
+ * chains and files. Reference content is `qemu-img convert -O raw`. Broken
+ * files are made by small in-place edits of qemu-made files, never by
+ * writing VMDK bytes by hand. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ovatool/buf.h"
+#include "ovatool/disk.h"
+#include "ovatool/plan.h"
+
+#define MIB ((uint64_t)1 << 20)
+#define CHUNK ((size_t)2 << 20)
+
+static char g_dir[PATH_MAX];
+
+/* ---- helpers ---- */
+
+__attribute__((format(printf, 1, 2)))
+static void sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ( ", g_dir);
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    snprintf(cmd + n, sizeof cmd - (size_t)n, " ) >/dev/null");
+    int rc = system(cmd);
+    if (rc != 0)
+        fail_msg("command failed (%d): %s", rc, cmd);
+}
+
+/* name inside the test folder (a few rotating buffers) */
+static const char *P(const char *name)
+{
+    static char bufs[4][PATH_MAX];
+    static int k;
+    char *b = bufs[k++ % 4];
+    if (snprintf(b, PATH_MAX, "%s/%s", g_dir, name) >= PATH_MAX)
+        fail_msg("path too long: %s", name);
+    return b;
+}
+
+static ova_disk_info *describe_ok(const char *name)
+{
+    ova_disk_info *d = NULL;
+    ova_err err = {0};
+    if (ova_disk_describe(P(name), &d, &err) != OVA_OK)
+        fail_msg("describe %s: %s", name, err.msg);
+    return d;
+}
+
+/* describe must fail with st and a message holding every given string */
+static void describe_fails(const char *name, ova_status want, const char *m1, const char *m2, const char *m3)
+{
+    ova_disk_info *d = NULL;
+    ova_err err = {0};
+    ova_status st = ova_disk_describe(P(name), &d, &err);
+    if (st == OVA_OK) {
+        ova_disk_info_free(&d);
+        fail_msg("describe %s succeeded; wanted a message with \"%s\"", name, m1);
+    }
+    assert_null(d);
+    if (want != OVA_OK && st != want)
+        fail_msg("describe %s: status %d, wanted %d (%s)", name, st, want, err.msg);
+    const char *m[3] = { m1, m2, m3 };
+    for (int i = 0; i < 3; i++)
+        if (m[i] != NULL && strstr(err.msg, m[i]) == NULL)
+            fail_msg("message \"%s\" lacks \"%s\"", err.msg, m[i]);
+}
+
+static bool raw_is_hole(int fd, uint64_t off, uint64_t len)
+{
+    off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+    return d < 0 || (uint64_t)d >= off + len;
+}
+
+/* Read the whole disk through a reader in chunks of `chunk` bytes and
+ * compare with the raw file. Zero chunks must leave buf untouched. */
+static void compare_reader(const ova_disk_info *d, ova_disk_reader *r, const char *raw, size_t chunk,
+                           uint64_t *nread_out)
+{
+    int fd = open(P(raw), O_RDONLY);
+    assert_true(fd >= 0);
+    struct stat sb;
+    assert_int_equal(fstat(fd, &sb), 0);
+    if ((uint64_t)sb.st_size != d->capacity)
+        fail_msg("%s: capacity %llu, raw %s has %llu bytes", d->path, (unsigned long long)d->capacity, raw,
+                 (unsigned long long)sb.st_size);
+    unsigned char *buf = malloc(chunk), *ref = malloc(chunk);
+    assert_non_null(buf);
+    assert_non_null(ref);
+    uint64_t nread = 0;
+    for (uint64_t off = 0; off < d->capacity; off += chunk) {
+        size_t n = d->capacity - off < chunk ? (size_t)(d->capacity - off) : chunk;
+        memset(buf, 0xa5, n);
+        bool zero = false;
+        ova_err err = {0};
+        if (ova_disk_read(r, off, n, buf, &zero, &nread, &err) != OVA_OK)
+            fail_msg("read %s at %llu: %s", d->path, (unsigned long long)off, err.msg);
+        if (zero) {
+            for (size_t i = 0; i < n; i += 4096)
+                if (buf[i] != 0xa5)
+                    fail_msg("%s: zero range at %llu was written to", d->path, (unsigned long long)off);
+            if (raw_is_hole(fd, off, n))
+                continue;
+            memset(buf, 0, n);
+        }
+        assert_int_equal(pread(fd, ref, n, (off_t)off), (ssize_t)n);
+        if (memcmp(buf, ref, n) != 0) {
+            size_t i = 0;
+            while (buf[i] == ref[i])
+                i++;
+            fail_msg("%s differs from %s at byte %llu (%02x, want %02x)", d->path, raw,
+                     (unsigned long long)(off + i), buf[i], ref[i]);
+        }
+    }
+    free(buf);
+    free(ref);
+    close(fd);
+    if (nread_out)
+        *nread_out = nread;
+}
+
+static void compare(const char *vmdk, const char *raw, size_t chunk)
+{
+    ova_disk_info *d = describe_ok(vmdk);
+    ova_disk_reader *r = NULL;
+    ova_err err = {0};
+    assert_int_equal(ova_disk_reader_open(d, &r, &err), OVA_OK);
+    compare_reader(d, r, raw, chunk, NULL);
+    ova_disk_reader_close(&r);
+    ova_disk_info_free(&d);
+}
+
+/* reference image of a qemu-readable disk, then compare with two chunk sizes */
+static void check_disk(const char *vmdk)
+{
+    sh("qemu-img convert -f vmdk -O raw '%s' ref.raw", vmdk);
+    compare(vmdk, "ref.raw", CHUNK);
+    compare(vmdk, "ref.raw", 37 * 512 * 3); /* not grain aligned: partial grains everywhere */
+}
+
+static void patch(const char *name, uint64_t off, const void *bytes, size_t n)
+{
+    int fd = open(P(name), O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, bytes, n, (off_t)off), (ssize_t)n);
+    close(fd);
+}
+
+static void patch32(const char *name, uint64_t off, uint32_t v)
+{
+    unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                           (unsigned char)(v >> 24) };
+    patch(name, off, b, 4);
+}
+
+static void patch64(const char *name, uint64_t off, uint64_t v)
+{
+    patch32(name, off, (uint32_t)v);
+    patch32(name, off + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get64_at(const char *name, uint64_t off)
+{
+    unsigned char b[8];
+    int fd = open(P(name), O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, b, 8, (off_t)off), 8);
+    close(fd);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* Whole small text file. */
+static char *slurp(const char *name)
+{
+    FILE *f = fopen(P(name), "rb");
+    assert_non_null(f);
+    char *t = calloc(1, 1 << 20);
+    assert_non_null(t);
+    size_t n = fread(t, 1, (1 << 20) - 1, f);
+    (void)n;
+    fclose(f);
+    return t;
+}
+
+/* Replace the first `old` in a small text descriptor with `new_text`. */
+static void replace_text(const char *name, const char *old, const char *new_text)
+{
+    char *t = slurp(name);
+    char *p = strstr(t, old);
+    if (p == NULL)
+        fail_msg("%s does not contain \"%s\"", name, old);
+    FILE *f = fopen(P(name), "wb");
+    assert_non_null(f);
+    fwrite(t, 1, (size_t)(p - t), f);
+    fputs(new_text, f);
+    fputs(p + strlen(old), f);
+    fclose(f);
+    free(t);
+}
+
+/* Offset of `key` in the first MiB of a file (embedded descriptors too). */
+static uint64_t find_in_file(const char *name, const char *key)
+{
+    int fd = open(P(name), O_RDONLY);
+    assert_true(fd >= 0);
+    char *b = calloc(1, 1 << 20);
+    ssize_t n = pread(fd, b, 1 << 20, 0);
+    close(fd);
+    assert_true(n > 0);
+    char *p = memmem(b, (size_t)n, key, strlen(key));
+    if (p == NULL)
+        fail_msg("%s does not contain \"%s\"", name, key);
+    uint64_t off = (uint64_t)(p - b);
+    free(b);
+    return off;
+}
+
+/* Flip the hex digits after `key` in place (same length, so embedded
+ * descriptors stay valid); returns the new value. */
+static uint32_t flip_hex(const char *name, const char *key)
+{
+    uint64_t off = find_in_file(name, key) + strlen(key);
+    int fd = open(P(name), O_RDWR);
+    assert_true(fd >= 0);
+    char hex[9] = {0};
+    assert_int_equal(pread(fd, hex, 8, (off_t)off), 8);
+    size_t n = strspn(hex, "0123456789abcdefABCDEF");
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++)
+        hex[i] = hex[i] == '5' ? '6' : '5';
+    assert_int_equal(pwrite(fd, hex, n, (off_t)off), (ssize_t)n);
+    close(fd);
+    hex[n] = '\0';
+    return (uint32_t)strtoul(hex, NULL, 16);
+}
+
+static uint32_t cid_of(const char *name, const char *key)
+{
+    uint64_t off = find_in_file(name, key);
+    int fd = open(P(name), O_RDONLY);
+    char hex[9] = {0};
+    assert_int_equal(pread(fd, hex, 8, (off_t)(off + strlen(key))), 8);
+    close(fd);
+    return (uint32_t)strtoul(hex, NULL, 16);
+}
+
+/* ---- fixtures ---- */
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/test_disk.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(g_dir) == NULL)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The same content in every subformat: patterns at grain edges, partial
+ * grains, the partial last grain of a capacity that is not a grain
+ * multiple, and a second grain table. */
+#define ODD_SIZE (40 * MIB + 3 * 512)
+#define PATTERNS \
+    "-c 'write -P 0x11 0 64k' -c 'write -P 0x22 100k 300k' -c 'write -P 0x33 5M 1M' " \
+    "-c 'write -P 0x44 33M 4k' -c 'write -P 0x55 41941504 1536'"
+
+static void make_patterned(const char *fmt, const char *name)
+{
+    sh("qemu-img create -q -f vmdk -o subformat=%s %s %llu", fmt, name, (unsigned long long)ODD_SIZE);
+    sh("qemu-io -f vmdk " PATTERNS " %s", name);
+}
+
+static void t_subformats(void **state)
+{
+    (void)state;
+    const char *fmts[] = { "monolithicSparse", "monolithicFlat", "twoGbMaxExtentSparse", "twoGbMaxExtentFlat" };
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.vmdk", fmts[i]);
+        make_patterned(fmts[i], name);
+        check_disk(name);
+        ova_disk_info *d = describe_ok(name);
+        assert_string_equal(d->create_type, fmts[i]);
+        assert_int_equal(d->chain_depth, 0);
+        assert_true(d->capacity == ODD_SIZE);
+        /* the written bytes are allocated; a sparse disk allocates whole grains */
+        assert_true(d->allocated >= 64 * 1024 + 300 * 1024 + MIB + 4096 + 1536);
+        if (strstr(fmts[i], "Sparse"))
+            assert_true(d->allocated <= 64 * 1024 * 25);
+        ova_disk_info_free(&d);
+    }
+    /* streamOptimized as input (qemu's layout: real gdOffset, markers, short last grain) */
+    sh("qemu-img convert -f vmdk -O vmdk -o subformat=streamOptimized monolithicSparse.vmdk stream.vmdk");
+    check_disk("stream.vmdk");
+    ova_disk_info *d = describe_ok("stream.vmdk");
+    assert_string_equal(d->create_type, "streamOptimized");
+    assert_true(d->allocated >= MIB);
+    ova_disk_info_free(&d);
+
+    /* vmfs / vmfsThin: VMFS extents without an offset */
+    sh("cp monolithicFlat-flat.vmdk v-flat.vmdk && sed -e 's/createType=\"monolithicFlat\"/createType=\"vmfs\"/; "
+       "s/FLAT \"monolithicFlat-flat.vmdk\" 0/VMFS \"v-flat.vmdk\"/' monolithicFlat.vmdk > v.vmdk");
+    ova_disk_info *v = describe_ok("v.vmdk");
+    assert_string_equal(v->create_type, "vmfs");
+    assert_int_equal(v->extents[0].type, OVA_EXTENT_VMFS);
+    ova_disk_info_free(&v);
+    compare("v.vmdk", "ref.raw", CHUNK);
+}
+
+/* A split sparse disk over 4 GiB: extents of different sizes, writes that
+ * cross extent boundaries and 64-bit offsets. Sparse files cost nothing. */
+static void t_split_big(void **state)
+{
+    (void)state;
+    const char *fmts[] = { "twoGbMaxExtentSparse", "twoGbMaxExtentFlat", "monolithicSparse" };
+    uint64_t size = 5 * 1024 * MIB + 3 * 512;
+    for (size_t i = 0; i < 3; i++) {
+        sh("rm -f big*.vmdk");
+        sh("qemu-img create -q -f vmdk -o subformat=%s big.vmdk %llu", fmts[i], (unsigned long long)size);
+        sh("qemu-io -f vmdk -c 'write -P 0x61 2147479552 8192' -c 'write -P 0x62 4294967396 70000' "
+           "-c 'write -P 0x63 %llu 1536' -c 'write -P 0x64 0 4096' big.vmdk",
+           (unsigned long long)(size - 1536));
+        ova_disk_info *d = describe_ok("big.vmdk");
+        if (i < 2) {
+            assert_int_equal(d->n_extents, 3);
+            assert_true(d->extents[2].size != d->extents[0].size);
+        }
+        ova_disk_info_free(&d);
+        check_disk("big.vmdk");
+    }
+}
+
+/* Chains of depth 1..3, mixing layouts, zeroed grains and partial writes. */
+static void t_chains(void **state)
+{
+    (void)state;
+    make_patterned("monolithicSparse", "base.vmdk");
+    /* depth 1: a child write covering part of a parent grain, `write -z`
+     * without the zeroed-grain feature (allocates a grain of zeros) */
+    sh("qemu-img create -q -f vmdk -b base.vmdk -F vmdk c1.vmdk");
+    sh("qemu-io -f vmdk -c 'write -P 0x71 4096 512' -c 'write -z 5M 64k' -c 'write -P 0x72 20M 100k' c1.vmdk");
+    check_disk("c1.vmdk");
+    /* depth 2: a split sparse child with zeroed grains over parent data */
+    sh("qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse,zeroed_grain=on -b c1.vmdk -F vmdk c2.vmdk");
+    sh("qemu-io -f vmdk -c 'write -z 0 64k' -c 'write -z 128k 256k' -c 'write -P 0x73 33M 70000' "
+       "-c 'write -z 20M 64k' c2.vmdk");
+    check_disk("c2.vmdk");
+    /* depth 3 */
+    sh("qemu-img create -q -f vmdk -o zeroed_grain=on -b c2.vmdk -F vmdk c3.vmdk");
+    sh("qemu-io -f vmdk -c 'write -P 0x74 41941504 1536' -c 'write -z 5M 2M' -c 'write -P 0x75 1M 1' c3.vmdk");
+    check_disk("c3.vmdk");
+
+    ova_disk_info *d = describe_ok("c3.vmdk");
+    assert_int_equal(d->chain_depth, 3);
+    assert_non_null(strstr(d->parents[0].path, "c2.vmdk"));
+    assert_non_null(strstr(d->parents[1].path, "c1.vmdk"));
+    assert_non_null(strstr(d->parents[2].path, "base.vmdk"));
+    assert_string_equal(d->parents[0].create_type, "twoGbMaxExtentSparse");
+    ova_disk_info *b = describe_ok("base.vmdk");
+    /* c3 zeroes 5M..7M (hiding base's 1 MiB there) and c1's zero grain; adds a little */
+    assert_true(d->allocated > 0 && d->allocated < b->allocated + MIB);
+    ova_disk_info_free(&b);
+
+    /* the plan carries the whole chain: a reader on the unpacked copy reads the same */
+    ova_disk_info **v = calloc(1, sizeof *v);
+    v[0] = d;
+    ova_plan *p = NULL, *q = NULL;
+    assert_int_equal(ova_plan_new(v, 1, 512, &p, NULL), OVA_OK);
+    ova_buf buf = OVA_BUF_INIT;
+    ova_plan_pack(p, &buf);
+    ova_err err = {0};
+    if (ova_plan_unpack(buf.data, buf.len, &q, &err) != OVA_OK)
+        fail_msg("unpack: %s", err.msg);
+    ova_disk_info *u = q->disks[0];
+    assert_int_equal(u->chain_depth, 3);
+    assert_true(u->allocated == p->disks[0]->allocated);
+    assert_string_equal(u->parents[2].path, p->disks[0]->parents[2].path);
+    ova_disk_reader *r = NULL;
+    assert_int_equal(ova_disk_reader_open(u, &r, &err), OVA_OK);
+    sh("qemu-img convert -f vmdk -O raw c3.vmdk ref.raw");
+    compare_reader(u, r, "ref.raw", CHUNK, NULL);
+    ova_disk_reader_close(&r);
+    /* a truncated plan is refused, not crashed on */
+    for (size_t cut = 8; cut < buf.len; cut += buf.len / 7) {
+        ova_plan *bad = NULL;
+        assert_int_not_equal(ova_plan_unpack(buf.data, cut, &bad, NULL), OVA_OK);
+        assert_null(bad);
+    }
+    ova_buf_free(&buf);
+    ova_plan_free(&q);
+    ova_plan_free(&p);
+
+    /* a flat base under sparse deltas, and a child larger than its parent */
+    sh("qemu-img create -q -f vmdk -o subformat=monolithicFlat fb.vmdk 8M");
+    sh("qemu-io -f vmdk -c 'write -P 0x81 0 3M' -c 'write -P 0x82 7M 1M' fb.vmdk");
+    sh("qemu-img create -q -f vmdk -b fb.vmdk -F vmdk fc.vmdk 12M");
+    sh("qemu-io -f vmdk -c 'write -P 0x83 1M 64k' -c 'write -P 0x84 11M 512' fc.vmdk");
+    check_disk("fc.vmdk");
+    /* a streamOptimized parent */
+    sh("qemu-img convert -f vmdk -O vmdk -o subformat=streamOptimized c1.vmdk st.vmdk");
+    sh("qemu-img create -q -f vmdk -b st.vmdk -F vmdk sc.vmdk");
+    sh("qemu-io -f vmdk -c 'write -P 0x85 4M 4096' sc.vmdk");
+    check_disk("sc.vmdk");
+}
+
+/* Only allocated data is read; zero ranges cost metadata only. */
+static void t_read_only_allocated(void **state)
+{
+    (void)state;
+    sh("qemu-img create -q -f vmdk one.vmdk 64M");
+    sh("qemu-io -f vmdk -c 'write -P 0x5a 40M 64k' one.vmdk");
+    ova_disk_info *d = describe_ok("one.vmdk");
+    assert_true(d->allocated == 65536);
+    ova_disk_reader *r = NULL;
+    assert_int_equal(ova_disk_reader_open(d, &r, NULL), OVA_OK);
+    unsigned char *buf = malloc(CHUNK);
+    memset(buf, 0xa5, CHUNK);
+    bool zero = false;
+    uint64_t nread = 0;
+    assert_int_equal(ova_disk_read(r, 0, CHUNK, buf, &zero, &nread, NULL), OVA_OK);
+    assert_true(zero);
+    assert_true(nread > 0 && nread <= 4096); /* one GD block and one grain table */
+    for (size_t i = 0; i < CHUNK; i++)
+        if (buf[i] != 0xa5)
+            fail_msg("zero read wrote to the buffer at %zu", i);
+    nread = 0;
+    assert_int_equal(ova_disk_read(r, 0, CHUNK, buf, &zero, &nread, NULL), OVA_OK);
+    assert_true(zero);
+    assert_true(nread == 0); /* the grain table is cached now */
+    nread = 0;
+    assert_int_equal(ova_disk_read(r, 40 * MIB, CHUNK, buf, &zero, &nread, NULL), OVA_OK);
+    assert_false(zero);
+    assert_true(nread >= 65536 && nread <= 65536 + 2048);
+    assert_true(buf[0] == 0x5a && buf[65535] == 0x5a && buf[65536] == 0 && buf[CHUNK - 1] == 0);
+    free(buf);
+    ova_disk_reader_close(&r);
+    ova_disk_info_free(&d);
+
+    /* through a chain: unallocated everywhere is still zero without data reads */
+    sh("qemu-img create -q -f vmdk -b one.vmdk -F vmdk two.vmdk");
+    sh("qemu-io -f vmdk -c 'write -P 0x5b 8M 64k' two.vmdk");
+    d = describe_ok("two.vmdk");
+    assert_true(d->allocated == 2 * 65536);
+    assert_int_equal(ova_disk_reader_open(d, &r, NULL), OVA_OK);
+    buf = malloc(CHUNK);
+    nread = 0;
+    assert_int_equal(ova_disk_read(r, 20 * MIB, CHUNK, buf, &zero, &nread, NULL), OVA_OK);
+    assert_true(zero);
+    assert_true(nread <= 8192);
+    free(buf);
+    ova_disk_reader_close(&r);
+    ova_disk_info_free(&d);
+}
+
+/* Several threads share one reader on a chain (bounded GT cache under
+ * contention: a disk with more grain tables than the cache holds). */
+typedef struct thr {
+    ova_disk_reader *r;
+    const ova_disk_info *d;
+    int fd_raw;
+    int k, n;
+    int bad;
+} thr;
+
+static void *thr_main(void *arg)
+{
+    thr *t = arg;
+    size_t chunk = 512 * 1024;
+    unsigned char *buf = malloc(chunk), *ref = malloc(chunk);
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint64_t off = (uint64_t)t->k * chunk; off < t->d->capacity; off += (uint64_t)t->n * chunk) {
+            size_t n = t->d->capacity - off < chunk ? (size_t)(t->d->capacity - off) : chunk;
+            bool zero = false;
+            uint64_t nr = 0;
+            if (ova_disk_read(t->r, off, n, buf, &zero, &nr, NULL) != OVA_OK) {
+                t->bad = 1;
+                break;
+            }
+            if (zero)
+                memset(buf, 0, n);
+            if (pread(t->fd_raw, ref, n, (off_t)off) != (ssize_t)n || memcmp(buf, ref, n) != 0) {
+                t->bad = 1;
+                break;
+            }
+        }
+    }
+    free(buf);
+    free(ref);
+    return NULL;
+}
+
+static void t_threads(void **state)
+{
+    (void)state;
+    sh("qemu-img create -q -f vmdk tb.vmdk 3G");
+    char cmd[8192] = "";
+    size_t used = 0;
+    for (int i = 0; i < 90; i++) /* one write in each of 90 grain tables */
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used, "-c 'write -P %d %llu 70000' ", i + 1,
+                                 (unsigned long long)i * 33 * MIB + 1000);
+    sh("qemu-io -f vmdk %s tb.vmdk", cmd);
+    sh("qemu-img create -q -f vmdk -o zeroed_grain=on -b tb.vmdk -F vmdk tc.vmdk");
+    sh("qemu-io -f vmdk -c 'write -z 0 64k' -c 'write -P 0xee 99M 3M' tc.vmdk");
+    sh("qemu-img convert -f vmdk -O raw tc.vmdk ref.raw");
+    ova_disk_info *d = describe_ok("tc.vmdk");
+    ova_disk_reader *r = NULL;
+    assert_int_equal(ova_disk_reader_open(d, &r, NULL), OVA_OK);
+    int fd = open(P("ref.raw"), O_RDONLY);
+    thr t[4];
+    pthread_t tid[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = (thr){ r, d, fd, i, 4, 0 };
+        assert_int_equal(pthread_create(&tid[i], NULL, thr_main, &t[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(tid[i], NULL);
+        assert_int_equal(t[i].bad, 0);
+    }
+    close(fd);
+    ova_disk_reader_close(&r);
+    ova_disk_info_free(&d);
+}
+
+/* ---- broken chains ---- */
+
+static void t_cid_mismatch(void **state)
+{
+    (void)state;
+    /* a text descriptor */
+    sh("qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse cb.vmdk 4M");
+    sh("qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse -b cb.vmdk -F vmdk cc.vmdk");
+    uint32_t base_cid = cid_of("cb.vmdk", "\nCID=");
+    uint32_t bad = flip_hex("cc.vmdk", "parentCID=");
+    char cids[2][32];
+    snprintf(cids[0], sizeof cids[0], "parentCID=%08x", bad);
+    snprintf(cids[1], sizeof cids[1], "CID=%08x", base_cid);
+    describe_fails("cc.vmdk", OVA_E_FORMAT, "cc.vmdk", cids[0], cids[1]);
+    describe_fails("cc.vmdk", OVA_E_FORMAT, "cb.vmdk", NULL, NULL);
+
+    /* an embedded descriptor, edited in place with the same length */
+    sh("qemu-img create -q -f vmdk mb.vmdk 4M && qemu-img create -q -f vmdk -b mb.vmdk -F vmdk mc.vmdk");
+    bad = flip_hex("mc.vmdk", "parentCID=");
+    snprintf(cids[0], sizeof cids[0], "parentCID=%08x", bad);
+    describe_fails("mc.vmdk", OVA_E_FORMAT, "mc.vmdk", "mb.vmdk", cids[0]);
+}
+
+static void t_missing_parent(void **state)
+{
+    (void)state;
+    sh("qemu-img create -q -f vmdk gone.vmdk 4M && qemu-img create -q -f vmdk -b gone.vmdk -F vmdk orphan.vmdk");
+    sh("rm gone.vmdk");
+    describe_fails("orphan.vmdk", OVA_E_IO, "orphan.vmdk", "\"gone.vmdk\"", "looked for");
+}
+
+static void t_loop(void **state)
+{
+    (void)state;
+    sh("qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse la.vmdk 4M");
+    sh("qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse -b la.vmdk -F vmdk lb.vmdk");
+    char repl[128];
+    snprintf(repl, sizeof repl, "parentCID=%08x\nparentFileNameHint=\"lb.vmdk\"", cid_of("lb.vmdk", "\nCID="));
+    replace_text("la.vmdk", "parentCID=ffffffff", repl);
+    describe_fails("lb.vmdk", OVA_E_FORMAT, "loops", "lb.vmdk", NULL);
+    /* a disk naming itself */
+    sh("qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse self.vmdk 4M");
+    snprintf(repl, sizeof repl, "parentCID=%08x\nparentFileNameHint=\"./self.vmdk\"", cid_of("self.vmdk", "\nCID="));
+    replace_text("self.vmdk", "parentCID=ffffffff", repl);
+    describe_fails("self.vmdk", OVA_E_FORMAT, "loops", NULL, NULL);
+}
+
+static void t_hints(void **state)
+{
+    (void)state;
+    sh("qemu-img create -q -f vmdk hb.vmdk 4M && qemu-io -f vmdk -c 'write -P 0x91 0 1M' hb.vmdk");
+    sh("qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse -b hb.vmdk -F vmdk hc.vmdk");
+    sh("qemu-io -f vmdk -c 'write -P 0x92 512k 4k' hc.vmdk");
+    sh("qemu-img convert -f vmdk -O raw hc.vmdk hint.raw");
+    /* a stale absolute path from another machine: found by its file name */
+    replace_text("hc.vmdk", "parentFileNameHint=\"hb.vmdk\"", "parentFileNameHint=\"/old/host/vms/hb.vmdk\"");
+    compare("hc.vmdk", "hint.raw", CHUNK);
+    /* a Windows path */
+    replace_text("hc.vmdk", "\"/old/host/vms/hb.vmdk\"", "\"C:\\Users\\me\\VMs\\x\\hb.vmdk\"");
+    compare("hc.vmdk", "hint.raw", CHUNK);
+    /* a valid absolute path */
+    char abs[PATH_MAX + 64];
+    snprintf(abs, sizeof abs, "\"%s\"", P("hb.vmdk"));
+    replace_text("hc.vmdk", "\"C:\\Users\\me\\VMs\\x\\hb.vmdk\"", abs);
+    compare("hc.vmdk", "hint.raw", CHUNK);
+    /* relative through a sub folder, with Windows separators */
+    sh("mkdir -p sub && cp hc.vmdk hc-s001.vmdk sub/");
+    char rel[PATH_MAX + 64];
+    snprintf(rel, sizeof rel, "sub/hc.vmdk");
+    replace_text(rel, abs, "\"..\\hb.vmdk\"");
+    compare(rel, "hint.raw", CHUNK);
+    /* an absolute hint that exists nowhere */
+    replace_text(rel, "\"..\\hb.vmdk\"", "\"/nowhere/else.vmdk\"");
+    describe_fails(rel, OVA_E_IO, "/nowhere/else.vmdk", "looked for", "sub/else.vmdk");
+}
+
+/* ---- broken files ---- */
+
+static void t_truncated(void **state)
+{
+    (void)state;
+    sh("qemu-img create -q -f vmdk tr.vmdk 10M && qemu-io -f vmdk -c 'write -P 0x31 8M 1M' tr.vmdk");
+    struct stat sb;
+    assert_int_equal(stat(P("tr.vmdk"), &sb), 0);
+    assert_int_equal(truncate(P("tr.vmdk"), sb.st_size - 32768), 0);
+    describe_fails("tr.vmdk", OVA_E_FORMAT, "tr.vmdk", "past the end of the file", NULL);
+    /* cut into the metadata */
+    assert_int_equal(truncate(P("tr.vmdk"), 20 * 512), 0);
+    describe_fails("tr.vmdk", OVA_E_FORMAT, "tr.vmdk", NULL, NULL);
+
+    sh("qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse ts.vmdk 3G");
+    assert_int_equal(truncate(P("ts-s002.vmdk"), 1000), 0);
+    describe_fails("ts.vmdk", OVA_E_FORMAT, "ts-s002.vmdk", NULL, NULL);
+
+    /* a streamOptimized file cut in the middle of its grains */
+    sh("qemu-img create -q -f vmdk so.vmdk 4M && qemu-io -f vmdk -c 'write -P 0x32 0 4M' so.vmdk");
+    sh("qemu-img convert -f vmdk -O vmdk -o subformat=streamOptimized so.vmdk so2.vmdk");
+    assert_int_equal(stat(P("so2.vmdk"), &sb), 0);
+    assert_int_equal(truncate(P("so2.vmdk"), sb.st_size / 2), 0);
+    ova_disk_info *d = NULL;
+    ova_err err = {0};
+    ova_status st = ova_disk_describe(P("so2.vmdk"), &d, &err);
+    if (st == OVA_OK) { /* the GTs survived: reading must fail */
+        ova_disk_reader *r = NULL;
+        assert_int_equal(ova_disk_reader_open(d, &r, NULL), OVA_OK);
+        unsigned char *buf = malloc(4 * MIB);
+        bool zero;
+        uint64_t nr = 0;
+        st = ova_disk_read(r, 0, 4 * MIB, buf, &zero, &nr, &err);
+        free(buf);
+        ova_disk_reader_close(&r);
+        ova_disk_info_free(&d);
+    }
+    assert_int_equal(st, OVA_E_FORMAT);
+    assert_non_null(strstr(err.msg, "so2.vmdk"));
+    /* the split piece itself is not a disk */
+    sh("qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse piece.vmdk 4M");
+    describe_fails("piece-s001.vmdk", OVA_E_UNSUPPORTED, "piece-s001.vmdk", "descriptor", NULL);
+}
+
+static void t_corrupt_header(void **state)
+{
+    (void)state;
+    struct {
+        uint64_t off;
+        int width;
+        uint64_t val;
+        const char *msg;
+    } cases[] = {
+        { 4, 4, 9, "version 9" },
+        { 4, 4, 0, "version 0" },
+        { 20, 8, 3, "grainSize 3" },
+        { 20, 8, 256, "grainSize 256" },
+        { 44, 4, 1024, "numGTEsPerGT 1024" },
+        { 56, 8, 1ull << 40, "grain directory" },
+        { 28, 8, 1ull << 30, "descriptorOffset" },
+        { 12, 8, 1ull << 50, "capacity" },
+        { 8, 4, 0x00040003, "incompatible flags" },
+        { 8, 4, 0x00020003, "markers without compression" },
+        { 73, 1, '\r', "end-of-line" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sh("rm -f hd.vmdk && qemu-img create -q -f vmdk hd.vmdk 4M");
+        if (cases[i].width == 8)
+            patch64("hd.vmdk", cases[i].off, cases[i].val);
+        else if (cases[i].width == 4)
+            patch32("hd.vmdk", cases[i].off, (uint32_t)cases[i].val);
+        else
+            patch("hd.vmdk", cases[i].off, &(unsigned char){ (unsigned char)cases[i].val }, 1);
+        describe_fails("hd.vmdk", OVA_OK, "hd.vmdk", cases[i].msg, NULL);
+    }
+    /* an extent line longer than the header's capacity */
+    sh("rm -f hd.vmdk && qemu-img create -q -f vmdk hd.vmdk 4M");
+    patch64("hd.vmdk", 12, 4096);
+    describe_fails("hd.vmdk", OVA_E_FORMAT, "hd.vmdk", "capacity is 4096 sectors", NULL);
+
+    /* a stream grain marker naming the wrong LBA */
+    sh("qemu-img create -q -f vmdk sm.vmdk 1M && qemu-io -f vmdk -c 'write -P 0x41 0 64k' sm.vmdk");
+    sh("qemu-img convert -f vmdk -O vmdk -o subformat=streamOptimized sm.vmdk sm2.vmdk");
+    uint64_t overhead = get64_at("sm2.vmdk", 64);
+    assert_true(get64_at("sm2.vmdk", overhead * 512) == 0); /* grain 0's marker */
+    patch64("sm2.vmdk", overhead * 512, 128);
+    ova_disk_info *d = describe_ok("sm2.vmdk");
+    ova_disk_reader *r = NULL;
+    assert_int_equal(ova_disk_reader_open(d, &r, NULL), OVA_OK);
+    unsigned char *buf = malloc(MIB);
+    bool zero;
+    uint64_t nr = 0;
+    ova_err err = {0};
+    assert_int_equal(ova_disk_read(r, 0, MIB, buf, &zero, &nr, &err), OVA_E_FORMAT);
+    assert_non_null(strstr(err.msg, "sm2.vmdk"));
+    assert_non_null(strstr(err.msg, "LBA 128"));
+    /* corrupt compressed bytes */
+    patch64("sm2.vmdk", overhead * 512, 0);
+    patch("sm2.vmdk", overhead * 512 + 20, "garbage!", 8);
+    ova_err_clear(&err);
+    assert_int_equal(ova_disk_read(r, 0, MIB, buf, &zero, &nr, &err), OVA_E_FORMAT);
+    assert_non_null(strstr(err.msg, "inflate"));
+    free(buf);
+    ova_disk_reader_close(&r);
+    ova_disk_info_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(t_subformats, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_split_big, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_chains, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_read_only_allocated, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_cid_mismatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_missing_parent, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_hints, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_corrupt_header, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
