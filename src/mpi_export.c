@@ -622,6 +622,11 @@ static ova_status plan_rank0(engine *e, ova_vm **vm_out, int threads_total, uint
         for (size_t x = 0; st == OVA_OK && x < disks[k]->n_extents; x++)
             if (disks[k]->extents[x].path != NULL)
                 st = check_lock(e, disks[k]->extents[x].path, &warned, err);
+        for (int l = 0; st == OVA_OK && l < disks[k]->chain_depth; l++)
+            st = check_lock(e, disks[k]->parents[l].path, &warned, err);
+        if (st == OVA_OK && disks[k]->chain_depth > 0)
+            logf_(e, 1, "%s: %d snapshot level(s) flattened: the OVA holds the VM's current state only",
+                  dev->path, disks[k]->chain_depth);
         if (st != OVA_OK) {
             ova_disk_info_free(&disks[k]);
             for (size_t j = 0; j < k; j++)

@@ -36,5 +36,7 @@ void cli_progress_break(void *ctx);
 
 int cli_export(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_validate(int argc, char **argv);
+int cli_info_cmd(int argc, char **argv);
 
 #endif

@@ -13,6 +13,8 @@ static void usage(FILE *f)
             "\n"
             "Usage:\n"
             "  ovatool export VMX -o OUT.ova [options]   export a VM (run under mpirun/srun for many ranks)\n"
+            "  ovatool info VMX [--json]                 show what an export would contain\n"
+            "  ovatool validate OVA [--deep] [--json]    check an OVA: tar, manifest, OVF, disks (exit 3: problems)\n"
             "  ovatool demo DIR [--size MIB]             create a small demo VM in DIR\n"
             "  ovatool --help | --version\n"
             "\n"
@@ -37,6 +39,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "export") == 0)
         return cli_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0)
+        return cli_info_cmd(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return cli_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "demo") == 0)
         return cli_demo(argc - 1, argv + 1);
     fprintf(stderr, "ovatool: unknown command '%s'; try 'ovatool --help'\n", cmd);

@@ -1,0 +1,203 @@
+/* validate.h - checking an OVA (`ovatool validate`): tar structure, member
+ * order, manifest digests, the OVF (DMTF schema and cross-checks) and each
+ * streamOptimized VMDK, read in place inside the archive.
+ *
+ * The checks follow ../shared/docs/formats.md sections 3 (VMDK), 4 (OVF)
+ * and 5 (tar, manifest). Problems in the OVA are not errors: they are
+ * collected as "member: what" lines in an ova_vlist and the call still
+ * returns OVA_OK; an ova_status failure means the check itself could not run
+ * (the file cannot be opened or read, memory ran out).
+ *
+ * Memory stays bounded whatever the disk size: members are hashed and walked
+ * in 1 MiB chunks, and a VMDK walk keeps one grain table's worth of state
+ * plus one 32-bit entry per grain table (8 MiB for the 64 TiB maximum).
+ * Every size read from the file is capped before anything is allocated.
+ *
+ * Everything here is MPI-free except ova_validate_mpi() (src/mpi_validate.c).
+ */
+#ifndef OVATOOL_VALIDATE_H
+#define OVATOOL_VALIDATE_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ovatool/buf.h"
+#include "ovatool/manifest.h"
+#include "ovatool/status.h"
+
+/* Problem lines kept in a list; more are only counted (a badly broken disk
+ * could otherwise produce one line per grain). */
+#define OVA_VALIDATE_MAX_PROBLEMS 1000u
+/* Problems one VMDK structure walk reports before it stops reading. */
+#define OVA_VALIDATE_MAX_DISK_PROBLEMS 20u
+/* Grain problems of the deep pass kept (over all disks). */
+#define OVA_VALIDATE_MAX_DEEP 100u
+/* Largest VMDK capacity checked: VMware's sparse limit is 62 TB. */
+#define OVA_VALIDATE_MAX_CAPACITY ((uint64_t)64 << 40)
+/* Members: an OVA has a handful; the cap bounds the member table. */
+#define OVA_VALIDATE_MAX_MEMBERS 4096u
+/* Member name field (100 bytes) plus a NUL. */
+#define OVA_VNAME_MAX 101u
+
+/* ---- problem lists ---- */
+
+typedef struct ova_vlist {
+    ova_buf text;      /* kept problems, "member: what\n" each */
+    size_t kept;       /* lines in text */
+    uint64_t count;    /* all problems found, kept or not */
+} ova_vlist;
+
+/* Add "member: what". Control characters in the line become '?', so a
+ * hostile member name cannot forge extra output lines. */
+void ova_vlist_add(ova_vlist *l, const char *member, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Iterate kept lines: start with *pos = 0; returns the line (not
+ * NUL-terminated at len) or NULL at the end. */
+const char *ova_vlist_next(const ova_vlist *l, size_t *pos, size_t *len);
+void ova_vlist_free(ova_vlist *l);
+
+/* ---- the result ---- */
+
+/* What the deep pass needs to know about one VMDK member. Plain data: it is
+ * broadcast to the other ranks as bytes. */
+typedef struct ova_vdisk {
+    char name[OVA_VNAME_MAX];
+    uint64_t offset;       /* first byte of the member in the OVA */
+    uint64_t size;         /* member bytes */
+    uint64_t capacity;     /* sectors, from the header (0 if unreadable) */
+    uint64_t gd_sector;    /* GD block, in sectors from the member start (from the footer) */
+    uint64_t n_gds;        /* grain directory entries */
+    uint64_t grains;       /* grain records the structure walk found */
+    int sound;             /* 1: the walk found no problem, the deep pass may trust GD and GTs */
+} ova_vdisk;
+
+typedef struct ova_validation {
+    ova_vlist problems;
+    ova_buf notes;             /* informational lines ("... skipped: why"), '\n' after each */
+    uint64_t ova_size;
+    size_t n_members;
+    ova_vdisk *disks;          /* one per .vmdk member, archive order */
+    size_t n_disks;
+    uint64_t grains;           /* grain records in all disks */
+    bool schema_checked;       /* the OVF was validated against the DMTF schema */
+    bool deep;                 /* the deep pass ran */
+    uint64_t grains_inflated;  /* grains the deep pass inflated */
+} ova_validation;
+
+void ova_validation_init(ova_validation *v);
+void ova_validation_free(ova_validation *v);
+/* No problem found. */
+bool ova_validation_ok(const ova_validation *v);
+
+typedef struct ova_validate_opts {
+    const char *schema_dir;    /* DMTF OVF schema folder (dsp8023_1.1.1.xsd); NULL: skip, with a note */
+    bool deep;                 /* also inflate every grain */
+    /* Optional progress lines ("hashing x.vmdk (1.2 GiB)"); rank 0 only. */
+    void (*log)(void *ctx, const char *msg);
+    void *log_ctx;
+} ova_validate_opts;
+
+/* Every check but the deep pass. v must be initialised. Returns OVA_E_IO
+ * when the file cannot be opened or read; problems do not fail the call. */
+ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_validation *v,
+                             ova_err *err);
+
+/* ova_validate_meta() plus, with o->deep, the deep pass in this process. */
+ova_status ova_validate_file(const char *path, const ova_validate_opts *o, ova_validation *v,
+                             ova_err *err);
+
+/* Collective over comm: rank 0 runs the metadata checks; with o->deep the
+ * sound disks' grain tables are shared out (rank r inflates the grains of
+ * grain-table groups g with g % size == r) and the grain problems gathered
+ * to rank 0, sorted by disk and LBA, so the result does not depend on the
+ * rank count. Returns the same status on every rank; v is complete on rank
+ * 0, elsewhere only v->problems.count (the verdict) is set. */
+ova_status ova_validate_mpi(const char *path, const ova_validate_opts *o, MPI_Comm comm,
+                            ova_validation *v, ova_err *err);
+
+/* Free libxml2's global state (call once, at exit). */
+void ova_validate_global_cleanup(void);
+
+/* ---- building blocks (also used by the unit tests) ---- */
+
+/* Parse one manifest line (without its '\n'), which must be exactly
+ * `ALG(name)= hex` with ALG SHA1, SHA256 or SHA512 and a hex digest of the
+ * algorithm's length. Returns 1 and fills alg, name (NUL-terminated,
+ * name_cap bytes at most) and digest; or 0 with *why saying what is wrong. */
+int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *name, size_t name_cap,
+                            unsigned char digest[64], const char **why);
+
+/* The VMDK structure walk: a push parser fed the member's bytes in order,
+ * in chunks of any size, so it runs on the same read as the digest. */
+typedef struct ova_vmdk_walk ova_vmdk_walk;
+
+typedef struct ova_vmdk_facts {
+    bool header_ok;            /* the header was readable; capacity is valid */
+    uint64_t capacity;         /* sectors */
+    bool sound;                /* header, descriptor, stream, GD and GTs all correct */
+    uint64_t gd_sector;        /* from the footer */
+    uint64_t n_gds;
+    uint64_t grains;           /* grain records walked */
+} ova_vmdk_facts;
+
+/* name is used in problems; size is the member size (the walk needs it to
+ * know which sector is the last). Problems go to probs. */
+ova_status ova_vmdk_walk_new(const char *name, uint64_t size, ova_vlist *probs, ova_vmdk_walk **out,
+                             ova_err *err);
+void ova_vmdk_walk_feed(ova_vmdk_walk *w, const void *data, size_t n);
+/* End-of-member checks; fills facts. OVA_E_NOMEM if a table could not be
+ * allocated during the walk. */
+ova_status ova_vmdk_walk_finish(ova_vmdk_walk *w, ova_vmdk_facts *facts, ova_err *err);
+void ova_vmdk_walk_free(ova_vmdk_walk **w);
+
+/* One grain problem of the deep pass, keyed for a rank-independent order. */
+typedef struct ova_deep_problem {
+    uint64_t disk;             /* index in ova_validation.disks */
+    uint64_t lba;
+    char text[320];            /* "member: what" */
+} ova_deep_problem;
+
+typedef struct ova_deep_result {
+    ova_deep_problem *probs;   /* kept, in the order found, at most OVA_VALIDATE_MAX_DEEP */
+    size_t n;
+    uint64_t count;            /* all grain problems */
+    uint64_t inflated;         /* grains inflated */
+} ova_deep_result;
+
+/* Inflate the grains of disk d (a sound disk of the OVA open as fd) whose
+ * grain-table group g has g % nranks == rank; check each gives exactly
+ * 65536 bytes. disk_index keys the problems. */
+ova_status ova_validate_deep_disk(int fd, const ova_vdisk *d, uint64_t disk_index, unsigned rank,
+                                  unsigned nranks, ova_deep_result *r, ova_err *err);
+void ova_deep_result_free(ova_deep_result *r);
+
+/* Add grain problems (from any number of ranks) to v: sorted by disk and
+ * LBA, the first OVA_VALIDATE_MAX_DEEP kept; count is the total found. */
+void ova_validate_merge_deep(ova_validation *v, ova_deep_problem *probs, size_t n, uint64_t count,
+                             uint64_t inflated);
+
+/* ---- internal to the validator (src/validate*.c) ---- */
+
+typedef struct ova_vmember {
+    char name[OVA_VNAME_MAX];
+    uint64_t offset;           /* first data byte in the OVA */
+    uint64_t size;             /* as the header says */
+    bool truncated;            /* the archive ends inside the data: named, never read */
+} ova_vmember;
+
+/* pread exactly n bytes at off; a short read is an I/O error. */
+ova_status ova_vpread(int fd, void *buf, size_t n, uint64_t off, const char *what, ova_err *err);
+
+/* Walk the tar headers of the OVA (size bytes, label names it in problems);
+ * fills a malloc'd member table. */
+ova_status ova_vtar_walk(int fd, uint64_t size, const char *label, ova_vmember **members,
+                         size_t *n_members, ova_vlist *probs, ova_err *err);
+
+/* OVF checks: parse with libxml2, the DMTF schema when schema_dir has it,
+ * then References, Disk and capacity cross-checks against the members. */
+ova_status ova_vovf_check(int fd, const ova_vmember *members, size_t n_members, size_t ovf_index,
+                          const char *schema_dir, ova_validation *v, ova_err *err);
+
+#endif

@@ -1,0 +1,250 @@
+/* cli_validate.c - `ovatool validate`: options, MPI start-up, the report
+ * (one PROBLEM line each and a summary, or JSON). */
+#include <getopt.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ovatool/validate.h"
+
+/* Beyond cli.h's codes: the OVA was read and has problems. */
+enum { EXIT_INVALID = 3 };
+
+typedef struct opt_doc {
+    const char *name;
+    int has_arg;
+    int val;
+    const char *arg;
+    const char *help;
+} opt_doc;
+
+enum { O_DEEP = 256, O_JSON, O_SCHEMA };
+
+static const opt_doc OPTS[] = {
+    { "deep", 0, O_DEEP, NULL, "also inflate every grain (split over the ranks under mpirun)" },
+    { "json", 0, O_JSON, NULL, "print the result as one JSON object instead of text" },
+    { "schema", 1, O_SCHEMA, "DIR", "DMTF OVF schema folder (dsp8023_1.1.1.xsd); without one: skipped, with a note" },
+    { "quiet", 0, 'q', NULL, "print problems only: no notes, progress or summary" },
+    { "help", 0, 'h', NULL, "show this help" },
+};
+#define N_OPTS (sizeof OPTS / sizeof OPTS[0])
+
+static void validate_usage(FILE *f)
+{
+    fprintf(f, "Usage: ovatool validate OVA [--deep] [--json] [--schema DIR] [-q]\n"
+               "       mpirun -n N ovatool validate OVA --deep\n\n"
+               "Checks the tar structure, member order, manifest digests, the OVF (DMTF schema and\n"
+               "References/Disk facts) and every streamOptimized disk's markers, tables and footer.\n\n"
+               "Options:\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char left[48];
+        if (OPTS[i].val < 256)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", OPTS[i].val, OPTS[i].name, OPTS[i].arg ? " " : "",
+                     OPTS[i].arg ? OPTS[i].arg : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", OPTS[i].name, OPTS[i].arg ? " " : "",
+                     OPTS[i].arg ? OPTS[i].arg : "");
+        fprintf(f, "  %-26s %s\n", left, OPTS[i].help);
+    }
+    fprintf(f, "\nExit status: 0 valid, 3 problems found (one PROBLEM line each), 1 the check could not run\n"
+               "(e.g. the file cannot be read), 2 usage error.\n");
+}
+
+typedef struct vargs {
+    const char *path;
+    ova_validate_opts o;
+    bool json;
+    int help;
+} vargs;
+
+static const char *parse(int argc, char **argv, vargs *a)
+{
+    static char reason[256];
+    struct option lo[N_OPTS + 1];
+    for (size_t i = 0; i < N_OPTS; i++)
+        lo[i] = (struct option){ OPTS[i].name, OPTS[i].has_arg ? required_argument : no_argument, NULL,
+                                 OPTS[i].val };
+    memset(&lo[N_OPTS], 0, sizeof lo[N_OPTS]);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":qh", lo, NULL)) != -1) {
+        switch (c) {
+        case O_DEEP: a->o.deep = true; break;
+        case O_JSON: a->json = true; break;
+        case O_SCHEMA: a->o.schema_dir = optarg; break;
+        case 'q': cli_quiet = true; break;
+        case 'h': a->help = 1; return NULL;
+        case ':':
+            snprintf(reason, sizeof reason, "option %s needs a value", argv[optind - 1]);
+            return reason;
+        default:
+            snprintf(reason, sizeof reason, "unknown option %s", argv[optind - 1]);
+            return reason;
+        }
+    }
+    if (optind >= argc)
+        return "missing the OVA file";
+    if (optind + 1 < argc) {
+        snprintf(reason, sizeof reason, "unexpected argument '%s'", argv[optind + 1]);
+        return reason;
+    }
+    a->path = argv[optind];
+    return NULL;
+}
+
+static void log_cb(void *ctx, const char *msg)
+{
+    (void)ctx;
+    cli_info("%s", msg);
+}
+
+/* A JSON string value: quotes plus ova_buf_put_json's escaping. */
+static void json_str(ova_buf *b, const char *s, size_t n)
+{
+    char *t = strndup(s, n);
+    ova_buf_putc(b, '"');
+    if (t != NULL)
+        ova_buf_put_json(b, t);
+    else
+        b->failed = true;
+    ova_buf_putc(b, '"');
+    free(t);
+}
+
+/* Lines of a '\n'-separated buffer as a JSON array. */
+static void json_lines(ova_buf *b, const char *text, size_t len)
+{
+    ova_buf_putc(b, '[');
+    bool first = true;
+    for (size_t at = 0; text != NULL && at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
+        if (!first)
+            ova_buf_putc(b, ',');
+        json_str(b, text + at, n);
+        first = false;
+        at += n + 1;
+    }
+    ova_buf_putc(b, ']');
+}
+
+static void report_json(const char *path, const ova_validation *v, const char *error)
+{
+    ova_buf b = OVA_BUF_INIT;
+    ova_buf_puts(&b, "{\"file\":");
+    json_str(&b, path, strlen(path));
+    if (error != NULL) {
+        ova_buf_puts(&b, ",\"valid\":false,\"error\":");
+        json_str(&b, error, strlen(error));
+    } else {
+        ova_buf_printf(&b, ",\"valid\":%s,\"problem_count\":%llu,\"problems\":",
+                       ova_validation_ok(v) ? "true" : "false", (unsigned long long)v->problems.count);
+        json_lines(&b, v->problems.text.data, v->problems.text.len);
+        ova_buf_puts(&b, ",\"notes\":");
+        json_lines(&b, v->notes.data, v->notes.len);
+        ova_buf_printf(&b, ",\"members\":%zu,\"disks\":%zu,\"grains\":%llu,\"schema_checked\":%s,\"deep\":%s,"
+                       "\"grains_inflated\":%llu", v->n_members, v->n_disks, (unsigned long long)v->grains,
+                       v->schema_checked ? "true" : "false", v->deep ? "true" : "false",
+                       (unsigned long long)v->grains_inflated);
+    }
+    ova_buf_puts(&b, "}\n");
+    if (ova_buf_failed(&b))
+        fputs("{\"valid\":false,\"error\":\"out of memory\"}\n", stdout);
+    else
+        fputs(b.data, stdout);
+    fflush(stdout);
+    ova_buf_free(&b);
+}
+
+static void report_text(const char *path, const ova_validation *v)
+{
+    size_t pos = 0, len = 0;
+    const char *line;
+    while ((line = ova_vlist_next(&v->problems, &pos, &len)) != NULL)
+        printf("PROBLEM: %.*s\n", (int)len, line);
+    if (!cli_quiet) {
+        for (size_t at = 0; v->notes.data != NULL && at < v->notes.len;) {
+            const char *s = v->notes.data + at;
+            const char *nl = memchr(s, '\n', v->notes.len - at);
+            size_t n = nl ? (size_t)(nl - s) : v->notes.len - at;
+            cli_info("note: %.*s", (int)n, s);
+            at += n + 1;
+        }
+        if (ova_validation_ok(v)) {
+            printf("VALID: %s: %zu members, %zu disk(s), %llu grains", path, v->n_members, v->n_disks,
+                   (unsigned long long)v->grains);
+            if (v->deep)
+                printf(", %llu inflated", (unsigned long long)v->grains_inflated);
+            printf("; OVF schema %s\n", v->schema_checked ? "checked" : "not checked");
+        } else if (v->problems.count > v->problems.kept) {
+            printf("INVALID: %s: %llu problem(s), the first %zu listed\n", path,
+                   (unsigned long long)v->problems.count, v->problems.kept);
+        } else {
+            printf("INVALID: %s: %llu problem(s)\n", path, (unsigned long long)v->problems.count);
+        }
+    }
+    fflush(stdout);
+}
+
+int cli_validate(int argc, char **argv)
+{
+    int provided = 0;
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "ovatool: MPI_Init_thread failed\n");
+        return EXIT_FAIL;
+    }
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+
+    vargs a;
+    memset(&a, 0, sizeof a);
+#ifdef OVATOOL_SCHEMA_DIR
+    a.o.schema_dir = OVATOOL_SCHEMA_DIR;
+#endif
+    const char *why = parse(argc, argv, &a);
+    if (a.help || why != NULL) {
+        if (rank == 0) {
+            if (a.help)
+                validate_usage(stdout);
+            else
+                fprintf(stderr, "ovatool validate: %s; try 'ovatool validate --help'\n", why);
+        }
+        MPI_Finalize();
+        return a.help ? EXIT_OK : EXIT_USAGE;
+    }
+    if (rank != 0)
+        cli_quiet = true;
+    if (!cli_quiet && !a.json)
+        a.o.log = log_cb;
+
+    ova_validation v;
+    ova_validation_init(&v);
+    ova_err err;
+    ova_err_clear(&err);
+    ova_status st = ova_validate_mpi(a.path, &a.o, MPI_COMM_WORLD, &v, &err);
+    int rc;
+    if (st != OVA_OK) {
+        const char *msg = err.msg[0] ? err.msg : ova_strstatus(st);
+        if (rank == 0) {
+            cli_error("%s", msg);
+            if (a.json)
+                report_json(a.path, &v, msg);
+        }
+        rc = EXIT_FAIL;
+    } else {
+        if (rank == 0) {
+            if (a.json)
+                report_json(a.path, &v, NULL);
+            else
+                report_text(a.path, &v);
+        }
+        rc = ova_validation_ok(&v) ? EXIT_OK : EXIT_INVALID;
+    }
+    ova_validation_free(&v);
+    ova_validate_global_cleanup();
+    MPI_Finalize();
+    return rc;
+}

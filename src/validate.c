@@ -1,0 +1,563 @@
+/* validate.c - `ovatool validate` driver: problem lists, member order, the
+ * manifest, and one streaming pass per member that hashes it and walks its
+ * VMDK structure on the same read (formats.md 5.1, 5.3). */
+#include "ovatool/validate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+/* Manifests are a few lines per member; 1 MiB is thousands of members. */
+#define MF_MAX_BYTES ((uint64_t)1 << 20)
+/* Read size of the streaming pass. */
+#define CHUNK ((size_t)1 << 20)
+/* Seconds between progress lines while a large member is read. */
+#define PROGRESS_SECS 10.0
+
+/* ---- problem lists ---- */
+
+void ova_vlist_add(ova_vlist *l, const char *member, const char *fmt, ...)
+{
+    l->count++;
+    if (l->kept >= OVA_VALIDATE_MAX_PROBLEMS)
+        return;
+    char what[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    size_t start = l->text.len;
+    if (member != NULL) {
+        ova_buf_puts(&l->text, member);
+        ova_buf_puts(&l->text, ": ");
+    }
+    ova_buf_puts(&l->text, what);
+    if (ova_buf_failed(&l->text))
+        return; /* still counted: the verdict stays right */
+    /* one problem, one line: whatever the member name holds */
+    for (size_t i = start; i < l->text.len; i++) {
+        unsigned char c = (unsigned char)l->text.data[i];
+        if (c < 0x20 || c == 0x7f)
+            l->text.data[i] = '?';
+    }
+    ova_buf_putc(&l->text, '\n');
+    l->kept++;
+}
+
+const char *ova_vlist_next(const ova_vlist *l, size_t *pos, size_t *len)
+{
+    if (l->text.data == NULL || ova_buf_failed(&l->text) || *pos >= l->text.len)
+        return NULL;
+    const char *s = l->text.data + *pos;
+    const char *nl = memchr(s, '\n', l->text.len - *pos);
+    size_t n = nl ? (size_t)(nl - s) : l->text.len - *pos;
+    *len = n;
+    *pos += n + (nl != NULL);
+    return s;
+}
+
+void ova_vlist_free(ova_vlist *l)
+{
+    ova_buf_free(&l->text);
+    l->kept = 0;
+    l->count = 0;
+}
+
+void ova_validation_init(ova_validation *v)
+{
+    memset(v, 0, sizeof *v);
+}
+
+void ova_validation_free(ova_validation *v)
+{
+    ova_vlist_free(&v->problems);
+    ova_buf_free(&v->notes);
+    free(v->disks);
+    memset(v, 0, sizeof *v);
+}
+
+bool ova_validation_ok(const ova_validation *v) { return v->problems.count == 0; }
+
+/* ---- manifest lines ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *name, size_t name_cap,
+                            unsigned char digest[64], const char **why)
+{
+    static const struct {
+        const char *label;
+        ova_sha alg;
+    } algs[] = { { "SHA1", OVA_SHA1 }, { "SHA256", OVA_SHA256 }, { "SHA512", OVA_SHA512 } };
+
+    if (memchr(line, '\0', len) != NULL) {
+        *why = "contains a NUL byte";
+        return 0;
+    }
+    if (len > 0 && line[len - 1] == '\r') {
+        *why = "ends with a carriage return (CRLF line end); importers expect LF";
+        return 0;
+    }
+    const char *open = memchr(line, '(', len);
+    if (open == NULL) {
+        *why = "not of the form ALG(name)= hex";
+        return 0;
+    }
+    size_t lab = (size_t)(open - line);
+    if (lab > 0 && line[lab - 1] == ' ') {
+        /* the BSD/`sha256sum --tag` spelling ESXi rejects */
+        *why = "blank between the algorithm and '(' (ESXi rejects `ALG (name) = hex`)";
+        return 0;
+    }
+    int found = -1;
+    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
+        if (strlen(algs[i].label) == lab && memcmp(line, algs[i].label, lab) == 0)
+            found = (int)i;
+    if (found < 0) {
+        *why = "unknown digest algorithm: must be SHA1, SHA256 or SHA512, spelled exactly so";
+        return 0;
+    }
+    /* the name may hold ')': the last ")= " ends it (hex has none) */
+    const char *close = NULL;
+    for (const char *p = line + len; p > open + 1; p--) {
+        if (p[-1] == ')' && (size_t)(line + len - p) >= 2 && p[0] == '=' && p[1] == ' ') {
+            close = p - 1;
+            break;
+        }
+    }
+    if (close == NULL) {
+        const char *rp = NULL;
+        for (const char *p = line + len; p > open + 1; p--)
+            if (p[-1] == ')') {
+                rp = p - 1;
+                break;
+            }
+        if (rp != NULL && (size_t)(line + len - rp) >= 2 && rp[1] == ' ')
+            *why = "blank between ')' and '=' (must be `ALG(name)= hex`)";
+        else
+            *why = "missing \")= \" after the file name";
+        return 0;
+    }
+    size_t nlen = (size_t)(close - open - 1);
+    if (nlen == 0) {
+        *why = "empty file name";
+        return 0;
+    }
+    if (nlen >= name_cap) {
+        *why = "file name too long";
+        return 0;
+    }
+    const char *hex = close + 3;
+    size_t hlen = (size_t)(line + len - hex);
+    size_t dlen = ova_sha_len(algs[found].alg);
+    if (hlen > 0 && hex[0] == ' ') {
+        *why = "more than one blank after '='";
+        return 0;
+    }
+    if (hlen != 2 * dlen) {
+        *why = "digest length does not match the algorithm";
+        return 0;
+    }
+    for (size_t i = 0; i < dlen; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            *why = "digest is not hexadecimal";
+            return 0;
+        }
+        digest[i] = (unsigned char)(hi << 4 | lo);
+    }
+    memcpy(name, open + 1, nlen);
+    name[nlen] = '\0';
+    *alg = algs[found].alg;
+    return 1;
+}
+
+/* ---- the OVA ---- */
+
+typedef struct mf_entry {
+    bool listed;
+    ova_sha alg;
+    unsigned char digest[64];
+} mf_entry;
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s && s[1] ? s + 1 : path;
+}
+
+static void note(ova_validation *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(ova_validation *v, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    ova_buf_puts(&v->notes, line);
+    ova_buf_putc(&v->notes, '\n');
+}
+
+static void log_line(const ova_validate_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void log_line(const ova_validate_opts *o, const char *fmt, ...)
+{
+    if (o->log == NULL)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    o->log(o->log_ctx, line);
+}
+
+static ssize_t find_member(const ova_vmember *m, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(m[i].name, name) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+/* Member order (formats.md 5.1): .ovf first, NAME.mf second, an optional
+ * NAME.cert third, then the files. Returns the .ovf and .mf indexes used
+ * for the content checks (-1 when absent). */
+static void check_order(const ova_vmember *m, size_t n, const char *label, ova_vlist *probs, ssize_t *ovf,
+                        ssize_t *mf)
+{
+    *ovf = *mf = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (ends_with(m[i].name, ".ovf")) {
+            if (*ovf < 0)
+                *ovf = (ssize_t)i;
+            else
+                ova_vlist_add(probs, m[i].name, "a second .ovf descriptor in the archive");
+        }
+    }
+    if (n == 0)
+        return;
+    if (*ovf < 0)
+        ova_vlist_add(probs, label, "no .ovf descriptor in the archive");
+    else if (*ovf != 0)
+        ova_vlist_add(probs, m[*ovf].name, "the .ovf descriptor must be the first member, it is member %zd "
+                      "(after %s)", *ovf + 1, m[0].name);
+
+    /* the manifest shares the descriptor's base name */
+    char want[OVA_VNAME_MAX + 8] = "";
+    if (*ovf >= 0) {
+        size_t bl = strlen(m[*ovf].name) - 4;
+        snprintf(want, sizeof want, "%.*s.mf", (int)bl, m[*ovf].name);
+        *mf = find_member(m, n, want);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!ends_with(m[i].name, ".mf"))
+            continue;
+        if (*mf < 0)
+            *mf = (ssize_t)i;
+        if ((ssize_t)i != *mf)
+            ova_vlist_add(probs, m[i].name, "a second manifest in the archive");
+    }
+    if (*mf < 0) {
+        ova_vlist_add(probs, label, "no manifest (.mf) in the archive");
+    } else {
+        if (*ovf >= 0 && strcmp(m[*mf].name, want) != 0)
+            ova_vlist_add(probs, m[*mf].name, "the manifest must be named %s, after the descriptor", want);
+        if (*mf != 1)
+            ova_vlist_add(probs, m[*mf].name, "the manifest must be the second member, it is member %zd", *mf + 1);
+    }
+    for (size_t i = 2; i < n; i++) {
+        if ((ssize_t)i == *ovf || (ssize_t)i == *mf)
+            continue;
+        if (ends_with(m[i].name, ".cert") && i != 2)
+            ova_vlist_add(probs, m[i].name, "the certificate must directly follow the manifest");
+    }
+}
+
+/* Read and check the manifest; fill ent[] (one per member). */
+static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t mf, mf_entry *ent,
+                                 ova_vlist *probs, ova_err *err)
+{
+    const char *mfn = m[mf].name;
+    if (m[mf].truncated)
+        return OVA_OK; /* reported by the tar walk */
+    if (m[mf].size > MF_MAX_BYTES) {
+        ova_vlist_add(probs, mfn, "manifest of %llu bytes is larger than 1 MiB; not checked",
+                      (unsigned long long)m[mf].size);
+        return OVA_OK;
+    }
+    if (m[mf].size == 0) {
+        ova_vlist_add(probs, mfn, "manifest is empty");
+        return OVA_OK;
+    }
+    char *text = malloc((size_t)m[mf].size);
+    if (text == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", mfn);
+    ova_status st = ova_vpread(fd, text, (size_t)m[mf].size, m[mf].offset, mfn, err);
+    if (st != OVA_OK) {
+        free(text);
+        return st;
+    }
+    size_t len = (size_t)m[mf].size, lineno = 0;
+    for (size_t at = 0; at < len;) {
+        const char *line = text + at;
+        const char *nl = memchr(line, '\n', len - at);
+        size_t ll = nl ? (size_t)(nl - line) : len - at;
+        at += ll + (nl != NULL);
+        lineno++;
+        if (ll == 0) {
+            ova_vlist_add(probs, mfn, "line %zu is empty", lineno);
+            continue;
+        }
+        ova_sha alg;
+        char name[OVA_VNAME_MAX + 1];
+        unsigned char dg[64];
+        const char *why = NULL;
+        if (!ova_manifest_parse_line(line, ll, &alg, name, sizeof name, dg, &why)) {
+            ova_vlist_add(probs, mfn, "line %zu: %s", lineno, why);
+            continue;
+        }
+        ssize_t i = find_member(m, n, name);
+        if (i < 0) {
+            ova_vlist_add(probs, mfn, "line %zu names \"%s\", which is not a member of the archive", lineno, name);
+        } else if ((size_t)i == mf) {
+            ova_vlist_add(probs, mfn, "line %zu lists the manifest itself", lineno);
+        } else if (ent[i].listed) {
+            ova_vlist_add(probs, mfn, "line %zu lists %s a second time", lineno, name);
+        } else {
+            ent[i].listed = true;
+            ent[i].alg = alg;
+            memcpy(ent[i].digest, dg, sizeof dg);
+        }
+    }
+    free(text);
+    for (size_t i = 0; i < n; i++)
+        if (i != mf && !ent[i].listed && !ends_with(m[i].name, ".cert"))
+            ova_vlist_add(probs, m[i].name, "not listed in the manifest %s", mfn);
+    return OVA_OK;
+}
+
+static const EVP_MD *evp_of(ova_sha alg)
+{
+    return alg == OVA_SHA1 ? EVP_sha1() : alg == OVA_SHA256 ? EVP_sha256() : EVP_sha512();
+}
+
+static void hex_of(const unsigned char *d, size_t n, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[d[i] >> 4];
+        out[2 * i + 1] = hx[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* One read of a member: digest and VMDK walk together, so a 500 GB disk
+ * is read once. */
+static double now_secs(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static ova_status stream_member(int fd, const ova_vmember *mb, const mf_entry *ent, bool is_vmdk,
+                                unsigned char *buf, const ova_validate_opts *o, ova_validation *v, ova_err *err)
+{
+    double last = now_secs();
+    ova_status st = OVA_OK;
+    EVP_MD_CTX *md = NULL;
+    ova_vmdk_walk *w = NULL;
+    if (ent->listed) {
+        md = EVP_MD_CTX_new();
+        if (md == NULL || EVP_DigestInit_ex(md, evp_of(ent->alg), NULL) != 1) {
+            st = ova_err_set(err, OVA_E_NOMEM, "%s: cannot set up the %s digest", mb->name, ova_sha_label(ent->alg));
+            goto out;
+        }
+    }
+    if (is_vmdk && (st = ova_vmdk_walk_new(mb->name, mb->size, &v->problems, &w, err)) != OVA_OK)
+        goto out;
+    for (uint64_t done = 0; done < mb->size;) {
+        size_t n = mb->size - done < CHUNK ? (size_t)(mb->size - done) : CHUNK;
+        if ((st = ova_vpread(fd, buf, n, mb->offset + done, mb->name, err)) != OVA_OK)
+            goto out;
+        if (md != NULL && EVP_DigestUpdate(md, buf, n) != 1) {
+            st = ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", mb->name);
+            goto out;
+        }
+        if (w != NULL)
+            ova_vmdk_walk_feed(w, buf, n);
+        done += n;
+        /* a line now and then: a 500 GB disk takes minutes to read */
+        if (o->log != NULL && done < mb->size && now_secs() - last >= PROGRESS_SECS) {
+            last = now_secs();
+            log_line(o, "%s: %.1f of %.1f GiB read", mb->name, (double)done / 1073741824.0,
+                  (double)mb->size / 1073741824.0);
+        }
+    }
+    if (md != NULL) {
+        unsigned char dg[EVP_MAX_MD_SIZE];
+        unsigned int dl = 0;
+        if (EVP_DigestFinal_ex(md, dg, &dl) != 1 || dl != ova_sha_len(ent->alg)) {
+            st = ova_err_set(err, OVA_E_NOMEM, "%s: digest computation failed", mb->name);
+            goto out;
+        }
+        if (memcmp(dg, ent->digest, dl) != 0) {
+            char want[129], got[129];
+            hex_of(ent->digest, dl, want);
+            hex_of(dg, dl, got);
+            ova_vlist_add(&v->problems, mb->name, "%s digest does not match the manifest (manifest %s, member %s)",
+                          ova_sha_label(ent->alg), want, got);
+        }
+    }
+    if (w != NULL) {
+        ova_vmdk_facts f;
+        if ((st = ova_vmdk_walk_finish(w, &f, err)) != OVA_OK)
+            goto out;
+        ova_vdisk *d = &v->disks[v->n_disks++];
+        memset(d, 0, sizeof *d);
+        memcpy(d->name, mb->name, sizeof d->name);
+        d->offset = mb->offset;
+        d->size = mb->size;
+        d->capacity = f.capacity;
+        d->gd_sector = f.gd_sector;
+        d->n_gds = f.n_gds;
+        d->grains = f.grains;
+        d->sound = f.sound;
+        v->grains += f.grains;
+    }
+out:
+    EVP_MD_CTX_free(md);
+    ova_vmdk_walk_free(&w);
+    return st;
+}
+
+ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_validation *v, ova_err *err)
+{
+    const char *label = base_name(path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open", path);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return ova_err_errno(err, OVA_E_IO, e, "%s: cannot stat", path);
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ova_err_set(err, OVA_E_IO, "%s: not a regular file", path);
+    }
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    v->ova_size = (uint64_t)sb.st_size;
+
+    ova_vmember *m = NULL;
+    size_t n = 0;
+    mf_entry *ent = NULL;
+    unsigned char *buf = NULL;
+    ova_status st = ova_vtar_walk(fd, v->ova_size, label, &m, &n, &v->problems, err);
+    if (st != OVA_OK)
+        goto out;
+    v->n_members = n;
+    ssize_t ovf, mf;
+    check_order(m, n, label, &v->problems, &ovf, &mf);
+
+    ent = calloc(n ? n : 1, sizeof *ent);
+    v->disks = calloc(n ? n : 1, sizeof *v->disks);
+    buf = malloc(CHUNK);
+    if (ent == NULL || v->disks == NULL || buf == NULL) {
+        st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    if (mf >= 0 && (st = check_manifest(fd, m, n, (size_t)mf, ent, &v->problems, err)) != OVA_OK)
+        goto out;
+    if (ovf >= 0) {
+        if ((st = ova_vovf_check(fd, m, n, (size_t)ovf, o->schema_dir, v, err)) != OVA_OK)
+            goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool is_vmdk = ends_with(m[i].name, ".vmdk");
+        if ((ssize_t)i == mf || m[i].truncated || (!ent[i].listed && !is_vmdk))
+            continue;
+        if (m[i].size >= ((uint64_t)64 << 20))
+            log_line(o, "checking %s (%.1f MiB)", m[i].name, (double)m[i].size / 1048576.0);
+        if ((st = stream_member(fd, &m[i], &ent[i], is_vmdk, buf, o, v, err)) != OVA_OK)
+            goto out;
+    }
+    for (size_t i = 0; i < v->n_disks; i++)
+        if (!v->disks[i].sound && o->deep)
+            note(v, "%s: structure problems, grains not inflated", v->disks[i].name);
+out:
+    free(buf);
+    free(ent);
+    free(m);
+    close(fd);
+    return st;
+}
+
+static int cmp_deep(const void *a, const void *b)
+{
+    const ova_deep_problem *x = a, *y = b;
+    if (x->disk != y->disk)
+        return x->disk < y->disk ? -1 : 1;
+    return (x->lba > y->lba) - (x->lba < y->lba);
+}
+
+void ova_validate_merge_deep(ova_validation *v, ova_deep_problem *probs, size_t n, uint64_t count,
+                             uint64_t inflated)
+{
+    if (n > 1)
+        qsort(probs, n, sizeof *probs, cmp_deep);
+    size_t keep = n < OVA_VALIDATE_MAX_DEEP ? n : OVA_VALIDATE_MAX_DEEP;
+    for (size_t i = 0; i < keep; i++) {
+        probs[i].text[sizeof probs[i].text - 1] = '\0';
+        ova_vlist_add(&v->problems, NULL, "%s", probs[i].text);
+    }
+    if (count > keep)
+        v->problems.count += count - keep;
+    v->grains_inflated += inflated;
+    v->deep = true;
+}
+
+ova_status ova_validate_file(const char *path, const ova_validate_opts *o, ova_validation *v, ova_err *err)
+{
+    ova_status st = ova_validate_meta(path, o, v, err);
+    if (st != OVA_OK || !o->deep)
+        return st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open", path);
+    ova_deep_result r = { 0 };
+    for (size_t i = 0; i < v->n_disks && st == OVA_OK; i++)
+        st = ova_validate_deep_disk(fd, &v->disks[i], i, 0, 1, &r, err);
+    close(fd);
+    if (st == OVA_OK)
+        ova_validate_merge_deep(v, r.probs, r.n, r.count, r.inflated);
+    ova_deep_result_free(&r);
+    return st;
+}

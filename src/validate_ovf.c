@@ -1,0 +1,446 @@
+/* validate_ovf.c - the OVF checks of `ovatool validate`: libxml2 parses the
+ * descriptor straight out of the archive, validates it against the DMTF
+ * schema (DSP8023 1.1.1) when the schema folder is there, and the
+ * References/Disk facts are checked against the members (formats.md 4.3,
+ * 4.4, 3.11: OVF capacity >= VMDK capacity). */
+#include "ovatool/validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlIO.h>
+#include <libxml/xmlerror.h>
+#include <libxml/xmlschemas.h>
+
+#include "ovatool/vmdk_stream.h"
+
+#define OVF_NS "http://schemas.dmtf.org/ovf/envelope/1"
+#define SCHEMA_FILE "dsp8023_1.1.1.xsd"
+/* Real descriptors are tens of KiB; the cap bounds the DOM. */
+#define OVF_MAX_BYTES ((uint64_t)64 << 20)
+/* Schema errors listed per descriptor; one mistake often causes several. */
+#define MAX_SCHEMA_ERRORS 10u
+
+/* The OVF member as a libxml2 input: read in place from the OVA. */
+typedef struct member_io {
+    int fd;
+    const ova_vmember *m;
+    uint64_t done;
+    ova_err *err;
+    ova_status st;
+} member_io;
+
+static int io_read(void *ctx, char *buf, int len)
+{
+    member_io *io = ctx;
+    uint64_t left = io->m->size - io->done;
+    size_t n = len < 0 ? 0 : (size_t)len;
+    if (n > left)
+        n = (size_t)left;
+    if (n == 0)
+        return 0;
+    io->st = ova_vpread(io->fd, buf, n, io->m->offset + io->done, io->m->name, io->err);
+    if (io->st != OVA_OK)
+        return -1;
+    io->done += n;
+    return (int)n;
+}
+
+static int io_close(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+/* Schema errors become problems; warnings ("Skipping import ...", which
+ * every run prints, SOURCE.md) are dropped. */
+typedef struct schema_errs {
+    ova_vlist *probs;
+    const char *member;
+    unsigned n;
+    char first[512];           /* the first error while compiling the schema */
+} schema_errs;
+
+static void trimmed(const char *msg, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", msg ? msg : "(no message)");
+    size_t l = strlen(out);
+    while (l > 0 && (out[l - 1] == '\n' || out[l - 1] == ' '))
+        out[--l] = '\0';
+}
+
+static void on_valid_error(void *ctx, xmlErrorPtr e)
+{
+    schema_errs *s = ctx;
+    if (e == NULL || e->level < XML_ERR_ERROR)
+        return;
+    s->n++;
+    if (s->n > MAX_SCHEMA_ERRORS)
+        return;
+    char msg[512];
+    trimmed(e->message, msg, sizeof msg);
+    ova_vlist_add(s->probs, s->member, "line %d: schema: %s", e->line, msg);
+}
+
+static void on_schema_error(void *ctx, xmlErrorPtr e)
+{
+    schema_errs *s = ctx;
+    if (e == NULL || e->level < XML_ERR_ERROR || s->first[0])
+        return;
+    trimmed(e->message, s->first, sizeof s->first);
+}
+
+static bool is_el(const xmlNode *n, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE && n->ns != NULL && n->ns->href != NULL &&
+           strcmp((const char *)n->ns->href, OVF_NS) == 0 && strcmp((const char *)n->name, name) == 0;
+}
+
+static char *attr(const xmlNode *n, const char *name)
+{
+    return (char *)xmlGetNsProp(n, (const xmlChar *)name, (const xmlChar *)OVF_NS);
+}
+
+/* A plain decimal number (what ovf:size and ovf:capacity hold). */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* ovf:capacityAllocationUnits: "byte", "byte * 2^N" or "byte * 10^N"
+ * (blanks optional, DSP0004 programmatic units); absent means bytes. */
+static bool parse_units(const char *s, uint64_t *mult)
+{
+    if (s == NULL) {
+        *mult = 1;
+        return true;
+    }
+    while (*s == ' ')
+        s++;
+    if (strncmp(s, "byte", 4) != 0)
+        return false;
+    s += 4;
+    while (*s == ' ')
+        s++;
+    if (*s == '\0') {
+        *mult = 1;
+        return true;
+    }
+    if (*s++ != '*')
+        return false;
+    while (*s == ' ')
+        s++;
+    unsigned base;
+    if (strncmp(s, "2^", 2) == 0) {
+        base = 2;
+        s += 2;
+    } else if (strncmp(s, "10^", 3) == 0) {
+        base = 10;
+        s += 3;
+    } else {
+        return false;
+    }
+    char digits[8];
+    size_t k = 0;
+    while (*s >= '0' && *s <= '9' && k < sizeof digits - 1)
+        digits[k++] = *s++;
+    digits[k] = '\0';
+    while (*s == ' ')
+        s++;
+    uint64_t e;
+    if (*s != '\0' || !parse_u64(digits, &e))
+        return false;
+    uint64_t v = 1;
+    for (uint64_t i = 0; i < e; i++) {
+        if (v > UINT64_MAX / base)
+            return false;
+        v *= base;
+    }
+    *mult = v;
+    return true;
+}
+
+typedef struct ref_file {
+    char *id, *href;
+    ssize_t member;
+} ref_file;
+
+static ssize_t member_index(const ova_vmember *m, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(m[i].name, name) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* Validate doc against DIR/dsp8023_1.1.1.xsd; a missing folder is a note,
+ * a schema that does not compile an error of the check itself. */
+static ova_status schema_check(xmlDocPtr doc, const char *dir, const char *member, ova_validation *v, ova_err *err)
+{
+    char xsd[4096];
+    struct stat sb;
+    if (dir == NULL || dir[0] == '\0') {
+        ova_buf_puts(&v->notes, "OVF schema check skipped: no schema folder given (--schema DIR)\n");
+        return OVA_OK;
+    }
+    snprintf(xsd, sizeof xsd, "%s/%s", dir, SCHEMA_FILE);
+    if (stat(xsd, &sb) != 0) {
+        ova_buf_printf(&v->notes, "OVF schema check skipped: %s not found\n", xsd);
+        return OVA_OK;
+    }
+    /* no network: the CIM imports of the same namespace are skipped by
+     * libxml2 (SOURCE.md); anything else must not reach out either */
+    xmlExternalEntityLoader old = xmlGetExternalEntityLoader();
+    xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
+    schema_errs se = { &v->problems, member, 0, "" };
+    ova_status st = OVA_OK;
+    xmlSchemaValidCtxtPtr vc = NULL;
+    xmlSchemaPtr schema = NULL;
+    xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(xsd);
+    if (pc == NULL) {
+        st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory loading the schema", xsd);
+        goto out;
+    }
+    xmlSchemaSetParserStructuredErrors(pc, on_schema_error, &se);
+    schema = xmlSchemaParse(pc);
+    if (schema == NULL) {
+        st = ova_err_set(err, OVA_E_FORMAT, "%s: the OVF schema does not compile: %s", xsd,
+                         se.first[0] ? se.first : "unknown error");
+        goto out;
+    }
+    vc = xmlSchemaNewValidCtxt(schema);
+    if (vc == NULL) {
+        st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", xsd);
+        goto out;
+    }
+    xmlSchemaSetValidStructuredErrors(vc, on_valid_error, &se);
+    int rc = xmlSchemaValidateDoc(vc, doc);
+    if (rc != 0 && se.n == 0)
+        ova_vlist_add(&v->problems, member, "does not validate against the DMTF OVF schema");
+    if (se.n > MAX_SCHEMA_ERRORS)
+        ova_vlist_add(&v->problems, member, "%u more schema errors", se.n - MAX_SCHEMA_ERRORS);
+    v->schema_checked = true;
+out:
+    if (vc)
+        xmlSchemaFreeValidCtxt(vc);
+    if (schema)
+        xmlSchemaFree(schema);
+    if (pc)
+        xmlSchemaFreeParserCtxt(pc);
+    xmlSetExternalEntityLoader(old);
+    return st;
+}
+
+/* The VMDK header capacity of a member in bytes; false if it has none. */
+static bool vmdk_capacity(int fd, const ova_vmember *m, uint64_t *sectors, ova_status *st, ova_err *err)
+{
+    unsigned char h[OVA_SECTOR];
+    if (m->size < OVA_SECTOR || m->truncated)
+        return false;
+    if ((*st = ova_vpread(fd, h, sizeof h, m->offset, m->name, err)) != OVA_OK)
+        return false;
+    if (memcmp(h, "KDMV", 4) != 0)
+        return false;
+    *sectors = ova_get_le64(h + 12);
+    return true;
+}
+
+static ova_status cross_check(int fd, xmlNode *root, const ova_vmember *m, size_t n, size_t ovf_index,
+                              ova_validation *v, ova_err *err)
+{
+    const char *on = m[ovf_index].name;
+    ova_vlist *p = &v->problems;
+    ref_file *files = NULL;
+    size_t nf = 0, capf = 0;
+    ova_status st = OVA_OK;
+
+    for (xmlNode *sec = root->children; sec; sec = sec->next) {
+        if (!is_el(sec, "References"))
+            continue;
+        for (xmlNode *f = sec->children; f; f = f->next) {
+            if (!is_el(f, "File"))
+                continue;
+            if (nf == capf) {
+                size_t nc = capf ? capf * 2 : 8;
+                ref_file *nfp = realloc(files, nc * sizeof *nfp);
+                if (nfp == NULL) {
+                    st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", on);
+                    goto out;
+                }
+                files = nfp;
+                capf = nc;
+            }
+            ref_file *r = &files[nf++];
+            r->id = attr(f, "id");
+            r->href = attr(f, "href");
+            r->member = -1;
+            char *size = attr(f, "size");
+            if (r->href == NULL) {
+                ova_vlist_add(p, on, "line %ld: References/File without ovf:href", (long)xmlGetLineNo(f));
+            } else {
+                for (size_t k = 0; k + 1 < nf; k++)
+                    if (files[k].href && strcmp(files[k].href, r->href) == 0)
+                        ova_vlist_add(p, on, "References name %s twice", r->href);
+                r->member = member_index(m, n, r->href);
+                uint64_t sz;
+                if (r->member < 0)
+                    ova_vlist_add(p, on, "References/File %s is not a member of the archive", r->href);
+                else if (size != NULL && !parse_u64(size, &sz))
+                    ova_vlist_add(p, on, "References/File %s: ovf:size \"%s\" is not a number", r->href, size);
+                else if (size != NULL && sz != m[r->member].size)
+                    ova_vlist_add(p, on, "References/File %s: ovf:size is %llu, the member has %llu bytes",
+                                  r->href, (unsigned long long)sz, (unsigned long long)m[r->member].size);
+            }
+            if (r->id != NULL)
+                for (size_t k = 0; k + 1 < nf; k++)
+                    if (files[k].id && strcmp(files[k].id, r->id) == 0)
+                        ova_vlist_add(p, on, "References use ovf:id %s twice", r->id);
+            xmlFree(size);
+        }
+    }
+
+    for (xmlNode *sec = root->children; sec; sec = sec->next) {
+        if (!is_el(sec, "DiskSection"))
+            continue;
+        for (xmlNode *d = sec->children; d; d = d->next) {
+            if (!is_el(d, "Disk"))
+                continue;
+            char *id = attr(d, "diskId"), *ref = attr(d, "fileRef"), *cap = attr(d, "capacity");
+            char *units = attr(d, "capacityAllocationUnits");
+            const char *dn = id ? id : "(no ovf:diskId)";
+            ref_file *rf = NULL;
+            if (ref != NULL) {
+                for (size_t k = 0; k < nf; k++)
+                    if (files[k].id && strcmp(files[k].id, ref) == 0)
+                        rf = &files[k];
+                if (rf == NULL)
+                    ova_vlist_add(p, on, "Disk %s: ovf:fileRef %s names no References/File", dn, ref);
+            }
+            uint64_t c, mult, sectors = 0;
+            if (cap == NULL) {
+                ova_vlist_add(p, on, "Disk %s: no ovf:capacity", dn);
+            } else if (!parse_u64(cap, &c)) {
+                ova_vlist_add(p, on, "Disk %s: ovf:capacity \"%s\" is not a number", dn, cap);
+            } else if (!parse_units(units, &mult)) {
+                ova_vlist_add(p, on, "Disk %s: ovf:capacityAllocationUnits \"%s\" is not byte, byte * 2^N or "
+                              "byte * 10^N", dn, units);
+            } else if (c != 0 && mult > UINT64_MAX / c) {
+                ova_vlist_add(p, on, "Disk %s: capacity %s x %s does not fit in 64 bits", dn, cap, units);
+            } else if (rf != NULL && rf->member >= 0 && vmdk_capacity(fd, &m[rf->member], &sectors, &st, err)) {
+                uint64_t bytes = c * mult;
+                /* compare in sectors: the header rounds a byte capacity up */
+                uint64_t ovf_sectors = bytes / OVA_SECTOR + (bytes % OVA_SECTOR != 0);
+                if (ovf_sectors < sectors)
+                    ova_vlist_add(p, on, "Disk %s: ovf:capacity is %llu bytes, less than the %llu bytes of %s's "
+                                  "VMDK header (importers fail)", dn, (unsigned long long)bytes,
+                                  (unsigned long long)(sectors * OVA_SECTOR), m[rf->member].name);
+            }
+            xmlFree(id);
+            xmlFree(ref);
+            xmlFree(cap);
+            xmlFree(units);
+            if (st != OVA_OK)
+                goto out;
+        }
+    }
+
+    /* every file of the archive is described, in References order */
+    size_t next_ref = 0;
+    bool order_ok = true;
+    for (size_t i = 0; i < n; i++) {
+        if (i == ovf_index || ends_with(m[i].name, ".mf") || ends_with(m[i].name, ".cert"))
+            continue;
+        size_t k;
+        for (k = 0; k < nf; k++)
+            if (files[k].member == (ssize_t)i)
+                break;
+        if (k == nf) {
+            ova_vlist_add(p, m[i].name, "not listed in the OVF References");
+            continue;
+        }
+        if (k < next_ref)
+            order_ok = false;
+        next_ref = k + 1;
+    }
+    if (!order_ok)
+        ova_vlist_add(p, on, "the archive does not hold the files in References order");
+out:
+    for (size_t k = 0; k < nf; k++) {
+        xmlFree(files[k].id);
+        xmlFree(files[k].href);
+    }
+    free(files);
+    return st;
+}
+
+ova_status ova_vovf_check(int fd, const ova_vmember *members, size_t n_members, size_t ovf_index,
+                          const char *schema_dir, ova_validation *v, ova_err *err)
+{
+    const ova_vmember *om = &members[ovf_index];
+    if (om->truncated)
+        return OVA_OK; /* reported by the tar walk */
+    if (om->size > OVF_MAX_BYTES) {
+        ova_vlist_add(&v->problems, om->name, "descriptor of %llu bytes is larger than 64 MiB; not parsed",
+                      (unsigned long long)om->size);
+        return OVA_OK;
+    }
+    xmlInitParser();
+    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    if (ctxt == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory for the XML parser", om->name);
+    member_io io = { fd, om, 0, err, OVA_OK };
+    /* no network, no entity expansion, no libxml2 chatter on stderr */
+    xmlDocPtr doc = xmlCtxtReadIO(ctxt, io_read, io_close, &io, om->name, NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    ova_status st = io.st;
+    if (st != OVA_OK)
+        goto out;
+    if (doc == NULL) {
+        xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
+        char msg[512];
+        trimmed(e ? e->message : NULL, msg, sizeof msg);
+        ova_vlist_add(&v->problems, om->name, "line %d: not well-formed XML: %s", e ? e->line : 0, msg);
+        goto out;
+    }
+    xmlNode *root = xmlDocGetRootElement(doc);
+    if (root == NULL || !is_el(root, "Envelope")) {
+        ova_vlist_add(&v->problems, om->name, "the root element is not an OVF 1.x Envelope (namespace %s)", OVF_NS);
+        goto out;
+    }
+    if ((st = schema_check(doc, schema_dir, om->name, v, err)) != OVA_OK)
+        goto out;
+    st = cross_check(fd, root, members, n_members, ovf_index, v, err);
+out:
+    if (doc)
+        xmlFreeDoc(doc);
+    xmlFreeParserCtxt(ctxt);
+    return st;
+}
+
+void ova_validate_global_cleanup(void)
+{
+    xmlCleanupParser();
+}
