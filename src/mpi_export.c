@@ -648,6 +648,26 @@ static ova_status plan_rank0(engine *e, ova_vm **vm_out, int threads_total, uint
     return OVA_OK;
 }
 
+/* -o FILE, or -o DIR: then the OVA is named after the VM, as ovftool does,
+ * with the same sanitising as member names (no '/', no leading '.', no
+ * control characters; "vm" when nothing is left). */
+static ova_status output_path(const char *output, const ova_vm *vm, char *out, size_t n, ova_err *err)
+{
+    struct stat sb;
+    int len;
+    if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        char base[81];
+        ova_member_base(vm->display_name, base);
+        size_t ol = strlen(output);
+        len = snprintf(out, n, "%s%s%s.ova", output, ol > 0 && output[ol - 1] == '/' ? "" : "/", base);
+    } else {
+        len = snprintf(out, n, "%s", output);
+    }
+    if (len < 0 || (size_t)len >= n)
+        return ova_err_set(err, OVA_E_USAGE, "%s: output path too long", output);
+    return OVA_OK;
+}
+
 /* ---- the collective entry point ---------------------------------------- */
 
 ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova_export_hooks *hooks,
@@ -698,9 +718,11 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
     if (e->rank == 0) {
         uint64_t window = 0;
         st = plan_rank0(e, &vm, threads_total, &window, &e->first_err);
+        if (st == OVA_OK)
+            st = output_path(opts->output, vm, stats->output, sizeof stats->output, &e->first_err);
         if (st == OVA_OK) {
             ova_writer_opts wo = { opts->sha, opts->target_hw, pick_mtime(opts) };
-            st = ova_writer_open(opts->output, vm, e->plan, &wo, &e->writer, &e->first_err);
+            st = ova_writer_open(stats->output, vm, e->plan, &wo, &e->writer, &e->first_err);
         }
         if (st == OVA_OK) {
             ova_plan_pack(e->plan, &packed);

@@ -71,10 +71,14 @@ void ova_member_base(const char *output, char out[81])
     size_t k = 0;
     for (size_t i = 0; i < n && k < 80; i++) {
         unsigned char c = (unsigned char)name[i];
+        /* a dot never leads and never follows a dot: no hidden files, no ".." */
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                 c == '-' || c == '+' || (c == '.' && k > 0);
+                 c == '-' || c == '+' || (c == '.' && k > 0 && out[k - 1] != '.');
         out[k++] = ok ? (char)c : '_';
     }
+    /* nor ends the base: "NAME..ovf" would hold a ".." */
+    if (k > 0 && out[k - 1] == '.')
+        out[k - 1] = '_';
     out[k] = '\0';
     if (k == 0)
         strcpy(out, "vm");

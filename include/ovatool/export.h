@@ -26,7 +26,7 @@
 
 typedef struct ova_export_opts {
     const char *vmx_path;
-    const char *output;
+    const char *output;       /* the OVA, or an existing folder: then FOLDER/<VM name>.ova */
     int threads;              /* compression threads per rank; 0 = one per allowed core */
     bool pin;                 /* bind threads to cores with hwloc */
     uint64_t mem_limit;       /* bytes per rank for units in flight (default 512 MiB) */
@@ -54,6 +54,7 @@ typedef struct ova_export_stats {
     double seconds;
     uint64_t rss_max_kb;      /* peak resident memory of the largest rank */
     uint64_t rss_rank0_kb;    /* peak resident memory of rank 0 */
+    char output[4096];        /* the OVA written (opts->output, or DIR/<VM name>.ova) */
 } ova_export_stats;
 
 /* Progress as rank 0 sees it: disk bytes whose units are written. */

@@ -56,10 +56,11 @@ uint64_t ova_writer_bytes(const ova_writer *w);
  * open in this process, if any. For SIGINT/SIGTERM handlers. */
 void ova_writer_signal_cleanup(void);
 
-/* Member base name derived from the output path: its file name without
- * ".ova", with characters outside [A-Za-z0-9._+-] (and a leading '.')
- * replaced by '_', at most 80 bytes; "vm" when nothing is left. out must hold
- * 81 bytes. */
+/* Member base name derived from the output path (or a VM name): its file
+ * name without ".ova", with characters outside [A-Za-z0-9._+-] replaced by
+ * '_', and so is a dot that leads, follows another dot or ends the name (no
+ * hidden files, no ".."); at most 80 bytes; "vm" when nothing is left. out
+ * must hold 81 bytes. */
 void ova_member_base(const char *output, char out[81]);
 
 #endif

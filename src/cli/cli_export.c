@@ -23,7 +23,8 @@ typedef struct opt_doc {
 enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE };
 
 static const opt_doc OPTS[] = {
-    { "output", 1, 'o', "FILE", "the OVA to write (required); written beside as a temporary file, renamed at the end" },
+    { "output", 1, 'o', "FILE|DIR",
+      "the OVA to write (required), or a folder for DIR/<VM name>.ova; written under a temporary name first" },
     { "compression", 1, O_COMPRESSION, "PRESET",
       "fast (isal 1) | balanced (libdeflate 6, the default) | max (libdeflate 9)" },
     { "codec", 1, O_CODEC, "NAME", "zlib | libdeflate | isal (default: the preset's); all write the zlib format" },
@@ -80,7 +81,7 @@ static void print_json(const ova_export_opts *o, const ova_export_stats *s)
     ova_buf b = OVA_BUF_INIT;
     double secs = s->seconds > 0 ? s->seconds : 1e-9;
     ova_buf_puts(&b, "{\"output\":\"");
-    ova_buf_put_json(&b, o->output);
+    ova_buf_put_json(&b, s->output);
     ova_buf_printf(&b,
                    "\",\"bytes_in\":%llu,\"bytes_read\":%llu,\"bytes_out\":%llu,\"ratio\":%.4f,"
                    "\"seconds\":%.3f,\"rate_bytes_per_s\":%.0f,\"ranks\":%d,\"threads\":%d,"
@@ -268,7 +269,7 @@ int cli_export(int argc, char **argv)
         double secs = stats.seconds > 0 ? stats.seconds : 1e-9;
         cli_info("wrote %s: %.1f MiB from %.2f GiB of disk (%.2f GiB read), ratio %.3f, %.1f s, %.1f MiB/s; "
                  "peak memory %.0f MiB (largest rank), %.0f MiB (rank 0)",
-                 o.output, (double)stats.bytes_out / 1048576.0, (double)stats.bytes_in / 1073741824.0,
+                 stats.output, (double)stats.bytes_out / 1048576.0, (double)stats.bytes_in / 1073741824.0,
                  (double)stats.bytes_read / 1073741824.0,
                  stats.bytes_in ? (double)stats.bytes_out / (double)stats.bytes_in : 0.0, secs,
                  (double)stats.bytes_in / secs / 1048576.0, (double)stats.rss_max_kb / 1024.0,
