@@ -57,4 +57,4 @@ for d in small big; do
 done
 echo
 awk -v s="$t_small" -v b="$t_big" -v r="$(get big.json bytes_read)" -v a="$(get big.info allocated)" 'BEGIN {
-  printf "16 GiB sparse / 256 MiB flat export time: %.2fx; bytes read / allocated: %.3f\n", b / s, r / a }'
+  printf "16 GiB sparse / 256 MiB disk export time: %.2fx; bytes read / allocated: %.3f\n", b / s, r / a }'
