@@ -176,3 +176,14 @@ void ova_buf_put_json(ova_buf *b, const char *s)
         }
     }
 }
+
+int ova_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

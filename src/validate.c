@@ -89,17 +89,6 @@ bool ova_validation_ok(const ova_validation *v) { return v->problems.count == 0;
 
 /* ---- manifest lines ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *name, size_t name_cap,
                             unsigned char digest[64], const char **why)
 {
@@ -177,7 +166,7 @@ int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *na
         return 0;
     }
     for (size_t i = 0; i < dlen; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = ova_hex_digit(hex[2 * i]), lo = ova_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             *why = "digest is not hexadecimal";
             return 0;

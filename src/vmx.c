@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovatool/buf.h"
+
 /* Keys are ASCII; lower-casing with the C locale's tolower() could treat
  * bytes >= 0x80 differently depending on the user's locale. */
 static unsigned char ascii_lower(unsigned char c)
@@ -25,17 +27,6 @@ static unsigned char ascii_lower(unsigned char c)
 static bool is_blank(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* FNV-1a over the lower-cased key, so lookups in any case hit the same slot. */
@@ -217,7 +208,7 @@ static ova_status unescape(parser *p, const char *v, size_t n, int line, const c
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (v[i] == '|' && i + 2 < n && (hi = hex_value(v[i + 1])) >= 0 && (lo = hex_value(v[i + 2])) >= 0) {
+        if (v[i] == '|' && i + 2 < n && (hi = ova_hex_digit(v[i + 1])) >= 0 && (lo = ova_hex_digit(v[i + 2])) >= 0) {
             if (hi == 0 && lo == 0) {
                 free(s);
                 return ova_err_set(p->err, OVA_E_FORMAT, "%s: line %d: %s: escaped NUL byte (|00) in value",

@@ -37,6 +37,9 @@ void ova_buf_fill(ova_buf *b, char c, size_t n);
  * the output is always well-formed. */
 void ova_buf_put_xml(ova_buf *b, const char *s);
 
+/* Value of a hexadecimal digit (either case), or -1. */
+int ova_hex_digit(char c);
+
 /* Append s as the body of a JSON string (without the surrounding quotes). */
 void ova_buf_put_json(ova_buf *b, const char *s);
 

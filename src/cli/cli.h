@@ -2,8 +2,10 @@
 #ifndef OVATOOL_CLI_H
 #define OVATOOL_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ovatool/export.h"
 
@@ -16,6 +18,22 @@ void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern bool cli_quiet;  /* -q: no info lines (warnings and errors still shown) */
+
+/* One option of a subcommand; values >= 256 have no short form. */
+typedef struct cli_opt {
+    const char *name;
+    int has_arg;
+    int val;
+    const char *arg;   /* placeholder in --help, NULL if no value */
+    const char *help;
+} cli_opt;
+
+/* Fill lo (n + 1 entries) and short_opts (":" + short options) from a table. */
+size_t cli_getopt_table(const cli_opt *opts, size_t n, struct option *lo, char *short_opts, size_t short_len);
+/* The --help lines for a table. */
+void cli_print_options(FILE *f, const cli_opt *opts, size_t n);
+/* The message for getopt_long's ':' (missing value) or '?' (unknown option). */
+const char *cli_getopt_error(int c, char **argv);
 
 /* "512M", "2G", "1048576", "64k": bytes. false if malformed or zero. */
 bool cli_parse_size(const char *s, uint64_t *out);

@@ -11,18 +11,10 @@
 #include "ovatool/export.h"
 #include "ovatool/ova_writer.h"
 
-/* One table defines every option: getopt reads it, --help prints it. */
-typedef struct opt_doc {
-    const char *name;
-    int has_arg;
-    int val;
-    const char *arg;
-    const char *help;
-} opt_doc;
-
 enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE };
 
-static const opt_doc OPTS[] = {
+/* One table defines every option: getopt reads it, --help prints it. */
+static const cli_opt OPTS[] = {
     { "output", 1, 'o', "FILE|DIR",
       "the OVA to write (required), or a folder for DIR/<VM name>.ova; written under a temporary name first" },
     { "compression", 1, O_COMPRESSION, "PRESET",
@@ -47,16 +39,7 @@ static void export_usage(FILE *f)
 {
     fprintf(f, "Usage: ovatool export VMX -o OUT.ova [options]\n"
                "       mpirun -n N ovatool export VMX -o OUT.ova [options]\n\nOptions:\n");
-    for (size_t i = 0; i < N_OPTS; i++) {
-        char left[48];
-        if (OPTS[i].val < 256)
-            snprintf(left, sizeof left, "-%c, --%s%s%s", OPTS[i].val, OPTS[i].name, OPTS[i].arg ? " " : "",
-                     OPTS[i].arg ? OPTS[i].arg : "");
-        else
-            snprintf(left, sizeof left, "    --%s%s%s", OPTS[i].name, OPTS[i].arg ? " " : "",
-                     OPTS[i].arg ? OPTS[i].arg : "");
-        fprintf(f, "  %-26s %s\n", left, OPTS[i].help);
-    }
+    cli_print_options(f, OPTS, N_OPTS);
     fprintf(f, "\nExit status: 0 success, 1 failure (no output left behind), 2 usage error.\n");
 }
 
@@ -104,18 +87,8 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
 {
     static char reason[256];
     struct option lo[N_OPTS + 1];
-    char short_opts[64] = ":";
-    for (size_t i = 0; i < N_OPTS; i++) {
-        lo[i] = (struct option){ OPTS[i].name, OPTS[i].has_arg ? required_argument : no_argument, NULL,
-                                 OPTS[i].val };
-        if (OPTS[i].val < 256) {
-            size_t n = strlen(short_opts);
-            short_opts[n] = (char)OPTS[i].val;
-            short_opts[n + 1] = OPTS[i].has_arg ? ':' : '\0';
-            short_opts[n + 2] = '\0';
-        }
-    }
-    memset(&lo[N_OPTS], 0, sizeof lo[N_OPTS]);
+    char short_opts[64];
+    cli_getopt_table(OPTS, N_OPTS, lo, short_opts, sizeof short_opts);
 
     int codec_set = 0, level_set = 0;
     *json = 0;
@@ -183,12 +156,8 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
                 return "--progress takes seconds from 0 to 86400";
             o->progress_secs = (double)v;
             break;
-        case ':':
-            snprintf(reason, sizeof reason, "option %s needs a value", argv[optind - 1]);
-            return reason;
         default:
-            snprintf(reason, sizeof reason, "unknown option %s", argv[optind - 1]);
-            return reason;
+            return cli_getopt_error(c, argv);
         }
     }
     /* a preset's level may not exist for an explicitly chosen codec */

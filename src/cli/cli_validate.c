@@ -12,17 +12,9 @@
 /* Beyond cli.h's codes: the OVA was read and has problems. */
 enum { EXIT_INVALID = 3 };
 
-typedef struct opt_doc {
-    const char *name;
-    int has_arg;
-    int val;
-    const char *arg;
-    const char *help;
-} opt_doc;
-
 enum { O_DEEP = 256, O_JSON, O_SCHEMA };
 
-static const opt_doc OPTS[] = {
+static const cli_opt OPTS[] = {
     { "deep", 0, O_DEEP, NULL, "also inflate every grain (split over the ranks under mpirun)" },
     { "json", 0, O_JSON, NULL, "print the result as one JSON object instead of text" },
     { "schema", 1, O_SCHEMA, "DIR", "DMTF OVF schema folder (dsp8023_1.1.1.xsd); without one: skipped, with a note" },
@@ -38,16 +30,7 @@ static void validate_usage(FILE *f)
                "Checks the tar structure, member order, manifest digests, the OVF (DMTF schema and\n"
                "References/Disk facts) and every streamOptimized disk's markers, tables and footer.\n\n"
                "Options:\n");
-    for (size_t i = 0; i < N_OPTS; i++) {
-        char left[48];
-        if (OPTS[i].val < 256)
-            snprintf(left, sizeof left, "-%c, --%s%s%s", OPTS[i].val, OPTS[i].name, OPTS[i].arg ? " " : "",
-                     OPTS[i].arg ? OPTS[i].arg : "");
-        else
-            snprintf(left, sizeof left, "    --%s%s%s", OPTS[i].name, OPTS[i].arg ? " " : "",
-                     OPTS[i].arg ? OPTS[i].arg : "");
-        fprintf(f, "  %-26s %s\n", left, OPTS[i].help);
-    }
+    cli_print_options(f, OPTS, N_OPTS);
     fprintf(f, "\nExit status: 0 valid, 3 problems found (one PROBLEM line each), 1 the check could not run\n"
                "(e.g. the file cannot be read), 2 usage error.\n");
 }
@@ -63,26 +46,20 @@ static const char *parse(int argc, char **argv, vargs *a)
 {
     static char reason[256];
     struct option lo[N_OPTS + 1];
-    for (size_t i = 0; i < N_OPTS; i++)
-        lo[i] = (struct option){ OPTS[i].name, OPTS[i].has_arg ? required_argument : no_argument, NULL,
-                                 OPTS[i].val };
-    memset(&lo[N_OPTS], 0, sizeof lo[N_OPTS]);
+    char short_opts[16];
+    cli_getopt_table(OPTS, N_OPTS, lo, short_opts, sizeof short_opts);
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":qh", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, short_opts, lo, NULL)) != -1) {
         switch (c) {
         case O_DEEP: a->o.deep = true; break;
         case O_JSON: a->json = true; break;
         case O_SCHEMA: a->o.schema_dir = optarg; break;
         case 'q': cli_quiet = true; break;
         case 'h': a->help = 1; return NULL;
-        case ':':
-            snprintf(reason, sizeof reason, "option %s needs a value", argv[optind - 1]);
-            return reason;
         default:
-            snprintf(reason, sizeof reason, "unknown option %s", argv[optind - 1]);
-            return reason;
+            return cli_getopt_error(c, argv);
         }
     }
     if (optind >= argc)

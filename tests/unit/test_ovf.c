@@ -14,8 +14,6 @@
 #include <cmocka.h>
 
 #include <libxml/parser.h>
-#include <libxml/xmlIO.h>
-#include <libxml/xmlschemas.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
@@ -26,6 +24,7 @@
 #include <unistd.h>
 
 #include "ovatool/ovf.h"
+#include "ovf_schema.h"
 
 #define SCHEMA_DIR OVATOOL_SCHEMA_DIR
 
@@ -34,77 +33,21 @@
 #define NS_VSSD "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
 #define NS_VMW "http://www.vmware.com/schema/ovf"
 
-static xmlSchemaPtr g_schema; /* NULL: schema folder absent, validation skipped */
 
 /* ------------------------------------------------------------------ */
 /* libxml2 plumbing                                                    */
 
-static void xml_error(void *ctx, const char *msg, ...) __attribute__((format(printf, 2, 3)));
-static void xml_error(void *ctx, const char *msg, ...)
-{
-    (void)ctx;
-    va_list ap;
-    va_start(ap, msg);
-    vfprintf(stderr, msg, ap);
-    va_end(ap);
-}
-
-/* The schema set always warns that it skips a second import of the WS-CIM
- * common schema (SOURCE.md); that is expected noise. */
-static void xml_warning(void *ctx, const char *msg, ...)
-{
-    (void)ctx;
-    (void)msg;
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    if (access(SCHEMA_DIR "/dsp8023_1.1.1.xsd", R_OK) != 0) {
-        print_message("note: %s not found, skipping OVF schema validation\n", SCHEMA_DIR);
-        return 0;
-    }
-    /* must be set before libxml2 first reads its catalogs */
-    if (setenv("XML_CATALOG_FILES", SCHEMA_DIR "/catalog.xml", 1) != 0)
-        return -1;
-    xmlInitParser();
-    /* like xmllint --nonet: the catalog must resolve every import locally */
-    xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
-    xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(SCHEMA_DIR "/dsp8023_1.1.1.xsd");
-    if (pc == NULL)
-        return -1;
-    xmlSchemaSetParserErrors(pc, xml_error, xml_warning, NULL);
-    g_schema = xmlSchemaParse(pc);
-    xmlSchemaFreeParserCtxt(pc);
-    if (g_schema == NULL) {
-        print_error("the OVF schema in %s does not compile\n", SCHEMA_DIR);
-        return -1;
-    }
-    return 0;
+    return ovf_schema_load(SCHEMA_DIR);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (g_schema != NULL)
-        xmlSchemaFree(g_schema);
-    g_schema = NULL;
-    xmlCleanupParser();
+    ovf_schema_free();
     return 0;
-}
-
-/* 0 valid, >0 invalid, <0 internal error (as xmlSchemaValidateDoc). */
-static int schema_validate(xmlDocPtr doc, bool quiet)
-{
-    xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(g_schema);
-    assert_non_null(vc);
-    if (quiet)
-        xmlSchemaSetValidErrors(vc, xml_warning, xml_warning, NULL);
-    else
-        xmlSchemaSetValidErrors(vc, xml_error, xml_warning, NULL);
-    int rc = xmlSchemaValidateDoc(vc, doc);
-    xmlSchemaFreeValidCtxt(vc);
-    return rc;
 }
 
 typedef struct ovfdoc {
@@ -301,7 +244,7 @@ static ovfdoc open_doc(const ova_buf *b)
     ovfdoc d;
     d.doc = parse_buf(b->data, b->len);
     assert_non_null(d.doc);
-    if (g_schema != NULL && schema_validate(d.doc, false) != 0) {
+    if (ovf_schema_loaded() && ovf_schema_validate(d.doc, false) != 0) {
         fprintf(stderr, "%s", b->data);
         fail_msg("the generated OVF does not validate against DSP8023");
     }
@@ -1011,7 +954,7 @@ static void test_deterministic(void **state)
 static void test_schema_rejects_broken(void **state)
 {
     (void)state;
-    if (g_schema == NULL) {
+    if (!ovf_schema_loaded()) {
         print_message("note: OVF schema absent, skipped\n");
         skip();
     }
@@ -1024,7 +967,7 @@ static void test_schema_rejects_broken(void **state)
     memmove(p, p + sizeof info - 1, strlen(p + sizeof info - 1) + 1);
     xmlDocPtr doc = parse_buf(b.data, strlen(b.data));
     assert_non_null(doc);
-    assert_true(schema_validate(doc, true) > 0);
+    assert_true(ovf_schema_validate(doc, true) > 0);
     xmlFreeDoc(doc);
     ova_buf_free(&b);
 }

@@ -17,8 +17,6 @@
 #include <cmocka.h>
 
 #include <libxml/parser.h>
-#include <libxml/xmlIO.h>
-#include <libxml/xmlschemas.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
@@ -31,6 +29,7 @@
 #include "ovatool/buf.h"
 #include "ovatool/ovf.h"
 #include "ovatool/vm.h"
+#include "ovf_schema.h"
 
 #define SCHEMA_DIR OVATOOL_SCHEMA_DIR
 #define FIXTURE_DIR OVATOOL_FIXTURES "/vmx/"
@@ -40,76 +39,23 @@
 #define NS_VSSD "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
 #define NS_VMW "http://www.vmware.com/schema/ovf"
 
-static xmlSchemaPtr g_schema; /* NULL: schema folder absent, validation skipped */
 static unsigned long g_checks; /* XPath checks made, reported at the end */
 
 /* ------------------------------------------------------------------ */
 /* libxml2 plumbing (same approach as test_ovf.c)                       */
 
-static void xml_error(void *ctx, const char *msg, ...) __attribute__((format(printf, 2, 3)));
-static void xml_error(void *ctx, const char *msg, ...)
-{
-    (void)ctx;
-    va_list ap;
-    va_start(ap, msg);
-    vfprintf(stderr, msg, ap);
-    va_end(ap);
-}
-
-/* The schema set always warns that it skips a second import of the WS-CIM
- * common schema (SOURCE.md); that is expected noise. */
-static void xml_warning(void *ctx, const char *msg, ...)
-{
-    (void)ctx;
-    (void)msg;
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    if (access(SCHEMA_DIR "/dsp8023_1.1.1.xsd", R_OK) != 0) {
-        print_message("note: %s not found, skipping OVF schema validation\n", SCHEMA_DIR);
-        return 0;
-    }
-    /* must be set before libxml2 first reads its catalogs */
-    if (setenv("XML_CATALOG_FILES", SCHEMA_DIR "/catalog.xml", 1) != 0)
-        return -1;
-    xmlInitParser();
-    /* like xmllint --nonet: the catalog must resolve every import locally */
-    xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
-    xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(SCHEMA_DIR "/dsp8023_1.1.1.xsd");
-    if (pc == NULL)
-        return -1;
-    xmlSchemaSetParserErrors(pc, xml_error, xml_warning, NULL);
-    g_schema = xmlSchemaParse(pc);
-    xmlSchemaFreeParserCtxt(pc);
-    if (g_schema == NULL) {
-        print_error("the OVF schema in %s does not compile\n", SCHEMA_DIR);
-        return -1;
-    }
-    return 0;
+    return ovf_schema_load(SCHEMA_DIR);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (g_schema != NULL)
-        xmlSchemaFree(g_schema);
-    g_schema = NULL;
-    xmlCleanupParser();
+    ovf_schema_free();
     print_message("%lu XPath checks made\n", g_checks);
     return 0;
-}
-
-/* 0 valid, >0 invalid, <0 internal error (as xmlSchemaValidateDoc). */
-static int schema_validate(xmlDocPtr doc)
-{
-    xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(g_schema);
-    assert_non_null(vc);
-    xmlSchemaSetValidErrors(vc, xml_error, xml_warning, NULL);
-    int rc = xmlSchemaValidateDoc(vc, doc);
-    xmlSchemaFreeValidCtxt(vc);
-    return rc;
 }
 
 typedef struct ovfdoc {
@@ -330,9 +276,9 @@ static ovfdoc open_doc(const ova_buf *b)
     ovfdoc d;
     d.doc = xmlReadMemory(b->data, (int)b->len, "generated.ovf", NULL, XML_PARSE_NONET);
     assert_non_null(d.doc);
-    if (g_schema != NULL) {
+    if (ovf_schema_loaded()) {
         g_checks++;
-        if (schema_validate(d.doc) != 0) {
+        if (ovf_schema_validate(d.doc, false) != 0) {
             fprintf(stderr, "%s", b->data);
             fail_msg("the generated OVF does not validate against DSP8023");
         }

@@ -1,0 +1,46 @@
+/* cli_opts.c - option tables: one table per subcommand drives both
+ * getopt_long and the --help text, so the two cannot drift apart. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+size_t cli_getopt_table(const cli_opt *opts, size_t n, struct option *lo, char *short_opts, size_t short_len)
+{
+    size_t k = 0;
+    if (short_len > 0)
+        short_opts[k++] = ':'; /* report a missing value as ':' */
+    for (size_t i = 0; i < n; i++) {
+        lo[i] = (struct option){ opts[i].name, opts[i].has_arg ? required_argument : no_argument, NULL, opts[i].val };
+        if (opts[i].val < 256 && k + 2 < short_len) {
+            short_opts[k++] = (char)opts[i].val;
+            if (opts[i].has_arg)
+                short_opts[k++] = ':';
+        }
+    }
+    memset(&lo[n], 0, sizeof lo[n]);
+    if (short_len > 0)
+        short_opts[k] = '\0';
+    return n;
+}
+
+void cli_print_options(FILE *f, const cli_opt *opts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *arg = opts[i].arg ? opts[i].arg : "";
+        const char *sp = opts[i].arg ? " " : "";
+        char left[48];
+        if (opts[i].val < 256)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", opts[i].val, opts[i].name, sp, arg);
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", opts[i].name, sp, arg);
+        fprintf(f, "  %-26s %s\n", left, opts[i].help);
+    }
+}
+
+const char *cli_getopt_error(int c, char **argv)
+{
+    static char reason[256];
+    snprintf(reason, sizeof reason, c == ':' ? "option %s needs a value" : "unknown option %s", argv[optind - 1]);
+    return reason;
+}
