@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# export_signal.sh - an export interrupted by SIGINT (a user's Ctrl-C) or
+# by SIGTERM to mpirun (what Slurm sends at the time limit) leaves neither
+# the OVA nor its temporary file behind, and does not exit 0.
+source "$(dirname "$0")/lib.sh"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+truncate -s 1G src.raw
+head -c 268435456 /dev/urandom | dd of=src.raw conv=notrunc status=none
+qemu-img convert -q -f raw -O vmdk -o subformat=monolithicFlat src.raw disk.vmdk
+write_vmx vm.vmx disk.vmdk
+mkdir out
+
+interrupt() {  # interrupt SIGNAL RANKS
+  local sig=$1 n=$2
+  # zlib level 9 on random data is slow enough to be caught mid-way
+  # started directly (not through a shell function) so $! is the process to signal
+  if [ "$n" = 1 ]; then
+    "$OVATOOL" export vm.vmx -o out/vm.ova --codec zlib --level 9 -q &
+  else
+    "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export vm.vmx -o out/vm.ova --codec zlib --level 9 -q &
+  fi
+  local pid=$! i=0
+  until ls -A out | grep -q '\.part$'; do
+    i=$((i + 1)); [ $i -le 200 ] || fail "no temporary file appeared"; sleep 0.05
+  done
+  sleep 0.5
+  kill -"$sig" "$pid"
+  set +e
+  wait "$pid"
+  local rc=$?
+  set -e
+  [ "$rc" != 0 ] || fail "exit status 0 after SIG$sig"
+  sleep 1
+  [ -z "$(ls -A out)" ] || { ls -la out; fail "SIG$sig with $n rank(s) left files behind"; }
+  note "SIG$sig with $n rank(s): exit $rc, nothing left"
+}
+interrupt INT 1
+interrupt TERM 1
+interrupt TERM 2
+echo "PASS: signals"
