@@ -393,11 +393,11 @@ static void *writer_main(void *p)
         pthread_mutex_unlock(&e->mu);
 
         const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
-        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, &err);
         e->stats->bytes_read += h->bytes_read;
         e->stats->grains_data += h->n_data;
         done_bytes += (uint64_t)h->n_grains * OVA_GRAIN_SIZE;
-        free(blob);
+        /* the writer frees the blob once its records are in the file */
+        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, free, blob, &err);
         if (st != OVA_OK) {
             fail0(e, err.msg);
             break;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,34 @@ struct ova_writer {
     uint32_t *gd;
     uint32_t gt[OVA_GT_ENTRIES];
     int gt_has_data;
+
+    /* The write thread: hashing stays on the caller's thread, in order;
+     * the bytes go to the file from this thread, so hashing the next unit
+     * overlaps writing the last one. Jobs carry their file offset. */
+    pthread_t io_tid;
+    int io_started;
+    pthread_mutex_t io_mu;
+    pthread_cond_t io_work;    /* a job was queued, or stop */
+    pthread_cond_t io_idle;    /* a job finished */
+    struct io_job *io_head, *io_tail;
+    size_t io_bytes;           /* bytes queued, bounded by IO_QUEUE_MAX */
+    int io_busy;
+    int io_stop;
+    ova_err io_err;            /* first write failure; later jobs are dropped */
 };
+
+/* Bytes waiting for the write thread at most (one job may exceed it): the
+ * memory this overlap costs on rank 0, on top of the unit window. */
+#define IO_QUEUE_MAX (64u << 20)
+
+typedef struct io_job {
+    const unsigned char *buf;
+    size_t len;
+    uint64_t off;
+    void (*release)(void *);   /* called once the bytes are written (or dropped) */
+    void *arg;
+    struct io_job *next;
+} io_job;
 
 void ova_writer_signal_cleanup(void)
 {
@@ -86,39 +114,157 @@ void ova_member_base(const char *output, char out[81])
 
 uint64_t ova_writer_bytes(const ova_writer *w) { return w->pos; }
 
-static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ova_err *err)
+/* pwrite every byte (retrying short writes) or say why not. */
+static int pwrite_full(int fd, const unsigned char *b, size_t n, uint64_t off, const char *path, ova_err *err)
 {
-    const unsigned char *b = p;
-    if (hash && EVP_DigestUpdate(w->md, p, n) != 1)
-        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->final_path);
     size_t done = 0;
     while (done < n) {
-        ssize_t r = write(w->fd, b + done, n - done);
+        ssize_t r = pwrite(fd, b + done, n - done, (off_t)(off + done));
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0)
-            return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", w->tmp_path,
-                                 (unsigned long long)(w->pos + done));
+        if (r < 0) {
+            ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", path,
+                          (unsigned long long)(off + done));
+            return -1;
+        }
         done += (size_t)r;
     }
-    w->pos += n;
+    return 0;
+}
+
+static void *io_main(void *p)
+{
+    ova_writer *w = p;
+    pthread_mutex_lock(&w->io_mu);
+    for (;;) {
+        while (w->io_head == NULL && !w->io_stop)
+            pthread_cond_wait(&w->io_work, &w->io_mu);
+        io_job *j = w->io_head;
+        if (j == NULL)
+            break;
+        w->io_head = j->next;
+        if (w->io_head == NULL)
+            w->io_tail = NULL;
+        w->io_busy = 1;
+        int failed = w->io_err.status != OVA_OK;
+        pthread_mutex_unlock(&w->io_mu);
+
+        ova_err e;
+        ova_err_clear(&e);
+        int bad = !failed && pwrite_full(w->fd, j->buf, j->len, j->off, w->tmp_path, &e) != 0;
+        if (j->release)
+            j->release(j->arg);
+
+        pthread_mutex_lock(&w->io_mu);
+        if (bad)
+            ova_err_set(&w->io_err, e.status, "%s", e.msg);
+        w->io_bytes -= j->len;
+        w->io_busy = 0;
+        free(j);
+        pthread_cond_broadcast(&w->io_idle);
+    }
+    pthread_mutex_unlock(&w->io_mu);
+    return NULL;
+}
+
+/* Hand len bytes at file offset off to the write thread; release(arg) runs
+ * once they are written or dropped, also when this call fails. */
+static ova_status enqueue(ova_writer *w, const void *buf, size_t len, uint64_t off, void (*release)(void *),
+                          void *arg, ova_err *err)
+{
+    io_job *j = malloc(sizeof *j);
+    if (j == NULL) {
+        if (release)
+            release(arg);
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory queueing a write", w->final_path);
+    }
+    *j = (io_job){ buf, len, off, release, arg, NULL };
+    pthread_mutex_lock(&w->io_mu);
+    while (w->io_bytes > 0 && w->io_bytes + len > IO_QUEUE_MAX && w->io_err.status == OVA_OK)
+        pthread_cond_wait(&w->io_idle, &w->io_mu);
+    if (w->io_err.status != OVA_OK) {
+        ova_status st = ova_err_set(err, w->io_err.status, "%s", w->io_err.msg);
+        pthread_mutex_unlock(&w->io_mu);
+        free(j);
+        if (release)
+            release(arg);
+        return st;
+    }
+    if (w->io_tail)
+        w->io_tail->next = j;
+    else
+        w->io_head = j;
+    w->io_tail = j;
+    w->io_bytes += len;
+    pthread_cond_signal(&w->io_work);
+    pthread_mutex_unlock(&w->io_mu);
     return OVA_OK;
 }
 
+/* Wait until every queued byte is in the file; the first write error, if any. */
+static ova_status io_drain(ova_writer *w, ova_err *err)
+{
+    pthread_mutex_lock(&w->io_mu);
+    while (w->io_head != NULL || w->io_busy)
+        pthread_cond_wait(&w->io_idle, &w->io_mu);
+    ova_status st = w->io_err.status;
+    if (st != OVA_OK)
+        ova_err_set(err, st, "%s", w->io_err.msg);
+    pthread_mutex_unlock(&w->io_mu);
+    return st;
+}
+
+/* Stop the write thread; with drop set, queued jobs are released unwritten. */
+static void io_stop(ova_writer *w, int drop)
+{
+    if (!w->io_started)
+        return;
+    pthread_mutex_lock(&w->io_mu);
+    if (drop)
+        ova_err_set(&w->io_err, OVA_E_ABORTED, "aborted");
+    w->io_stop = 1;
+    pthread_cond_broadcast(&w->io_work);
+    pthread_mutex_unlock(&w->io_mu);
+    pthread_join(w->io_tid, NULL);
+    w->io_started = 0;
+}
+
+/* Append bytes the caller keeps: hashed now, copied for the write thread. */
+static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ova_err *err)
+{
+    if (hash && EVP_DigestUpdate(w->md, p, n) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->final_path);
+    unsigned char *copy = malloc(n ? n : 1);
+    if (copy == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->final_path);
+    memcpy(copy, p, n);
+    ova_status st = enqueue(w, copy, n, w->pos, free, copy, err);
+    w->pos += n;
+    return st;
+}
+
+/* Append bytes owned by the caller's buffer `owner`, without copying:
+ * release(owner) runs once they are in the file. */
+static ova_status write_owned(ova_writer *w, const void *p, size_t n, void (*release)(void *), void *owner,
+                              ova_err *err)
+{
+    if (EVP_DigestUpdate(w->md, p, n) != 1) {
+        release(owner);
+        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->final_path);
+    }
+    ova_status st = enqueue(w, p, n, w->pos, release, owner, err);
+    w->pos += n;
+    return st;
+}
+
+/* Write at a given offset (a tar header filled in afterwards). */
 static ova_status pwrite_all(ova_writer *w, const void *p, size_t n, uint64_t off, ova_err *err)
 {
-    const unsigned char *b = p;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pwrite(w->fd, b + done, n - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", w->tmp_path,
-                                 (unsigned long long)(off + done));
-        done += (size_t)r;
-    }
-    return OVA_OK;
+    unsigned char *copy = malloc(n ? n : 1);
+    if (copy == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->final_path);
+    memcpy(copy, p, n);
+    return enqueue(w, copy, n, off, free, copy, err);
 }
 
 static uint64_t round_block(uint64_t n) { return n + ova_tar_padding(n); }
@@ -149,6 +295,10 @@ static void writer_free(ova_writer *w)
 {
     if (w == NULL)
         return;
+    io_stop(w, 1);
+    pthread_mutex_destroy(&w->io_mu);
+    pthread_cond_destroy(&w->io_work);
+    pthread_cond_destroy(&w->io_idle);
     if (w->fd >= 0)
         close(w->fd);
     EVP_MD_CTX_free(w->md);
@@ -181,6 +331,9 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     if (w == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     w->fd = -1;
+    pthread_mutex_init(&w->io_mu, NULL);
+    pthread_cond_init(&w->io_work, NULL);
+    pthread_cond_init(&w->io_idle, NULL);
     w->vm = vm;
     w->plan = plan;
     w->opts = *opts;
@@ -259,10 +412,11 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     fchmod(w->fd, 0666 & ~um);
 
     w->pos = OVA_TAR_BLOCK + round_block(w->ovf_len) + OVA_TAR_BLOCK + round_block(w->mf_len);
-    if (lseek(w->fd, (off_t)w->pos, SEEK_SET) < 0) {
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: seek failed", w->tmp_path);
+    if (pthread_create(&w->io_tid, NULL, io_main, w) != 0) {
+        st = ova_err_set(err, OVA_E_NOMEM, "%s: cannot start the write thread", output);
         goto fail;
     }
+    w->io_started = 1;
     ova_buf_free(&ovf);
     *out = w;
     return OVA_OK;
@@ -353,31 +507,43 @@ static ova_status finish_disk(ova_writer *w, size_t d, ova_err *err)
     return pwrite_all(w, hdr, sizeof hdr, o->hdr_off, err);
 }
 
-ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned char *records, ova_err *err)
+ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned char *records,
+                           void (*release)(void *), void *owner, ova_err *err)
 {
-    if (h->unit != w->next_unit || h->status != OVA_UNIT_OK)
-        return ova_err_set(err, OVA_E_USAGE, "internal error: unit %llu written out of order (expected %llu)",
-                           (unsigned long long)h->unit, (unsigned long long)w->next_unit);
+    if (h->unit != w->next_unit || h->status != OVA_UNIT_OK) {
+        ova_status st = ova_err_set(err, OVA_E_USAGE, "internal error: unit %llu written out of order (expected %llu)",
+                                    (unsigned long long)h->unit, (unsigned long long)w->next_unit);
+        release(owner);
+        return st;
+    }
     size_t d;
     uint64_t first;
     uint32_t n;
     ova_plan_unit(w->plan, h->unit, &d, &first, &n);
     ova_status st;
-    if (first == 0 && (st = start_disk(w, d, err)) != OVA_OK)
+    if (first == 0 && (st = start_disk(w, d, err)) != OVA_OK) {
+        release(owner);
         return st;
+    }
 
     if (h->n_data > 0) {
-        if ((st = check_sector(w, w->sector + h->records_len / OVA_SECTOR, err)) != OVA_OK)
+        if ((st = check_sector(w, w->sector + h->records_len / OVA_SECTOR, err)) != OVA_OK) {
+            release(owner);
             return st;
+        }
         uint32_t slot = (uint32_t)(first % OVA_GT_ENTRIES);
         for (uint32_t i = 0; i < n; i++)
             if (h->rel[i] != 0)
                 w->gt[slot + i] = (uint32_t)(w->sector + h->rel[i] - 1);
-        if ((st = write_all(w, records, (size_t)h->records_len, 1, err)) != OVA_OK)
-            return st;
-        w->sector += h->records_len / OVA_SECTOR;
+        uint64_t rec_sectors = h->records_len / OVA_SECTOR;
         w->gt_has_data = 1;
         w->disks[d].data_grains += h->n_data;
+        /* h lives in owner too: nothing below may read it once it is queued */
+        if ((st = write_owned(w, records, (size_t)h->records_len, release, owner, err)) != OVA_OK)
+            return st;
+        w->sector += rec_sectors;
+    } else {
+        release(owner);
     }
 
     uint64_t total = ova_stream_grains(w->plan->disks[d]->capacity);
@@ -438,6 +604,10 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
                          (unsigned long long)w->next_unit, (unsigned long long)ova_plan_units(w->plan));
         goto fail;
     }
+    /* every disk byte in the file and no write failed, before the front */
+    if ((st = io_drain(w, err)) != OVA_OK)
+        goto fail;
+    io_stop(w, 0);
     if ((st = build_ovf(w, 0, &ovf, err)) != OVA_OK)
         goto fail;
     if (ovf.len > w->ovf_len) {
@@ -482,12 +652,13 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
         goto fail;
     p += OVA_TAR_BLOCK;
     memcpy(p, mf.data, mf.len);
-    if ((st = pwrite_all(w, front, front_len, 0, err)) != OVA_OK)
-        goto fail;
-
     unsigned char end[2 * OVA_TAR_BLOCK] = { 0 };
-    if ((st = write_all(w, end, sizeof end, 0, err)) != OVA_OK)
+    if (pwrite_full(w->fd, front, front_len, 0, w->tmp_path, err) != 0 ||
+        pwrite_full(w->fd, end, sizeof end, w->pos, w->tmp_path, err) != 0) {
+        st = OVA_E_IO;
         goto fail;
+    }
+    w->pos += sizeof end;
     if (fsync(w->fd) != 0) {
         st = ova_err_errno(err, OVA_E_IO, errno, "%s: fsync failed", w->tmp_path);
         goto fail;

@@ -9,6 +9,9 @@
  * whitespace). Each disk's tar header is filled in once its size is known.
  * Nothing is read back: every byte is hashed as it is written.
  *
+ * Writes happen on a thread of the writer's own, at most 64 MiB behind the
+ * hashing, so rank 0 receives, hashes and writes in three threads at once.
+ *
  * Output goes to a temporary file beside the target (".NAME.XXXXXX.part"),
  * which is fsynced and renamed into place only by ova_writer_finish().
  */
@@ -37,9 +40,14 @@ typedef struct ova_writer ova_writer;
 ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan *plan,
                            const ova_writer_opts *opts, ova_writer **out, ova_err *err);
 
-/* Append the records of the next unit (units must come in plan order). */
+/* Append the records of the next unit (units must come in plan order).
+ * hdr and records usually live in one buffer, owner: the records are
+ * hashed at once and written by the writer's own thread (so hashing the
+ * next unit overlaps writing this one); release(owner) runs exactly once,
+ * when they are in the file, on failure, or at once if there are none.
+ * The caller must not touch owner after this call. */
 ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *hdr, const unsigned char *records,
-                           ova_err *err);
+                           void (*release)(void *), void *owner, ova_err *err);
 
 /* Write OVF, manifest and trailer, fsync, rename into place, fsync the
  * folder. Frees the writer whatever the outcome; on failure the temporary

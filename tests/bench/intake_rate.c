@@ -1,23 +1,53 @@
-/* intake_rate.c - the limit of scaling out: how fast rank 0 can take in
- * compressed units (receive + SHA-256 + write), when every other rank
- * sends ready-made blocks as fast as MPI carries them.
+/* intake_rate.c - the limit of scaling out: how fast rank 0 takes in
+ * compressed units through the real write path (receive, then
+ * ova_writer_unit: SHA-256 on this thread, the file write on the writer's
+ * own thread), when the other ranks send ready-made units as fast as MPI
+ * carries them.
  *
  *   mpirun -n N intake_rate OUTFILE [MIB_PER_SENDER]
  *
- * Each sender builds one 32 MiB-of-disk unit of real grain records once
- * (random-ish text compressed with libdeflate, ~20% ratio) and sends it
- * repeatedly; rank 0 receives in any order, hashes and writes to OUTFILE,
- * which is removed at the end. Prints MB/s of compressed intake. */
-#include <fcntl.h>
+ * Each sender compresses one unit of text-like grains once (libdeflate 6)
+ * and sends it again and again; rank 0 writes them as consecutive units of
+ * one disk into a real OVA at OUTFILE (removed at the end) and prints MB/s
+ * of compressed data taken in. */
 #include <mpi.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ovatool/codec.h"
-#include "ovatool/vmdk_stream.h"
+#include "ovatool/ova_writer.h"
+#include "ovatool/plan.h"
+#include "ovatool/unit.h"
+#include "ovatool/vm.h"
+
+/* One unit of records, built the way worker threads build them. */
+static size_t build_unit(unsigned char *blob, int seed)
+{
+    ova_unit_hdr *h = (ova_unit_hdr *)(void *)blob;
+    memset(h, 0, sizeof *h);
+    ova_codec *c = ova_codec_new(OVA_CODEC_LIBDEFLATE, 6);
+    unsigned char grain[65536];
+    unsigned char *rec = blob + sizeof *h;
+    size_t used = 0;
+    unsigned s = 12345u * (unsigned)seed;
+    for (uint32_t g = 0; g < OVA_GT_ENTRIES; g++) {
+        for (int i = 0; i < 65536; i++) {
+            s = s * 1103515245u + 12345u;
+            grain[i] = (unsigned char)("etaoinshrdlu \n0123"[(s >> 16) % 18]);
+        }
+        size_t n = 0;
+        ova_codec_compress(c, grain, sizeof grain, rec + used + 12, ova_grain_record_max() - 12, &n);
+        h->rel[g] = (uint32_t)(1 + used / 512);
+        used += ova_grain_record_finish(rec + used, (uint64_t)g * 128, (uint32_t)n);
+    }
+    ova_codec_free(&c);
+    h->records_len = used;
+    h->n_data = OVA_GT_ENTRIES;
+    h->n_grains = OVA_GT_ENTRIES;
+    return sizeof *h + used;
+}
 
 int main(int argc, char **argv)
 {
@@ -32,69 +62,70 @@ int main(int argc, char **argv)
         return 2;
     }
     long mib = argc > 2 ? atol(argv[2]) : 1024;
-    size_t blob_cap = 512 * ova_grain_record_max();
+    long reps = (mib << 20) / (long)OVA_GT_COVERAGE; /* units per sender */
+    size_t blob_max = ova_unit_max_size(OVA_GT_ENTRIES);
     if (rank != 0) {
-        /* one unit's worth of records from text-like grains */
-        unsigned char *blob = malloc(blob_cap), grain[65536];
-        ova_codec *c = ova_codec_new(OVA_CODEC_LIBDEFLATE, 6);
-        size_t used = 0;
-        unsigned s = 12345u * (unsigned)rank;
-        for (int g = 0; g < 512; g++) {
-            for (int i = 0; i < 65536; i++) {
-                s = s * 1103515245u + 12345u;
-                grain[i] = (unsigned char)("etaoinshrdlu \n0123"[(s >> 16) % 18]);
-            }
-            size_t n;
-            ova_codec_compress(c, grain, sizeof grain, blob + used + 12, ova_grain_record_max() - 12, &n);
-            used += ova_grain_record_finish(blob + used, (uint64_t)g * 128, (uint32_t)n);
-        }
-        long reps = (mib << 20) / (32l << 20);
-        MPI_Send(&used, 1, MPI_UNSIGNED_LONG, 0, 1, MPI_COMM_WORLD);
+        unsigned char *blob = malloc(blob_max);
+        size_t len = build_unit(blob, rank);
         MPI_Barrier(MPI_COMM_WORLD);
         for (long r = 0; r < reps; r++)
-            MPI_Send(blob, (int)used, MPI_BYTE, 0, 2, MPI_COMM_WORLD);
+            MPI_Send(blob, (int)len, MPI_BYTE, 0, 2, MPI_COMM_WORLD);
         free(blob);
-        ova_codec_free(&c);
-    } else {
-        int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) {
-            perror(argv[1]);
+        MPI_Finalize();
+        return 0;
+    }
+
+    /* rank 0: a VM with one disk of total units, written through ova_writer */
+    long total = reps * (size - 1);
+    ova_controller ctrl = { OVA_BUS_SCSI, 0, OVA_SCSI_LSILOGIC };
+    ova_device dev = { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 0, "intake.vmdk", "intake.vmdk", "scsi0:0" };
+    ova_vm vm = { .display_name = "intake", .guest_os = "other-64", .num_vcpus = 1, .memory_mb = 256,
+                  .hw_version = 14, .controllers = &ctrl, .n_controllers = 1, .devices = &dev, .n_devices = 1 };
+    ova_disk_info *d = calloc(1, sizeof *d);
+    ova_disk_info **disks = calloc(1, sizeof *disks);
+    d->path = strdup("intake.vmdk");
+    d->create_type = strdup("monolithicFlat");
+    d->capacity = (uint64_t)total * OVA_GT_COVERAGE;
+    d->extents = calloc(1, sizeof *d->extents);
+    d->n_extents = 1;
+    d->extents[0] = (ova_extent){ .type = OVA_EXTENT_ZERO, .start = 0, .size = d->capacity };
+    disks[0] = d;
+    ova_plan *plan = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    ova_writer *w = NULL;
+    ova_writer_opts wo = { OVA_SHA256, 0, 0 };
+    if (ova_plan_new(disks, 1, OVA_GT_ENTRIES, &plan, &err) != OVA_OK ||
+        ova_writer_open(argv[1], &vm, plan, &wo, &w, &err) != OVA_OK) {
+        fprintf(stderr, "intake_rate: %s\n", err.msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t0 = MPI_Wtime();
+    unsigned long long bytes = 0;
+    for (long u = 0; u < total; u++) {
+        MPI_Status st;
+        int count;
+        MPI_Probe(MPI_ANY_SOURCE, 2, MPI_COMM_WORLD, &st);
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        unsigned char *b = malloc((size_t)count);
+        MPI_Recv(b, count, MPI_BYTE, st.MPI_SOURCE, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        ova_unit_hdr *h = (ova_unit_hdr *)(void *)b;
+        h->unit = (uint64_t)u;
+        bytes += h->records_len;
+        if (ova_writer_unit(w, h, b + sizeof *h, free, b, &err) != OVA_OK) {
+            fprintf(stderr, "intake_rate: %s\n", err.msg);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
-        unsigned long used = 0;
-        for (int r = 1; r < size; r++)
-            MPI_Recv(&used, 1, MPI_UNSIGNED_LONG, r, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        long reps = (mib << 20) / (32l << 20), total = reps * (size - 1);
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-        MPI_Barrier(MPI_COMM_WORLD);
-        double t0 = MPI_Wtime();
-        unsigned long long bytes = 0;
-        for (long i = 0; i < total; i++) {
-            MPI_Status st;
-            int count;
-            MPI_Probe(MPI_ANY_SOURCE, 2, MPI_COMM_WORLD, &st);
-            MPI_Get_count(&st, MPI_BYTE, &count);
-            unsigned char *b = malloc((size_t)count);
-            MPI_Recv(b, count, MPI_BYTE, st.MPI_SOURCE, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            EVP_DigestUpdate(md, b, (size_t)count);
-            if (write(fd, b, (size_t)count) != count) {
-                perror("write");
-                MPI_Abort(MPI_COMM_WORLD, 1);
-            }
-            free(b);
-            bytes += (unsigned long long)count;
-        }
-        fsync(fd);
-        double dt = MPI_Wtime() - t0;
-        unsigned char dg[EVP_MAX_MD_SIZE];
-        unsigned dl;
-        EVP_DigestFinal_ex(md, dg, &dl);
-        EVP_MD_CTX_free(md);
-        close(fd);
-        unlink(argv[1]);
-        printf("senders=%d bytes=%llu seconds=%.3f intake_mb_s=%.1f\n", size - 1, bytes, dt, (double)bytes / dt / 1e6);
     }
+    if (ova_writer_finish(&w, &err) != OVA_OK) {
+        fprintf(stderr, "intake_rate: %s\n", err.msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    double dt = MPI_Wtime() - t0;
+    unlink(argv[1]);
+    ova_plan_free(&plan);
+    printf("senders=%d bytes=%llu seconds=%.3f intake_mb_s=%.1f\n", size - 1, bytes, dt, (double)bytes / dt / 1e6);
     MPI_Finalize();
     return 0;
 }
