@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovatool/out_file.h"
 #include "ovatool/tar.h"
 #include "ovatool/vmdk_stream.h"
 
@@ -38,6 +39,7 @@ struct ova_writer {
     char *final_path;
     char *tmp_path;
     int fd;
+    ova_out_file *out;        /* fd's writes, direct where possible (I/O thread) */
     uint64_t pos;             /* file offset of the next byte */
     char base[81];
     char ovf_name[100];
@@ -114,24 +116,6 @@ void ova_member_base(const char *output, char out[81])
 
 uint64_t ova_writer_bytes(const ova_writer *w) { return w->pos; }
 
-/* pwrite every byte (retrying short writes) or say why not. */
-static int pwrite_full(int fd, const unsigned char *b, size_t n, uint64_t off, const char *path, ova_err *err)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pwrite(fd, b + done, n - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", path,
-                          (unsigned long long)(off + done));
-            return -1;
-        }
-        done += (size_t)r;
-    }
-    return 0;
-}
-
 static void *io_main(void *p)
 {
     ova_writer *w = p;
@@ -151,7 +135,7 @@ static void *io_main(void *p)
 
         ova_err e;
         ova_err_clear(&e);
-        int bad = !failed && pwrite_full(w->fd, j->buf, j->len, j->off, w->tmp_path, &e) != 0;
+        int bad = !failed && ova_out_file_pwrite(w->out, j->buf, j->len, j->off, &e) != OVA_OK;
         if (j->release)
             j->release(j->arg);
 
@@ -296,6 +280,7 @@ static void writer_free(ova_writer *w)
     if (w == NULL)
         return;
     io_stop(w, 1);
+    ova_out_file_close(&w->out);
     pthread_mutex_destroy(&w->io_mu);
     pthread_cond_destroy(&w->io_work);
     pthread_cond_destroy(&w->io_idle);
@@ -411,6 +396,8 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     umask(um);
     fchmod(w->fd, 0666 & ~um);
 
+    if ((st = ova_out_file_open(w->fd, w->tmp_path, !opts->buffered_io, &w->out, err)) != OVA_OK)
+        goto fail;
     w->pos = OVA_TAR_BLOCK + round_block(w->ovf_len) + OVA_TAR_BLOCK + round_block(w->mf_len);
     if (pthread_create(&w->io_tid, NULL, io_main, w) != 0) {
         st = ova_err_set(err, OVA_E_NOMEM, "%s: cannot start the write thread", output);
@@ -608,6 +595,8 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
     if ((st = io_drain(w, err)) != OVA_OK)
         goto fail;
     io_stop(w, 0);
+    if ((st = ova_out_file_flush(w->out, err)) != OVA_OK)
+        goto fail;
     if ((st = build_ovf(w, 0, &ovf, err)) != OVA_OK)
         goto fail;
     if (ovf.len > w->ovf_len) {
@@ -653,11 +642,9 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
     p += OVA_TAR_BLOCK;
     memcpy(p, mf.data, mf.len);
     unsigned char end[2 * OVA_TAR_BLOCK] = { 0 };
-    if (pwrite_full(w->fd, front, front_len, 0, w->tmp_path, err) != 0 ||
-        pwrite_full(w->fd, end, sizeof end, w->pos, w->tmp_path, err) != 0) {
-        st = OVA_E_IO;
+    if ((st = ova_pwrite_full(w->fd, front, front_len, 0, w->tmp_path, err)) != OVA_OK ||
+        (st = ova_pwrite_full(w->fd, end, sizeof end, w->pos, w->tmp_path, err)) != OVA_OK)
         goto fail;
-    }
     w->pos += sizeof end;
     if (fsync(w->fd) != 0) {
         st = ova_err_errno(err, OVA_E_IO, errno, "%s: fsync failed", w->tmp_path);

@@ -37,6 +37,7 @@ typedef struct ova_export_opts {
     int64_t mtime;            /* tar mtime; < 0: SOURCE_DATE_EPOCH or the VMX's mtime */
     double progress_secs;     /* seconds between progress reports; 0 = none */
     bool force;               /* export even when lock folders say the VM is running */
+    bool buffered_io;         /* write the OVA through the page cache, never O_DIRECT */
 } ova_export_opts;
 
 void ova_export_opts_init(ova_export_opts *o);

@@ -10,7 +10,8 @@
  * Nothing is read back: every byte is hashed as it is written.
  *
  * Writes happen on a thread of the writer's own, at most 64 MiB behind the
- * hashing, so rank 0 receives, hashes and writes in three threads at once.
+ * hashing, so rank 0 receives, hashes and writes in three threads at once,
+ * and bypass the page cache where the file system allows (out_file.h).
  *
  * Output goes to a temporary file beside the target (".NAME.XXXXXX.part"),
  * which is fsynced and renamed into place only by ova_writer_finish().
@@ -31,6 +32,7 @@ typedef struct ova_writer_opts {
     ova_sha sha;             /* manifest algorithm */
     int target_hw;           /* 0 = the VM's own hardware version */
     int64_t mtime;           /* tar member mtime */
+    int buffered_io;         /* 1: through the page cache, never O_DIRECT (out_file.h) */
 } ova_writer_opts;
 
 typedef struct ova_writer ova_writer;

@@ -1,0 +1,199 @@
+/* out_file.c - positioned writes into the OVA, through an aligned staging
+ * buffer and O_DIRECT where the file system allows it (see out_file.h). */
+#include "ovatool/out_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ova_out_file {
+    int fd;                 /* the caller's descriptor, through the page cache */
+    int dfd;                /* the same file opened with O_DIRECT, or -1 */
+    const char *path;
+    unsigned char *stage;   /* OVA_OUT_STAGE bytes, aligned */
+    uint64_t stage_off;     /* file offset of stage[0], aligned */
+    size_t stage_len;       /* valid bytes from stage[0] */
+    int started;            /* stage_off is set */
+    int wrote_direct;       /* a direct write has succeeded */
+};
+
+ova_status ova_pwrite_full(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err)
+{
+    const unsigned char *b = buf;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pwrite(fd, b + done, n - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", path,
+                                 (unsigned long long)(off + done));
+        done += (size_t)r;
+    }
+    return OVA_OK;
+}
+
+ova_status ova_out_file_open(int fd, const char *path, int want_direct, ova_out_file **out, ova_err *err)
+{
+    ova_out_file *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
+    f->fd = fd;
+    f->dfd = -1;
+    f->path = path;
+    if (want_direct) {
+        f->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+        if (f->dfd >= 0) {
+            f->stage = aligned_alloc(OVA_OUT_ALIGN, OVA_OUT_STAGE);
+            if (f->stage == NULL) {
+                close(f->dfd);
+                f->dfd = -1;
+            }
+        }
+    }
+    *out = f;
+    return OVA_OK;
+}
+
+int ova_out_file_direct(const ova_out_file *f) { return f->dfd >= 0; }
+
+/* Stop bypassing the page cache: staged bytes are written through fd. */
+static ova_status fall_back(ova_out_file *f, ova_err *err)
+{
+    close(f->dfd);
+    f->dfd = -1;
+    ova_status st = OVA_OK;
+    if (f->started && f->stage_len > 0)
+        st = ova_pwrite_full(f->fd, f->stage, f->stage_len, f->stage_off, f->path, err);
+    free(f->stage);
+    f->stage = NULL;
+    return st;
+}
+
+/* Write stage[0, len) (len aligned) at stage_off with O_DIRECT. */
+static ova_status write_direct(ova_out_file *f, size_t len, ova_err *err)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pwrite(f->dfd, f->stage + done, len - done, (off_t)(f->stage_off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == EINVAL && !f->wrote_direct)
+            return fall_back(f, err); /* alignment this file system does not take */
+        if (r < 0)
+            return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", f->path,
+                                 (unsigned long long)(f->stage_off + done));
+        /* a short direct write ends on a block boundary in practice; if not, the
+         * rest cannot be retried aligned, so finish through the page cache */
+        if ((size_t)r % OVA_OUT_ALIGN != 0 && done + (size_t)r < len)
+            return ova_pwrite_full(f->fd, f->stage + done + (size_t)r, len - done - (size_t)r,
+                                   f->stage_off + done + (size_t)r, f->path, err);
+        done += (size_t)r;
+        f->wrote_direct = 1;
+    }
+    return OVA_OK;
+}
+
+/* Append n bytes (zeros when src is NULL) at the end of the stage, writing
+ * it out each time it fills. */
+static ova_status append(ova_out_file *f, const unsigned char *src, size_t n, ova_err *err)
+{
+    while (n > 0) {
+        if (f->dfd < 0) /* fell back meanwhile */
+            return src ? ova_pwrite_full(f->fd, src, n, f->stage_off + f->stage_len, f->path, err) : OVA_OK;
+        size_t c = OVA_OUT_STAGE - f->stage_len;
+        if (c > n)
+            c = n;
+        if (src) {
+            memcpy(f->stage + f->stage_len, src, c);
+            src += c;
+        } else {
+            memset(f->stage + f->stage_len, 0, c);
+        }
+        f->stage_len += c;
+        n -= c;
+        if (f->stage_len == OVA_OUT_STAGE) {
+            ova_status st = write_direct(f, OVA_OUT_STAGE, err);
+            if (st != OVA_OK)
+                return st;
+            f->stage_off += OVA_OUT_STAGE;
+            f->stage_len = 0;
+        }
+    }
+    return OVA_OK;
+}
+
+ova_status ova_out_file_pwrite(ova_out_file *f, const void *buf, size_t n, uint64_t off, ova_err *err)
+{
+    const unsigned char *b = buf;
+    if (f->dfd < 0)
+        return ova_pwrite_full(f->fd, b, n, off, f->path, err);
+    if (!f->started) {
+        f->stage_off = off - off % OVA_OUT_ALIGN;
+        f->stage_len = (size_t)(off - f->stage_off);
+        memset(f->stage, 0, f->stage_len); /* not ours yet: whoever owns it writes it later */
+        f->started = 1;
+    }
+    /* below the stage: those blocks are in the file already */
+    if (off < f->stage_off) {
+        size_t k = f->stage_off - off < n ? (size_t)(f->stage_off - off) : n;
+        ova_status st = ova_pwrite_full(f->fd, b, k, off, f->path, err);
+        if (st != OVA_OK || k == n)
+            return st;
+        b += k;
+        n -= k;
+        off += k;
+    }
+    /* inside the stage: merge */
+    uint64_t end = f->stage_off + f->stage_len;
+    if (off < end) {
+        size_t k = end - off < n ? (size_t)(end - off) : n;
+        memcpy(f->stage + (off - f->stage_off), b, k);
+        b += k;
+        n -= k;
+        off += k;
+    }
+    if (n == 0)
+        return OVA_OK;
+    /* above it: zeros up to off (never written before), then the bytes */
+    ova_status st = append(f, NULL, (size_t)(off - end), err);
+    if (st != OVA_OK)
+        return st;
+    return append(f, b, n, err);
+}
+
+ova_status ova_out_file_flush(ova_out_file *f, ova_err *err)
+{
+    if (f->dfd < 0)
+        return OVA_OK;
+    ova_status st = OVA_OK;
+    if (f->started && f->stage_len > 0) {
+        size_t a = f->stage_len - f->stage_len % OVA_OUT_ALIGN;
+        if (a > 0)
+            st = write_direct(f, a, err);
+        /* the unaligned tail (or all of it, if direct writes just fell back) */
+        if (st == OVA_OK && f->dfd >= 0 && a < f->stage_len)
+            st = ova_pwrite_full(f->fd, f->stage + a, f->stage_len - a, f->stage_off + a, f->path, err);
+    }
+    if (f->dfd >= 0) {
+        close(f->dfd);
+        f->dfd = -1;
+    }
+    free(f->stage);
+    f->stage = NULL;
+    return st;
+}
+
+void ova_out_file_close(ova_out_file **pf)
+{
+    ova_out_file *f = *pf;
+    if (f == NULL)
+        return;
+    if (f->dfd >= 0)
+        close(f->dfd);
+    free(f->stage);
+    free(f);
+    *pf = NULL;
+}

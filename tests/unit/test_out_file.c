@@ -1,0 +1,153 @@
+/* test_out_file.c - positioned writes through out_file.c (O_DIRECT staging)
+ * land exactly where an ordinary pwrite would put them: appends across
+ * staging blocks, gaps, headers filled in behind the stream (inside the
+ * stage, below it, and straddling its start), the flush of an unaligned
+ * tail and the front written last through the plain descriptor. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ovatool/out_file.h"
+
+#define MIB (1u << 20)
+#define TOTAL (3 * OVA_OUT_STAGE + 5 * MIB + 777) /* crosses three stage blocks, ends unaligned */
+
+/* The writes, applied both to the file and to the expected image. */
+typedef struct sim {
+    ova_out_file *f;
+    unsigned char *want;
+    unsigned char *src;   /* bytes for the stream */
+    unsigned char *late;  /* other bytes for rewrites, so that a lost one shows */
+} sim;
+
+static void put_from(sim *s, const unsigned char *from, uint64_t off, size_t n)
+{
+    ova_err err = { 0 };
+    assert_true(off + n <= TOTAL);
+    if (ova_out_file_pwrite(s->f, from + off, n, off, &err) != OVA_OK)
+        fail_msg("pwrite %zu at %llu: %s", n, (unsigned long long)off, err.msg);
+    memcpy(s->want + off, from + off, n);
+}
+
+static void put(sim *s, uint64_t off, size_t n) { put_from(s, s->src, off, n); }
+static void put_late(sim *s, uint64_t off, size_t n) { put_from(s, s->late, off, n); }
+
+static void run(const char *dir, int want_direct)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ova-out-file-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        print_message("cannot create a file in %s: skipped\n", dir);
+        return;
+    }
+    sim s = { NULL, calloc(1, TOTAL), malloc(TOTAL), malloc(TOTAL) };
+    assert_non_null(s.want);
+    assert_non_null(s.src);
+    assert_non_null(s.late);
+    srand(12345);
+    for (size_t i = 0; i < TOTAL; i++) {
+        s.src[i] = (unsigned char)(rand() >> 7);
+        s.late[i] = (unsigned char)~s.src[i];
+    }
+
+    ova_err err = { 0 };
+    assert_int_equal(ova_out_file_open(fd, path, want_direct, &s.f, &err), OVA_OK);
+    if (want_direct && !ova_out_file_direct(s.f))
+        print_message("%s refuses O_DIRECT: testing the page-cache path\n", dir);
+
+    const uint64_t front = 5 * 512;       /* reserved, written last */
+    uint64_t pos = front;
+    uint64_t hdr_near = 0, hdr_far = 0;   /* header slots left behind */
+    unsigned sizes[] = { 512, 65536 + 512, 1000, 3 * MIB + 17, 4096, 511, 2 * MIB };
+    for (int i = 0; pos < TOTAL - 4 * MIB; i++) {
+        if (i == 2) {                     /* a header slot, filled while still staged */
+            hdr_near = pos;
+            pos += 512;
+        }
+        if (i == 3)                       /* a gap: zeros in the file */
+            pos += 3000;
+        if (i == 5) {                     /* a slot that will be far behind the stage */
+            hdr_far = pos;
+            pos += 512;
+        }
+        size_t n = sizes[i % 7];
+        put(&s, pos, n);
+        pos += n;
+        if (i == 4)
+            put_late(&s, hdr_near, 512);
+    }
+    put_late(&s, hdr_far, 512);                   /* below the stage: page cache */
+    put_late(&s, 3 * OVA_OUT_STAGE - 1000, 3000); /* straddles the stage's start */
+    put_late(&s, pos - 4000, 2000);               /* inside the stage */
+    put(&s, pos, TOTAL - 512 - pos);              /* to an unaligned end */
+    assert_int_equal(ova_out_file_flush(s.f, &err), OVA_OK);
+    assert_int_equal(ova_out_file_direct(s.f), 0);
+    put(&s, TOTAL - 512, 512);                    /* after the flush: page cache */
+    assert_int_equal(ova_pwrite_full(fd, s.src, front, 0, path, &err), OVA_OK);
+    memcpy(s.want, s.src, front);
+    ova_out_file_close(&s.f);
+    assert_null(s.f);
+
+    unsigned char *got = malloc(TOTAL + 1);
+    assert_non_null(got);
+    ssize_t r = pread(fd, got, TOTAL + 1, 0);
+    assert_int_equal(r, TOTAL);
+    for (size_t i = 0; i < TOTAL; i++)
+        if (got[i] != s.want[i])
+            fail_msg("%s (direct %d): byte %zu is %u, want %u", dir, want_direct, i, got[i], s.want[i]);
+    close(fd);
+    unlink(path);
+    free(got);
+    free(s.want);
+    free(s.src);
+    free(s.late);
+}
+
+static void test_direct_here(void **state)
+{
+    (void)state;
+    run(".", 1);
+}
+
+static void test_buffered_here(void **state)
+{
+    (void)state;
+    run(".", 0);
+}
+
+/* tmpfs: O_DIRECT since Linux 6.6, refused before (then the page cache). */
+static void test_direct_tmpfs(void **state)
+{
+    (void)state;
+    if (access("/dev/shm", W_OK) != 0)
+        skip();
+    run("/dev/shm", 1);
+}
+
+static void test_write_error_names_file(void **state)
+{
+    (void)state;
+    ova_err err = { 0 };
+    assert_int_equal(ova_pwrite_full(-1, "x", 1, 42, "some.ova", &err), OVA_E_IO);
+    assert_non_null(strstr(err.msg, "some.ova"));
+    assert_non_null(strstr(err.msg, "42"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_direct_here),
+        cmocka_unit_test(test_buffered_here),
+        cmocka_unit_test(test_direct_tmpfs),
+        cmocka_unit_test(test_write_error_names_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
