@@ -8,6 +8,7 @@
  *   WAKE   rank 0 -> rank 0          wakes the service loop after the window moved or
  *                                    the job failed, so pending requests get answered
  */
+#include "ovatool/blob_pool.h"
 #include "ovatool/export.h"
 
 #include <errno.h>
@@ -72,6 +73,7 @@ typedef struct engine {
     uint64_t write_head;       /* next unit to write */
     uint64_t window;
     unsigned char **slots;     /* results waiting to be written, by unit % window */
+    ova_blob_pool *pool;       /* unit buffers, recycled */
     int failed;
     ova_err first_err;
     int service_running;
@@ -282,13 +284,13 @@ static void *worker_rank0(void *p)
         int64_t u = take_local(e);
         if (u < 0)
             break;
-        unsigned char *blob = malloc(e->unit_max);
+        unsigned char *blob = ova_blob_get(e->pool);
         if (blob == NULL) {
             fail0(e, "rank 0: out of memory for a unit buffer");
             break;
         }
         if (compress_unit(e, uw, (uint64_t)u, blob, &err) != OVA_OK) {
-            free(blob);
+            ova_blob_put(blob);
             fail0(e, err.msg);
             break;
         }
@@ -390,6 +392,7 @@ static void *writer_main(void *p)
             break;
         }
         unsigned char *blob = e->slots[e->write_head % e->window];
+        e->slots[e->write_head % e->window] = NULL; /* ours now, whatever happens */
         pthread_mutex_unlock(&e->mu);
 
         const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
@@ -397,13 +400,12 @@ static void *writer_main(void *p)
         e->stats->grains_data += h->n_data;
         done_bytes += (uint64_t)h->n_grains * OVA_GRAIN_SIZE;
         /* the writer frees the blob once its records are in the file */
-        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, free, blob, &err);
+        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, ova_blob_put, blob, &err);
         if (st != OVA_OK) {
             fail0(e, err.msg);
             break;
         }
         pthread_mutex_lock(&e->mu);
-        e->slots[e->write_head % e->window] = NULL;
         e->write_head++;
         int wake = e->service_running && e->n_pend > 0;
         pthread_cond_broadcast(&e->cv_grant);
@@ -456,14 +458,19 @@ static void service_loop(engine *e, int remote_threads)
                     outstanding++;
             }
         } else if (ms.MPI_TAG == TAG_RESULT) {
-            unsigned char *blob = malloc(count > 0 ? (size_t)count : 1);
+            int fits = count > 0 && (size_t)count <= e->unit_max;
+            unsigned char *blob = fits ? ova_blob_get(e->pool) : NULL;
             if (blob == NULL) {
-                /* receive into a scratch byte stream is impossible; fail and drop it */
-                unsigned char *tmp = malloc((size_t)count);
+                /* nowhere to keep it: take it off the wire, drop it and fail */
+                unsigned char *tmp = malloc(count > 0 ? (size_t)count : 1);
                 MPI_Recv(tmp, count, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, e->comm, MPI_STATUS_IGNORE);
                 free(tmp);
                 outstanding--;
-                fail0(e, "rank 0: out of memory receiving a unit");
+                char msg[160];
+                snprintf(msg, sizeof msg, fits ? "rank 0: out of memory receiving a unit from rank %d"
+                                               : "rank 0: rank %d sent a unit larger than a unit can be",
+                         ms.MPI_SOURCE);
+                fail0(e, msg);
                 continue;
             }
             MPI_Recv(blob, count, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, e->comm, MPI_STATUS_IGNORE);
@@ -478,7 +485,7 @@ static void service_loop(engine *e, int remote_threads)
             }
             pthread_mutex_unlock(&e->mu);
             if (!keep)
-                free(blob);
+                ova_blob_put(blob);
         } else if (ms.MPI_TAG == TAG_ERROR) {
             char *buf = calloc(1, (size_t)count + 1);
             MPI_Recv(buf, count, MPI_BYTE, ms.MPI_SOURCE, TAG_ERROR, e->comm, MPI_STATUS_IGNORE);
@@ -794,7 +801,9 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
               (unsigned long long)(opts->mem_limit >> 20), (unsigned long long)e->window);
         e->slots = calloc((size_t)e->window, sizeof *e->slots);
         e->pend = calloc((size_t)remote_threads + 1, sizeof *e->pend);
-        if (e->slots == NULL || e->pend == NULL)
+        /* idle buffers kept: one per local thread and a few for the writer's queue */
+        e->pool = ova_blob_pool_new(e->unit_max, (unsigned)e->n_threads + 4);
+        if (e->slots == NULL || e->pend == NULL || e->pool == NULL)
             fail0(e, "rank 0: out of memory for the unit window");
         e->service_running = e->size > 1;
     }
@@ -875,9 +884,13 @@ out:
     for (size_t i = 0; e->readers != NULL && e->plan != NULL && i < e->plan->n_disks; i++)
         ova_disk_reader_close(&e->readers[i]);
     free(e->readers);
+    /* results never written (after a failure) go back before the pool goes */
+    for (uint64_t i = 0; e->slots != NULL && i < e->window; i++)
+        ova_blob_put(e->slots[i]);
     free(e->slots);
     free(e->pend);
     ova_writer_abort(&e->writer);
+    ova_blob_pool_free(&e->pool);
     ova_plan_free(&e->plan);
     ova_vm_free(&vm);
     free_cores(e);
