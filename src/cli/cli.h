@@ -52,6 +52,10 @@ void cli_progress_cb(void *ctx, const ova_progress *prog);
 /* End a bar line so the next message starts on a fresh line. */
 void cli_progress_break(void *ctx);
 
+/* MPI_Init_thread, with fast singleton defaults when no launcher started
+ * this process (cli_mpi.c). Returns the thread level provided, -1 on failure. */
+int cli_mpi_init(int *argc, char ***argv, int required);
+
 int cli_export(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_validate(int argc, char **argv);

@@ -184,11 +184,9 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
 
 int cli_export(int argc, char **argv)
 {
-    int provided = 0;
-    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
-        fprintf(stderr, "ovatool: MPI_Init_thread failed\n");
+    int provided = cli_mpi_init(&argc, &argv, MPI_THREAD_MULTIPLE);
+    if (provided < 0)
         return EXIT_FAIL;
-    }
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);

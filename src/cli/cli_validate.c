@@ -168,11 +168,9 @@ static void report_text(const char *path, const ova_validation *v)
 
 int cli_validate(int argc, char **argv)
 {
-    int provided = 0;
-    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-        fprintf(stderr, "ovatool: MPI_Init_thread failed\n");
+    int provided = cli_mpi_init(&argc, &argv, MPI_THREAD_FUNNELED);
+    if (provided < 0)
         return EXIT_FAIL;
-    }
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 
