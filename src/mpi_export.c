@@ -8,7 +8,6 @@
  *   WAKE   rank 0 -> rank 0          wakes the service loop after the window moved or
  *                                    the job failed, so pending requests get answered
  */
-#include "ovatool/blob_pool.h"
 #include "ovatool/export.h"
 
 #include <errno.h>
@@ -73,7 +72,6 @@ typedef struct engine {
     uint64_t write_head;       /* next unit to write */
     uint64_t window;
     unsigned char **slots;     /* results waiting to be written, by unit % window */
-    ova_blob_pool *pool;       /* unit buffers, recycled */
     int failed;
     ova_err first_err;
     int service_running;
@@ -284,13 +282,13 @@ static void *worker_rank0(void *p)
         int64_t u = take_local(e);
         if (u < 0)
             break;
-        unsigned char *blob = ova_blob_get(e->pool);
+        unsigned char *blob = malloc(e->unit_max);
         if (blob == NULL) {
             fail0(e, "rank 0: out of memory for a unit buffer");
             break;
         }
         if (compress_unit(e, uw, (uint64_t)u, blob, &err) != OVA_OK) {
-            ova_blob_put(blob);
+            free(blob);
             fail0(e, err.msg);
             break;
         }
@@ -400,7 +398,7 @@ static void *writer_main(void *p)
         e->stats->grains_data += h->n_data;
         done_bytes += (uint64_t)h->n_grains * OVA_GRAIN_SIZE;
         /* the writer frees the blob once its records are in the file */
-        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, ova_blob_put, blob, &err);
+        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, free, blob, &err);
         if (st != OVA_OK) {
             fail0(e, err.msg);
             break;
@@ -459,7 +457,7 @@ static void service_loop(engine *e, int remote_threads)
             }
         } else if (ms.MPI_TAG == TAG_RESULT) {
             int fits = count > 0 && (size_t)count <= e->unit_max;
-            unsigned char *blob = fits ? ova_blob_get(e->pool) : NULL;
+            unsigned char *blob = fits ? malloc((size_t)count) : NULL;
             if (blob == NULL) {
                 /* nowhere to keep it: take it off the wire, drop it and fail */
                 unsigned char *tmp = malloc(count > 0 ? (size_t)count : 1);
@@ -485,7 +483,7 @@ static void service_loop(engine *e, int remote_threads)
             }
             pthread_mutex_unlock(&e->mu);
             if (!keep)
-                ova_blob_put(blob);
+                free(blob);
         } else if (ms.MPI_TAG == TAG_ERROR) {
             char *buf = calloc(1, (size_t)count + 1);
             MPI_Recv(buf, count, MPI_BYTE, ms.MPI_SOURCE, TAG_ERROR, e->comm, MPI_STATUS_IGNORE);
@@ -801,9 +799,7 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
               (unsigned long long)(opts->mem_limit >> 20), (unsigned long long)e->window);
         e->slots = calloc((size_t)e->window, sizeof *e->slots);
         e->pend = calloc((size_t)remote_threads + 1, sizeof *e->pend);
-        /* idle buffers kept: one per local thread and a few for the writer's queue */
-        e->pool = ova_blob_pool_new(e->unit_max, (unsigned)e->n_threads + 4);
-        if (e->slots == NULL || e->pend == NULL || e->pool == NULL)
+        if (e->slots == NULL || e->pend == NULL)
             fail0(e, "rank 0: out of memory for the unit window");
         e->service_running = e->size > 1;
     }
@@ -884,13 +880,12 @@ out:
     for (size_t i = 0; e->readers != NULL && e->plan != NULL && i < e->plan->n_disks; i++)
         ova_disk_reader_close(&e->readers[i]);
     free(e->readers);
-    /* results never written (after a failure) go back before the pool goes */
+    /* results never written (after a failure) */
     for (uint64_t i = 0; e->slots != NULL && i < e->window; i++)
-        ova_blob_put(e->slots[i]);
+        free(e->slots[i]);
     free(e->slots);
     free(e->pend);
     ova_writer_abort(&e->writer);
-    ova_blob_pool_free(&e->pool);
     ova_plan_free(&e->plan);
     ova_vm_free(&vm);
     free_cores(e);
