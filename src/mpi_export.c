@@ -793,10 +793,11 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
         stats->threads_total = threads_total;
         logf_(e, 0,
               "exporting %zu disk(s), %.2f GiB, as %llu units of %u grains; %d rank(s), %d compression "
-              "thread(s); %s level %d; memory limit %llu MiB per rank (%llu units in flight)",
+              "thread(s); %s level %d; memory limit %llu MiB per rank (%llu units in flight); output %s",
               e->plan->n_disks, (double)stats->bytes_in / 1073741824.0, (unsigned long long)e->n_units,
               e->plan->unit_grains, e->size, threads_total, ova_codec_name(opts->codec), opts->level,
-              (unsigned long long)(opts->mem_limit >> 20), (unsigned long long)e->window);
+              (unsigned long long)(opts->mem_limit >> 20), (unsigned long long)e->window,
+              ova_writer_direct(e->writer) ? "with O_DIRECT" : "through the page cache");
         e->slots = calloc((size_t)e->window, sizeof *e->slots);
         e->pend = calloc((size_t)remote_threads + 1, sizeof *e->pend);
         if (e->slots == NULL || e->pend == NULL)

@@ -116,6 +116,8 @@ void ova_member_base(const char *output, char out[81])
 
 uint64_t ova_writer_bytes(const ova_writer *w) { return w->pos; }
 
+int ova_writer_direct(const ova_writer *w) { return w->out != NULL && ova_out_file_direct(w->out); }
+
 static void *io_main(void *p)
 {
     ova_writer *w = p;

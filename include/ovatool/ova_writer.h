@@ -59,6 +59,10 @@ ova_status ova_writer_finish(ova_writer **w, ova_err *err);
 /* Remove the temporary file and free. Accepts NULL. */
 void ova_writer_abort(ova_writer **w);
 
+/* 1 while the OVA's bytes bypass the page cache (O_DIRECT), 0 when they
+ * go through it (--buffered-io, or a file system that refuses O_DIRECT). */
+int ova_writer_direct(const ova_writer *w);
+
 /* Bytes written so far, and the OVA size after finish. */
 uint64_t ova_writer_bytes(const ova_writer *w);
 
