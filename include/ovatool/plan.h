@@ -2,10 +2,11 @@
  * list of work units.
  *
  * A unit is a run of unit_grains grains of one disk (never crossing a disk
- * or grain-table boundary). By default a unit is one grain table: 512 grains
- * = 32 MiB of disk. The engine picks smaller units (a power of two dividing
- * 512) when the memory limit would otherwise leave fewer units in flight
- * than there are compression threads. Units are numbered across disks in
+ * or grain-table boundary): a power of two dividing 512, the grains of one
+ * grain table. The engine uses 64 grains (4 MiB of disk) in a single
+ * process and 512 (32 MiB) with several ranks, or fewer when the memory
+ * limit would otherwise leave fewer units in flight than there are
+ * compression threads. Units are numbered across disks in
  * export order, so unit order is output order: rank 0 writes units 0, 1,
  * 2, ... whatever rank compressed them.
  */
@@ -18,6 +19,12 @@
 #include "ovatool/buf.h"
 #include "ovatool/disk.h"
 #include "ovatool/status.h"
+
+/* The unit sizes the engine starts from, alone and with other ranks; it
+ * halves them while the memory limit requires (why: pick_unit in
+ * mpi_export.c). */
+#define OVA_UNIT_GRAINS_ONE_RANK 64u
+#define OVA_UNIT_GRAINS_MANY_RANKS 512u
 
 typedef struct ova_plan {
     ova_disk_info **disks;    /* owned */

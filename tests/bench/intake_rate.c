@@ -4,9 +4,10 @@
  * own thread), when the other ranks send ready-made units as fast as MPI
  * carries them.
  *
- *   mpirun -n N intake_rate OUTFILE [MIB_PER_SENDER]
+ *   mpirun -n N intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS]]
  *
- * Each sender compresses one unit of text-like grains once (libdeflate 6)
+ * Each sender compresses one unit (of the engine's multi-rank size) of
+ * text-like grains once (libdeflate 6)
  * and sends it again and again; rank 0 writes them as consecutive units of
  * one disk into a real OVA at OUTFILE (removed at the end) and prints MB/s
  * of compressed data taken in. */
@@ -22,6 +23,10 @@
 #include "ovatool/unit.h"
 #include "ovatool/vm.h"
 
+/* grains per unit: the engine's with several ranks, or the third argument */
+static uint32_t UG = OVA_UNIT_GRAINS_MANY_RANKS;
+#define UNIT_BYTES ((uint64_t)UG * OVA_GRAIN_SIZE)
+
 /* One unit of records, built the way worker threads build them. */
 static size_t build_unit(unsigned char *blob, int seed)
 {
@@ -32,7 +37,7 @@ static size_t build_unit(unsigned char *blob, int seed)
     unsigned char *rec = blob + sizeof *h;
     size_t used = 0;
     unsigned s = 12345u * (unsigned)seed;
-    for (uint32_t g = 0; g < OVA_GT_ENTRIES; g++) {
+    for (uint32_t g = 0; g < UG; g++) {
         for (int i = 0; i < 65536; i++) {
             s = s * 1103515245u + 12345u;
             grain[i] = (unsigned char)("etaoinshrdlu \n0123"[(s >> 16) % 18]);
@@ -44,8 +49,8 @@ static size_t build_unit(unsigned char *blob, int seed)
     }
     ova_codec_free(&c);
     h->records_len = used;
-    h->n_data = OVA_GT_ENTRIES;
-    h->n_grains = OVA_GT_ENTRIES;
+    h->n_data = UG;
+    h->n_grains = UG;
     return sizeof *h + used;
 }
 
@@ -62,8 +67,16 @@ int main(int argc, char **argv)
         return 2;
     }
     long mib = argc > 2 ? atol(argv[2]) : 1024;
-    long reps = (mib << 20) / (long)OVA_GT_COVERAGE; /* units per sender */
-    size_t blob_max = ova_unit_max_size(OVA_GT_ENTRIES);
+    if (argc > 3)
+        UG = (uint32_t)atol(argv[3]);
+    if (UG == 0 || UG > OVA_GT_ENTRIES || (UG & (UG - 1)) != 0) {
+        if (rank == 0)
+            fprintf(stderr, "intake_rate: UNIT_GRAINS must be a power of two up to %d\n", OVA_GT_ENTRIES);
+        MPI_Finalize();
+        return 2;
+    }
+    long reps = (mib << 20) / (long)UNIT_BYTES; /* units per sender */
+    size_t blob_max = ova_unit_max_size(UG);
     if (rank != 0) {
         unsigned char *blob = malloc(blob_max);
         size_t len = build_unit(blob, rank);
@@ -85,7 +98,7 @@ int main(int argc, char **argv)
     ova_disk_info **disks = calloc(1, sizeof *disks);
     d->path = strdup("intake.vmdk");
     d->create_type = strdup("monolithicFlat");
-    d->capacity = (uint64_t)total * OVA_GT_COVERAGE;
+    d->capacity = (uint64_t)total * UNIT_BYTES;
     d->extents = calloc(1, sizeof *d->extents);
     d->n_extents = 1;
     d->extents[0] = (ova_extent){ .type = OVA_EXTENT_ZERO, .start = 0, .size = d->capacity };
@@ -95,7 +108,7 @@ int main(int argc, char **argv)
     ova_err_clear(&err);
     ova_writer *w = NULL;
     ova_writer_opts wo = { OVA_SHA256, 0, 0, 0 };
-    if (ova_plan_new(disks, 1, OVA_GT_ENTRIES, &plan, &err) != OVA_OK ||
+    if (ova_plan_new(disks, 1, UG, &plan, &err) != OVA_OK ||
         ova_writer_open(argv[1], &vm, plan, &wo, &w, &err) != OVA_OK) {
         fprintf(stderr, "intake_rate: %s\n", err.msg);
         MPI_Abort(MPI_COMM_WORLD, 1);
