@@ -30,6 +30,9 @@ ova_status ova_pwrite_full(int fd, const void *buf, size_t n, uint64_t off, cons
         if (r < 0)
             return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", path,
                                  (unsigned long long)(off + done));
+        if (r == 0)
+            return ova_err_set(err, OVA_E_IO, "%s: write at offset %llu wrote nothing", path,
+                               (unsigned long long)(off + done));
         done += (size_t)r;
     }
     return OVA_OK;
@@ -85,6 +88,9 @@ static ova_status write_direct(ova_out_file *f, size_t len, ova_err *err)
         if (r < 0)
             return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", f->path,
                                  (unsigned long long)(f->stage_off + done));
+        if (r == 0)
+            return ova_err_set(err, OVA_E_IO, "%s: write at offset %llu wrote nothing", f->path,
+                               (unsigned long long)(f->stage_off + done));
         /* a short direct write ends on a block boundary in practice; if not, the
          * rest cannot be retried aligned, so finish through the page cache */
         if ((size_t)r % OVA_OUT_ALIGN != 0 && done + (size_t)r < len)
