@@ -14,8 +14,6 @@
 #include <cmocka.h>
 
 #include <libxml/parser.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,17 +23,12 @@
 
 #include "ovatool/ovf.h"
 #include "ovf_schema.h"
+#include "ovf_xpath.h"
 
 #define SCHEMA_DIR OVATOOL_SCHEMA_DIR
 
-#define NS_OVF "http://schemas.dmtf.org/ovf/envelope/1"
-#define NS_RASD "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
-#define NS_VSSD "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
-#define NS_VMW "http://www.vmware.com/schema/ovf"
-
-
 /* ------------------------------------------------------------------ */
-/* libxml2 plumbing                                                    */
+/* schema set-up (the XPath plumbing is in ovf_xpath.c)                 */
 
 static int group_setup(void **state)
 {
@@ -49,91 +42,6 @@ static int group_teardown(void **state)
     ovf_schema_free();
     return 0;
 }
-
-typedef struct ovfdoc {
-    xmlDocPtr doc;
-    xmlXPathContextPtr xp;
-} ovfdoc;
-
-static xmlDocPtr parse_buf(const char *data, size_t len)
-{
-    return xmlReadMemory(data, (int)len, "generated.ovf", NULL, XML_PARSE_NONET);
-}
-
-static xmlXPathObjectPtr xp_eval(ovfdoc *d, const char *expr)
-{
-    xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *)expr, d->xp);
-    if (o == NULL)
-        fail_msg("XPath expression does not compile: %s", expr);
-    return o;
-}
-
-static double xp_num(ovfdoc *d, const char *expr)
-{
-    xmlXPathObjectPtr o = xp_eval(d, expr);
-    double v = xmlXPathCastToNumber(o);
-    xmlXPathFreeObject(o);
-    return v;
-}
-
-/* string(expr) as a malloc'd C string */
-static char *xp_str(ovfdoc *d, const char *expr)
-{
-    xmlXPathObjectPtr o = xp_eval(d, expr);
-    xmlChar *s = xmlXPathCastToString(o);
-    xmlXPathFreeObject(o);
-    char *r = strdup((const char *)s);
-    xmlFree(s);
-    assert_non_null(r);
-    return r;
-}
-
-static void vformat(char *dst, size_t n, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
-static void vformat(char *dst, size_t n, const char *fmt, va_list ap)
-{
-    int k = vsnprintf(dst, n, fmt, ap);
-    assert_true(k >= 0 && (size_t)k < n);
-}
-
-/* Checks that report the XPath expression and the caller's line. */
-static void check_str(ovfdoc *d, int line, const char *want, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void check_str(ovfdoc *d, int line, const char *want, const char *fmt, ...)
-{
-    char expr[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vformat(expr, sizeof expr, fmt, ap);
-    va_end(ap);
-    char *got = xp_str(d, expr);
-    if (strcmp(got, want) != 0) {
-        print_error("line %d: %s\n  got  \"%s\"\n  want \"%s\"\n", line, expr, got, want);
-        free(got);
-        fail();
-    }
-    free(got);
-}
-
-static void check_num(ovfdoc *d, int line, double want, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void check_num(ovfdoc *d, int line, double want, const char *fmt, ...)
-{
-    char expr[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vformat(expr, sizeof expr, fmt, ap);
-    va_end(ap);
-    double got = xp_num(d, expr);
-    if (got != want) {
-        print_error("line %d: %s\n  got  %g\n  want %g\n", line, expr, got, want);
-        fail();
-    }
-}
-
-#define CHECK_STR(d, want, ...) check_str((d), __LINE__, (want), __VA_ARGS__)
-#define CHECK_NUM(d, want, ...) check_num((d), __LINE__, (want), __VA_ARGS__)
-/* an Item picked by its ElementName */
-#define ITEM "//ovf:VirtualHardwareSection/ovf:Item[rasd:ElementName='%s']"
 
 /* ------------------------------------------------------------------ */
 /* checks every generated descriptor must pass                          */
@@ -182,88 +90,14 @@ static void check_text_form(const ova_buf *b)
     }
 }
 
-static bool is_ns(xmlNodePtr n, const char *uri)
-{
-    return n->ns != NULL && strcmp((const char *)n->ns->href, uri) == 0;
-}
-
-/* rasd children in alphabetical order of local name, vmw: ones after them
- * (the CIM schema declares rasd as an ordered sequence). */
-static void check_item_children(ovfdoc *d)
-{
-    xmlXPathObjectPtr o = xp_eval(d, "//ovf:Item");
-    assert_non_null(o->nodesetval);
-    for (int i = 0; i < o->nodesetval->nodeNr; i++) {
-        const char *prev = "";
-        bool ext_seen = false;
-        for (xmlNodePtr c = o->nodesetval->nodeTab[i]->children; c != NULL; c = c->next) {
-            if (c->type != XML_ELEMENT_NODE)
-                continue;
-            if (is_ns(c, NS_RASD)) {
-                assert_false(ext_seen);
-                if (strcmp(prev, (const char *)c->name) >= 0)
-                    fail_msg("rasd:%s after rasd:%s", (const char *)c->name, prev);
-                prev = (const char *)c->name;
-            } else {
-                assert_true(is_ns(c, NS_VMW));
-                ext_seen = true;
-            }
-        }
-    }
-    xmlXPathFreeObject(o);
-}
-
-/* InstanceIDs 1..N in document order; every Parent names an earlier Item. */
-static void check_instance_ids(ovfdoc *d)
-{
-    int n = (int)xp_num(d, "count(//ovf:Item)");
-    assert_true(n >= 2);
-    for (int i = 1; i <= n; i++)
-        CHECK_NUM(d, i, "number(//ovf:Item[%d]/rasd:InstanceID)", i);
-    CHECK_NUM(d, 0, "count(//ovf:Item[rasd:Parent >= rasd:InstanceID])");
-    xmlXPathObjectPtr o = xp_eval(d, "//ovf:Item/rasd:Parent");
-    for (int i = 0; o->nodesetval != NULL && i < o->nodesetval->nodeNr; i++) {
-        xmlChar *v = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
-        CHECK_NUM(d, 1, "count(//ovf:Item[rasd:InstanceID='%s'][rasd:ResourceType=5 or rasd:ResourceType=6"
-                        " or rasd:ResourceType=20])", (const char *)v);
-        xmlFree(v);
-    }
-    xmlXPathFreeObject(o);
-}
-
-/* vmw:Config only after the last Item */
-static void check_ext_placement(ovfdoc *d)
-{
-    CHECK_NUM(d, 0, "count(//ovf:VirtualHardwareSection/vmw:Config/following-sibling::ovf:Item)");
-    CHECK_NUM(d, 0, "count(//ovf:VirtualHardwareSection/vmw:Config/following-sibling::ovf:System)");
-}
-
+/* the text form first, then parsed, validated and checked for the shared
+ * invariants (ovf_xpath.c) */
 static ovfdoc open_doc(const ova_buf *b)
 {
     check_text_form(b);
-    ovfdoc d;
-    d.doc = parse_buf(b->data, b->len);
-    assert_non_null(d.doc);
-    if (ovf_schema_loaded() && ovf_schema_validate(d.doc, false) != 0) {
-        fprintf(stderr, "%s", b->data);
-        fail_msg("the generated OVF does not validate against DSP8023");
-    }
-    d.xp = xmlXPathNewContext(d.doc);
-    assert_non_null(d.xp);
-    assert_int_equal(xmlXPathRegisterNs(d.xp, (const xmlChar *)"ovf", (const xmlChar *)NS_OVF), 0);
-    assert_int_equal(xmlXPathRegisterNs(d.xp, (const xmlChar *)"rasd", (const xmlChar *)NS_RASD), 0);
-    assert_int_equal(xmlXPathRegisterNs(d.xp, (const xmlChar *)"vssd", (const xmlChar *)NS_VSSD), 0);
-    assert_int_equal(xmlXPathRegisterNs(d.xp, (const xmlChar *)"vmw", (const xmlChar *)NS_VMW), 0);
-    check_item_children(&d);
-    check_instance_ids(&d);
-    check_ext_placement(&d);
+    ovfdoc d = ovf_doc_parse(b);
+    ovf_check_invariants(&d);
     return d;
-}
-
-static void close_doc(ovfdoc *d)
-{
-    xmlXPathFreeContext(d->xp);
-    xmlFreeDoc(d->doc);
 }
 
 static void write_ok(const ova_vm *vm, const ova_ovf_disk *disks, size_t n, int target_hw, ova_buf *out)
@@ -965,7 +799,7 @@ static void test_schema_rejects_broken(void **state)
     char *p = strstr(b.data, info);
     assert_non_null(p);
     memmove(p, p + sizeof info - 1, strlen(p + sizeof info - 1) + 1);
-    xmlDocPtr doc = parse_buf(b.data, strlen(b.data));
+    xmlDocPtr doc = ovf_xml_read(b.data, strlen(b.data));
     assert_non_null(doc);
     assert_true(ovf_schema_validate(doc, true) > 0);
     xmlFreeDoc(doc);
