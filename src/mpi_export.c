@@ -403,6 +403,8 @@ static void *writer_main(void *p)
             fail0(e, err.msg);
             break;
         }
+        ova_writer_note_progress(done_bytes < e->stats->bytes_in ? done_bytes : e->stats->bytes_in,
+                                 e->stats->bytes_in);
         pthread_mutex_lock(&e->mu);
         e->write_head++;
         int wake = e->service_running && e->n_pend > 0;
@@ -804,6 +806,7 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
         stats->window = e->window;
         stats->ranks = e->size;
         stats->threads_total = threads_total;
+        ova_writer_note_progress(0, stats->bytes_in);
         logf_(e, 0,
               "exporting %zu disk(s), %.2f GiB, as %llu units of %u grains; %d rank(s), %d compression "
               "thread(s); %s level %d; memory limit %llu MiB per rank (%llu units in flight); output %s",

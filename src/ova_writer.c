@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,14 @@
 #include "ovatool/tar.h"
 #include "ovatool/vmdk_stream.h"
 
-/* The temporary file of this process, for the signal handler. */
+/* The temporary file of this process, and the export's progress, for the
+ * signal handler: the path is complete before the flag is set, and the
+ * counters are lock-free atomics, so the handler reads them without locks
+ * or allocation (async-signal-safe). */
 static char g_tmp_path[PATH_MAX];
 static volatile sig_atomic_t g_tmp_set;
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the signal handler needs lock-free 64-bit atomics");
+static _Atomic unsigned long long g_done, g_total;
 
 typedef struct disk_out {
     char name[128];           /* member name (ova_tar_header enforces < 100) */
@@ -85,10 +91,25 @@ typedef struct io_job {
     struct io_job *next;
 } io_job;
 
-void ova_writer_signal_cleanup(void)
+const char *ova_writer_signal_cleanup(int *removed)
 {
-    if (g_tmp_set)
-        unlink(g_tmp_path);
+    *removed = 0;
+    if (!g_tmp_set)
+        return NULL;
+    *removed = unlink(g_tmp_path) == 0;
+    return g_tmp_path;
+}
+
+void ova_writer_note_progress(uint64_t done, uint64_t total)
+{
+    atomic_store_explicit(&g_done, done, memory_order_relaxed);
+    atomic_store_explicit(&g_total, total, memory_order_relaxed);
+}
+
+void ova_writer_signal_progress(uint64_t *done, uint64_t *total)
+{
+    *done = atomic_load_explicit(&g_done, memory_order_relaxed);
+    *total = atomic_load_explicit(&g_total, memory_order_relaxed);
 }
 
 void ova_member_base(const char *output, char out[81])

@@ -1,4 +1,5 @@
 /* cli_export.c - `ovatool export`: options, MPI start-up, the summary. */
+#include <errno.h>
 #include <getopt.h>
 #include <mpi.h>
 #include <signal.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ovatool/export.h"
@@ -45,9 +47,74 @@ static void export_usage(FILE *f)
     fprintf(f, "\nExit status: 0 success, 1 failure (no output left behind), 2 usage error.\n");
 }
 
+/* Set before the handlers are installed: rank 0 reports a signal, and
+ * starts a new line first when a progress bar may be on screen. */
+static volatile sig_atomic_t g_sig_report, g_sig_newline;
+
+/* Only async-signal-safe calls from here to on_signal's end: write(2) of
+ * fixed strings and integers formatted by hand (no stdio, no malloc,
+ * no strsignal), and the writer's lock-free cleanup and counters. */
+static void sig_put(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void sig_put_u64(uint64_t v)
+{
+    char d[24];
+    int i = (int)sizeof d;
+    d[--i] = '\0';
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    sig_put(d + i);
+}
+
+static void sig_put_gib(uint64_t bytes) /* "1.23 GiB", rounded like %.2f */
+{
+    uint64_t c = (bytes >> 30) * 100 + (((bytes & ((1u << 30) - 1)) * 100 + (1u << 29)) >> 30);
+    sig_put_u64(c / 100);
+    sig_put(c % 100 < 10 ? ".0" : ".");
+    sig_put_u64(c % 100);
+    sig_put(" GiB");
+}
+
+/* ovatool: stopped by SIGTERM after 1.23 GiB of 4.00 GiB (31%); removed partial output DIR/.x.ova.XXXXXX.part */
 static void on_signal(int sig)
 {
-    ova_writer_signal_cleanup();
+    int saved = errno, removed = 0;
+    const char *part = ova_writer_signal_cleanup(&removed);
+    if (g_sig_report) {
+        uint64_t done = 0, total = 0;
+        ova_writer_signal_progress(&done, &total);
+        if (g_sig_newline)
+            sig_put("\n");
+        sig_put("ovatool: stopped by ");
+        sig_put(sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+        if (total > 0) {
+            sig_put(" after ");
+            sig_put_gib(done);
+            sig_put(" of ");
+            sig_put_gib(total);
+            sig_put(" (");
+            sig_put_u64(total > UINT64_MAX / 100 ? done / (total / 100) : done * 100 / total);
+            sig_put("%)");
+        }
+        if (part != NULL) {
+            sig_put(removed ? "; removed partial output " : "; could not remove partial output ");
+            sig_put(part);
+        }
+        sig_put("\n");
+    }
+    errno = saved;
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -215,16 +282,18 @@ int cli_export(int argc, char **argv)
     if (rank != 0)
         cli_quiet = true;
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
-
     /* a live bar on a terminal, timestamped lines in logs */
     cli_progress prog;
     cli_progress_init(&prog, o.progress_secs);
     if (prog.tty)
         o.progress_secs = 0.5;
     ova_export_hooks hooks = { log_cb, cli_progress_cb, &prog };
+
+    g_sig_report = rank == 0;
+    g_sig_newline = prog.tty;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
 
     ova_export_stats stats;
     ova_err err;

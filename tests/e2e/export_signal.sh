@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # export_signal.sh - an export interrupted by SIGINT (a user's Ctrl-C) or
 # by SIGTERM to mpirun (what Slurm sends at the time limit) leaves neither
-# the OVA nor its temporary file behind, and does not exit 0.
+# the OVA nor its temporary file behind, and does not exit 0. Rank 0 says
+# so in one line: "ovatool: stopped by SIGTERM after X GiB of Y GiB (P%);
+# removed partial output out/.vm.ova.XXXXXX.part".
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -17,9 +19,9 @@ interrupt() {  # interrupt SIGNAL RANKS
   # zlib level 9 on random data is slow enough to be caught mid-way
   # started directly (not through a shell function) so $! is the process to signal
   if [ "$n" = 1 ]; then
-    "$OVATOOL" export vm.vmx -o out/vm.ova --codec zlib --level 9 -q &
+    "$OVATOOL" export vm.vmx -o out/vm.ova --codec zlib --level 9 -q 2> err.log &
   else
-    "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export vm.vmx -o out/vm.ova --codec zlib --level 9 -q &
+    "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export vm.vmx -o out/vm.ova --codec zlib --level 9 -q 2> err.log &
   fi
   local pid=$! i=0
   until ls -A out | grep -q '\.part$'; do
@@ -34,6 +36,12 @@ interrupt() {  # interrupt SIGNAL RANKS
   [ "$rc" != 0 ] || fail "exit status 0 after SIG$sig"
   sleep 1
   [ -z "$(ls -A out)" ] || { ls -la out; fail "SIG$sig with $n rank(s) left files behind"; }
+  # the stop is logged (even with -q), by rank 0 only, naming the removed file
+  local re="^ovatool: stopped by SIG$sig after [0-9]+\.[0-9]{2} GiB of 1\.00 GiB \(([0-9]+)%\); "
+  re+="removed partial output out/\.vm\.ova\.[A-Za-z0-9]{6}\.part\$"
+  grep -Eq "$re" err.log || { cat err.log; fail "SIG$sig with $n rank(s): no 'stopped by SIG$sig' line"; }
+  [ "$(grep -c 'stopped by' err.log)" = 1 ] || { cat err.log; fail "SIG$sig: more than one 'stopped by' line"; }
+  note "$(grep 'stopped by' err.log)"
   note "SIG$sig with $n rank(s): exit $rc, nothing left"
 }
 interrupt INT 1
