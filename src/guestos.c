@@ -7,9 +7,9 @@
  * VMX-key -> vim-key map (open-vm-tools GUEST_OS_KEY_MAP) and the vSphere
  * VirtualMachineGuestOsIdentifier enum; keys newer than the published map
  * (windows11-64, debian12-64, almalinux-64, ...) follow the same pattern as
- * the enum value they name. See ../shared/docs/formats.md 6.6.
+ * the enum value they name. See docs/ovf.md section 9.
  *
- * CIM numbers are CIM_OperatingSystem.OSType values (formats.md 4.6). Where
+ * CIM numbers are CIM_OperatingSystem.OSType values (same section). Where
  * CIM has no entry for a guest (Windows 11, Server 2019+, Hyper-V) we write
  * 102 "Other 64-Bit": VirtualBox then picks its OS type by matching the
  * description text, so those descriptions carry the phrase it looks for

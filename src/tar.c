@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-/* Field offsets and sizes of the ustar header (formats.md section 5.2). */
+/* Field offsets and sizes of the ustar header (docs/formats.md section 5.2). */
 #define F_NAME 0
 #define F_NAME_LEN 100
 #define F_MODE 100

@@ -1,6 +1,6 @@
 /* validate.c - `ovatool validate` driver: problem lists, member order, the
  * manifest, and one streaming pass per member that hashes it and walks its
- * VMDK structure on the same read (formats.md 5.1, 5.3). */
+ * VMDK structure on the same read (docs/formats.md 5.1, 5.3). */
 #include "ovatool/validate.h"
 
 #include <errno.h>
@@ -234,7 +234,7 @@ static ssize_t find_member(const ova_vmember *m, size_t n, const char *name)
     return -1;
 }
 
-/* Member order (formats.md 5.1): .ovf first, NAME.mf second, an optional
+/* Member order (docs/formats.md 5.1): .ovf first, NAME.mf second, an optional
  * NAME.cert third, then the files. Returns the .ovf and .mf indexes used
  * for the content checks (-1 when absent). */
 static void check_order(const ova_vmember *m, size_t n, const char *label, ova_vlist *probs, ssize_t *ovf,

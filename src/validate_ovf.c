@@ -1,8 +1,8 @@
 /* validate_ovf.c - the OVF checks of `ovatool validate`: libxml2 parses the
  * descriptor straight out of the archive, validates it against the DMTF
  * schema (DSP8023 1.1.1) when the schema folder is there, and the
- * References/Disk facts are checked against the members (formats.md 4.3,
- * 4.4, 3.11: OVF capacity >= VMDK capacity). */
+ * References/Disk facts are checked against the members (docs/ovf.md
+ * section 3, docs/formats.md 3.11: OVF capacity >= VMDK capacity). */
 #include "ovatool/validate.h"
 
 #include <stdio.h>
@@ -58,7 +58,7 @@ static int io_close(void *ctx)
 }
 
 /* Schema errors become problems; warnings ("Skipping import ...", which
- * every run prints, SOURCE.md) are dropped. */
+ * every run prints, src/schema/README.md) are dropped. */
 typedef struct schema_errs {
     ova_vlist *probs;
     const char *member;
@@ -212,7 +212,7 @@ static ova_status schema_check(xmlDocPtr doc, const char *dir, const char *membe
         return OVA_OK;
     }
     /* no network: the CIM imports of the same namespace are skipped by
-     * libxml2 (SOURCE.md); anything else must not reach out either */
+     * libxml2 (src/schema/README.md); anything else must not reach out either */
     xmlExternalEntityLoader old = xmlGetExternalEntityLoader();
     xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
     schema_errs se = { &v->problems, member, 0, "" };

@@ -1,5 +1,5 @@
 /* validate_tar.c - the ustar walk of `ovatool validate`: headers, checksums,
- * sizes, padding, end-of-archive blocks and member names (formats.md 5.2). */
+ * sizes, padding, end-of-archive blocks and member names (docs/formats.md 5.2). */
 #include "ovatool/validate.h"
 
 #include <errno.h>
@@ -46,7 +46,7 @@ static bool all_zero(const unsigned char *p, size_t n)
     return true;
 }
 
-/* Name checks from formats.md 5.2: top-level members only, no path tricks,
+/* Name checks from docs/formats.md 5.2: top-level members only, no path tricks,
  * nothing that could confuse a terminal or a line-based reader. */
 static const char *name_problem(const char *name)
 {

@@ -1,6 +1,6 @@
 /* validate_vmdk.c - the streamOptimized VMDK checks of `ovatool validate`:
  * a push parser that walks header, descriptor, grain markers, grain tables,
- * GD, footer and EOS in one pass (formats.md 3.1-3.11), and the deep pass
+ * GD, footer and EOS in one pass (docs/formats.md section 3), and the deep pass
  * that inflates the grains the grain tables point at. */
 #include "ovatool/validate.h"
 
@@ -14,9 +14,9 @@
 #include "ovatool/descriptor.h"
 #include "ovatool/vmdk_stream.h"
 
-/* VirtualBox rejects compressed grains of 2 x 64 KiB and more (3.4). */
+/* VirtualBox rejects compressed grains of 2 x 64 KiB and more (docs/formats.md 3.4). */
 #define GRAIN_CSIZE_LIMIT (2u * OVA_GRAIN_SIZE)
-/* VirtualBox's limit on descriptorSize (3.11); also caps the allocation. */
+/* VirtualBox's limit on descriptorSize (docs/formats.md 3.11); also caps the allocation. */
 #define DESC_SECTORS_MAX 20480u
 #define GT_BYTES (OVA_GT_ENTRIES * 4u)
 

@@ -4,7 +4,7 @@
  * zlib is the reference; libdeflate writes the same format about twice as
  * fast at a slightly better ratio; ISA-L (when built in) is about seven
  * times faster than libdeflate level 6 at levels 1-3 for ~5% more output
- * (../shared/docs/perf-anchors.md section 2). Output bytes differ between
+ * (README.md, section "Performance"). Output bytes differ between
  * codecs and levels, never between runs: a given codec and level always
  * turns a grain into the same stream.
  * A codec object is not thread-safe: give each thread its own.

@@ -1,4 +1,4 @@
-/* descriptor.h - VMDK text descriptors (../shared/docs/formats.md section 2).
+/* descriptor.h - VMDK text descriptors (docs/formats.md section 2).
  *
  * A descriptor is either a small text .vmdk or the text embedded in a
  * sparse extent. This module parses the text only; opening extents is

@@ -1,7 +1,7 @@
 /* manifest.h - the OVA manifest (.mf): one `ALG(name)= hex` line per file.
  *
  * The exact spelling matters: ESXi rejects `SHA256 (name) = hex` and
- * `SHA2-256(name)= hex` (../shared/docs/formats.md section 5.3).
+ * `SHA2-256(name)= hex` (docs/formats.md section 5.3).
  */
 #ifndef OVATOOL_MANIFEST_H
 #define OVATOOL_MANIFEST_H

@@ -1,7 +1,7 @@
 /* ovf.h - writing the OVF 1.x descriptor of an exported VM.
  *
  * The text follows what VMware's ovftool writes for a hosted (.vmx) source
- * (../shared/docs/ovf-conventions.md) and validates against the DMTF schema
+ * (docs/ovf.md) and validates against the DMTF schema
  * DSP8023. It is a pure function of its inputs: the same VM and disk facts
  * always give the same bytes.
  */

@@ -1,6 +1,6 @@
 /* tar.h - ustar member headers for the OVA archive.
  *
- * An OVA is a plain ustar archive (../shared/docs/formats.md section 5.2):
+ * An OVA is a plain ustar archive (docs/formats.md section 5.2):
  * 512-byte headers, data padded to 512 bytes, two zero blocks at the end.
  * Members of 8 GiB and more get their size in GNU base-256 form; PAX headers
  * are never written (vSphere and VirtualBox reject them).

@@ -2,8 +2,8 @@
  * order, manifest digests, the OVF (DMTF schema and cross-checks) and each
  * streamOptimized VMDK, read in place inside the archive.
  *
- * The checks follow ../shared/docs/formats.md sections 3 (VMDK), 4 (OVF)
- * and 5 (tar, manifest). Problems in the OVA are not errors: they are
+ * The checks follow docs/formats.md sections 3 (VMDK) and 5 (tar, manifest)
+ * and docs/ovf.md (OVF). Problems in the OVA are not errors: they are
  * collected as "member: what" lines in an ova_vlist and the call still
  * returns OVA_OK; an ova_status failure means the check itself could not run
  * (the file cannot be opened or read, memory ran out).

@@ -1,5 +1,5 @@
 /* vmdk_stream.h - the pieces of a streamOptimized VMDK, in VMware's own
- * layout (../shared/docs/formats.md section 3):
+ * layout (docs/formats.md section 3):
  *
  *   sector 0        header (gdOffset = GD_AT_END)
  *   sector 1..20    embedded descriptor, NUL padded
