@@ -22,7 +22,11 @@ data=${1:-$root/bench-data}
 reps=${REPS:-3}
 cores=$(nproc)
 ova=$build/ovatool
+[[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "REPS must be a whole number >= 1, not '$reps'" >&2; exit 1; }
 [ -x "$ova" ] || { echo "build first: bash jobs/setup.sh" >&2; exit 1; }
+for tool in codec_rate intake_rate; do
+  [ -x "$build/tests/bench/$tool" ] || { echo "missing $build/tests/bench/$tool: build it first" >&2; exit 1; }
+done
 command -v pigz >/dev/null || { echo "pigz missing: apt-get install pigz" >&2; exit 1; }
 bash "$root/tests/bench/make_image.sh" "$data"
 source "$root/jobs/env.sh"
@@ -36,6 +40,18 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 spread() { sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
                                                 printf "%.0f%%", (v[NR] - v[1]) / m * 100 }'; }
 now() { date +%s.%N; }
+# num FILE KEY: the number after "KEY": in a --json file; fails if there is none
+num() {
+  local v; v=$(grep -o "\"$2\":[0-9.]*" "$1" | head -1 | cut -d: -f2)
+  [[ $v =~ ^[0-9.]+$ ]] || { echo "bench.sh: no \"$2\" in $1" >&2; return 1; }
+  echo "$v"
+}
+# kv LINE KEY: the value of KEY=... in a tool's key=value line; fails if there is none
+kv() {
+  local v; v=$(echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p")
+  [[ $v =~ ^-?[0-9.]+$ ]] || { echo "bench.sh: no numeric $2= in: '$1'" >&2; return 1; }
+  echo "$v"
+}
 
 declare -A T S O R   # median seconds, spread, output bytes, rss MiB
 order=()
@@ -56,7 +72,8 @@ case_() {
   O[$name]=$(stat -c %s "$file")
   R[$name]=-
   if [ -f "$out/$name.json" ]; then
-    R[$name]=$(sed -E 's/.*"rss_max_kb":([0-9]+).*/\1/' "$out/$name.json" | awk '{ printf "%.0f", $1 / 1024 }')
+    local kb; kb=$(num "$out/$name.json" rss_max_kb)
+    R[$name]=$(awk -v kb="$kb" 'BEGIN { printf "%.0f", kb / 1024 }')
   fi
   printf '  %-34s %8.2f s (spread %s)\n' "$name" "${T[$name]}" "${S[$name]}" >&2
 }
@@ -90,15 +107,17 @@ qemu_vmdk=$(stat -c %s "$out/q-disk1.vmdk")
 case_ "pigz -p $cores -6" "$out/p.gz" sh -c "pigz -p $cores -6 < '$raw' > '$out/p.gz'"
 
 echo "== ceilings" >&2
-cr() { "$build/tests/bench/codec_rate" "$raw" "$@" "$cores" 256; }
+cr_threads=$((cores < 256 ? cores : 256))   # codec_rate's limit
+cr() { "$build/tests/bench/codec_rate" "$raw" "$@" "$cr_threads" 256; }
 rate_ld6=$(cr libdeflate 6); echo "  $rate_ld6" >&2
 rate_z6=$(cr zlib 6); echo "  $rate_z6" >&2
-rate_isal=""
-[ $have_isal = 1 ] && { rate_isal=$(cr isal 1); echo "  $rate_isal" >&2; }
-kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+rate_isal="" isal=""
+[ $have_isal = 1 ] && { rate_isal=$(cr isal 1); echo "  $rate_isal" >&2; isal=$(kv "$rate_isal" per_core_mb_s); }
 f=$(kv "$rate_ld6" f)
+ld6=$(kv "$rate_ld6" per_core_mb_s); ld6t=$(kv "$rate_ld6" threads_mb_s); z6=$(kv "$rate_z6" per_core_mb_s)
 intake=$(mpirun -n $((cores + 1)) "$build/tests/bench/intake_rate" "$out/intake.bin" 2048)
 echo "  $intake" >&2
+intake_mb_s=$(kv "$intake" intake_mb_s)
 
 # Efficiency, paired: this machine's speed drifts within a run (shared host),
 # so each ovatool run is matched with a codec ceiling measured right before
@@ -108,7 +127,8 @@ echo "== efficiency: codec ceiling and ovatool balanced, paired" >&2
 "$ova" export "$vmx" -o "$out/eff.ova" --compression balanced -q
 : > "$out/eff"
 for ((i = 0; i < reps; i++)); do
-  pc=$(kv "$("$build/tests/bench/codec_rate" "$raw" libdeflate 6 1 128)" per_core_mb_s)
+  rate=$("$build/tests/bench/codec_rate" "$raw" libdeflate 6 1 128)
+  pc=$(kv "$rate" per_core_mb_s)
   t0=$(now)
   "$ova" export "$vmx" -o "$out/eff.ova" --compression balanced -q
   t1=$(now)
@@ -132,7 +152,7 @@ for gib in 1 16; do
   : > "$out/rss$gib"
   for ((i = 0; i < reps; i++)); do
     "$ova" export "$d/m.vmx" -o "$d/m.ova" -q --json > "$d/json"
-    sed -E 's/.*"rss_max_kb":([0-9]+).*/\1/' "$d/json" >> "$out/rss$gib"
+    num "$d/json" rss_max_kb >> "$out/rss$gib"
   done
   eval "rss$gib=$(median < "$out/rss$gib")"
   echo "  ${gib} GiB disk: peak RSS KiB per run: $(tr '\n' ' ' < "$out/rss$gib")" >&2
@@ -158,11 +178,9 @@ for n in "${order[@]}"; do
            o / 1e6, outcmp, qt / t, r }'
 done
 echo
-ld6=$(kv "$rate_ld6" per_core_mb_s); z6=$(kv "$rate_z6" per_core_mb_s)
 bal="ovatool 1x$cores balanced"
-ld6t=$(kv "$rate_ld6" threads_mb_s)
 awk -v ld6="$ld6" -v ld6t="$ld6t" -v z6="$z6" -v cores="$cores" -v nz="$nonzero_bytes" -v t="${T[$bal]}" \
-    -v isal="$(kv "$rate_isal" per_core_mb_s)" -v intake="$(kv "$intake" intake_mb_s)" \
+    -v isal="$isal" -v intake="$intake_mb_s" \
     -v img="$image_bytes" -v o="${O[$bal]}" -v f="$f" -v rss1="$rss1" -v rss16="$rss16" \
     -v effm="$eff_median" -v effs="$eff_spread" -v reps="$reps" 'BEGIN {
   ceiling = ld6 * cores; got = nz / t / 1e6

@@ -6,11 +6,13 @@
  *
  *   mpirun -n N intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS]]
  *
- * Each sender compresses one unit (of the engine's multi-rank size) of
- * text-like grains once (libdeflate 6)
- * and sends it again and again; rank 0 writes them as consecutive units of
- * one disk into a real OVA at OUTFILE (removed at the end) and prints MB/s
- * of compressed data taken in. */
+ * Each sender compresses one unit (of the engine's multi-rank size, 512
+ * grains = 32 MiB, or UNIT_GRAINS) of text-like grains once (libdeflate 6)
+ * and sends it again and again, MIB_PER_SENDER (default 1024) of disk in
+ * whole units; rank 0 writes them as consecutive units of one disk into a
+ * real OVA at OUTFILE (removed at the end) and prints MB/s of compressed
+ * data taken in. */
+#include <errno.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +29,15 @@
 static uint32_t UG = OVA_UNIT_GRAINS_MANY_RANKS;
 #define UNIT_BYTES ((uint64_t)UG * OVA_GRAIN_SIZE)
 
-/* One unit of records, built the way worker threads build them. */
+/* One unit of records, built the way worker threads build them; 0 if the
+ * codec fails. */
 static size_t build_unit(unsigned char *blob, int seed)
 {
     ova_unit_hdr *h = (ova_unit_hdr *)(void *)blob;
     memset(h, 0, sizeof *h);
     ova_codec *c = ova_codec_new(OVA_CODEC_LIBDEFLATE, 6);
+    if (c == NULL)
+        return 0;
     unsigned char grain[65536];
     unsigned char *rec = blob + sizeof *h;
     size_t used = 0;
@@ -43,7 +48,11 @@ static size_t build_unit(unsigned char *blob, int seed)
             grain[i] = (unsigned char)("etaoinshrdlu \n0123"[(s >> 16) % 18]);
         }
         size_t n = 0;
-        ova_codec_compress(c, grain, sizeof grain, rec + used + 12, ova_grain_record_max() - 12, &n);
+        if (ova_codec_compress(c, grain, sizeof grain, rec + used + OVA_GRAIN_MARKER_SIZE,
+                               ova_grain_record_max() - OVA_GRAIN_MARKER_SIZE, &n) != OVA_OK) {
+            ova_codec_free(&c);
+            return 0;
+        }
         h->rel[g] = (uint32_t)(1 + used / 512);
         used += ova_grain_record_finish(rec + used, (uint64_t)g * 128, (uint32_t)n);
     }
@@ -54,32 +63,57 @@ static size_t build_unit(unsigned char *blob, int seed)
     return sizeof *h + used;
 }
 
+/* A whole decimal number in [lo, hi], else -1. */
+static long number(const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    return errno != 0 || end == s || *end != '\0' || v < lo || v > hi ? -1 : v;
+}
+
+/* Every rank checks the same arguments, so all of them stop here together. */
+static int usage(int rank, const char *msg)
+{
+    if (rank == 0)
+        fprintf(stderr, "intake_rate: %s\n"
+                        "usage: mpirun -n N (N >= 2) intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS]]\n",
+                msg);
+    MPI_Finalize();
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     int provided, rank, size;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (argc < 2 || size < 2) {
-        if (rank == 0)
-            fprintf(stderr, "usage: mpirun -n N (N >= 2) intake_rate OUTFILE [MIB_PER_SENDER]\n");
-        MPI_Finalize();
-        return 2;
-    }
-    long mib = argc > 2 ? atol(argv[2]) : 1024;
-    if (argc > 3)
-        UG = (uint32_t)atol(argv[3]);
-    if (UG == 0 || UG > OVA_GT_ENTRIES || (UG & (UG - 1)) != 0) {
-        if (rank == 0)
-            fprintf(stderr, "intake_rate: UNIT_GRAINS must be a power of two up to %d\n", OVA_GT_ENTRIES);
-        MPI_Finalize();
-        return 2;
+    if (argc < 2 || argc > 4 || size < 2)
+        return usage(rank, "needs an output file and at least one sender");
+    long mib = argc > 2 ? number(argv[2], 1, 1L << 30) : 1024;
+    if (mib < 0)
+        return usage(rank, "MIB_PER_SENDER must be a number from 1 to 2^30");
+    if (argc > 3) {
+        long ug = number(argv[3], 1, OVA_GT_ENTRIES);
+        if (ug < 0 || (ug & (ug - 1)) != 0)
+            return usage(rank, "UNIT_GRAINS must be a power of two up to 512");
+        UG = (uint32_t)ug;
     }
     long reps = (mib << 20) / (long)UNIT_BYTES; /* units per sender */
+    if (reps < 1) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "MIB_PER_SENDER must hold at least one unit of %u grains (%u MiB)", UG, UG / 16);
+        return usage(rank, msg);
+    }
     size_t blob_max = ova_unit_max_size(UG);
     if (rank != 0) {
         unsigned char *blob = malloc(blob_max);
-        size_t len = build_unit(blob, rank);
+        size_t len = blob != NULL ? build_unit(blob, rank) : 0;
+        if (len == 0) {
+            fprintf(stderr, "intake_rate: rank %d could not build its unit\n", rank);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
         MPI_Barrier(MPI_COMM_WORLD);
         for (long r = 0; r < reps; r++)
             MPI_Send(blob, (int)len, MPI_BYTE, 0, 2, MPI_COMM_WORLD);
@@ -96,10 +130,13 @@ int main(int argc, char **argv)
                   .hw_version = 14, .controllers = &ctrl, .n_controllers = 1, .devices = &dev, .n_devices = 1 };
     ova_disk_info *d = calloc(1, sizeof *d);
     ova_disk_info **disks = calloc(1, sizeof *disks);
-    d->path = strdup("intake.vmdk");
-    d->create_type = strdup("monolithicFlat");
+    if (d == NULL || disks == NULL || (d->path = strdup("intake.vmdk")) == NULL ||
+        (d->create_type = strdup("monolithicFlat")) == NULL ||
+        (d->extents = calloc(1, sizeof *d->extents)) == NULL) {
+        fprintf(stderr, "intake_rate: out of memory\n");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     d->capacity = (uint64_t)total * UNIT_BYTES;
-    d->extents = calloc(1, sizeof *d->extents);
     d->n_extents = 1;
     d->extents[0] = (ova_extent){ .type = OVA_EXTENT_ZERO, .start = 0, .size = d->capacity };
     disks[0] = d;
@@ -121,7 +158,15 @@ int main(int argc, char **argv)
         int count;
         MPI_Probe(MPI_ANY_SOURCE, 2, MPI_COMM_WORLD, &st);
         MPI_Get_count(&st, MPI_BYTE, &count);
+        if (count < (int)sizeof(ova_unit_hdr) || (size_t)count > blob_max) {
+            fprintf(stderr, "intake_rate: unit of %d bytes from rank %d\n", count, st.MPI_SOURCE);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
         unsigned char *b = malloc((size_t)count);
+        if (b == NULL) {
+            fprintf(stderr, "intake_rate: out of memory\n");
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
         MPI_Recv(b, count, MPI_BYTE, st.MPI_SOURCE, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         ova_unit_hdr *h = (ova_unit_hdr *)(void *)b;
         h->unit = (uint64_t)u;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make_image.sh DIR - build the benchmark's realistic disk: a 6 GiB ext4 file
 # system (made with mkfs.ext4 -d, no mounting) holding an OS tree, text
-# logs, already-compressed files and free space, like the reference image
-# in ../shared/docs/perf-anchors.md section 1 (which used debootstrap; this
-# uses the machine's own /usr so it needs no network):
+# logs, already-compressed files and free space: the image README.md's
+# "Performance" section describes (an earlier reference image used
+# debootstrap; this uses the machine's own /usr so it needs no network):
 #   ~750 MB OS files (binaries, libraries, docs) from /usr
 #   ~300 MB synthetic logs (seeded awk, deterministic)
 #   ~440 MB already-compressed data (gzip -6 of /usr/share and /usr/lib pieces)
@@ -22,7 +22,8 @@ rm -rf stage && mkdir -p stage/usr stage/var/log stage/srv/packages
 # OS files: hard links (no copies) of /usr files, up to a byte budget
 take() {  # take SRC_DIR BUDGET_BYTES
   find "$1" -xdev -type f -size -64M -printf '%s %p\n' 2>/dev/null | sort -k2 > stage.list || true
-  awk -v b="$2" '{ if (s + $1 > b) exit; s += $1; print $2 }' stage.list > stage.take
+  # the path is everything after the size (it may hold spaces)
+  awk -v b="$2" '{ if (s + $1 > b) exit; s += $1; sub(/^[0-9]+ /, ""); print }' stage.list > stage.take
   while IFS= read -r f; do
     mkdir -p "stage$(dirname "$f")"
     ln "$f" "stage$f" 2>/dev/null || cp "$f" "stage$f"
