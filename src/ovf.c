@@ -1,6 +1,6 @@
 /* ovf.c - writes the OVF 1.x descriptor of an exported VM, shaped like ovftool's output for a .vmx.
  *
- * The layout follows ../shared/docs/ovf-conventions.md (what importers and
+ * The layout follows docs/ovf.md (what importers and
  * scripts expect from a hosted-source export) and stays valid against the
  * DMTF schema DSP8023: two-space indent, LF, ovf:-prefixed attributes in
  * alphabetical order, rasd children in alphabetical order of local name,
@@ -29,7 +29,7 @@ typedef struct writer {
     bool oom; /* an allocation made here (not in out) failed */
 } writer;
 
-/* How a controller is described: ovf-conventions.md 6.4. */
+/* How a controller is described: docs/ovf.md section 6.4. */
 typedef struct ctrl_info {
     int resource_type;
     const char *subtype;   /* NULL: no ResourceSubType (IDE) */
@@ -279,7 +279,7 @@ static void write_disk_section(writer *w, const ova_ovf_disk *disks, size_t n_di
     text_elem(w, 2, "Info", "Virtual disk information");
     for (size_t i = 0; i < n_disks; i++) {
         /* capacity in plain bytes: VirtualBox ignores capacityAllocationUnits
-         * (formats.md 4.4), and bytes read correctly everywhere */
+         * (docs/ovf.md section 3), and bytes read correctly everywhere */
         indent(w, 2);
         ova_buf_printf(w->out,
                        "<Disk ovf:capacity=\"%" PRIu64 "\" ovf:capacityAllocationUnits=\"byte\""

@@ -185,7 +185,7 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
             break;
         case O_COMPRESSION:
             if (strcasecmp(optarg, "fast") == 0) {
-                /* ISA-L when built in: ~3x libdeflate level 1 (perf-anchors.md) */
+                /* ISA-L when built in: ~3x libdeflate level 1 (README.md, "Performance") */
                 if (!codec_set)
                     o->codec = ova_codec_available(OVA_CODEC_ISAL) ? OVA_CODEC_ISAL : OVA_CODEC_LIBDEFLATE;
                 if (!level_set) o->level = 1;

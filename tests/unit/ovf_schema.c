@@ -22,7 +22,7 @@ static void xml_error(void *ctx, const char *msg, ...)
 }
 
 /* The schema set always warns that it skips a second import of the WS-CIM
- * common schema (SOURCE.md); that is expected noise. */
+ * common schema (src/schema/README.md); that is expected noise. */
 static void xml_quiet(void *ctx, const char *msg, ...)
 {
     (void)ctx;

@@ -1,11 +1,11 @@
 /* test_vmx_ovf.c - end to end from VMX text to OVF: ova_vm_load() on the
  * fixtures tests/fixtures/vmx/ovf-*.vmx, then ova_ovf_write(), then the
  * descriptor is parsed with libxml2, validated against the DMTF OVF schema
- * (../shared/ovf-schema; skipped with a note when absent) and checked item
+ * (it ships in the repository under src/schema/) and checked item
  * by item with XPath, never compared as a whole string.
  *
- * The expected values come from ../shared/docs/ovf-conventions.md 6.x and
- * formats.md 4.7, 6 and 7. Every descriptor also passes the generic
+ * The expected values come from docs/ovf.md sections 3-7 and the VMX keys
+ * of docs/formats.md section 4. Every descriptor also passes the generic
  * invariants of check_invariants(): InstanceIDs 1..N, Parents that name an
  * earlier controller, rasd children in alphabetical order, vmw: elements
  * only after the standard content, and consistent File/Disk/Network links.
@@ -212,7 +212,7 @@ static void run_free(run *r)
 /* ------------------------------------------------------------------ */
 /* item checks                                                           */
 
-/* A controller Item (ovf-conventions.md 6.4); subtype NULL: none. */
+/* A controller Item (docs/ovf.md 6.4); subtype NULL: none. */
 static void check_ctrl(ovfdoc *d, int line, const char *name, int id, const char *rtype, const char *subtype,
                        const char *desc, const char *address)
 {
@@ -241,7 +241,7 @@ static char *item_id(ovfdoc *d, const char *name)
     return id;
 }
 
-/* A hard disk Item (6.5): on controller ctrl at unit, backed by vmdiskN. */
+/* A hard disk Item (docs/ovf.md 6.5): on controller ctrl at unit, backed by vmdiskN. */
 static void check_disk(ovfdoc *d, int line, const char *name, int id, const char *ctrl, int unit, int vmdisk)
 {
     char want[64];
@@ -260,7 +260,7 @@ static void check_disk(ovfdoc *d, int line, const char *name, int id, const char
 }
 #define CHECK_DISK(d, ...) check_disk((d), __LINE__, __VA_ARGS__)
 
-/* A CD-ROM Item (6.6): an empty, optional drive. */
+/* A CD-ROM Item (docs/ovf.md 6.6): an empty, optional drive. */
 static void check_cdrom(ovfdoc *d, int line, const char *name, int id, const char *ctrl, int unit)
 {
     char want[16];
@@ -278,7 +278,7 @@ static void check_cdrom(ovfdoc *d, int line, const char *name, int id, const cha
 }
 #define CHECK_CDROM(d, ...) check_cdrom((d), __LINE__, __VA_ARGS__)
 
-/* A network adapter Item (6.7) and its Network. */
+/* A network adapter Item (docs/ovf.md 6.7) and its Network. */
 static void check_nic(ovfdoc *d, int line, const char *name, int id, const char *subtype, const char *net,
                       bool connected)
 {
@@ -297,7 +297,7 @@ static void check_nic(ovfdoc *d, int line, const char *name, int id, const char 
 }
 #define CHECK_NIC(d, ...) check_nic((d), __LINE__, __VA_ARGS__)
 
-/* The CPU and memory Items (6.3). cores 0: no vmw:CoresPerSocket. */
+/* The CPU and memory Items (docs/ovf.md 6.3). cores 0: no vmw:CoresPerSocket. */
 static void check_cpu_mem(ovfdoc *d, int line, int vcpus, int cores, unsigned long long mem_mb)
 {
     char want[64];
