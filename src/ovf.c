@@ -37,32 +37,37 @@ typedef struct ctrl_info {
     const char *name;      /* ElementName prefix; the controller index follows */
 } ctrl_info;
 
-static bool controller_info(const ova_controller *c, ctrl_info *ci)
+/* One static description per bus and model, so a lookup either returns a
+ * complete entry or NULL: nothing is left half-filled for the caller (gcc's
+ * -O3 could not prove the old fill-in-place version always wrote it). */
+static const ctrl_info CTRL_IDE = { 5, NULL, "IDE Controller", "ideController" };
+static const ctrl_info CTRL_LSILOGIC = { 6, "lsilogic", "SCSI Controller", "scsiController" };
+static const ctrl_info CTRL_LSISAS = { 6, "lsilogicsas", "SCSI Controller", "scsiController" };
+/* exact camel case: importers compare it literally */
+static const ctrl_info CTRL_PVSCSI = { 6, "VirtualSCSI", "SCSI Controller", "scsiController" };
+static const ctrl_info CTRL_BUSLOGIC = { 6, "buslogic", "SCSI Controller", "scsiController" };
+static const ctrl_info CTRL_SATA = { 20, "vmware.sata.ahci", "SATA Controller", "sataController" };
+static const ctrl_info CTRL_NVME = { 20, "vmware.nvme.controller", "NVME Controller", "nvmeController" };
+
+/* NULL: a bus or model the OVF cannot describe (refused in check_inputs) */
+static const ctrl_info *controller_info(const ova_controller *c)
 {
     switch (c->bus) {
-    case OVA_BUS_IDE:
-        *ci = (ctrl_info){ 5, NULL, "IDE Controller", "ideController" };
-        return true;
+    case OVA_BUS_IDE: return &CTRL_IDE;
     case OVA_BUS_SCSI:
-        *ci = (ctrl_info){ 6, NULL, "SCSI Controller", "scsiController" };
         switch (c->model) {
         /* vm.h: lsilogic is also what an absent virtualDev means */
         case OVA_SCSI_NONE:
-        case OVA_SCSI_LSILOGIC: ci->subtype = "lsilogic"; return true;
-        case OVA_SCSI_LSISAS: ci->subtype = "lsilogicsas"; return true;
-        /* exact camel case: importers compare it literally */
-        case OVA_SCSI_PVSCSI: ci->subtype = "VirtualSCSI"; return true;
-        case OVA_SCSI_BUSLOGIC: ci->subtype = "buslogic"; return true;
+        case OVA_SCSI_LSILOGIC: return &CTRL_LSILOGIC;
+        case OVA_SCSI_LSISAS: return &CTRL_LSISAS;
+        case OVA_SCSI_PVSCSI: return &CTRL_PVSCSI;
+        case OVA_SCSI_BUSLOGIC: return &CTRL_BUSLOGIC;
         }
-        return false;
-    case OVA_BUS_SATA:
-        *ci = (ctrl_info){ 20, "vmware.sata.ahci", "SATA Controller", "sataController" };
-        return true;
-    case OVA_BUS_NVME:
-        *ci = (ctrl_info){ 20, "vmware.nvme.controller", "NVME Controller", "nvmeController" };
-        return true;
+        return NULL;
+    case OVA_BUS_SATA: return &CTRL_SATA;
+    case OVA_BUS_NVME: return &CTRL_NVME;
     }
-    return false;
+    return NULL;
 }
 
 static const char *nic_subtype(ova_nic_model m)
@@ -148,8 +153,7 @@ static ova_status check_inputs(const ova_vm *vm, const ova_ovf_disk *disks, size
         return ova_err_set(err, OVA_E_USAGE, "%s: hardware version %d is not valid", who, hw_version(vm, opts));
 
     for (size_t k = 0; k < vm->n_controllers; k++) {
-        ctrl_info ci;
-        if (!controller_info(&vm->controllers[k], &ci))
+        if (controller_info(&vm->controllers[k]) == NULL)
             return ova_err_set(err, OVA_E_USAGE, "%s: controller %zu has an unknown bus or model", who, k);
     }
 
@@ -378,17 +382,16 @@ static void write_controllers(writer *w, const ova_vm *vm)
 {
     for (size_t k = 0; k < vm->n_controllers; k++) {
         const ova_controller *c = &vm->controllers[k];
-        ctrl_info ci;
-        (void)controller_info(c, &ci); /* checked in check_inputs */
+        const ctrl_info *ci = controller_info(c); /* not NULL: checked in check_inputs */
         open_tag(w, 3, "Item");
         num_elem(w, 4, "rasd:Address", (uint64_t)c->index);
-        text_elem(w, 4, "rasd:Description", ci.desc);
+        text_elem(w, 4, "rasd:Description", ci->desc);
         indent(w, 4);
-        ova_buf_printf(w->out, "<rasd:ElementName>%s%d</rasd:ElementName>\n", ci.name, c->index);
+        ova_buf_printf(w->out, "<rasd:ElementName>%s%d</rasd:ElementName>\n", ci->name, c->index);
         num_elem(w, 4, "rasd:InstanceID", FIRST_CTRL_ID + k);
-        if (ci.subtype != NULL)
-            text_elem(w, 4, "rasd:ResourceSubType", ci.subtype);
-        num_elem(w, 4, "rasd:ResourceType", (uint64_t)ci.resource_type);
+        if (ci->subtype != NULL)
+            text_elem(w, 4, "rasd:ResourceSubType", ci->subtype);
+        num_elem(w, 4, "rasd:ResourceType", (uint64_t)ci->resource_type);
         close_tag(w, 3, "Item");
     }
 }
