@@ -56,6 +56,12 @@ void cli_progress_break(void *ctx);
  * this process (cli_mpi.c). Returns the thread level provided, -1 on failure. */
 int cli_mpi_init(int *argc, char ***argv, int required);
 
+/* The DMTF OVF schema folder for `validate`: given (--schema), else
+ * OVATOOL_SCHEMA_DIR, else the one installed with this executable (or the
+ * build tree's copy). NULL if none holds the schema, with the reason in why.
+ * The result is given, the variable's value or buf. */
+const char *cli_schema_dir(const char *given, char *buf, size_t len, char *why, size_t why_len);
+
 int cli_export(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_validate(int argc, char **argv);

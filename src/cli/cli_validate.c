@@ -17,7 +17,8 @@ enum { O_DEEP = 256, O_JSON, O_SCHEMA };
 static const cli_opt OPTS[] = {
     { "deep", 0, O_DEEP, NULL, "also inflate every grain (split over the ranks under mpirun)" },
     { "json", 0, O_JSON, NULL, "print the result as one JSON object instead of text" },
-    { "schema", 1, O_SCHEMA, "DIR", "DMTF OVF schema folder (dsp8023_1.1.1.xsd); without one: skipped, with a note" },
+    { "schema", 1, O_SCHEMA, "DIR", "DMTF OVF schema folder (dsp8023_1.1.1.xsd; default: OVATOOL_SCHEMA_DIR, else the one installed "
+      "with ovatool)" },
     { "quiet", 0, 'q', NULL, "print problems only: no notes, progress or summary" },
     { "help", 0, 'h', NULL, "show this help" },
 };
@@ -176,9 +177,6 @@ int cli_validate(int argc, char **argv)
 
     vargs a;
     memset(&a, 0, sizeof a);
-#ifdef OVATOOL_SCHEMA_DIR
-    a.o.schema_dir = OVATOOL_SCHEMA_DIR;
-#endif
     const char *why = parse(argc, argv, &a);
     if (a.help || why != NULL) {
         if (rank == 0) {
@@ -189,6 +187,16 @@ int cli_validate(int argc, char **argv)
         }
         MPI_Finalize();
         return a.help ? EXIT_OK : EXIT_USAGE;
+    }
+    /* a schema that ships with ovatool and is missing is a broken install,
+     * not a reason to call an OVA valid unchecked */
+    char schema_buf[4096], schema_why[8192];
+    a.o.schema_dir = cli_schema_dir(a.o.schema_dir, schema_buf, sizeof schema_buf, schema_why, sizeof schema_why);
+    if (a.o.schema_dir == NULL) {
+        if (rank == 0)
+            cli_error("%s", schema_why);
+        MPI_Finalize();
+        return EXIT_FAIL;
     }
     if (rank != 0)
         cli_quiet = true;
