@@ -28,4 +28,4 @@ for lock in vm.vmx.lck disk.vmdk.lck disk-flat.vmdk.lck; do
   check_ova out.ova src.raw
   rm -rf "$lock" out.ova
 done
-echo "PASS: lock folders"
+pass "lock folders"

@@ -50,4 +50,4 @@ for n in '../../etc/passwd' '..' '|0A|09' ''; do
   tar -tf "out/$f" | grep -Eq '^\.|/|[[:cntrl:]]' && fail "name '$n' gave unsafe member names"
   "$OVATOOL" validate "out/$f" --schema "$SCHEMA" -q || fail "name '$n': invalid OVA"
 done
-echo "PASS: names"
+pass "names"

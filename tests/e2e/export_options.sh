@@ -20,7 +20,7 @@ codecs="zlib libdeflate"
 if "$OVATOOL" export --help | grep -q isal && "$OVATOOL" export vm.vmx -o probe.ova --codec isal -q; then
   codecs="$codecs isal"
 else
-  echo "SKIP: isal codec not built in"
+  skip_part "the isal codec (not built in)"
 fi
 rm -f probe.ova
 for c in $codecs; do
@@ -57,7 +57,7 @@ if [ "$(id -u)" = 0 ] && mkdir -p ramfs && mount -t ramfs ramfs ramfs 2>/dev/nul
   cmp libdeflate1/vm.ova ramfs/vm.ova || fail "ramfs: the page-cache fallback changed the output"
   umount ramfs
 else
-  echo "SKIP: ramfs fallback check (needs root to mount ramfs)"
+  skip_part "the ramfs fallback check (needs root to mount ramfs)"
 fi
 
 note "SOURCE_DATE_EPOCH sets every member's mtime"
@@ -84,4 +84,4 @@ grep -qx 'my_vm__1____.ovf' list || { cat list; fail "unsafe or unexpected membe
 "$OVATOOL" export vm.vmx -o "names/.ova" -q
 tar -tf "names/.ova" > list2
 [ "$(head -1 list2)" = vm.ovf ] || fail "empty base name has no fallback"
-echo "PASS: options"
+pass options

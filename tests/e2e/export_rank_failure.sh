@@ -29,4 +29,4 @@ for case in "1 0" "2 1" "3 2" "3 0"; do
   [ ! -e out.ova ] || fail "output left behind"
   if ls -A | grep -q '\.part$'; then fail "temporary file left behind"; fi
 done
-echo "PASS: rank failures stop the job cleanly"
+pass "rank failures stop the job cleanly"

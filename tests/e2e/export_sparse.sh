@@ -132,4 +132,4 @@ VMX
     export_check vm.vmx a.raw b.raw c-top.raw ;;
   *) fail "unknown case $case_" ;;
 esac
-echo "PASS: $case_"
+pass "$case_"

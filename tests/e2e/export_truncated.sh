@@ -24,4 +24,4 @@ for n in 1 2 3; do
   [ ! -e out.ova ] || fail "output left behind"
   if ls -A | grep -q '\.part$'; then fail "temporary file left behind"; fi
 done
-echo "PASS: truncated extent refused"
+pass "truncated extent refused"

@@ -54,4 +54,4 @@ assert d["cdroms"][0]["file"] == "install.iso" and d["nics"][0]["model"] == "e10
 PY
 mkdir vm.vmx.lck
 "$OVATOOL" info vm.vmx --json | grep -q '"running":true' || fail "lock folder not reported"
-echo "PASS: info"
+pass "info"

@@ -3,11 +3,10 @@
 # bridge, TCP between them, shared file system as on a cluster): the OVA
 # must equal the single-process one, and a failure on a remote host must
 # stop every rank with a message naming that host and no output.
-# Needs root (ip netns); skipped otherwise.
+# Needs root (ip netns); reported as SKIP otherwise.
 source "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v unshare >/dev/null; then
-  echo "SKIP: multi-host test needs root, ip and unshare"
-  exit 0
+  skip "multi-host test needs root, ip and unshare"
 fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 tag=$$
@@ -21,7 +20,7 @@ trap cleanup EXIT
 cd "$WORK"
 # a private /24 that exists only inside these namespaces
 net=10.231.$((tag % 200 + 20))
-ip netns add "$sw" || { echo "SKIP: cannot create network namespaces here"; exit 0; }
+ip netns add "$sw" || skip "cannot create network namespaces here"
 ip netns exec "$sw" ip link add br0 type bridge
 ip netns exec "$sw" ip link set br0 up
 for i in 1 2 3; do
@@ -75,4 +74,4 @@ grep -v setpgid log
 grep -q "rank 4 on node2: .*disk.vmdk" log || fail "the message does not name rank 4, its host and the disk"
 [ ! -e r6/fail.ova ] || fail "output left behind"
 if ls -A r6 | grep -q '\.part$'; then fail "temporary file left behind"; fi
-echo "PASS: multi-host"
+pass "multi-host"

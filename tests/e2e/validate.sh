@@ -17,8 +17,9 @@ qemu-img convert -q -f raw -O vmdk -o subformat=monolithicFlat "$raw" disk.vmdk
 write_vmx vm.vmx disk.vmdk
 run_ranks 1 export vm.vmx -o vm.ova --progress 0 -q
 
-schema_args=()
-if [ -d "$SCHEMA" ]; then schema_args=(--schema "$SCHEMA"); else echo "SKIP: schema part ($SCHEMA not found)"; fi
+# the built binary finds the schema the build tree keeps beside it; this
+# run names the repository's copy, as --schema DIR would
+schema_args=(--schema "$SCHEMA")
 
 # validate N OVA [args]: run with N ranks; stdout in out.N, exit code in $rc
 validate() {
@@ -34,7 +35,7 @@ validate 1 vm.ova
 cat out.1 err.1
 [ "$rc" = 0 ] || fail "validate of a fresh export exited $rc"
 grep -q '^VALID: ' out.1 || fail "no VALID summary"
-if [ -d "$SCHEMA" ]; then grep -q 'OVF schema checked' out.1 || fail "the schema was not checked"; fi
+grep -q 'OVF schema checked' out.1 || fail "the schema was not checked"
 for n in 1 3; do
   validate "$n" vm.ova --deep
   [ "$rc" = 0 ] || { cat "out.$n" "err.$n"; fail "validate --deep with $n ranks exited $rc"; }
@@ -178,4 +179,4 @@ set -e
 [ "$rc" = 1 ] || fail "a missing file exited $rc, expected 1"
 grep -q 'cannot open' err.x || fail "no message for a missing file"
 [ "$rc2" = 2 ] || fail "a usage error exited $rc2, expected 2"
-echo "PASS: validate"
+pass "validate"

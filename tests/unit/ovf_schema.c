@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static xmlSchemaPtr g_schema; /* NULL: schema folder absent, validation skipped */
+static xmlSchemaPtr g_schema; /* NULL until ovf_schema_load succeeds */
 
 static void xml_error(void *ctx, const char *msg, ...) __attribute__((format(printf, 2, 3)));
 static void xml_error(void *ctx, const char *msg, ...)
@@ -35,8 +35,8 @@ int ovf_schema_load(const char *dir)
     snprintf(xsd, sizeof xsd, "%s/dsp8023_1.1.1.xsd", dir);
     snprintf(catalog, sizeof catalog, "%s/catalog.xml", dir);
     if (access(xsd, R_OK) != 0) {
-        printf("note: %s not found, skipping OVF schema validation\n", dir);
-        return 0;
+        fprintf(stderr, "%s not found: the OVF schema ships in src/schema/\n", xsd);
+        return -1;
     }
     /* must be set before libxml2 first reads its catalogs */
     if (setenv("XML_CATALOG_FILES", catalog, 1) != 0)

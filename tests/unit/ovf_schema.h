@@ -7,9 +7,9 @@
 #include <stdbool.h>
 
 /* Compile dir/dsp8023_1.1.1.xsd (imports resolved through dir/catalog.xml,
- * never the network). A missing folder is not an error: the schema checks
- * are then skipped, with a note. Returns 0, or -1 if the schema is present
- * but does not compile. */
+ * never the network). The schema ships with ovatool (src/schema/), so a
+ * missing one is an error. Returns 0, or -1 (with a message on stderr) if
+ * the schema is missing or does not compile. */
 int ovf_schema_load(const char *dir);
 
 /* Whether a schema was loaded. */

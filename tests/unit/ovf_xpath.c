@@ -33,12 +33,11 @@ ovfdoc ovf_doc_parse(const ova_buf *b)
     ovfdoc d;
     d.doc = ovf_xml_read(b->data, b->len);
     assert_non_null(d.doc);
-    if (ovf_schema_loaded()) {
-        ovf_xpath_checks++;
-        if (ovf_schema_validate(d.doc, false) != 0) {
-            fprintf(stderr, "%s", b->data);
-            fail_msg("the generated OVF does not validate against DSP8023");
-        }
+    assert_true(ovf_schema_loaded());
+    ovf_xpath_checks++;
+    if (ovf_schema_validate(d.doc, false) != 0) {
+        fprintf(stderr, "%s", b->data);
+        fail_msg("the generated OVF does not validate against DSP8023");
     }
     d.xp = xmlXPathNewContext(d.doc);
     assert_non_null(d.xp);

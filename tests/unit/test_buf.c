@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit_skip.h"
+
 #include <string.h>
 
 #include "ovatool/buf.h"
@@ -74,5 +76,5 @@ int main(void)
         cmocka_unit_test(t_json),
         cmocka_unit_test(t_err),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit_skip.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -131,8 +133,7 @@ static int qemu_teardown(void **state)
 static void need_qemu_img(void)
 {
     if (system("command -v qemu-img >/dev/null 2>&1") != 0) {
-        print_message("qemu-img not found; skipping tests on real descriptors\n");
-        skip();
+        OVA_SKIP("qemu-img not found: no tests on real descriptors\n");
     }
 }
 
@@ -783,5 +784,5 @@ int main(void)
         cmocka_unit_test(test_missing_parts),
         cmocka_unit_test(test_api_misuse),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

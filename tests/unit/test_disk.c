@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit_skip.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -747,5 +749,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(t_corrupt_header, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

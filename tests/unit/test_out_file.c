@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit_skip.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +47,7 @@ static void run(const char *dir, int want_direct)
     snprintf(path, sizeof path, "%s/ova-out-file-XXXXXX", dir);
     int fd = mkstemp(path);
     if (fd < 0) {
-        print_message("cannot create a file in %s: skipped\n", dir);
-        return;
+        OVA_SKIP("cannot create a file in %s\n", dir);
     }
     sim s = { NULL, calloc(1, TOTAL), malloc(TOTAL), malloc(TOTAL) };
     assert_non_null(s.want);
@@ -128,7 +129,7 @@ static void test_direct_tmpfs(void **state)
 {
     (void)state;
     if (access("/dev/shm", W_OK) != 0)
-        skip();
+        OVA_SKIP("/dev/shm is not writable\n");
     run("/dev/shm", 1);
 }
 
@@ -149,5 +150,5 @@ int main(void)
         cmocka_unit_test(test_direct_tmpfs),
         cmocka_unit_test(test_write_error_names_file),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

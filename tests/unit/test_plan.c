@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit_skip.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,5 +131,5 @@ int main(void)
         cmocka_unit_test(t_small_units),
         cmocka_unit_test(t_is_zero),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

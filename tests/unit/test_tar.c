@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit_skip.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,8 +406,7 @@ static void test_interop_small(void **state)
 {
     tmpfile_state *t = *state;
     if (!have_tar()) {
-        print_message("tar not found; skipping the interop test\n");
-        skip();
+        OVA_SKIP("tar not found: no interop test\n");
     }
     const char hello[] = "hello\n";
     char big[513];
@@ -427,8 +428,7 @@ static void test_interop_base256(void **state)
 {
     tmpfile_state *t = *state;
     if (!have_tar()) {
-        print_message("tar not found; skipping the interop test\n");
-        skip();
+        OVA_SKIP("tar not found: no interop test\n");
     }
     /* a member of 8 GiB + 1 byte, then a small one: the data is a hole made
      * by ftruncate, so the file costs no disk space, and tar lists it by
@@ -465,5 +465,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interop_small, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_interop_base256, tmp_setup, tmp_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

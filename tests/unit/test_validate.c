@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit_skip.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -695,8 +697,7 @@ static void test_ova_valid(void **state)
     assert_int_equal(v.n_disks, 1);
     assert_int_equal(v.grains, STD_N);
     assert_int_equal(v.grains_inflated, STD_N);
-    struct stat sb;
-    assert_int_equal(v.schema_checked, stat(OVATOOL_SCHEMA_DIR "/dsp8023_1.1.1.xsd", &sb) == 0);
+    assert_true(v.schema_checked);
     ova_validation_free(&v);
 }
 
@@ -758,8 +759,6 @@ static void test_ova_defects(void **state)
     static const char OVF_BROKEN[] = "<?xml version=\"1.0\"?>\n<Envelope><References>%llu %llu</Envelope>\n";
     static const char OVF_WRONG_ROOT[] = "<?xml version=\"1.0\"?>\n<Envelope a=\"%llu\" b=\"%llu\"/>\n";
 
-    struct stat sb;
-    bool schema = stat(OVATOOL_SCHEMA_DIR "/dsp8023_1.1.1.xsd", &sb) == 0;
     const struct {
         const char *what;
         ova_case c;
@@ -769,7 +768,7 @@ static void test_ova_defects(void **state)
         { "capacity in MiB too small", { OVF_UNITS, 33, false, true, NULL, NULL }, "ovf:capacity is 34603008 bytes" },
         { "fileRef", { OVF_BAD_REF, 34, false, true, NULL, NULL }, "ovf:fileRef file9 names no References/File" },
         { "schema", { OVF_NO_INFO, STD_CAP, false, true, NULL, NULL },
-          schema ? "schema: Element '{http://schemas.dmtf.org/ovf/envelope/1}Disk'" : "t.ovf" },
+          "schema: Element '{http://schemas.dmtf.org/ovf/envelope/1}Disk'" },
         { "not well-formed", { OVF_BROKEN, 0, false, true, NULL, NULL }, "not well-formed XML" },
         { "wrong root", { OVF_WRONG_ROOT, 0, false, true, NULL, NULL }, "not an OVF 1.x Envelope" },
         { "manifest line missing", { OVF_OK, STD_CAP, true, true, NULL, NULL },
@@ -843,5 +842,5 @@ int main(void)
         cmocka_unit_test(test_ova_defects),
         cmocka_unit_test(test_ova_missing),
     };
-    return cmocka_run_group_tests(tests, NULL, teardown);
+    return ova_test_exit(cmocka_run_group_tests(tests, NULL, teardown));
 }

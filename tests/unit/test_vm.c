@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit_skip.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -699,5 +701,5 @@ int main(void)
         cmocka_unit_test(test_bus_names),
         cmocka_unit_test(test_null_path_uses_vmx_name),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit_skip.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,8 +144,7 @@ static void t_qemu_reads_our_stream(void **state)
 {
     (void)state;
     if (!have("qemu-img")) {
-        print_message("SKIP: qemu-img not installed\n");
-        skip();
+        OVA_SKIP("qemu-img not installed\n");
     }
     char dir[] = "/tmp/ovatool-stream.XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -242,7 +243,7 @@ static void t_codecs_roundtrip(void **state)
     for (int k = 0; k < 3; k++) {
         ova_codec_kind kind = k == 2 ? OVA_CODEC_ISAL : k ? OVA_CODEC_LIBDEFLATE : OVA_CODEC_ZLIB;
         if (!ova_codec_available(kind)) {
-            print_message("SKIP: %s not built in\n", ova_codec_name(kind));
+            OVA_SKIP_PART("%s not built in\n", ova_codec_name(kind));
             continue;
         }
         ova_codec *c = ova_codec_new(kind, kind == OVA_CODEC_ISAL ? 1 : 6);
@@ -266,5 +267,5 @@ int main(void)
         cmocka_unit_test(t_head_descriptor), cmocka_unit_test(t_records_and_tail),
         cmocka_unit_test(t_qemu_reads_our_stream), cmocka_unit_test(t_codecs_roundtrip),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -16,6 +16,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit_skip.h"
+
 #include <libxml/parser.h>
 
 #include <stdbool.h>
@@ -760,5 +762,5 @@ int main(void)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_all_fixtures_stable),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return ova_test_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }
