@@ -14,11 +14,12 @@ static void usage(FILE *f)
             "Usage:\n"
             "  ovatool export VMX -o OUT.ova [options]   export a VM (run under mpirun/srun for many ranks)\n"
             "  ovatool info VMX [--json]                 show what an export would contain\n"
-            "  ovatool validate OVA [--deep] [--json]    check an OVA: tar, manifest, OVF, disks (exit 3: problems)\n"
+            "  ovatool validate OVA [--deep] [--json] [--schema DIR]\n"
+            "                                            check an OVA: tar, manifest, OVF, disks (exit 3: problems)\n"
             "  ovatool demo DIR [--size MIB]             create a small demo VM in DIR\n"
             "  ovatool --help | --version\n"
             "\n"
-            "'ovatool export --help' lists the export options.\n",
+            "'ovatool COMMAND --help' lists a command's options; 'man ovatool' has them all.\n",
             OVATOOL_VERSION);
 }
 
