@@ -2,6 +2,11 @@
 # local-up.sh - a one-node Slurm cluster on localhost (munged, slurmctld,
 # slurmd; no systemd), to try the job scripts here. Run as root; needs the
 # packages slurm-wlm slurmctld slurmd slurm-client munge. Stop with local-down.sh.
+# There is no accounting (no slurmdbd, so no sacct), and a finished job leaves
+# scontrol after MinJobAge seconds: every finished job (array tasks too) gets
+# one line in /var/log/slurm/jobcomp.log instead, e.g.
+#   JobId=7 UserId=root(0) ... JobState=FAILED ... ArrayJobId=5 ArrayTaskId=2 ... ExitCode=1:0
+# (JobState COMPLETED, FAILED, TIMEOUT, CANCELLED, ...).
 set -eu
 if [ -s /run/slurmctld.pid ] && kill -0 "$(cat /run/slurmctld.pid)" 2>/dev/null; then
   echo "slurmctld already running"
@@ -28,6 +33,8 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/affinity
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=/var/log/slurm/jobcomp.log
 SchedulerType=sched/backfill
 SchedulerParameters=batch_sched_delay=0
 SelectType=select/cons_tres

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# slurm.sh SLURM_DIR - the job scripts in SLURM_DIR, submitted unchanged to a
+# real Slurm cluster, do what their headers say:
+#  (a) export-vm.sbatch with 2 ranks x 1 thread (-n 2 -c 1) and with its own
+#      default shape: a valid OVA identical to the source disk, and a log
+#      whose "ranks x threads" line agrees with ovatool's own thread count;
+#  (b) export-fleet.sbatch as a 4-task array of VMs that all have the same
+#      display name, two of them also the same .vmx file name in different
+#      folders, one with a missing disk: that task FAILED with ovatool's
+#      message, the others COMPLETED with valid OVAs under 4 distinct names;
+#      submitting a task again fails and leaves the existing OVA alone;
+#  (c) a job that hits its time limit ends TIMEOUT, leaves no OVA and no
+#      .part file, and its log has ovatool's "stopped by SIGTERM" line.
+# ovatool is found on PATH (the directory of $OVATOOL first, OVATOOL itself
+# unset for the jobs), as an installed ovatool would be.
+#
+# Needs the Slurm binaries. If no cluster answers, one is started with
+# SLURM_DIR/local-up.sh (root only) and stopped again at the end; a cluster
+# that was already up is used and left running. Exit 77 (skipped) when
+# Slurm cannot be used here.
+#
+# Job states: there is no accounting (sacct), and a finished job leaves
+# `scontrol show job` after MinJobAge (4 s in local-up.sh), so reading it
+# after `sbatch --wait` returns would race. The states come from the
+# jobcomp/filetxt log instead (JobCompType in local-up.sh): one line per
+# finished job or array task, kept for good. Only lines written after this
+# test started count: the log outlives the cluster, and a controller started
+# afresh (slurmctld -c) may hand out the same job ids again.
+source "$(dirname "$0")/lib.sh"
+SLURM_DIR=$(cd "${1:?usage: slurm.sh SLURM_DIR}" && pwd)
+: "${OVATOOL:?set OVATOOL to the ovatool binary}"
+SCHEMA=${SCHEMA:-}
+
+for b in sbatch sinfo scontrol; do
+  command -v "$b" >/dev/null || skip "no $b (install slurm-client)"
+done
+command -v slurmd >/dev/null || [ -x /usr/sbin/slurmd ] || skip "no slurmd (install slurmd)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-slurm.XXXXXX")
+STARTED=0
+SUBMITTED=()
+cleanup() {
+  local rc=$?
+  # jobs of ours still queued or running (a failed assertion) go first
+  [ "${#SUBMITTED[@]}" = 0 ] || scancel "${SUBMITTED[@]}" 2>/dev/null || true
+  if [ "$STARTED" = 1 ]; then
+    sh "$SLURM_DIR/local-down.sh" || true
+  fi
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT HUP
+
+T0=$SECONDS
+# scontrol ping answers at once; sinfo retries for 9 s when no controller is up
+if timeout 30 scontrol ping >/dev/null 2>&1 && timeout 30 sinfo -h -o %T >/dev/null 2>&1; then
+  note "using the Slurm cluster that is already up: $(sinfo -h -o '%N cpus=%c %T' | head -n1)"
+else
+  [ "$(id -u)" = 0 ] || skip "no Slurm cluster answers sinfo, and starting one needs root"
+  STARTED=1
+  sh "$SLURM_DIR/local-up.sh" || fail "local-up.sh could not start a cluster"
+fi
+COMPLOG=$(scontrol show config | sed -n 's/^JobCompLoc *= *//p')
+COMPTYPE=$(scontrol show config | sed -n 's/^JobCompType *= *//p')
+if [ "$COMPTYPE" != jobcomp/filetxt ] || [ ! -r "$COMPLOG" ]; then
+  [ "$STARTED" = 1 ] && fail "local-up.sh set up no readable jobcomp/filetxt log ($COMPTYPE, $COMPLOG)"
+  skip "the running cluster keeps no readable jobcomp/filetxt log (JobCompType=$COMPTYPE); restart it with $SLURM_DIR/local-up.sh"
+fi
+COMP_OFF=$(stat -c %s "$COMPLOG")
+note "cluster ready after $((SECONDS - T0)) s"
+
+# jobs find ovatool on PATH, like an installed one
+BIN=$(cd "$(dirname "$OVATOOL")" && pwd)
+[ "$(basename "$OVATOOL")" = ovatool ] || fail "OVATOOL must be a file named ovatool (the jobs look it up on PATH)"
+OVA_BIN=$BIN/ovatool
+JOBS=$WORK/jobs
+mkdir -p "$JOBS"
+
+# submit ARGS... : sbatch --wait from JOBS with ovatool on PATH and OVATOOL
+# unset; sets JOB (the job id) and RC (sbatch's exit status: the job's, the
+# highest of an array's tasks)
+submit() {
+  local out
+  RC=0
+  out=$(env -u OVATOOL PATH="$BIN:$PATH" sbatch --parsable --wait --chdir "$JOBS" "$@") || RC=$?
+  JOB=${out%%;*}
+  JOB=${JOB%%$'\n'*}
+  [[ "$JOB" =~ ^[0-9]+$ ]] || fail "sbatch $*: no job id (got '$out', exit $RC)"
+  SUBMITTED+=("$JOB")
+}
+
+# state JOBID [TASK]: the JobState jobcomp logged for a job or an array task
+# since this test began (waits up to 10 s for the line)
+state() {
+  local line i
+  for i in $(seq 50); do
+    if [ $# = 2 ]; then
+      line=$(tail -c +$((COMP_OFF + 1)) "$COMPLOG" | grep -F " ArrayJobId=$1 ArrayTaskId=$2 " | tail -n1 || true)
+    else
+      line=$(tail -c +$((COMP_OFF + 1)) "$COMPLOG" | grep "^JobId=$1 " | grep -v ' ArrayJobId=' | tail -n1 || true)
+    fi
+    [ -z "$line" ] || { printf '%s\n' "$line" | sed -n 's/.* JobState=\([A-Z_]*\) .*/\1/p'; return; }
+    sleep 0.2
+  done
+  echo NONE
+}
+
+# demo VM in DIR, its VMX renamed to NAME.vmx (display name "ovatool demo")
+demo_vm() {
+  mkdir -p "$(dirname "$1")"
+  "$OVATOOL" demo "$1" --size 64 >/dev/null
+  [ "$2" = demo ] || mv "$1/demo.vmx" "$1/$2.vmx"
+}
+
+# the threads line of the job script and ovatool's plan line agree, and match RANKS x CPUS
+check_shape() {  # check_shape LOG RANKS CPUS
+  local log=$1 n=$2 c=$3
+  grep -q ": $n ranks x $c threads on 1 node(s); $OVA_BIN\$" "$log" \
+    || { cat "$log"; fail "$log: no '$n ranks x $c threads on 1 node(s); $OVA_BIN' line"; }
+  grep -q "; $n rank(s), $((n * c)) compression thread(s);" "$log" \
+    || { cat "$log"; fail "$log: ovatool does not run $n rank(s) with $((n * c)) thread(s) in all"; }
+}
+
+cd "$WORK"
+
+# ---- (a) export-vm.sbatch: -n 2 -c 1, then the default shape -------------
+t=$SECONDS
+demo_vm vm demo
+mkdir out-a
+submit -n 2 -c 1 "--export=ALL,VMX=$WORK/vm/demo.vmx,OUT=$WORK/out-a/two.ova" "$SLURM_DIR/export-vm.sbatch"
+log=$JOBS/ovatool-export-$JOB.out
+[ "$RC" = 0 ] || { cat "$log"; fail "(a) -n 2 -c 1: sbatch --wait exit $RC"; }
+[ "$(state "$JOB")" = COMPLETED ] || fail "(a) -n 2 -c 1: job $JOB is $(state "$JOB"), not COMPLETED"
+check_shape "$log" 2 1
+"$OVATOOL" validate out-a/two.ova >/dev/null || fail "(a) ovatool validate rejects two.ova"
+check_ova out-a/two.ova vm/demo-flat.vmdk
+
+submit "--export=ALL,VMX=$WORK/vm/demo.vmx,OUT=$WORK/out-a/default.ova" "$SLURM_DIR/export-vm.sbatch"
+log=$JOBS/ovatool-export-$JOB.out
+[ "$RC" = 0 ] || { cat "$log"; fail "(a) default shape: sbatch --wait exit $RC"; }
+[ "$(state "$JOB")" = COMPLETED ] || fail "(a) default shape: job $JOB is $(state "$JOB"), not COMPLETED"
+check_shape "$log" 1 2
+"$OVATOOL" validate out-a/default.ova >/dev/null || fail "(a) ovatool validate rejects default.ova"
+check_ova out-a/default.ova vm/demo-flat.vmdk
+note "(a) export-vm.sbatch, -n 2 -c 1 and the default 1 x 2: valid OVAs, $((SECONDS - t)) s"
+
+# ---- (b) export-fleet.sbatch: 4 tasks, clashing names, a missing disk ------
+t=$SECONDS
+demo_vm site-a/web demo          # same display name and same file name ...
+demo_vm site-b/web demo          # ... as this one, in another folder
+demo_vm db db
+demo_vm broken broken
+rm broken/demo-flat.vmdk         # its disk is gone
+printf '%s\n' "$WORK/site-a/web/demo.vmx" "$WORK/site-b/web/demo.vmx" "$WORK/db/db.vmx" "$WORK/broken/broken.vmx" > vms.txt
+submit --array=1-4 -c 1 "--export=ALL,LIST=$WORK/vms.txt,OUTDIR=$WORK/out-b" "$SLURM_DIR/export-fleet.sbatch"
+[ "$RC" != 0 ] || fail "(b) sbatch --wait exit 0, but one task must fail"
+flog() { echo "$JOBS/ovatool-fleet-${JOB}_$1.out"; }
+declare -A want=([1]=demo-1 [2]=demo-2 [3]=db [4]=broken)
+for i in 1 2 3 4; do
+  grep -qF -- "-> $WORK/out-b/${want[$i]}.ova" "$(flog $i)" || { cat "$(flog $i)"; fail "(b) task $i is not named ${want[$i]}.ova"; }
+done
+for i in 1 2 3; do
+  s=$(state "$JOB" $i)
+  [ "$s" = COMPLETED ] || { cat "$(flog $i)"; fail "(b) task $i is $s, not COMPLETED"; }
+  check_shape "$(flog $i)" 1 1
+  "$OVATOOL" validate "out-b/${want[$i]}.ova" >/dev/null || fail "(b) ovatool validate rejects ${want[$i]}.ova"
+done
+check_ova out-b/demo-1.ova site-a/web/demo-flat.vmdk
+check_ova out-b/demo-2.ova site-b/web/demo-flat.vmdk
+check_ova out-b/db.ova db/demo-flat.vmdk
+s=$(state "$JOB" 4)
+[ "$s" = FAILED ] || { cat "$(flog 4)"; fail "(b) the task with the missing disk is $s, not FAILED"; }
+grep -q "ovatool: error: .*demo-flat.vmdk" "$(flog 4)" || { cat "$(flog 4)"; fail "(b) task 4's log lacks ovatool's error"; }
+[ "$(find out-b -mindepth 1 -printf '%f\n' | sort | tr '\n' ' ')" = "db.ova demo-1.ova demo-2.ova " ] \
+  || { ls -la out-b; fail "(b) out-b should hold exactly db.ova demo-1.ova demo-2.ova"; }
+# an existing OVA is never replaced: task 3 again fails and names the file
+sum=$(sha256sum < out-b/db.ova)
+first=$JOB
+submit --array=3 -c 1 "--export=ALL,LIST=$WORK/vms.txt,OUTDIR=$WORK/out-b" "$SLURM_DIR/export-fleet.sbatch"
+[ "$RC" != 0 ] || fail "(b) exporting db again succeeded over the existing OVA"
+[ "$(state "$JOB" 3)" = FAILED ] || fail "(b) exporting db again: task is $(state "$JOB" 3), not FAILED"
+grep -qF "$WORK/out-b/db.ova already exists" "$(flog 3)" || { cat "$(flog 3)"; fail "(b) no 'already exists' message"; }
+[ "$(sha256sum < out-b/db.ova)" = "$sum" ] || fail "(b) db.ova was changed"
+note "(b) export-fleet.sbatch, array $first: 3 COMPLETED with valid OVAs, missing disk FAILED, no overwrite; $((SECONDS - t)) s"
+
+# ---- (c) the time limit -----------------------------------------------------
+# 256 MiB of random bytes from a two-letter alphabet: zlib level 9 walks
+# long match chains on it, about 0.4 MiB/s per core here (16 MiB took 43 s
+# of CPU; plain random data goes 100 times faster), so one thread needs
+# some 10 minutes. The limit (1 minute; slurmctld checks limits every 30 s)
+# stops it after 60-90 s, at about 10%.
+t=$SECONDS
+mkdir slow out-c
+(cd slow && qemu-img create -q -f vmdk -o subformat=monolithicFlat slow.vmdk 256M)
+set2=$(printf 'ab%.0s' $(seq 128))
+head -c $((256 << 20)) /dev/urandom | tr '\000-\377' "$set2" | dd of=slow/slow-flat.vmdk conv=notrunc status=none
+write_vmx slow/slow.vmx slow.vmdk slow
+submit --time=1 -c 1 \
+  "--export=ALL,VMX=$WORK/slow/slow.vmx,OUT=$WORK/out-c/slow.ova,OVATOOL_ARGS=--threads 1 --codec zlib --level 9" \
+  "$SLURM_DIR/export-vm.sbatch"
+log=$JOBS/ovatool-export-$JOB.out
+[ "$RC" != 0 ] || { cat "$log"; fail "(c) sbatch --wait exit 0 for a job past its time limit"; }
+s=$(state "$JOB")
+[ "$s" = TIMEOUT ] || { cat "$log"; fail "(c) job $JOB is $s, not TIMEOUT"; }
+[ -z "$(ls -A out-c)" ] || { ls -la out-c; fail "(c) files left in the output folder after the time limit"; }
+stop=$(grep -E '^ovatool: stopped by SIGTERM after [0-9]+\.[0-9]{2} GiB of 0\.25 GiB \([0-9]+%\); removed partial output ' "$log" || true)
+[ -n "$stop" ] || { cat "$log"; fail "(c) no 'stopped by SIGTERM ... removed partial output' line in the log"; }
+[[ "$stop" == *"removed partial output $WORK/out-c/.slow.ova."*.part ]] || fail "(c) unexpected line: $stop"
+grep -q 'DUE TO TIME LIMIT' "$log" || { cat "$log"; fail "(c) Slurm did not say the time limit ended the job"; }
+note "(c) time limit: TIMEOUT, nothing left, logged: $stop; $((SECONDS - t)) s"
+
+SUBMITTED=()
+note "all cases in $((SECONDS - T0)) s"
+pass slurm
