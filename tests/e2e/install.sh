@@ -46,8 +46,9 @@ mkdir -p "$WORK/tmp" "$WORK/run"
 # goes and this one lives in the hidden source tree.
 cat > "$WORK/inner.sh" <<EOF
 set -euo pipefail
-mount -t tmpfs hidden "$src"
+# the build tree first: it is often inside the source tree
 mount -t tmpfs hidden "$build"
+mount -t tmpfs hidden "$src"
 [ ! -e "$src/src/schema" ] && [ ! -e "$build/ovatool" ] || { echo "FAIL: the trees are still visible"; exit 1; }
 export TMPDIR="$WORK/tmp"
 unset OVATOOL OVATOOL_SCHEMA_DIR
