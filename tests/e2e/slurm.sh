@@ -128,21 +128,20 @@ cd "$WORK"
 t=$SECONDS
 demo_vm vm demo
 mkdir out-a
-submit -n 2 -c 1 "--export=ALL,VMX=$WORK/vm/demo.vmx,OUT=$WORK/out-a/two.ova" "$SLURM_DIR/export-vm.sbatch"
-log=$JOBS/ovatool-export-$JOB.out
-[ "$RC" = 0 ] || { cat "$log"; fail "(a) -n 2 -c 1: sbatch --wait exit $RC"; }
-[ "$(state "$JOB")" = COMPLETED ] || fail "(a) -n 2 -c 1: job $JOB is $(state "$JOB"), not COMPLETED"
-check_shape "$log" 2 1
-"$OVATOOL" validate out-a/two.ova >/dev/null || fail "(a) ovatool validate rejects two.ova"
-check_ova out-a/two.ova vm/demo-flat.vmdk
-
-submit "--export=ALL,VMX=$WORK/vm/demo.vmx,OUT=$WORK/out-a/default.ova" "$SLURM_DIR/export-vm.sbatch"
-log=$JOBS/ovatool-export-$JOB.out
-[ "$RC" = 0 ] || { cat "$log"; fail "(a) default shape: sbatch --wait exit $RC"; }
-[ "$(state "$JOB")" = COMPLETED ] || fail "(a) default shape: job $JOB is $(state "$JOB"), not COMPLETED"
-check_shape "$log" 1 2
-"$OVATOOL" validate out-a/default.ova >/dev/null || fail "(a) ovatool validate rejects default.ova"
-check_ova out-a/default.ova vm/demo-flat.vmdk
+# export_vm CASE OVA RANKS CPUS [SBATCH ARGS...]: export-vm.sbatch must give a
+# valid OVA of the demo disk, with RANKS x CPUS threads
+export_vm() {
+  local what=$1 ova=out-a/$2 n=$3 c=$4; shift 4
+  submit "$@" "--export=ALL,VMX=$WORK/vm/demo.vmx,OUT=$WORK/$ova" "$SLURM_DIR/export-vm.sbatch"
+  local log=$JOBS/ovatool-export-$JOB.out
+  [ "$RC" = 0 ] || { cat "$log"; fail "(a) $what: sbatch --wait exit $RC"; }
+  [ "$(state "$JOB")" = COMPLETED ] || fail "(a) $what: job $JOB is $(state "$JOB"), not COMPLETED"
+  check_shape "$log" "$n" "$c"
+  "$OVATOOL" validate "$ova" >/dev/null || fail "(a) $what: ovatool validate rejects $ova"
+  check_ova "$ova" vm/demo-flat.vmdk
+}
+export_vm "-n 2 -c 1" two.ova 2 1 -n 2 -c 1
+export_vm "default shape" default.ova 1 2
 note "(a) export-vm.sbatch, -n 2 -c 1 and the default 1 x 2: valid OVAs, $((SECONDS - t)) s"
 
 # ---- (b) export-fleet.sbatch: 4 tasks, clashing names, a missing disk ------
