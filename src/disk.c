@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovatool/io.h"
 #include "ovatool/sparse.h"
 #include "ovatool/vmdk_stream.h"
 
@@ -99,22 +100,13 @@ static bool is_regular(const char *path)
  * redo logs are refused with a message saying what to open instead. */
 static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open disk", path);
+    int fd;
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return ova_err_errno(err, OVA_E_IO, e, "%s: cannot stat disk", path);
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: not a regular file", path);
-    }
+    ova_status st = ova_open_source(path, "disk", &fd, &sb, err);
+    if (st != OVA_OK)
+        return st;
     char *buf = NULL;
     size_t n = 0;
-    ova_status st = OVA_OK;
     unsigned char magic[4] = {0};
     ssize_t got;
     do
@@ -166,18 +158,15 @@ static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_er
 /* Open a SPARSE extent's file and fill in its geometry from the header. */
 static ova_status sparse_extent(const char *desc_path, ova_extent *e, ova_err *err)
 {
-    int fd = open(e->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: extent file %s", desc_path, e->path);
+    int fd;
     struct stat sb;
-    ova_status st = OVA_OK;
-    if (fstat(fd, &sb) != 0)
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot stat extent", e->path);
-    else if (!S_ISREG(sb.st_mode))
-        st = ova_err_set(err, OVA_E_UNSUPPORTED, "%s: extent %s is not a regular file", desc_path, e->path);
+    char what[PATH_MAX + 16];
+    snprintf(what, sizeof what, "extent of %s", desc_path);
+    ova_status st = ova_open_source(e->path, what, &fd, &sb, err);
+    if (st != OVA_OK)
+        return st;
     ova_sparse_header h;
-    if (st == OVA_OK)
-        st = ova_sparse_read_header(fd, e->path, (uint64_t)sb.st_size, &h, err);
+    st = ova_sparse_read_header(fd, e->path, (uint64_t)sb.st_size, &h, err);
     close(fd);
     if (st != OVA_OK)
         return st;
@@ -259,14 +248,13 @@ static ova_status describe_link(const char *path, ova_disk_link *l, ova_descript
             continue;
         }
         struct stat sb;
-        if (stat(e->path, &sb) != 0) {
-            st = ova_err_errno(err, OVA_E_IO, errno, "%s: extent file %s", path, e->path);
+        int fd;
+        char what[PATH_MAX + 16];
+        snprintf(what, sizeof what, "extent of %s", path);
+        st = ova_open_source(e->path, what, &fd, &sb, err);
+        if (st != OVA_OK)
             goto fail;
-        }
-        if (!S_ISREG(sb.st_mode)) {
-            st = ova_err_set(err, OVA_E_UNSUPPORTED, "%s: extent %s is not a regular file", path, e->path);
-            goto fail;
-        }
+        close(fd);
         e->file_size = (uint64_t)sb.st_size;
         uint64_t need = e->file_offset + e->size;
         if ((uint64_t)sb.st_size < need) {
@@ -626,9 +614,9 @@ static ova_status scan_fd(scan_link *sl, size_t i, ova_err *err)
     if (sl->fd >= 0)
         close(sl->fd);
     sl->fd_i = SIZE_MAX;
-    sl->fd = open(sl->lv.ext[i].path, O_RDONLY | O_CLOEXEC);
-    if (sl->fd < 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open extent", sl->lv.ext[i].path);
+    ova_status st = ova_open_source(sl->lv.ext[i].path, "extent", &sl->fd, NULL, err);
+    if (st != OVA_OK)
+        return st;
     sl->fd_i = i;
     return OVA_OK;
 }
@@ -896,10 +884,9 @@ static ova_status fd_get(ova_disk_reader *r, size_t slot, int *fd, ova_err *err)
             }
         }
         const ova_extent *e = slot_extent(r, slot);
-        int f = open(e->path, O_RDONLY | O_CLOEXEC);
-        if (f < 0) {
-            st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open extent", e->path);
-        } else {
+        int f;
+        st = ova_open_source(e->path, "extent", &f, NULL, err);
+        if (st == OVA_OK) {
             /* extents are read front to back (grains of sparse files too, as
              * creators append them in order): ask for aggressive readahead */
             posix_fadvise(f, 0, 0, POSIX_FADV_SEQUENTIAL);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ovatool/buf.h"
+#include "ovatool/io.h"
 
 /* Keys are ASCII; lower-casing with the C locale's tolower() could treat
  * bytes >= 0x80 differently depending on the user's locale. */
@@ -437,23 +438,20 @@ fail:
 ova_status ova_vmx_load(const char *path, ova_vmx **out, ova_err *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open", path);
+    int fd;
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return ova_err_errno(err, OVA_E_IO, e, "%s: cannot stat", path);
-    }
-    if (S_ISREG(sb.st_mode) && sb.st_size > (off_t)OVA_VMX_MAX_SIZE) {
+    ova_status st0 = ova_open_source(path, NULL, &fd, &sb, err);
+    if (st0 != OVA_OK)
+        return st0;
+    if (sb.st_size > (off_t)OVA_VMX_MAX_SIZE) {
         close(fd);
         return ova_err_set(err, OVA_E_FORMAT,
                            "%s: %lld bytes is too big for a VMX file (limit 16 MiB); is this really a .vmx?",
                            path, (long long)sb.st_size);
     }
-    /* Read until EOF rather than trusting st_size: pipes and /proc report 0. */
-    size_t cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 1 : 65536;
+    /* Read until EOF rather than trusting st_size: the file may grow (and
+     * files in /proc report 0). */
+    size_t cap = sb.st_size > 0 ? (size_t)sb.st_size + 1 : 65536;
     char *buf = malloc(cap);
     size_t len = 0;
     if (buf == NULL) {

@@ -33,7 +33,8 @@ typedef struct ova_vmx {
 /* Parse VMX text of len bytes. name is used in messages (NULL: "<memory>"). */
 ova_status ova_vmx_parse(const char *text, size_t len, const char *name, ova_vmx **out, ova_err *err);
 
-/* Read and parse a file; files over OVA_VMX_MAX_SIZE are refused. */
+/* Read and parse a regular file (a FIFO, device or folder is refused before
+ * anything is read); files over OVA_VMX_MAX_SIZE are refused. */
 #define OVA_VMX_MAX_SIZE (16u * 1024u * 1024u)
 ova_status ova_vmx_load(const char *path, ova_vmx **out, ova_err *err);
 

@@ -671,6 +671,43 @@ static void t_truncated(void **state)
     describe_fails("piece-s001.vmdk", OVA_E_UNSUPPORTED, "piece-s001.vmdk", "descriptor", NULL);
 }
 
+/* A FIFO named as a disk or an extent is refused at once, never opened in
+ * blocking mode (open(2) of a FIFO waits for a writer): SIGALRM ends a
+ * run that hangs. Also when the FIFO replaces an extent after describe. */
+static void t_fifo(void **state)
+{
+    (void)state;
+    alarm(30);
+    assert_int_equal(mkfifo(P("fifo.vmdk"), 0600), 0);
+    describe_fails("fifo.vmdk", OVA_E_UNSUPPORTED, "fifo.vmdk", "is a FIFO, not a regular file", NULL);
+
+    sh("qemu-img create -q -f vmdk -o subformat=monolithicFlat ff.vmdk 1M");
+    sh("mv ff-flat.vmdk ff-flat.keep && mkfifo ff-flat.vmdk");
+    describe_fails("ff.vmdk", OVA_E_UNSUPPORTED, "ff-flat.vmdk", "extent of", "is a FIFO");
+
+    sh("qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse fs.vmdk 1M");
+    sh("rm fs-s001.vmdk && mkfifo fs-s001.vmdk");
+    describe_fails("fs.vmdk", OVA_E_UNSUPPORTED, "fs-s001.vmdk", "is a FIFO", NULL);
+
+    /* described while a regular file, a FIFO by the time it is read */
+    sh("rm ff-flat.vmdk && mv ff-flat.keep ff-flat.vmdk && qemu-io -f vmdk -c 'write -P 0x61 0 64k' ff.vmdk");
+    ova_disk_info *d = describe_ok("ff.vmdk");
+    ova_disk_reader *r = NULL;
+    assert_int_equal(ova_disk_reader_open(d, &r, NULL), OVA_OK);
+    sh("rm ff-flat.vmdk && mkfifo ff-flat.vmdk");
+    unsigned char *buf = malloc(MIB);
+    bool zero;
+    uint64_t nr = 0;
+    ova_err err = {0};
+    assert_int_not_equal(ova_disk_read(r, 0, MIB, buf, &zero, &nr, &err), OVA_OK);
+    if (strstr(err.msg, "ff-flat.vmdk") == NULL || strstr(err.msg, "FIFO") == NULL)
+        fail_msg("message \"%s\" does not say that ff-flat.vmdk is a FIFO", err.msg);
+    free(buf);
+    ova_disk_reader_close(&r);
+    ova_disk_info_free(&d);
+    alarm(0);
+}
+
 static void t_corrupt_header(void **state)
 {
     (void)state;
@@ -748,6 +785,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_hints, setup, teardown),
         cmocka_unit_test_setup_teardown(t_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(t_corrupt_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_fifo, setup, teardown),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ovatool/vmx.h"
@@ -489,7 +490,24 @@ static void test_load_errors(void **state)
 {
     (void)state;
     load_fails(FIX("does-not-exist.vmx"), OVA_E_IO, "does-not-exist.vmx: cannot open: No such file");
-    load_fails(OVATOOL_FIXTURES "/vmx", OVA_E_IO, "Is a directory");
+    load_fails(OVATOOL_FIXTURES "/vmx", OVA_E_UNSUPPORTED, "is a directory, not a regular file");
+}
+
+/* A FIFO named as the VMX is refused at once: open(2) of a FIFO would wait
+ * for a writer forever. SIGALRM ends a hanging run. */
+static void test_load_fifo(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_vmx_fifoXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[sizeof dir + 16];
+    snprintf(path, sizeof path, "%s/vm.vmx", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(20);
+    load_fails(path, OVA_E_UNSUPPORTED, "vm.vmx: is a FIFO, not a regular file");
+    alarm(0);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_load_too_big(void **state)
@@ -558,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_getf),
         cmocka_unit_test(test_bool),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_load_fifo),
         cmocka_unit_test(test_load_too_big),
         cmocka_unit_test(test_load_workstation_file),
     };

@@ -1,0 +1,122 @@
+/* io.c - opening source files without blocking on FIFOs, and quoting
+ * their text safely in messages. */
+#include "ovatool/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *ova_file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    return "not a regular file";
+}
+
+ova_status ova_open_source(const char *path, const char *what, int *fd_out, struct stat *sb_out, ova_err *err)
+{
+    const char *sp = what != NULL ? " " : "";
+    const char *w = what != NULL ? what : "";
+    *fd_out = -1;
+    /* O_NONBLOCK: open(2) of a FIFO returns at once instead of waiting for
+     * a writer; O_NOCTTY: a terminal named as a disk never becomes ours */
+    int fd;
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open%s%s", path, sp, w);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return ova_err_errno(err, OVA_E_IO, e, "%s: cannot stat%s%s", path, sp, w);
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: %s%sis %s, not a regular file", path, w, sp,
+                           ova_file_kind(sb.st_mode));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        return ova_err_errno(err, OVA_E_IO, e, "%s: cannot clear O_NONBLOCK%s%s", path, sp, w);
+    }
+    *fd_out = fd;
+    if (sb_out != NULL)
+        *sb_out = sb;
+    return OVA_OK;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid.
+ * C1 controls (U+0080..U+009F) count as invalid: terminals act on them. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    size_t len;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        cp = s[0] & 0x1fu;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        cp = s[0] & 0x0fu;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        cp = s[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+        return 0;
+    return len;
+}
+
+char *ova_quote_text(char *out, size_t cap, const char *s, size_t max)
+{
+    if (cap == 0)
+        return out;
+    size_t n = strnlen(s, max), o = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_len(p + i, n - i);
+        bool esc = l == 0 || p[i] < 0x20 || p[i] == 0x7f;
+        size_t need = esc ? 4 : l;
+        if (o + need >= cap)
+            break;
+        if (esc) {
+            snprintf(out + o, cap - o, "\\x%02x", p[i]);
+            i++;
+        } else {
+            memcpy(out + o, p + i, l);
+            i += l;
+        }
+        o += need;
+    }
+    out[o] = '\0';
+    return out;
+}
