@@ -226,6 +226,63 @@ static void log_line(const ova_validate_opts *o, const char *fmt, ...)
     o->log(o->log_ctx, line);
 }
 
+/* ---- name indexes ---- */
+
+static int cmp_vkey(const void *a, const void *b)
+{
+    const ova_vkey *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c != 0)
+        return c;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+void ova_vkeys_sort(ova_vkey *keys, size_t n)
+{
+    if (n > 1)
+        qsort(keys, n, sizeof *keys, cmp_vkey);
+}
+
+void ova_vkeys_range(const ova_vkey *keys, size_t n, const char *s, size_t *first, size_t *end)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* first key >= s */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(keys[mid].key, s) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *first = lo;
+    hi = n;
+    while (lo < hi) { /* first key > s */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(keys[mid].key, s) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *end = lo;
+}
+
+ssize_t ova_vkeys_find(const ova_vkey *keys, size_t n, const char *s)
+{
+    size_t first, end;
+    ova_vkeys_range(keys, n, s, &first, &end);
+    return first < end ? (ssize_t)keys[first].pos : -1;
+}
+
+ova_vkey *ova_vmember_index(const ova_vmember *m, size_t n)
+{
+    ova_vkey *k = malloc((n ? n : 1) * sizeof *k);
+    if (k == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        k[i] = (ova_vkey){ m[i].name, i };
+    ova_vkeys_sort(k, n);
+    return k;
+}
+
 static ssize_t find_member(const ova_vmember *m, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
@@ -305,11 +362,16 @@ static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t 
         return OVA_OK;
     }
     char *text = malloc((size_t)m[mf].size);
-    if (text == NULL)
+    ova_vkey *names = ova_vmember_index(m, n);
+    if (text == NULL || names == NULL) {
+        free(text);
+        free(names);
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", mfn);
+    }
     ova_status st = ova_vpread(fd, text, (size_t)m[mf].size, m[mf].offset, mfn, err);
     if (st != OVA_OK) {
         free(text);
+        free(names);
         return st;
     }
     size_t len = (size_t)m[mf].size, lineno = 0;
@@ -331,7 +393,7 @@ static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t 
             ova_vlist_add(probs, mfn, "line %zu: %s", lineno, why);
             continue;
         }
-        ssize_t i = find_member(m, n, name);
+        ssize_t i = ova_vkeys_find(names, n, name);
         if (i < 0) {
             ova_vlist_add(probs, mfn, "line %zu names \"%s\", which is not a member of the archive", lineno, name);
         } else if ((size_t)i == mf) {
@@ -345,6 +407,7 @@ static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t 
         }
     }
     free(text);
+    free(names);
     for (size_t i = 0; i < n; i++)
         if (i != mf && !ent[i].listed && !ends_with(m[i].name, ".cert"))
             ova_vlist_add(probs, m[i].name, "not listed in the manifest %s", mfn);

@@ -183,6 +183,7 @@ ova_status ova_vtar_walk(int fd, uint64_t size, const char *label, ova_vmember *
                 ova_vlist_add(probs, who, "non-zero padding after the member data");
         }
         if (regular) {
+            /* a scan, but over at most OVA_VALIDATE_MAX_MEMBERS names */
             for (size_t i = 0; i < n; i++)
                 if (strcmp(m[i].name, name) == 0) {
                     ova_vlist_add(probs, who, "member name appears twice in the archive");

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ovatool/buf.h"
 #include "ovatool/manifest.h"
@@ -186,6 +187,25 @@ typedef struct ova_vmember {
     uint64_t size;             /* as the header says */
     bool truncated;            /* the archive ends inside the data: named, never read */
 } ova_vmember;
+
+/* Name lookups: an OVF may hold a million References/File entries (the
+ * descriptor limit allows it), so nothing is looked up by a scan per entry.
+ * An index is the keys with their positions, sorted by (key, position);
+ * building it is O(n log n), a lookup O(log n). Keys are borrowed. */
+typedef struct ova_vkey {
+    const char *key;
+    size_t pos;
+} ova_vkey;
+
+/* Sort n keys by key, then position. */
+void ova_vkeys_sort(ova_vkey *keys, size_t n);
+/* The run of entries whose key is s: [*first, *end) (indexes into keys),
+ * empty when *first == *end. keys must be sorted. */
+void ova_vkeys_range(const ova_vkey *keys, size_t n, const char *s, size_t *first, size_t *end);
+/* The lowest position with key s, or -1. */
+ssize_t ova_vkeys_find(const ova_vkey *keys, size_t n, const char *s);
+/* An index of the member names (malloc'd; NULL when out of memory). */
+ova_vkey *ova_vmember_index(const ova_vmember *m, size_t n);
 
 /* pread exactly n bytes at off; a short read is an I/O error. */
 ova_status ova_vpread(int fd, void *buf, size_t n, uint64_t off, const char *what, ova_err *err);
