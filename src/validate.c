@@ -16,8 +16,6 @@
 
 #include <openssl/evp.h>
 
-/* Manifests are a few lines per member; 1 MiB is thousands of members. */
-#define MF_MAX_BYTES ((uint64_t)1 << 20)
 /* Read size of the streaming pass. */
 #define CHUNK ((size_t)1 << 20)
 /* Seconds between progress lines while a large member is read. */
@@ -352,9 +350,9 @@ static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t 
     const char *mfn = m[mf].name;
     if (m[mf].truncated)
         return OVA_OK; /* reported by the tar walk */
-    if (m[mf].size > MF_MAX_BYTES) {
-        ova_vlist_add(probs, mfn, "manifest of %llu bytes is larger than 1 MiB; not checked",
-                      (unsigned long long)m[mf].size);
+    if (m[mf].size > OVA_VALIDATE_MAX_MF_BYTES) {
+        ova_vlist_add(probs, mfn, "manifest of %llu bytes is larger than the limit of %llu bytes; not checked",
+                      (unsigned long long)m[mf].size, (unsigned long long)OVA_VALIDATE_MAX_MF_BYTES);
         return OVA_OK;
     }
     if (m[mf].size == 0) {
@@ -381,8 +379,18 @@ static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t 
         size_t ll = nl ? (size_t)(nl - line) : len - at;
         at += ll + (nl != NULL);
         lineno++;
+        if (lineno > OVA_VALIDATE_MAX_MF_LINES) {
+            ova_vlist_add(probs, mfn, "more than %u lines (the limit); the rest is not checked",
+                          OVA_VALIDATE_MAX_MF_LINES);
+            break;
+        }
         if (ll == 0) {
             ova_vlist_add(probs, mfn, "line %zu is empty", lineno);
+            continue;
+        }
+        if (ll > OVA_VALIDATE_MAX_MF_LINE) {
+            ova_vlist_add(probs, mfn, "line %zu is %zu bytes long, over the limit of %u; not parsed", lineno, ll,
+                          OVA_VALIDATE_MAX_MF_LINE);
             continue;
         }
         ova_sha alg;

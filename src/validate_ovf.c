@@ -21,8 +21,6 @@
 
 #define OVF_NS "http://schemas.dmtf.org/ovf/envelope/1"
 #define SCHEMA_FILE "dsp8023_1.1.1.xsd"
-/* Real descriptors are tens of KiB; the cap bounds the DOM. */
-#define OVF_MAX_BYTES ((uint64_t)64 << 20)
 /* Schema errors listed per descriptor; one mistake often causes several. */
 #define MAX_SCHEMA_ERRORS 10u
 
@@ -428,9 +426,9 @@ ova_status ova_vovf_check(int fd, const ova_vmember *members, size_t n_members, 
     const ova_vmember *om = &members[ovf_index];
     if (om->truncated)
         return OVA_OK; /* reported by the tar walk */
-    if (om->size > OVF_MAX_BYTES) {
-        ova_vlist_add(&v->problems, om->name, "descriptor of %llu bytes is larger than 64 MiB; not parsed",
-                      (unsigned long long)om->size);
+    if (om->size > OVA_VALIDATE_MAX_OVF_BYTES) {
+        ova_vlist_add(&v->problems, om->name, "descriptor of %llu bytes is larger than the limit of %llu bytes; "
+                      "not parsed", (unsigned long long)om->size, (unsigned long long)OVA_VALIDATE_MAX_OVF_BYTES);
         return OVA_OK;
     }
     xmlInitParser();

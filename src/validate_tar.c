@@ -190,7 +190,7 @@ ova_status ova_vtar_walk(int fd, uint64_t size, const char *label, ova_vmember *
                     break;
                 }
             if (n == OVA_VALIDATE_MAX_MEMBERS) {
-                ova_vlist_add(probs, label, "more than %u members; the rest is not checked",
+                ova_vlist_add(probs, label, "more than %u members (the limit); the rest is not checked",
                               OVA_VALIDATE_MAX_MEMBERS);
                 break;
             }

@@ -931,6 +931,95 @@ static void test_ova_many_references(void **state)
     ova_validation_free(&v);
 }
 
+/* The resource bounds of validate.h: each exceeded is one clear problem. */
+static void test_ova_limits(void **state)
+{
+    (void)state;
+    ova_buf disk = OVA_BUF_INIT, ovf = OVA_BUF_INIT, mf = OVA_BUF_INIT, big = OVA_BUF_INIT;
+    std_stream(&disk);
+    fill_template(OVF_OK, disk.len, STD_CAP, &ovf);
+    char hex_ovf[65], hex_disk[65];
+    sha256_hex(ovf.data, ovf.len, hex_ovf);
+    sha256_hex(disk.data, disk.len, hex_disk);
+    ova_validation v;
+
+    /* a manifest line longer than OVA_VALIDATE_MAX_MF_LINE */
+    ova_buf_printf(&mf, "SHA256(t.ovf)= %s\nSHA256(", hex_ovf);
+    ova_buf_fill(&mf, 'a', OVA_VALIDATE_MAX_MF_LINE);
+    ova_buf_printf(&mf, ")= %s\n", hex_disk);
+    part p1[] = { { "t.ovf", ovf.data, ovf.len }, { "t.mf", mf.data, mf.len }, { "t-disk1.vmdk", disk.data, disk.len } };
+    assert_int_equal(run_parts(p1, 3, &v), OVA_OK);
+    dump(&v.problems);
+    char want[128];
+    snprintf(want, sizeof want, "t.mf: line 2 is %u bytes long, over the limit of %u; not parsed",
+             OVA_VALIDATE_MAX_MF_LINE + 3 + 7 + 64, OVA_VALIDATE_MAX_MF_LINE);
+    assert_true(has_problem(&v.problems, want));
+    ova_validation_free(&v);
+
+    /* more manifest lines than OVA_VALIDATE_MAX_MF_LINES: the first
+     * MAX - 2 empty ones are problems, then one line says the rest is not read */
+    ova_buf_reset(&mf);
+    ova_buf_printf(&mf, "SHA256(t.ovf)= %s\nSHA256(t-disk1.vmdk)= %s\n", hex_ovf, hex_disk);
+    ova_buf_fill(&mf, '\n', OVA_VALIDATE_MAX_MF_LINES + 100);
+    part p2[] = { { "t.ovf", ovf.data, ovf.len }, { "t.mf", mf.data, mf.len }, { "t-disk1.vmdk", disk.data, disk.len } };
+    assert_int_equal(run_parts(p2, 3, &v), OVA_OK);
+    assert_int_equal(v.problems.count, OVA_VALIDATE_MAX_MF_LINES - 2 + 1);
+    assert_true(has_problem(&v.problems, "t.mf: line 3 is empty"));
+    ova_validation_free(&v);
+
+    /* a manifest over OVA_VALIDATE_MAX_MF_BYTES */
+    ova_buf_reset(&mf);
+    ova_buf_printf(&mf, "SHA256(t.ovf)= %s\nSHA256(t-disk1.vmdk)= %s\n", hex_ovf, hex_disk);
+    ova_buf_fill(&mf, '\n', (size_t)OVA_VALIDATE_MAX_MF_BYTES + 1 - mf.len);
+    part p3[] = { { "t.ovf", ovf.data, ovf.len }, { "t.mf", mf.data, mf.len }, { "t-disk1.vmdk", disk.data, disk.len } };
+    assert_int_equal(run_parts(p3, 3, &v), OVA_OK);
+    snprintf(want, sizeof want, "t.mf: manifest of %llu bytes is larger than the limit of %llu bytes; not checked",
+             (unsigned long long)OVA_VALIDATE_MAX_MF_BYTES + 1, (unsigned long long)OVA_VALIDATE_MAX_MF_BYTES);
+    assert_true(has_problem(&v.problems, want));
+    ova_validation_free(&v);
+
+    /* an OVF over OVA_VALIDATE_MAX_OVF_BYTES (blanks after the document) */
+    ova_buf_append(&big, ovf.data, ovf.len);
+    ova_buf_fill(&big, ' ', (size_t)OVA_VALIDATE_MAX_OVF_BYTES + 1 - ovf.len);
+    assert_false(ova_buf_failed(&big));
+    ova_buf_reset(&mf);
+    sha256_hex(big.data, big.len, hex_ovf);
+    ova_buf_printf(&mf, "SHA256(t.ovf)= %s\nSHA256(t-disk1.vmdk)= %s\n", hex_ovf, hex_disk);
+    part p4[] = { { "t.ovf", big.data, big.len }, { "t.mf", mf.data, mf.len }, { "t-disk1.vmdk", disk.data, disk.len } };
+    assert_int_equal(run_parts(p4, 3, &v), OVA_OK);
+    dump(&v.problems);
+    snprintf(want, sizeof want, "t.ovf: descriptor of %llu bytes is larger than the limit of %llu bytes; not parsed",
+             (unsigned long long)OVA_VALIDATE_MAX_OVF_BYTES + 1, (unsigned long long)OVA_VALIDATE_MAX_OVF_BYTES);
+    assert_true(has_problem(&v.problems, want));
+    assert_int_equal(v.problems.count, 1);
+    ova_validation_free(&v);
+    ova_buf_free(&big);
+
+    /* more members than OVA_VALIDATE_MAX_MEMBERS */
+    size_t nm = OVA_VALIDATE_MAX_MEMBERS + 1;
+    part *pm = calloc(nm, sizeof *pm);
+    char (*names)[16] = calloc(nm, sizeof *names);
+    assert_non_null(pm);
+    assert_non_null(names);
+    pm[0] = (part){ "t.ovf", ovf.data, ovf.len };
+    pm[1] = (part){ "t.mf", mf.data, mf.len };
+    for (size_t i = 2; i < nm; i++) {
+        snprintf(names[i], sizeof names[i], "f%05zu", i);
+        pm[i] = (part){ names[i], "x", 1 };
+    }
+    assert_int_equal(run_parts(pm, nm, &v), OVA_OK);
+    assert_int_equal(v.n_members, OVA_VALIDATE_MAX_MEMBERS);
+    snprintf(want, sizeof want, "more than %u members (the limit); the rest is not checked", OVA_VALIDATE_MAX_MEMBERS);
+    assert_true(has_problem(&v.problems, want));
+    ova_validation_free(&v);
+    free(pm);
+    free(names);
+
+    ova_buf_free(&disk);
+    ova_buf_free(&ovf);
+    ova_buf_free(&mf);
+}
+
 static void test_ova_missing(void **state)
 {
     (void)state;
@@ -966,6 +1055,7 @@ int main(void)
         cmocka_unit_test(test_ova_defects),
         cmocka_unit_test(test_ova_missing),
         cmocka_unit_test(test_ova_many_references),
+        cmocka_unit_test(test_ova_limits),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, teardown));
 }
