@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ovatool/buf.h"
 #include "ovatool/export.h"
 
 /* Exit codes, the same on every rank (README "Exit status"). */
@@ -18,6 +19,16 @@ void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern bool cli_quiet;  /* -q: no info lines (warnings and errors still shown) */
+
+/* Human output quotes text from input files (VMX values, descriptor
+ * fields, file and member names); a terminal must get it as text. Append s
+ * to b with every C0 control character, DEL, C1 control (U+0080-U+009F) and
+ * byte that is not valid UTF-8 written as \xNN, so no escape sequence or
+ * line break from input reaches the screen. Log lines (cli_info, cli_warn,
+ * cli_error) pass through it whole. NULL appends "(null)". */
+void cli_buf_text(ova_buf *b, const char *s);
+/* The same as a malloc'd string (NULL when out of memory). */
+char *cli_text(const char *s);
 
 /* One option of a subcommand; values >= 256 have no short form. */
 typedef struct cli_opt {

@@ -190,8 +190,15 @@ int cli_info_cmd(int argc, char **argv)
         }
         ova_buf_puts(&b, "]}\n");
     } else {
-        ova_buf_printf(&b, "VM:        %s\n", vm->display_name);
-        ova_buf_printf(&b, "Guest:     %s (%s)\n", vm->guest_os, vim_id);
+        /* strings from the VMX and the descriptors through cli_buf_text: a
+         * displayName of "|1B[31m" must not reach the terminal as an escape */
+        ova_buf_puts(&b, "VM:        ");
+        cli_buf_text(&b, vm->display_name);
+        ova_buf_puts(&b, "\nGuest:     ");
+        cli_buf_text(&b, vm->guest_os);
+        ova_buf_puts(&b, " (");
+        cli_buf_text(&b, vim_id);
+        ova_buf_puts(&b, ")\n");
         ova_buf_printf(&b, "CPUs:      %d", vm->num_vcpus);
         if (vm->cores_per_socket > 0)
             ova_buf_printf(&b, " (%d cores per socket)", vm->cores_per_socket);
@@ -204,22 +211,34 @@ int cli_info_cmd(int argc, char **argv)
         for (size_t i = 0; i < vm->n_devices; i++) {
             const ova_device *d = &vm->devices[i];
             if (d->kind == OVA_DEV_CDROM) {
-                ova_buf_printf(&b, "CD-ROM %s: exported as an empty drive%s%s\n", d->key_prefix,
-                               d->file_name ? ", was " : "", d->file_name ? d->file_name : "");
+                ova_buf_puts(&b, "CD-ROM ");
+                cli_buf_text(&b, d->key_prefix);
+                ova_buf_puts(&b, ": exported as an empty drive");
+                if (d->file_name) {
+                    ova_buf_puts(&b, ", was ");
+                    cli_buf_text(&b, d->file_name);
+                }
+                ova_buf_putc(&b, '\n');
                 continue;
             }
             const ova_disk_info *di = disks[k++];
             char h1[32], h2[32];
-            ova_buf_printf(&b, "Disk %zu:    %s (%s %d, unit %d), %s, %s, %s allocated", k, d->key_prefix,
-                           controller_model(vm, d), d->ctrl_index, d->unit, di->create_type, human(di->capacity, h1),
-                           human(di->allocated, h2));
+            ova_buf_printf(&b, "Disk %zu:    ", k);
+            cli_buf_text(&b, d->key_prefix);
+            ova_buf_printf(&b, " (%s %d, unit %d), ", controller_model(vm, d), d->ctrl_index, d->unit);
+            cli_buf_text(&b, di->create_type);
+            ova_buf_printf(&b, ", %s, %s allocated", human(di->capacity, h1), human(di->allocated, h2));
             if (di->chain_depth > 0)
                 ova_buf_printf(&b, ", %d snapshot level(s) (flattened on export)", di->chain_depth);
-            ova_buf_printf(&b, "\n           %s\n", di->path);
+            ova_buf_puts(&b, "\n           ");
+            cli_buf_text(&b, di->path);
+            ova_buf_putc(&b, '\n');
         }
-        for (size_t i = 0; i < vm->n_nics; i++)
-            ova_buf_printf(&b, "NIC %d:     %s on \"%s\"%s\n", vm->nics[i].index, nic_name(vm->nics[i].model),
-                           vm->nics[i].network, vm->nics[i].start_connected ? "" : " (not connected at start)");
+        for (size_t i = 0; i < vm->n_nics; i++) {
+            ova_buf_printf(&b, "NIC %d:     %s on \"", vm->nics[i].index, nic_name(vm->nics[i].model));
+            cli_buf_text(&b, vm->nics[i].network);
+            ova_buf_printf(&b, "\"%s\n", vm->nics[i].start_connected ? "" : " (not connected at start)");
+        }
     }
     if (ova_buf_failed(&b)) {
         cli_error("out of memory");

@@ -141,8 +141,20 @@ static void report_text(const char *path, const ova_validation *v)
 {
     size_t pos = 0, len = 0;
     const char *line;
-    while ((line = ova_vlist_next(&v->problems, &pos, &len)) != NULL)
-        printf("PROBLEM: %.*s\n", (int)len, line);
+    /* problem lines quote member names and OVF text: controls are '?'
+     * already (ova_vlist_add), C1 controls and bad UTF-8 are escaped here */
+    ova_buf safe = OVA_BUF_INIT;
+    while ((line = ova_vlist_next(&v->problems, &pos, &len)) != NULL) {
+        char *t = strndup(line, len);
+        ova_buf_reset(&safe);
+        cli_buf_text(&safe, t ? t : "(out of memory)");
+        if (ova_buf_failed(&safe))
+            printf("PROBLEM: (out of memory)\n");
+        else
+            printf("PROBLEM: %.*s\n", (int)safe.len, safe.data ? safe.data : "");
+        free(t);
+    }
+    ova_buf_free(&safe);
     if (!cli_quiet) {
         for (size_t at = 0; v->notes.data != NULL && at < v->notes.len;) {
             const char *s = v->notes.data + at;

@@ -54,4 +54,26 @@ assert d["cdroms"][0]["file"] == "install.iso" and d["nics"][0]["model"] == "e10
 PY
 mkdir vm.vmx.lck
 "$OVATOOL" info vm.vmx --json | grep -q '"running":true' || fail "lock folder not reported"
+
+# Text from the VMX reaches the terminal as text: an ESC (|1B), a line break
+# (|0A) or a C1 CSI (U+009B) in a value is printed as \xNN, in the info
+# output and in error messages alike (the JSON escapes it its own way).
+sed -e 's/^displayName = .*/displayName = "a|1B[31mred|0Afake line|C2|9B"/' \
+    -e 's/^ethernet0.connectionType = .*/ethernet0.networkName = "n|1B]0;title|07"/' vm.vmx > esc.vmx
+"$OVATOOL" info esc.vmx > esc.out 2> esc.err || { cat esc.err; fail "info of esc.vmx failed"; }
+cat esc.out
+! LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]' esc.out esc.err || fail "info printed a control character from the VMX"
+! LC_ALL=C grep -q $'\xc2\x9b' esc.out || fail "info printed a C1 control (U+009B) from the VMX"
+grep -qF 'VM:        a\x1b[31mred\x0afake line\xc2\x9b' esc.out || fail "the display name is not shown escaped"
+grep -qF 'on "n\x1b]0;title\x07"' esc.out || fail "the network name is not shown escaped"
+"$OVATOOL" info esc.vmx --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["name"] == "a\x1b[31mred\nfake line\x9b", d["name"]'
+# a missing disk whose name holds an escape: the error names it, escaped
+sed -e 's/^scsi0:1.fileName = .*/scsi0:1.fileName = "gone|1B[2J.vmdk"/' vm.vmx > esc2.vmx
+rc=0; "$OVATOOL" info esc2.vmx > esc2.out 2> esc2.err || rc=$?
+[ "$rc" = 1 ] || { cat esc2.err; fail "info of a VMX with a missing disk: exit $rc, not 1"; }
+rc=0; "$OVATOOL" export esc2.vmx -o esc2.ova 2>> esc2.err || rc=$?
+[ "$rc" = 1 ] || { cat esc2.err; fail "export of a VMX with a missing disk: exit $rc, not 1"; }
+cat esc2.err
+! LC_ALL=C grep -q $'\x1b' esc2.out esc2.err || fail "an error message carried an ESC from the VMX"
+[ "$(grep -cF 'gone\x1b[2J.vmdk' esc2.err)" = 2 ] || fail "the errors do not name the missing disk escaped"
 pass "info"
