@@ -179,6 +179,8 @@ static ova_status sparse_extent(const char *desc_path, ova_extent *e, ova_err *e
     e->gd_sector = h.gd_offset;
     e->gd_entries = h.gd_entries;
     e->file_size = (uint64_t)sb.st_size;
+    e->dev = (uint64_t)sb.st_dev;
+    e->ino = (uint64_t)sb.st_ino;
     return OVA_OK;
 }
 
@@ -256,6 +258,8 @@ static ova_status describe_link(const char *path, ova_disk_link *l, ova_descript
             goto fail;
         close(fd);
         e->file_size = (uint64_t)sb.st_size;
+        e->dev = (uint64_t)sb.st_dev;
+        e->ino = (uint64_t)sb.st_ino;
         uint64_t need = e->file_offset + e->size;
         if ((uint64_t)sb.st_size < need) {
             st = ova_err_set(err, OVA_E_FORMAT,
@@ -771,6 +775,8 @@ typedef struct fd_slot {
     int fd;                   /* -1 when closed */
     unsigned refs;            /* preads in flight: never closed while > 0 */
     uint64_t used;            /* LRU tick */
+    uint64_t dev, ino;        /* the file's identity: the extent's, else from the first open */
+    bool known;
 } fd_slot;
 
 enum { BLK_GD = 0, BLK_GT = 1 };
@@ -863,6 +869,44 @@ static const ova_extent *slot_extent(const ova_disk_reader *r, size_t slot)
     return &r->levels[k].ext[slot - r->slot0[k]];
 }
 
+/* The file at an extent's path must still be the one described (same
+ * device and inode, once known) and no shorter than it was: a replaced
+ * file would export other content, a truncated one reads as zeros past its
+ * new end (SEEK_DATA says ENXIO there, just as in a trailing hole). */
+static ova_status check_same_file(const ova_extent *e, const fd_slot *s, const struct stat *sb, ova_err *err)
+{
+    if (s->known && (s->dev != (uint64_t)sb->st_dev || s->ino != (uint64_t)sb->st_ino))
+        return ova_err_set(err, OVA_E_IO,
+                           "%s was replaced during the export: it is another file (device %llu, inode %llu) than "
+                           "the one described (device %llu, inode %llu)",
+                           e->path, ULL(sb->st_dev), ULL(sb->st_ino), ULL(s->dev), ULL(s->ino));
+    if ((uint64_t)sb->st_size < e->file_size)
+        return ova_err_set(err, OVA_E_IO, "%s shrank from %llu to %llu bytes during the export", e->path,
+                           ULL(e->file_size), ULL(sb->st_size));
+    return OVA_OK;
+}
+
+/* After a failed or suspicious read of an open extent: has the file shrunk
+ * since it was described? Then say so (err), instead of what the read saw. */
+static bool shrank(int fd, const ova_extent *e, ova_err *err)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size >= e->file_size)
+        return false;
+    ova_err_set(err, OVA_E_IO, "%s shrank from %llu to %llu bytes during the export", e->path, ULL(e->file_size),
+                ULL(sb.st_size));
+    return true;
+}
+
+/* Pass a read failure (local) on to err, unless it came from the file
+ * shrinking: that gets its own message. */
+static ova_status read_failed(int fd, const ova_extent *e, const ova_err *local, ova_err *err)
+{
+    if (shrank(fd, e, err))
+        return OVA_E_IO;
+    return ova_err_set(err, local->status, "%s", local->msg);
+}
+
 /* Take a reference on the open file of an extent slot, opening it (and
  * closing the least recently used idle one beyond FD_MAX) if needed. */
 static ova_status fd_get(ova_disk_reader *r, size_t slot, int *fd, ova_err *err)
@@ -885,8 +929,22 @@ static ova_status fd_get(ova_disk_reader *r, size_t slot, int *fd, ova_err *err)
         }
         const ova_extent *e = slot_extent(r, slot);
         int f;
-        st = ova_open_source(e->path, "extent", &f, NULL, err);
+        struct stat sb;
+        st = ova_open_source(e->path, "extent", &f, &sb, err);
         if (st == OVA_OK) {
+            if (!s->known && (e->dev != 0 || e->ino != 0)) {
+                s->dev = e->dev;
+                s->ino = e->ino;
+                s->known = true;
+            }
+            st = check_same_file(e, s, &sb, err);
+            if (st != OVA_OK)
+                close(f);
+        }
+        if (st == OVA_OK) {
+            s->dev = (uint64_t)sb.st_dev;
+            s->ino = (uint64_t)sb.st_ino;
+            s->known = true;
             /* extents are read front to back (grains of sparse files too, as
              * creators append them in order): ask for aggressive readahead */
             posix_fadvise(f, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -933,10 +991,13 @@ static ova_status meta_get(ova_disk_reader *r, size_t slot, int kind, uint64_t i
     ova_status st = fd_get(r, slot, &fd, err);
     if (st != OVA_OK)
         return st;
+    ova_err local = {0};
     if (kind == BLK_GD)
-        st = ova_sparse_read_gd_block(fd, e, index, v, nread, err);
+        st = ova_sparse_read_gd_block(fd, e, index, v, nread, &local);
     else
-        st = ova_sparse_read_gt(fd, e, index, gde, v, nread, err);
+        st = ova_sparse_read_gt(fd, e, index, gde, v, nread, &local);
+    if (st != OVA_OK)
+        st = read_failed(fd, e, &local, err);
     fd_put(r, slot);
     if (st != OVA_OK)
         return st;
@@ -1002,8 +1063,11 @@ static ova_status flush_pread(rctx *c)
     if (st != OVA_OK)
         return st;
     const ova_extent *e = slot_extent(c->r, c->p_slot);
+    ova_err local = {0};
     st = ova_pread_exact(fd, c->buf + (c->p_voff - c->base), (size_t)c->p_len, c->p_foff, e->path, "disk data",
-                         c->err);
+                         &local);
+    if (st != OVA_OK)
+        st = read_failed(fd, e, &local, c->err);
     fd_put(c->r, c->p_slot);
     if (st == OVA_OK)
         *c->nread += c->p_len;
@@ -1048,7 +1112,10 @@ static ova_status emit_stream_grain(rctx *c, size_t slot, const ova_extent *e, u
     bool direct = within == 0 && n == gb;
     unsigned char *dst = direct ? c->buf + (voff - c->base) : c->gbuf;
     size_t got = 0;
-    st = ova_sparse_read_stream_grain(fd, e, g, gte, c->cbuf, dst, gb, &got, c->nread, c->err);
+    ova_err local = {0};
+    st = ova_sparse_read_stream_grain(fd, e, g, gte, c->cbuf, dst, gb, &got, c->nread, &local);
+    if (st != OVA_OK)
+        st = read_failed(fd, e, &local, c->err);
     fd_put(c->r, slot);
     if (st != OVA_OK)
         return st;
@@ -1131,13 +1198,22 @@ static ova_status walk_sparse(rctx *c, int lvl, size_t ei, uint64_t voff, uint64
     return fall_through(c, lvl, run, run_len);
 }
 
-/* Is [off, off+len) of fd one hole? Filesystems without SEEK_DATA say no. */
-static bool is_hole(int fd, uint64_t off, uint64_t len)
+/* Is [off, off+len) of extent e, open as fd, one hole? Filesystems
+ * without SEEK_DATA say no. ENXIO means "no data from off to the end of
+ * the file": a trailing hole of a thin file, or a file that was truncated
+ * since it was described. The second is an error, or the OVA would hold
+ * zeros where the disk had data. */
+static ova_status is_hole(int fd, const ova_extent *e, uint64_t off, uint64_t len, bool *hole, ova_err *err)
 {
     off_t d = lseek(fd, (off_t)off, SEEK_DATA);
-    if (d < 0)
-        return errno == ENXIO; /* no data from off to the end of the file */
-    return (uint64_t)d >= off + len;
+    if (d >= 0) {
+        *hole = (uint64_t)d >= off + len;
+        return OVA_OK;
+    }
+    *hole = errno == ENXIO;
+    if (*hole && shrank(fd, e, err))
+        return OVA_E_IO;
+    return OVA_OK;
 }
 
 static ova_status walk_level(rctx *c, int lvl, uint64_t voff, uint64_t n)
@@ -1167,8 +1243,11 @@ static ova_status walk_level(rctx *c, int lvl, uint64_t voff, uint64_t n)
             if (st != OVA_OK)
                 break;
             uint64_t foff = e->file_offset + (pos - e->start);
-            bool hole = is_hole(fd, foff, take);
+            bool hole = false;
+            st = is_hole(fd, e, foff, take, &hole, c->err);
             fd_put(c->r, slot);
+            if (st != OVA_OK)
+                break;
             if (hole)
                 emit_zero(c, pos, take);
             else

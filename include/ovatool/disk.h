@@ -38,6 +38,15 @@ typedef struct ova_extent {
     uint64_t gd_sector;      /* sector of the grain directory */
     uint64_t gd_entries;     /* entries in it (the header capacity's GTs) */
     uint64_t file_size;      /* bytes; every offset read from the file is checked against it */
+    /* Identity and size of the file when it was described (FLAT, VMFS and
+     * SPARSE). A reader refuses the file if it has been replaced (another
+     * device/inode) or has shrunk below file_size since: both would
+     * otherwise turn data into zeros in the OVA without an error. dev and
+     * ino are 0 (unknown) in a plan received from rank 0, because st_dev
+     * of one file differs between the hosts of a shared file system; a
+     * reader then takes them from its own first open of the file. */
+    uint64_t dev;
+    uint64_t ino;
 } ova_extent;
 
 /* One link of a snapshot chain below the disk the VMX names. */
@@ -100,7 +109,9 @@ void ova_disk_reader_close(ova_disk_reader **r);
  * flat files, unallocated or zeroed grains in every link); buf is then left
  * untouched. Only allocated data is ever read. Adds the bytes actually read
  * from files (data, compressed grains and grain tables) to *nread. A file
- * shorter than its metadata says is an error naming the file and offset. */
+ * shorter than its metadata says is an error naming the file and offset; a
+ * file that shrank or was replaced since it was described is an error naming
+ * the file ("X shrank from N to M bytes during the export"). */
 ova_status ova_disk_read(ova_disk_reader *r, uint64_t off, size_t len, void *buf, bool *zero,
                          uint64_t *nread, ova_err *err);
 

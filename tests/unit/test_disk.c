@@ -671,6 +671,92 @@ static void t_truncated(void **state)
     describe_fails("piece-s001.vmdk", OVA_E_UNSUPPORTED, "piece-s001.vmdk", "descriptor", NULL);
 }
 
+/* Read [off, off + len) of d through a fresh reader that was opened (and
+ * had read its first MiB) before `change` ran: must fail naming `file` and
+ * saying `what`. */
+static void read_after_change(const char *vmdk, const char *change, uint64_t off, const char *file,
+                              const char *what)
+{
+    ova_disk_info *d = describe_ok(vmdk);
+    ova_disk_reader *r = NULL;
+    assert_int_equal(ova_disk_reader_open(d, &r, NULL), OVA_OK);
+    unsigned char *buf = malloc(MIB);
+    assert_non_null(buf);
+    bool zero;
+    uint64_t nr = 0;
+    ova_err err = {0};
+    if (ova_disk_read(r, 0, MIB, buf, &zero, &nr, &err) != OVA_OK)
+        fail_msg("read before the change: %s", err.msg);
+    sh("%s", change);
+    ova_status st = ova_disk_read(r, off, MIB, buf, &zero, &nr, &err);
+    if (st == OVA_OK)
+        fail_msg("%s: read at %llu after \"%s\" succeeded (zero=%d); wanted \"%s\"", vmdk,
+                 (unsigned long long)off, change, zero, what);
+    if (strstr(err.msg, file) == NULL || strstr(err.msg, what) == NULL)
+        fail_msg("message \"%s\" lacks \"%s\" or \"%s\"", err.msg, file, what);
+    free(buf);
+    ova_disk_reader_close(&r);
+    ova_disk_info_free(&d);
+}
+
+/* A source file that shrinks or is replaced while the export reads it is an
+ * error naming the file, never zeros in the OVA: past the new end of a
+ * truncated flat file SEEK_DATA says ENXIO, exactly as in a trailing hole. */
+static void t_shrink(void **state)
+{
+    (void)state;
+    sh("qemu-img create -q -f vmdk -o subformat=monolithicFlat sh.vmdk 8M");
+    sh("head -c 8M /dev/urandom | dd of=sh-flat.vmdk conv=notrunc status=none");
+    read_after_change("sh.vmdk", "truncate -s 2M sh-flat.vmdk", 4 * MIB, "sh-flat.vmdk",
+                      "shrank from 8388608 to 2097152 bytes during the export");
+    /* the new end inside the range read */
+    sh("head -c 8M /dev/urandom | dd of=sh-flat.vmdk conv=notrunc status=none");
+    read_after_change("sh.vmdk", "truncate -s 4500000 sh-flat.vmdk", 4 * MIB, "sh-flat.vmdk",
+                      "shrank from 8388608 to 4500000 bytes");
+    /* truncated before the reader first opened the file */
+    sh("head -c 8M /dev/urandom | dd of=sh-flat.vmdk conv=notrunc status=none");
+    ova_disk_info *d = describe_ok("sh.vmdk");
+    sh("truncate -s 1M sh-flat.vmdk");
+    ova_disk_reader *r = NULL;
+    assert_int_equal(ova_disk_reader_open(d, &r, NULL), OVA_OK);
+    unsigned char *buf = malloc(MIB);
+    bool zero;
+    uint64_t nr = 0;
+    ova_err err = {0};
+    assert_int_equal(ova_disk_read(r, 6 * MIB, MIB, buf, &zero, &nr, &err), OVA_E_IO);
+    assert_non_null(strstr(err.msg, "sh-flat.vmdk shrank from 8388608 to 1048576 bytes"));
+    ova_disk_reader_close(&r);
+    /* replaced by another file of the same size after describe */
+    sh("head -c 8M /dev/urandom > other && mv other sh-flat.vmdk");
+    ova_err_clear(&err);
+    assert_int_equal(ova_disk_reader_open(d, &r, NULL), OVA_OK);
+    assert_int_equal(ova_disk_read(r, 0, MIB, buf, &zero, &nr, &err), OVA_E_IO);
+    if (strstr(err.msg, "sh-flat.vmdk was replaced during the export") == NULL)
+        fail_msg("message \"%s\" does not say the file was replaced", err.msg);
+    ova_disk_reader_close(&r);
+    ova_disk_info_free(&d);
+    free(buf);
+    /* a trailing hole of a thin flat file is still zeros, not an error */
+    sh("qemu-img create -q -f vmdk -o subformat=monolithicFlat thin.vmdk 8M");
+    sh("qemu-io -f vmdk -c 'write -P 0x71 0 1M' thin.vmdk && qemu-img convert -f vmdk -O raw thin.vmdk thin.raw");
+    compare("thin.vmdk", "thin.raw", MIB);
+
+    /* sparse and stream files: grain tables and grains past the new end */
+    sh("qemu-img create -q -f vmdk sp.vmdk 16M && qemu-io -f vmdk -c 'write -P 0x72 0 1M' "
+       "-c 'write -P 0x73 12M 4M' sp.vmdk");
+    struct stat sb;
+    assert_int_equal(stat(P("sp.vmdk"), &sb), 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "truncate -s %lld sp.vmdk", (long long)sb.st_size - 2 * (long long)MIB);
+    read_after_change("sp.vmdk", cmd, 14 * MIB, "sp.vmdk", "shrank from");
+    sh("qemu-img create -q -f vmdk st.vmdk 16M && qemu-io -f vmdk -c 'write -P 0x72 0 1M' "
+       "-c 'write -P 0x73 12M 4M' st.vmdk");
+    sh("qemu-img convert -f vmdk -O vmdk -o subformat=streamOptimized st.vmdk st2.vmdk");
+    assert_int_equal(stat(P("st2.vmdk"), &sb), 0);
+    snprintf(cmd, sizeof cmd, "truncate -s %lld st2.vmdk", (long long)sb.st_size / 2);
+    read_after_change("st2.vmdk", cmd, 14 * MIB, "st2.vmdk", "shrank from");
+}
+
 /* A FIFO named as a disk or an extent is refused at once, never opened in
  * blocking mode (open(2) of a FIFO waits for a writer): SIGALRM ends a
  * run that hangs. Also when the FIFO replaces an extent after describe. */
@@ -786,6 +872,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(t_corrupt_header, setup, teardown),
         cmocka_unit_test_setup_teardown(t_fifo, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_shrink, setup, teardown),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
