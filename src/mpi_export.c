@@ -741,7 +741,8 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
         if (st == OVA_OK)
             st = output_path(opts->output, vm, stats->output, sizeof stats->output, &e->first_err);
         if (st == OVA_OK) {
-            ova_writer_opts wo = { opts->sha, opts->target_hw, pick_mtime(opts), opts->buffered_io };
+            /* the writer refuses an output that is one of the inputs (ova_writer.h) */
+            ova_writer_opts wo = { opts->sha, opts->target_hw, pick_mtime(opts), opts->buffered_io, opts->vmx_path };
             st = ova_writer_open(stats->output, vm, e->plan, &wo, &e->writer, &e->first_err);
         }
         if (st == OVA_OK) {

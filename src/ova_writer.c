@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ovatool/disk.h"
 #include "ovatool/out_file.h"
 #include "ovatool/tar.h"
 #include "ovatool/vmdk_stream.h"
@@ -38,6 +39,13 @@ typedef struct disk_out {
     unsigned char digest[EVP_MAX_MD_SIZE];
 } disk_out;
 
+/* A file the export reads, by identity: the output must never be one. */
+typedef struct input_id {
+    dev_t dev;
+    ino_t ino;
+    const char *path;         /* borrowed from the plan or the options */
+} input_id;
+
 struct ova_writer {
     const ova_vm *vm;
     const ova_plan *plan;
@@ -54,6 +62,8 @@ struct ova_writer {
     uint64_t mf_len;          /* exact .mf length */
     disk_out *disks;
     const ova_device **disk_dev;  /* the VMX device of each plan disk */
+    input_id *inputs;         /* the VMX and every file of every disk */
+    size_t n_inputs;
     const EVP_MD *md_type;
     EVP_MD_CTX *md;
     uint64_t next_unit;
@@ -313,9 +323,88 @@ static void writer_free(ova_writer *w)
     free(w->gd);
     free(w->disks);
     free(w->disk_dev);
+    free(w->inputs);
     free(w->final_path);
     free(w->tmp_path);
     free(w);
+}
+
+/* Note path as an input (stat follows links: what is read is the file). */
+static ova_status add_input(ova_writer *w, const char *path, size_t *cap, ova_err *err)
+{
+    struct stat sb;
+    if (path == NULL || stat(path, &sb) != 0)
+        return OVA_OK; /* nothing there cannot be replaced */
+    if (w->n_inputs == *cap) {
+        size_t nc = *cap ? 2 * *cap : 16;
+        input_id *ni = realloc(w->inputs, nc * sizeof *ni);
+        if (ni == NULL)
+            return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        w->inputs = ni;
+        *cap = nc;
+    }
+    w->inputs[w->n_inputs++] = (input_id){ sb.st_dev, sb.st_ino, path };
+    return OVA_OK;
+}
+
+static ova_status add_extents(ova_writer *w, const ova_extent *x, size_t n, size_t *cap, ova_err *err)
+{
+    ova_status st = OVA_OK;
+    for (size_t i = 0; st == OVA_OK && i < n; i++)
+        st = add_input(w, x[i].path, cap, err);
+    return st;
+}
+
+/* Every file this export reads: the VMX, and of each disk its descriptor,
+ * its extent files, and those of every snapshot parent. */
+static ova_status collect_inputs(ova_writer *w, ova_err *err)
+{
+    size_t cap = 0;
+    ova_status st = add_input(w, w->opts.vmx_path, &cap, err);
+    for (size_t i = 0; st == OVA_OK && i < w->plan->n_disks; i++) {
+        const ova_disk_info *d = w->plan->disks[i];
+        st = add_input(w, d->path, &cap, err);
+        if (st == OVA_OK)
+            st = add_extents(w, d->extents, d->n_extents, &cap, err);
+        for (int l = 0; st == OVA_OK && d->parents != NULL && l < d->chain_depth; l++) {
+            st = add_input(w, d->parents[l].path, &cap, err);
+            if (st == OVA_OK)
+                st = add_extents(w, d->parents[l].extents, d->parents[l].n_extents, &cap, err);
+        }
+    }
+    return st;
+}
+
+static const char *file_kind(mode_t m)
+{
+    return S_ISCHR(m) ? "character device" : S_ISBLK(m) ? "block device" : S_ISFIFO(m) ? "FIFO" :
+           S_ISSOCK(m) ? "socket" : "special file";
+}
+
+/* May the rename put the OVA at output? Only over nothing, or over a
+ * regular file that is none of the inputs (ova_writer.h). */
+static ova_status check_target(const ova_writer *w, const char *output, ova_err *err)
+{
+    struct stat sb;
+    if (lstat(output, &sb) != 0)
+        return OVA_OK; /* not there (other errors show when the file is created or renamed) */
+    if (S_ISLNK(sb.st_mode))
+        return ova_err_set(err, OVA_E_USAGE,
+                           "%s: is a symbolic link; the OVA would replace the link, not the file it points to: "
+                           "remove the link or give that file's own path",
+                           output);
+    if (S_ISDIR(sb.st_mode))
+        return ova_err_set(err, OVA_E_USAGE, "%s: is a folder; give the OVA file name", output);
+    if (!S_ISREG(sb.st_mode))
+        return ova_err_set(err, OVA_E_USAGE, "%s: is a %s, not a regular file; the OVA would replace it", output,
+                           file_kind(sb.st_mode));
+    for (size_t i = 0; i < w->n_inputs; i++)
+        if (w->inputs[i].dev == sb.st_dev && w->inputs[i].ino == sb.st_ino)
+            return ova_err_set(err, OVA_E_USAGE,
+                               "%s: is the same file as %s, which this export reads; the OVA would replace it: "
+                               "choose another output name",
+                               output, w->inputs[i].path);
+    return OVA_OK;
 }
 
 void ova_writer_abort(ova_writer **pw)
@@ -392,11 +481,8 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
         st = ova_err_set(err, OVA_E_USAGE, "%s: output must be a file name, not a folder", output);
         goto fail;
     }
-    struct stat sb;
-    if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        st = ova_err_set(err, OVA_E_USAGE, "%s: is a folder; give the OVA file name", output);
+    if ((st = collect_inputs(w, err)) != OVA_OK || (st = check_target(w, output, err)) != OVA_OK)
         goto fail;
-    }
     w->tmp_path = malloc(dl + strlen(fname) + 20);
     if (w->tmp_path == NULL) {
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
@@ -679,6 +765,9 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
         goto fail;
     }
     w->fd = -1;
+    /* the target may have changed during the export */
+    if ((st = check_target(w, w->final_path, err)) != OVA_OK)
+        goto fail;
     if (rename(w->tmp_path, w->final_path) != 0) {
         st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot rename %s into place", w->final_path, w->tmp_path);
         goto fail;

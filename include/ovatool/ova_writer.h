@@ -33,12 +33,22 @@ typedef struct ova_writer_opts {
     int target_hw;           /* 0 = the VM's own hardware version */
     int64_t mtime;           /* tar member mtime */
     int buffered_io;         /* 1: through the page cache, never O_DIRECT (out_file.h) */
+    const char *vmx_path;    /* the VMX read for this export, or NULL (the output must not be it) */
 } ova_writer_opts;
 
 typedef struct ova_writer ova_writer;
 
 /* Create the temporary file and reserve the OVF/manifest space. vm and plan
- * must outlive the writer; plan->disks[i] is the i-th disk device of vm. */
+ * must outlive the writer; plan->disks[i] is the i-th disk device of vm.
+ *
+ * The target is refused (OVA_E_USAGE, nothing created) when the rename at
+ * the end would destroy something other than an older OVA: when it is the
+ * same file (device and inode, so also through hard and symbolic links) as
+ * an input of the export (opts->vmx_path, each disk's descriptor, extent
+ * files, snapshot parents and their extents), or when it exists and is not
+ * a regular file (a symbolic link: rename would replace the link, not what
+ * it points to; a device node, FIFO or socket; a folder). The same checks
+ * run again just before the rename. */
 ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan *plan,
                            const ova_writer_opts *opts, ova_writer **out, ova_err *err);
 

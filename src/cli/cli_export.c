@@ -18,7 +18,8 @@ enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA,
 /* One table defines every option: getopt reads it, --help prints it. */
 static const cli_opt OPTS[] = {
     { "output", 1, 'o', "FILE|DIR",
-      "the OVA to write (required), or a folder for DIR/<VM name>.ova; written under a temporary name first" },
+      "the OVA to write (required), or a folder for DIR/<VM name>.ova; written under a temporary name first; "
+      "never one of the VM's own files, a symbolic link or a device" },
     { "compression", 1, O_COMPRESSION, "PRESET",
       "fast (isal 1) | balanced (libdeflate 6, the default) | max (libdeflate 9)" },
     { "codec", 1, O_CODEC, "NAME", "zlib | libdeflate | isal (default: the preset's); all write the zlib format" },
