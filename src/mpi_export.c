@@ -668,6 +668,12 @@ static ova_status plan_rank0(engine *e, ova_vm **vm_out, int threads_total, uint
     return OVA_OK;
 }
 
+/* The writer's warnings about the output folder, as warnings of the export. */
+static void writer_warn(void *ctx, const char *msg)
+{
+    logf_(ctx, 1, "%s", msg);
+}
+
 /* -o FILE, or -o DIR: then the OVA is named after the VM, as ovftool does,
  * with the same sanitising as member names (no '/', no leading '.', no
  * control characters; "vm" when nothing is left). */
@@ -741,8 +747,10 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
         if (st == OVA_OK)
             st = output_path(opts->output, vm, stats->output, sizeof stats->output, &e->first_err);
         if (st == OVA_OK) {
-            /* the writer refuses an output that is one of the inputs (ova_writer.h) */
-            ova_writer_opts wo = { opts->sha, opts->target_hw, pick_mtime(opts), opts->buffered_io, opts->vmx_path };
+            /* the writer refuses an output that is one of the inputs, and
+             * warns of temporary files earlier exports left (ova_writer.h) */
+            ova_writer_opts wo = { opts->sha,      opts->target_hw, pick_mtime(opts), opts->buffered_io,
+                                   opts->vmx_path, writer_warn,     e };
             st = ova_writer_open(stats->output, vm, e->plan, &wo, &e->writer, &e->first_err);
         }
         if (st == OVA_OK) {

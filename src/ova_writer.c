@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ovatool/disk.h"
@@ -407,6 +410,92 @@ static ova_status check_target(const ova_writer *w, const char *output, ova_err 
     return OVA_OK;
 }
 
+/* Warnings about leftovers are capped: a folder may hold many. */
+#define LEFTOVERS_MAX 10
+
+/* Is name the temporary file of an export to fname: ".FNAME.XXXXXX.part"
+ * with six characters that mkostemps could have chosen? */
+static int is_part_of(const char *name, const char *fname)
+{
+    size_t fl = strlen(fname), nl = strlen(name);
+    if (nl != 1 + fl + 1 + 6 + 5 || name[0] != '.' || strncmp(name + 1, fname, fl) != 0 || name[1 + fl] != '.' ||
+        strcmp(name + nl - 5, ".part") != 0)
+        return 0;
+    for (size_t i = 2 + fl; i < 2 + fl + 6; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+/* Report the temporary files that earlier exports to this target left
+ * behind (ova_writer.h): a rank 0 killed by SIGKILL cannot remove its own,
+ * and nothing else would ever mention the hidden file.
+ *
+ * A writer holds an exclusive flock on its temporary file from creation to
+ * rename, so a file another process holds a lock on belongs to an export
+ * running now, and one nobody locks was left by an export that ended.
+ * Such files are reported, never deleted: the lock is evidence enough to
+ * call a file in use, but its absence does not prove the file stale
+ * everywhere (an ovatool from before this lock takes none, and file
+ * systems mounted with node-local locks, such as NFS local_lock=flock or
+ * Lustre localflock, do not see a writer on another node), and deleting a
+ * running export's file would make it fail at the very end. Where the file
+ * system has no flock at all, the warning says that it cannot tell. */
+static void report_leftovers(const ova_writer *w, const char *dir, const char *fname)
+{
+    if (w->opts.warn == NULL)
+        return;
+    DIR *d = opendir(dir[0] ? dir : ".");
+    if (d == NULL)
+        return; /* creating the temporary file will say what is wrong */
+    int fd_dir = dirfd(d), n = 0;
+    struct dirent *de;
+    char msg[OVA_ERR_MAX];
+    while ((de = readdir(d)) != NULL) {
+        if (!is_part_of(de->d_name, fname))
+            continue;
+        struct stat sb;
+        if (fstatat(fd_dir, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        if (++n > LEFTOVERS_MAX)
+            continue;
+        /* in use: another process holds its lock; unknown: no flock here */
+        int in_use = 0, unknown = 1;
+        int fd = openat(fd_dir, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0) {
+            if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+                unknown = 0;
+            } else if (errno == EWOULDBLOCK) {
+                in_use = 1;
+                unknown = 0;
+            }
+            close(fd);
+        }
+        char when[32];
+        struct tm tm;
+        if (gmtime_r(&sb.st_mtime, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+            strcpy(when, "?");
+        if (in_use)
+            snprintf(msg, sizeof msg, "%s%s: temporary file of another export to %s, running now (it holds the "
+                     "file's lock); whichever of the two finishes last replaces the other's OVA", dir, de->d_name,
+                     fname);
+        else
+            snprintf(msg, sizeof msg, "%s%s: left behind by an interrupted export to %s (%llu bytes, last written "
+                     "%s)%s; it can be deleted", dir, de->d_name, fname, (unsigned long long)sb.st_size, when,
+                     unknown ? ", unless such an export is still running (this file system has no locks to tell)"
+                             : "; no running export holds it");
+        w->opts.warn(w->opts.warn_ctx, msg);
+    }
+    closedir(d);
+    if (n > LEFTOVERS_MAX) {
+        snprintf(msg, sizeof msg, "%s: %d more temporary files of earlier exports to %s (%s.%s.*.part)",
+                 dir[0] ? dir : ".", n - LEFTOVERS_MAX, fname, dir, fname);
+        w->opts.warn(w->opts.warn_ctx, msg);
+    }
+}
+
 void ova_writer_abort(ova_writer **pw)
 {
     ova_writer *w = *pw;
@@ -483,6 +572,14 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     }
     if ((st = collect_inputs(w, err)) != OVA_OK || (st = check_target(w, output, err)) != OVA_OK)
         goto fail;
+    /* the folder part of output, with its '/' ("" for the current folder) */
+    char *dir = strndup(output, dl);
+    if (dir == NULL) {
+        st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    report_leftovers(w, dir, fname);
+    free(dir);
     w->tmp_path = malloc(dl + strlen(fname) + 20);
     if (w->tmp_path == NULL) {
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
@@ -501,6 +598,10 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
         memcpy(g_tmp_path, w->tmp_path, strlen(w->tmp_path) + 1);
         g_tmp_set = 1;
     }
+    /* ours until the rename: a later export to this target then knows it
+     * is in use (report_leftovers); where the file system has no flock,
+     * exporting goes on without it */
+    (void)flock(w->fd, LOCK_EX | LOCK_NB);
     mode_t um = umask(0);
     umask(um);
     fchmod(w->fd, 0666 & ~um);

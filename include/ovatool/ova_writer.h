@@ -34,6 +34,10 @@ typedef struct ova_writer_opts {
     int64_t mtime;           /* tar member mtime */
     int buffered_io;         /* 1: through the page cache, never O_DIRECT (out_file.h) */
     const char *vmx_path;    /* the VMX read for this export, or NULL (the output must not be it) */
+    /* Warnings about the target's folder (leftover temporary files, see
+     * ova_writer_open), one message per call; NULL: not reported. */
+    void (*warn)(void *ctx, const char *msg);
+    void *warn_ctx;
 } ova_writer_opts;
 
 typedef struct ova_writer ova_writer;
@@ -48,7 +52,15 @@ typedef struct ova_writer ova_writer;
  * files, snapshot parents and their extents), or when it exists and is not
  * a regular file (a symbolic link: rename would replace the link, not what
  * it points to; a device node, FIFO or socket; a folder). The same checks
- * run again just before the rename. */
+ * run again just before the rename.
+ *
+ * Leftovers: a rank 0 killed outright (SIGKILL, the OOM killer, a node
+ * crash) cannot remove its temporary file. Before creating its own, the
+ * writer looks for ".NAME.ova.XXXXXX.part" files of the same target and
+ * passes one warning per file to opts->warn: left by an interrupted export
+ * and safe to delete, or, when another process holds the lock a writer
+ * keeps on its temporary file (flock), in use by an export running now.
+ * They are never deleted here (see the comment at the scan). */
 ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan *plan,
                            const ova_writer_opts *opts, ova_writer **out, ova_err *err);
 

@@ -144,7 +144,7 @@ int main(int argc, char **argv)
     ova_err err;
     ova_err_clear(&err);
     ova_writer *w = NULL;
-    ova_writer_opts wo = { OVA_SHA256, 0, 0, 0, NULL };
+    ova_writer_opts wo = { OVA_SHA256, 0, 0, 0, NULL, NULL, NULL };
     if (ova_plan_new(disks, 1, UG, &plan, &err) != OVA_OK ||
         ova_writer_open(argv[1], &vm, plan, &wo, &w, &err) != OVA_OK) {
         fprintf(stderr, "intake_rate: %s\n", err.msg);

@@ -7,11 +7,19 @@
 #      parent; also through a hard or a symbolic link) or exists and is not
 #      a regular file (a symbolic link, a device node, a FIFO): refused
 #      before any work, the target and the sources as they were.
+#  (b) temporary files of earlier exports to the same target: the next
+#      export names each in a warning, as left by an interrupted export (and
+#      deletable) or as in use by an export running now; it deletes none.
 # Needs root (mknod); exit 77 (skipped) otherwise.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (mknod, mount, setpriv)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-faults.XXXXXX")
-cleanup() { rm -rf "$WORK"; }
+BG=()  # background exports, stopped at exit
+cleanup() {
+  local p
+  for p in "${BG[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 cd "$WORK"
 T0=$SECONDS
@@ -79,5 +87,58 @@ refused 2 out/fifo.ova "is a FIFO, not a regular file"
 "$OVATOOL" validate out/ok.ova -q || fail "out/ok.ova does not validate"
 [ -z "$(find out -name '.*.part')" ] || fail "a .part file was left in out/"
 note "(a) outputs that are inputs or not regular files: refused; $((SECONDS - T0)) s"
+
+# ---- a slow export, to catch it running ----------------------------------
+# 64 MiB of random bytes from a two-letter alphabet: zlib level 9 walks long
+# match chains on it (about 0.4 MiB/s per thread; see slurm.sh), so one
+# thread per rank needs minutes, and a fault can be injected at leisure.
+mkdir slow
+qemu-img create -q -f vmdk -o subformat=monolithicFlat slow/slow.vmdk 64M
+set2=$(printf 'ab%.0s' $(seq 128))
+head -c $((64 << 20)) /dev/urandom | tr '\000-\377' "$set2" | dd of=slow/slow-flat.vmdk conv=notrunc status=none
+write_vmx slow/slow.vmx slow.vmdk slow
+SLOW=(--threads 1 --codec zlib --level 9 --progress 0)
+
+# wait_part DIR [EXCEPT]: wait (up to 30 s) for a .part file in DIR other
+# than EXCEPT; prints its name
+wait_part() {
+  local i f
+  for i in $(seq 300); do
+    f=$(find "$1" -maxdepth 1 -name '.*.part' ! -name "${2:-/}" -printf '%f\n' | head -n1)
+    [ -n "$f" ] && { echo "$f"; return; }
+    sleep 0.1
+  done
+  fail "no temporary file appeared in $1 within 30 s"
+}
+
+# ---- (b) temporary files left by earlier exports ----------------------------
+t=$SECONDS
+mkdir out-b
+: > out-b/.vm.ova.AbC123.part      # what a SIGKILLed rank 0 leaves
+: > out-b/.vm.ova.toolong1.part    # not a name mkostemps makes for vm.ova
+: > out-b/.other.ova.AbC123.part   # another target's
+"$OVATOOL" export vm/vm.vmx -o out-b/vm.ova -q 2> log || { cat log; fail "(b) export failed"; }
+cat log
+grep -qE "warning: out-b/\.vm\.ova\.AbC123\.part: left behind by an interrupted export to vm\.ova \(0 bytes, last written [0-9-]+ [0-9:]+ UTC\); no running export holds it; it can be deleted\$" log \
+  || fail "(b) the leftover was not reported as left by an interrupted export"
+[ "$(grep -c 'warning: .*\.part:' log)" = 1 ] || fail "(b) expected exactly one warning about a .part file"
+[ -e out-b/.vm.ova.AbC123.part ] && [ -e out-b/.vm.ova.toolong1.part ] && [ -e out-b/.other.ova.AbC123.part ] \
+  || fail "(b) a .part file was deleted"
+rm out-b/.vm.ova.*.part out-b/.other.ova.AbC123.part
+# an export running now: its temporary file is in use, not a leftover
+"$OVATOOL" export slow/slow.vmx -o out-b/vm.ova "${SLOW[@]}" -q 2> slow.log &
+slow=$!; BG+=("$slow")
+running=$(wait_part out-b)
+"$OVATOOL" export vm/vm.vmx -o out-b/vm.ova -q 2> log || { cat log; fail "(b) export beside a running one failed"; }
+cat log
+grep -qF "warning: out-b/$running: temporary file of another export to vm.ova, running now (it holds the file's lock)" log \
+  || fail "(b) the running export's temporary file was not reported as in use"
+[ "$(grep -c 'warning: .*\.part:' log)" = 1 ] || fail "(b) expected exactly one warning about a .part file"
+kill -TERM "$slow"
+rc=0; wait "$slow" || rc=$?
+[ "$rc" != 0 ] || fail "(b) the slow export exited 0 after SIGTERM"
+[ "$(ls -A out-b)" = vm.ova ] || { ls -la out-b; fail "(b) out-b should hold only vm.ova"; }
+"$OVATOOL" validate out-b/vm.ova -q || fail "(b) out-b/vm.ova does not validate"
+note "(b) leftovers reported, a running export's file told apart, none deleted; $((SECONDS - t)) s"
 
 pass faults
