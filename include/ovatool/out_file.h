@@ -32,8 +32,10 @@
 typedef struct ova_out_file ova_out_file;
 
 /* fd: the file, open for writing (the caller keeps it and closes it after
- * ova_out_file_close). path: its name, for messages and for opening it a
- * second time with O_DIRECT unless want_direct is 0. */
+ * ova_out_file_close). path: its name, for messages. Unless want_direct is
+ * 0, the file is opened a second time with O_DIRECT through
+ * /proc/self/fd (so it is fd's file even if its name now leads elsewhere;
+ * without /proc by name, not following a link, checked to be fd's file). */
 ova_status ova_out_file_open(int fd, const char *path, int want_direct, ova_out_file **out, ova_err *err);
 
 /* Write n bytes at offset off. */

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ovatool/out_file.h"
@@ -133,6 +135,61 @@ static void test_direct_tmpfs(void **state)
     run("/dev/shm", 1);
 }
 
+/* The second, O_DIRECT descriptor is the same file as fd, whatever its name
+ * has become: in a folder others may write to, the name could be replaced
+ * by a symbolic link to any file between the creation of the temporary
+ * file and that second open, and the OVA's bytes would then go there. */
+static void test_direct_same_file(void **state)
+{
+    (void)state;
+    char path[64], victim[64], moved[80];
+    snprintf(path, sizeof path, "./ova-out-file-XXXXXX");
+    snprintf(victim, sizeof victim, "./ova-out-victim-XXXXXX");
+    int fd = mkstemp(path);
+    int vfd = mkstemp(victim);
+    if (fd < 0 || vfd < 0)
+        OVA_SKIP("cannot create files in the current folder\n");
+    assert_int_equal(write(vfd, "precious", 8), 8);
+    close(vfd);
+    /* the temporary file's name now leads elsewhere */
+    snprintf(moved, sizeof moved, "%s.moved", path);
+    assert_int_equal(rename(path, moved), 0);
+    assert_int_equal(symlink(victim + 2, path), 0);
+
+    ova_err err = { 0 };
+    ova_out_file *f = NULL;
+    assert_int_equal(ova_out_file_open(fd, path, 1, &f, &err), OVA_OK);
+    if (!ova_out_file_direct(f))
+        print_message("no O_DIRECT here: the page-cache path writes through fd only\n");
+    size_t n = OVA_OUT_STAGE + 3 * 4096;
+    unsigned char *b = malloc(n);
+    assert_non_null(b);
+    memset(b, 0xab, n);
+    assert_int_equal(ova_out_file_pwrite(f, b, n, 0, &err), OVA_OK);
+    assert_int_equal(ova_out_file_flush(f, &err), OVA_OK);
+    ova_out_file_close(&f);
+
+    char got[16] = { 0 };
+    vfd = open(victim, O_RDONLY);
+    assert_true(vfd >= 0);
+    assert_int_equal(read(vfd, got, sizeof got), 8);
+    close(vfd);
+    assert_memory_equal(got, "precious", 8);
+    struct stat sb;
+    assert_int_equal(fstat(fd, &sb), 0);
+    assert_int_equal(sb.st_size, (off_t)n);
+    unsigned char *back = malloc(n);
+    assert_non_null(back);
+    assert_int_equal(pread(fd, back, n, 0), (ssize_t)n);
+    assert_memory_equal(back, b, n);
+    close(fd);
+    unlink(path);
+    unlink(moved);
+    unlink(victim);
+    free(b);
+    free(back);
+}
+
 static void test_write_error_names_file(void **state)
 {
     (void)state;
@@ -149,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_buffered_here),
         cmocka_unit_test(test_direct_tmpfs),
         cmocka_unit_test(test_write_error_names_file),
+        cmocka_unit_test(test_direct_same_file),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
