@@ -10,7 +10,21 @@
 #  (b) temporary files of earlier exports to the same target: the next
 #      export names each in a warning, as left by an interrupted export (and
 #      deletable) or as in use by an export running now; it deletes none.
-# Needs root (mknod); exit 77 (skipped) otherwise.
+#  (c) ENOSPC: the output on a 4 MiB tmpfs, a disk that compresses to 16 MiB;
+#      1 and 3 ranks, O_DIRECT and --buffered-io: exit 1, "No space left on
+#      device" naming the temporary file, the tmpfs empty afterwards.
+#  (d) EACCES, as user nobody: an output folder it cannot write, an extent
+#      and a descriptor it cannot read; 1 and 2 ranks: exit 1, the error
+#      names the file and says "Permission denied", nothing written.
+#  (e) kill -9 of rank 1 and of rank 0 of a 3-rank mpirun job: mpirun exits
+#      non-zero and every process of the job is gone within 30 s; rank 1:
+#      rank 0 removes its temporary file (it gets SIGTERM from mpirun);
+#      rank 0: its temporary file stays, and the next export to the same
+#      target names it as left behind by an interrupted export.
+# Exit statuses: ovatool 1 for every failure (README "Exit status"); mpirun
+# passes on 1, or 128 + 9 when the rank it first saw end was SIGKILLed.
+# The same kills under srun are a case of slurm.sh.
+# Needs root (mknod, mount, setpriv); exit 77 (skipped) otherwise.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (mknod, mount, setpriv)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-faults.XXXXXX")
@@ -18,6 +32,7 @@ BG=()  # background exports, stopped at exit
 cleanup() {
   local p
   for p in "${BG[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  if mountpoint -q "$WORK/full" 2>/dev/null; then umount "$WORK/full" || umount -l "$WORK/full" || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -141,4 +156,141 @@ rc=0; wait "$slow" || rc=$?
 "$OVATOOL" validate out-b/vm.ova -q || fail "(b) out-b/vm.ova does not validate"
 note "(b) leftovers reported, a running export's file told apart, none deleted; $((SECONDS - t)) s"
 
+# ---- (c) ENOSPC on the output -------------------------------------------------
+t=$SECONDS
+mkdir big full
+head -c $((16 << 20)) /dev/urandom > big/big.raw   # random: the OVA holds about 16 MiB
+qemu-img convert -q -f raw -O vmdk -o subformat=monolithicFlat big/big.raw big/big.vmdk
+rm big/big.raw
+write_vmx big/big.vmx big.vmdk big
+if mount -t tmpfs -o size=4m,mode=0755 ovatool-faults "$WORK/full"; then
+  enospc() {  # enospc RANKS [--buffered-io]
+    local n=$1 rc=0; shift
+    run_ranks "$n" export big/big.vmx -o full/big.ova --progress 0 "$@" > log 2>&1 || rc=$?
+    [ "$rc" = 1 ] || { cat log; fail "(c) ENOSPC, $n rank(s) $*: exit $rc, not 1"; }
+    grep -qE 'ovatool: error: full/\.big\.ova\.[A-Za-z0-9]{6}\.part: write at offset [0-9]+ failed: No space left on device$' log \
+      || { cat log; fail "(c) ENOSPC, $n rank(s) $*: no 'No space left on device' error naming the file"; }
+    [ "$(grep -c 'ovatool: error:' log)" = 1 ] || { cat log; fail "(c) ENOSPC, $n rank(s) $*: not exactly one error line"; }
+    [ -z "$(ls -A full)" ] || { ls -la full; fail "(c) ENOSPC, $n rank(s) $*: files left on the full file system"; }
+    if [ "${1:-}" = --buffered-io ]; then
+      grep -q 'output through the page cache' log || { cat log; fail "(c) --buffered-io did not write through the page cache"; }
+    elif ! grep -q 'output with O_DIRECT' log; then
+      skip_part "(c) ENOSPC with O_DIRECT, $n rank(s): this kernel's tmpfs refuses O_DIRECT"
+    fi
+    note "(c) ENOSPC, $n rank(s) ${*:-(O_DIRECT)}: exit $rc: $(grep 'ovatool: error:' log | sed 's/^\[[^]]*\] //')"
+  }
+  enospc 1
+  enospc 1 --buffered-io
+  enospc 3
+  enospc 3 --buffered-io
+  umount "$WORK/full"
+  note "(c) ENOSPC: $((SECONDS - t)) s"
+else
+  skip_part "(c) ENOSPC (cannot mount a tmpfs here)"
+fi
+
+# ---- (d) EACCES, as an unprivileged user -------------------------------------
+t=$SECONDS
+NB=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+mkdir -m 0755 acc acc/vm acc/ro
+mkdir -m 0777 acc/w
+mkdir -m 1777 acc/tmp                       # nobody's TMPDIR (mpirun's session folder)
+chmod 0755 "$WORK"
+truncate -s 4M acc/vm/src.raw
+head -c 1048576 /dev/urandom | dd of=acc/vm/src.raw bs=1M seek=1 conv=notrunc status=none
+qemu-img convert -q -f raw -O vmdk -o subformat=monolithicFlat acc/vm/src.raw acc/vm/acc.vmdk
+rm acc/vm/src.raw
+write_vmx acc/vm/acc.vmx acc.vmdk acc
+chmod 0644 acc/vm/*
+if ! "${NB[@]}" test -x "$OVATOOL" -a -r acc/vm/acc.vmx -a -w acc/w; then
+  skip_part "(d) EACCES as nobody (nobody cannot reach $OVATOOL or $WORK)"
+else
+  # denied RANKS OUT WANT_RE: the export as nobody exits 1 with one error matching WANT_RE
+  denied() {
+    local n=$1 out=$2 want=$3 rc=0
+    if [ "$n" = 1 ]; then
+      "${NB[@]}" env HOME=/ TMPDIR="$WORK/acc/tmp" "$OVATOOL" export acc/vm/acc.vmx -o "$out" --progress 0 > log 2>&1 || rc=$?
+    else
+      "${NB[@]}" env HOME=/ TMPDIR="$WORK/acc/tmp" "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export acc/vm/acc.vmx -o "$out" --progress 0 > log 2>&1 || rc=$?
+    fi
+    [ "$rc" = 1 ] || { cat log; fail "(d) $n rank(s), -o $out: exit $rc, not 1"; }
+    grep -qE "ovatool: error: $want\$" log || { cat log; fail "(d) $n rank(s), -o $out: no error matching '$want'"; }
+    [ "$(grep -c 'ovatool: error:' log)" = 1 ] || { cat log; fail "(d) $n rank(s): not exactly one error line"; }
+    [ -z "$(find acc/ro acc/w -mindepth 1)" ] || { ls -la acc/ro acc/w; fail "(d) $n rank(s), -o $out: files left behind"; }
+    note "(d) $n rank(s) as nobody, -o $out: exit $rc: $(grep 'ovatool: error:' log | sed 's/^\[[^]]*\] //')"
+  }
+  # the output folder
+  denied 1 acc/ro/acc.ova 'acc/ro/acc\.ova: cannot create the temporary output file acc/ro/\.acc\.ova\.[A-Za-z0-9]{6}\.part: Permission denied'
+  denied 2 acc/ro/acc.ova 'acc/ro/acc\.ova: cannot create the temporary output file acc/ro/\.acc\.ova\.[A-Za-z0-9]{6}\.part: Permission denied'
+  # a source disk's extent, then its descriptor
+  chmod 0600 acc/vm/acc-flat.vmdk
+  denied 1 acc/w/acc.ova '.*acc/vm/acc-flat\.vmdk.*: Permission denied'
+  denied 2 acc/w/acc.ova '.*acc/vm/acc-flat\.vmdk.*: Permission denied'
+  chmod 0644 acc/vm/acc-flat.vmdk
+  chmod 0600 acc/vm/acc.vmdk
+  denied 1 acc/w/acc.ova '.*acc/vm/acc\.vmdk.*: Permission denied'
+  chmod 0644 acc/vm/acc.vmdk
+  # and with everything readable, nobody's export works
+  "${NB[@]}" env HOME=/ TMPDIR="$WORK/acc/tmp" "$OVATOOL" export acc/vm/acc.vmx -o acc/w/acc.ova -q \
+    || fail "(d) nobody cannot export a readable VM into a writable folder"
+  note "(d) EACCES: $((SECONDS - t)) s"
+fi
+
+# ---- (e) kill -9 of a rank under mpirun ------------------------------------------
+t=$SECONDS
+# rank_pid OUT RANK: the pid of rank RANK of the mpirun job exporting to OUT
+# (its environment says which rank it is; mpirun's own command line matches
+# too, but has no rank)
+rank_pid() {
+  local i p
+  for i in $(seq 300); do
+    for p in $(pgrep -f -- "-o $1 " || true); do
+      if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then echo "$p"; return; fi
+    done
+    sleep 0.1
+  done
+  fail "rank $2 of the export to $1 did not show up within 30 s"
+}
+# kill_rank RANK: a 3-rank export of the slow VM to out-eRANK/k.ova (by its
+# absolute path: the processes are found by it); once it writes, SIGKILL rank
+# RANK; mpirun must end non-zero and take every other process of the job with
+# it within 30 s
+kill_rank() {
+  local r=$1 out=$WORK/out-e$1/k.ova
+  mkdir "out-e$r"
+  "$MPIEXEC" -n 3 --oversubscribe "$OVATOOL" export slow/slow.vmx -o "$out" "${SLOW[@]}" > "kill$r.log" 2>&1 &
+  local mp=$! i rc=0
+  BG+=("$mp")
+  wait_part "out-e$r" > /dev/null
+  local pid; pid=$(rank_pid "$out" "$r")
+  local t0=$SECONDS
+  kill -9 "$pid"
+  for i in $(seq 300); do
+    kill -0 "$mp" 2>/dev/null || pgrep -f -- "-o $out " >/dev/null || break
+    sleep 0.1
+  done
+  if pgrep -f -- "-o $out " >/dev/null; then
+    pgrep -fa -- "-o $out "; cat "kill$r.log"; fail "(e) processes of the job remain 30 s after rank $r was killed"
+  fi
+  wait "$mp" || rc=$?
+  [ "$rc" != 0 ] || { cat "kill$r.log"; fail "(e) mpirun exit 0 after rank $r was killed"; }
+  note "(e) kill -9 of rank $r (pid $pid): mpirun exit $rc, the job gone after $((SECONDS - t0)) s"
+}
+kill_rank 1
+[ -z "$(ls -A out-e1)" ] || { ls -la out-e1; cat kill1.log; fail "(e) files left after rank 1 was killed"; }
+grep -E '^ovatool: stopped by SIGTERM .*; removed partial output ' kill1.log | grep -qF "output $WORK/out-e1/.k.ova." \
+  || { cat kill1.log; fail "(e) rank 0 did not remove its temporary file after rank 1 was killed"; }
+kill_rank 0
+left=$(find out-e0 -mindepth 1 -printf '%f\n')
+[[ "$left" =~ ^\.k\.ova\.[A-Za-z0-9]{6}\.part$ ]] || { ls -la out-e0; fail "(e) after rank 0 was killed, expected one .part file, found: $left"; }
+"$OVATOOL" export vm/vm.vmx -o "$WORK/out-e0/k.ova" -q 2> log || { cat log; fail "(e) the export after the killed one failed"; }
+cat log
+grep -F "warning: $WORK/out-e0/$left: left behind by an interrupted export to k.ova (" log \
+  | grep -qE '\([0-9]+ bytes, last written [^)]*\); no running export holds it; it can be deleted$' \
+  || fail "(e) the next export did not name the killed export's $left"
+rm "out-e0/$left"
+[ "$(ls -A out-e0)" = k.ova ] || { ls -la out-e0; fail "(e) out-e0 should hold only k.ova"; }
+note "(e) kill -9 under mpirun: $((SECONDS - t)) s"
+
+note "all parts in $((SECONDS - T0)) s"
 pass faults
