@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ovatool/limits.h"
+
 /* Real descriptors are a few hundred bytes (embedded ones at most 10 KiB by
  * convention); the cap keeps a wrong file (a flat extent handed to us as a
  * descriptor) from costing memory and time. */
@@ -328,6 +330,14 @@ static ova_status parse_extent_fields(parser *p, char *s, size_t alen, ova_exten
                          "sectors overflow: extent end beyond 2^64 bytes in its file");
     if (e->sectors > DESC_MAX_SECTORS - p->total_sectors)
         return line_fail(p, OVA_E_FORMAT, "sectors overflow: disk larger than 2^64 bytes");
+    /* one limit for every kind of disk, ZERO extents included: reading a
+     * descriptor must not commit anyone to an export of years */
+    if (p->total_sectors + e->sectors > OVA_MAX_CAPACITY / 512u)
+        return line_fail(p, OVA_E_UNSUPPORTED,
+                         "the extents add up to %llu bytes, above ovatool's limit of " OVA_MAX_CAPACITY_TEXT
+                         " (%llu bytes) for a disk",
+                         (unsigned long long)((p->total_sectors + e->sectors) * 512u),
+                         (unsigned long long)OVA_MAX_CAPACITY);
     return OVA_OK;
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ovatool/io.h"
+#include "ovatool/limits.h"
 #include "ovatool/sparse.h"
 #include "ovatool/vmdk_stream.h"
 
@@ -486,6 +487,9 @@ static ova_status check_extents(const char *path, const ova_extent *x, size_t n,
 {
     if (path == NULL || x == NULL || n == 0 || cap == 0)
         return ova_err_set(err, OVA_E_USAGE, "%s: disk description has no extents", path ? path : "?");
+    if (cap > OVA_MAX_CAPACITY)
+        return ova_err_set(err, OVA_E_USAGE, "%s: capacity of %llu bytes is above the limit of " OVA_MAX_CAPACITY_TEXT,
+                           path, ULL(cap));
     uint64_t start = 0;
     for (size_t i = 0; i < n; i++) {
         const ova_extent *e = &x[i];
@@ -503,7 +507,7 @@ static ova_status check_extents(const char *path, const ova_extent *x, size_t n,
         case OVA_EXTENT_SPARSE: {
             uint64_t g = e->grain_sectors;
             if (e->path == NULL || g == 0 || g > OVA_SPARSE_MAX_GRAIN || (g & (g - 1)) != 0 ||
-                e->gd_entries > OVA_SPARSE_MAX_CAPACITY / OVA_SPARSE_GTES + 1 ||
+                e->gd_entries > OVA_MAX_CAPACITY / OVA_SECTOR / OVA_SPARSE_GTES + 1 ||
                 e->gd_entries * OVA_SPARSE_GTES * g * OVA_SECTOR < e->size ||
                 e->gd_sector > e->file_size / OVA_SECTOR)
                 return ova_err_set(err, OVA_E_USAGE, "%s: sparse extent %zu is malformed", path, i + 1);
@@ -585,6 +589,8 @@ typedef struct scan_link {
     uint64_t gt_index;
     uint32_t gd[OVA_SPARSE_GTES];
     uint32_t gt[OVA_SPARSE_GTES];
+    size_t hole_i;            /* extent and byte range of the last hole SEEK_DATA found */
+    uint64_t hole_lo, hole_hi;
 } scan_link;
 
 typedef struct scan {
@@ -650,6 +656,20 @@ static ova_status scan_flat(scan *s, scan_link *sl, size_t i, uint64_t lo, uint6
     return OVA_OK;
 }
 
+/* Load the GD block holding entry gdi of sparse extent i into sl's cache. */
+static ova_status scan_gd(scan *s, scan_link *sl, size_t i, uint64_t gdi, ova_err *err)
+{
+    if (sl->gd_i == i && sl->gd_block == gdi / OVA_SPARSE_GTES)
+        return OVA_OK;
+    sl->gd_i = SIZE_MAX;
+    ova_status st = ova_sparse_read_gd_block(sl->fd, &sl->lv.ext[i], gdi / OVA_SPARSE_GTES, sl->gd, &s->meta, err);
+    if (st == OVA_OK) {
+        sl->gd_i = i;
+        sl->gd_block = gdi / OVA_SPARSE_GTES;
+    }
+    return st;
+}
+
 static ova_status scan_sparse(scan *s, scan_link *sl, size_t i, uint64_t lo, uint64_t hi, ova_err *err)
 {
     const ova_extent *e = &sl->lv.ext[i];
@@ -660,14 +680,9 @@ static ova_status scan_sparse(scan *s, scan_link *sl, size_t i, uint64_t lo, uin
     for (uint64_t pos = lo; st == OVA_OK && pos < hi;) {
         uint64_t rel = pos - e->start;
         uint64_t gdi = rel / per_gt;
-        if (sl->gd_i != i || sl->gd_block != gdi / OVA_SPARSE_GTES) {
-            sl->gd_i = SIZE_MAX;
-            st = ova_sparse_read_gd_block(sl->fd, e, gdi / OVA_SPARSE_GTES, sl->gd, &s->meta, err);
-            if (st != OVA_OK)
-                break;
-            sl->gd_i = i;
-            sl->gd_block = gdi / OVA_SPARSE_GTES;
-        }
+        st = scan_gd(s, sl, i, gdi, err);
+        if (st != OVA_OK)
+            break;
         uint32_t gde = sl->gd[gdi % OVA_SPARSE_GTES];
         if (gde == 0) { /* a whole grain table unallocated */
             uint64_t end = e->start + (gdi + 1) * per_gt;
@@ -710,6 +725,104 @@ static ova_status scan_sparse(scan *s, scan_link *sl, size_t i, uint64_t lo, uin
     return st;
 }
 
+/* Is [off, end) of sparse extent i's file (open in sl) a hole? Remembers
+ * the hole it finds, so the grain tables qemu preallocates as one long
+ * hole cost one SEEK_DATA, not one each. */
+static bool scan_hole(scan_link *sl, size_t i, uint64_t off, uint64_t end)
+{
+    if (sl->hole_i == i && off >= sl->hole_lo && end <= sl->hole_hi)
+        return true;
+    off_t d = lseek(sl->fd, (off_t)off, SEEK_DATA);
+    uint64_t hi;
+    if (d >= 0)
+        hi = (uint64_t)d;
+    else if (errno == ENXIO) /* no data up to the end of the file */
+        hi = sl->lv.ext[i].file_size;
+    else
+        return false;        /* no SEEK_DATA here */
+    if (hi <= off)
+        return false;
+    sl->hole_i = i;
+    sl->hole_lo = off;
+    sl->hole_hi = hi;
+    return end <= hi;
+}
+
+/* The first byte at or after pos where link sl may hold data, or
+ * UINT64_MAX: ZERO extents are skipped whole, flat files by SEEK_DATA,
+ * sparse extents by their grain directory, and a grain table the directory
+ * points at is skipped when its 2 KiB lie in a hole of the file (qemu
+ * leaves them so; scan_hole) or, once read, hold only zeros. This keeps the scan
+ * proportional to what is allocated: at the 64 TiB maximum, an empty ZERO
+ * or flat disk costs one step, an empty sparse one reads its directory
+ * (2 Mi entries, 8 MiB, with 64 KiB grains). Worst case: every table of a
+ * sparse extent allocated but empty and written out, not left as a hole:
+ * one 2 KiB read per 32 MiB of capacity (4 GiB at 64 TiB), which is the
+ * size of that metadata in the file. */
+static ova_status link_next(scan *s, scan_link *sl, uint64_t pos, uint64_t *next, ova_err *err)
+{
+    const level *lv = &sl->lv;
+    *next = UINT64_MAX;
+    if (pos >= lv->cap)
+        return OVA_OK;
+    for (size_t i = find_extent(lv->ext, lv->n, pos); i < lv->n; i++) {
+        const ova_extent *e = &lv->ext[i];
+        uint64_t p = pos > e->start ? pos : e->start;
+        uint64_t end = e->start + e->size;
+        if (e->type == OVA_EXTENT_ZERO)
+            continue;
+        ova_status st = scan_fd(sl, i, err);
+        if (st != OVA_OK)
+            return st;
+        if (e->type != OVA_EXTENT_SPARSE) {
+            off_t d = lseek(sl->fd, (off_t)(e->file_offset + (p - e->start)), SEEK_DATA);
+            if (d < 0 && errno == ENXIO)
+                continue;
+            if (d < 0) { /* no SEEK_DATA here: the scan decides */
+                *next = p;
+                return OVA_OK;
+            }
+            if ((uint64_t)d >= e->file_offset + e->size)
+                continue;
+            *next = e->start + ((uint64_t)d - e->file_offset);
+            return OVA_OK;
+        }
+        uint64_t per_gt = (uint64_t)e->grain_sectors * OVA_SECTOR * OVA_SPARSE_GTES;
+        for (uint64_t gdi = (p - e->start) / per_gt; e->start + gdi * per_gt < end; gdi++) {
+            st = scan_gd(s, sl, i, gdi, err);
+            if (st != OVA_OK)
+                return st;
+            uint32_t gde = sl->gd[gdi % OVA_SPARSE_GTES];
+            if (gde == 0)
+                continue;
+            uint64_t at = e->start + gdi * per_gt;
+            if (at < p)
+                at = p;
+            uint64_t gt_off = (uint64_t)gde * OVA_SECTOR, gt_end = gt_off + OVA_SPARSE_GTES * 4;
+            if (gt_end <= e->file_size) {
+                if (scan_hole(sl, i, gt_off, gt_end))
+                    continue; /* the table is a hole: all zeros */
+                if (sl->gt_i != i || sl->gt_index != gdi) {
+                    sl->gt_i = SIZE_MAX;
+                    st = ova_sparse_read_gt(sl->fd, e, gdi, gde, sl->gt, &s->meta, err);
+                    if (st != OVA_OK)
+                        return st;
+                    sl->gt_i = i;
+                    sl->gt_index = gdi;
+                }
+                bool any = false;
+                for (size_t k = 0; k < OVA_SPARSE_GTES && !any; k++)
+                    any = sl->gt[k] != 0;
+                if (!any)
+                    continue;
+            } /* else: past the end of the file, which the scan reports */
+            *next = at;
+            return OVA_OK;
+        }
+    }
+    return OVA_OK;
+}
+
 static ova_status scan_allocated(ova_disk_info *d, ova_err *err)
 {
     int nl = d->chain_depth + 1;
@@ -723,11 +836,22 @@ static ova_status scan_allocated(ova_disk_info *d, ova_err *err)
     for (int k = 0; k < nl; k++) {
         sl[k].lv = level_of(d, k);
         sl[k].fd = -1;
-        sl[k].fd_i = sl[k].gd_i = sl[k].gt_i = SIZE_MAX;
+        sl[k].fd_i = sl[k].gd_i = sl[k].gt_i = sl[k].hole_i = SIZE_MAX;
     }
     ova_status st = OVA_OK;
     uint64_t total = 0;
     for (uint64_t ws = 0; st == OVA_OK && ws < d->capacity; ws += SCAN_WINDOW) {
+        /* skip the windows in which no link can hold data */
+        uint64_t next = UINT64_MAX;
+        for (int k = 0; st == OVA_OK && k < nl; k++) {
+            uint64_t nk;
+            st = link_next(s, &sl[k], ws, &nk, err);
+            if (nk < next)
+                next = nk;
+        }
+        if (st != OVA_OK || next >= d->capacity)
+            break;
+        ws = next / SCAN_WINDOW * SCAN_WINDOW;
         uint64_t we = d->capacity - ws < SCAN_WINDOW ? d->capacity : ws + SCAN_WINDOW;
         uint64_t win_sectors = (we - ws) / OVA_SECTOR;
         s->ws = ws;

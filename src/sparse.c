@@ -88,9 +88,11 @@ static ova_status decode(const unsigned char *b, const char *path, const char *w
     if (gtes != OVA_SPARSE_GTES)
         return ova_err_set(err, OVA_E_FORMAT, "%s: sparse %s: numGTEsPerGT %u (expected %u)", path, where, gtes,
                            OVA_SPARSE_GTES);
-    if (h->capacity > OVA_SPARSE_MAX_CAPACITY)
-        return ova_err_set(err, OVA_E_FORMAT, "%s: sparse %s: capacity of %llu sectors is implausibly large",
-                           path, where, ULL(h->capacity));
+    if (h->capacity > OVA_MAX_CAPACITY / OVA_SECTOR)
+        return ova_err_set(err, OVA_E_UNSUPPORTED,
+                           "%s: sparse %s: capacity of %llu sectors is above ovatool's limit of " OVA_MAX_CAPACITY_TEXT
+                           " (%llu sectors)",
+                           path, where, ULL(h->capacity), ULL(OVA_MAX_CAPACITY / OVA_SECTOR));
     h->gd_entries = div_up(h->capacity, (uint64_t)OVA_SPARSE_GTES * h->grain);
     if (h->desc_offset != 0) {
         if (h->desc_size == 0 || h->desc_size > OVA_SPARSE_MAX_DESC_SECTORS)

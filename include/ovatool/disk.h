@@ -83,8 +83,10 @@ typedef struct ova_disk_info {
  * embedded one), resolve extent files relative to its folder, check each
  * exists and is long enough and every sparse header is valid, follow and
  * check the snapshot chain (parentFileNameHint, parentCID), and count the
- * allocated bytes (reads every grain directory and grain table once).
- * Errors name the file and the problem. */
+ * allocated bytes (reads every grain directory and every grain table that
+ * is not a hole, once; a ZERO extent or a hole costs nothing). A disk above
+ * OVA_MAX_CAPACITY (limits.h) is refused when its descriptor or sparse
+ * header is read. Errors name the file and the problem. */
 ova_status ova_disk_describe(const char *path, ova_disk_info **out, ova_err *err);
 
 /* Free and set *d to NULL. Accepts NULL. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ovatool/disk.h"
+#include "ovatool/limits.h"
 #include "ovatool/status.h"
 
 #define OVA_SPARSE_FLAG_NL_TEST 0x00000001u    /* end-of-line bytes are meaningful */
@@ -21,7 +22,6 @@
 #define OVA_SPARSE_MAX_GRAIN 128u          /* sectors; what every reader accepts */
 #define OVA_SPARSE_GTES 512u               /* entries per grain table */
 #define OVA_SPARSE_MAX_DESC_SECTORS 20480u /* VirtualBox's limit on descriptorSize */
-#define OVA_SPARSE_MAX_CAPACITY (1ull << 40) /* sectors (512 TiB): keeps all arithmetic far from overflow */
 /* Largest compressed grain record payload we accept (qemu's limit). */
 #define OVA_SPARSE_MAX_CSIZE (2u * 65536u)
 

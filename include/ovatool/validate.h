@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include "ovatool/buf.h"
+#include "ovatool/limits.h"
 #include "ovatool/manifest.h"
 #include "ovatool/status.h"
 
@@ -36,7 +37,7 @@
 /* Grain problems of the deep pass kept (over all disks). */
 #define OVA_VALIDATE_MAX_DEEP 100u
 /* Largest VMDK capacity checked: VMware's sparse limit is 62 TB. */
-#define OVA_VALIDATE_MAX_CAPACITY ((uint64_t)64 << 40)
+#define OVA_VALIDATE_MAX_CAPACITY OVA_MAX_CAPACITY /* the one limit for every disk (limits.h) */
 /* Resource bounds: what a hostile OVA can make validate read, hold or
  * compare. Each one exceeded is a problem naming it (exit 3), and what is
  * beyond it is not checked.

@@ -4,6 +4,7 @@
 # file and the problem, no output left behind, and within seconds.
 #   - a FIFO named as the disk (VMX fileName) and as an extent
 #   - a flat extent truncated while a (slow) export reads it
+#   - ZERO disks above the capacity limit validate applies (64 TiB)
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -42,6 +43,17 @@ rm fx-flat.vmdk && mkfifo fx-flat.vmdk
 write_vmx fifo-extent.vmx fx.vmdk
 refused "FIFO extent (export)" export fifo-extent.vmx -o out.ova -- "fx-flat\.vmdk" "FIFO"
 refused "FIFO extent (info)" info fifo-extent.vmx -- "fx-flat\.vmdk" "FIFO"
+
+note "ZERO disks above the 64 TiB limit"
+# 100 TiB exported to an OVA that validate rejected; 2^54 - 1 sectors ran for days
+qemu-img create -q -f vmdk -o subformat=monolithicFlat zero.vmdk 1M
+write_vmx zero.vmx zero.vmdk
+for sectors in 214748364800 18014398509481983; do
+  sed -i -E "s/^RW [0-9]+ (FLAT \"zero-flat\.vmdk\" 0|ZERO)$/RW $sectors ZERO/" zero.vmdk
+  grep -q "^RW $sectors ZERO$" zero.vmdk || fail "sed did not edit the extent line"
+  refused "ZERO disk of $sectors sectors (export)" export zero.vmx -o out.ova -- "zero\.vmdk" "limit of 64 TiB"
+  refused "ZERO disk of $sectors sectors (info)" info zero.vmx -- "zero\.vmdk" "limit of 64 TiB"
+done
 
 note "a flat extent truncated during the export"
 # 256 MiB of base64 text: zlib level 9 takes about 15 s for it here on one

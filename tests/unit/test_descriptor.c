@@ -18,14 +18,16 @@
 
 #include "ovatool/buf.h"
 #include "ovatool/descriptor.h"
+#include "ovatool/limits.h"
 
 #define MIB ((size_t)1 << 20)
 
 /* A valid header: 4 lines, so the first extent line below it is line 5. */
 #define HDR "version=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\n"
 
-/* Limits the parser promises (descriptor.c). */
+/* Limits the parser promises (descriptor.c, limits.h). */
 #define MAX_SECTORS (UINT64_MAX / 512u)
+#define CAP_SECTORS (OVA_MAX_CAPACITY / 512u)
 
 /* ---- helpers ---- */
 
@@ -563,12 +565,13 @@ static void test_huge_numbers(void **state)
     (void)state;
     char t[512];
 
-    /* the largest disk whose byte size fits in 64 bits */
-    snprintf(t, sizeof t, HDR "RW %llu ZERO\n", (unsigned long long)MAX_SECTORS);
+    /* the largest disk ovatool exports (limits.h) */
+    snprintf(t, sizeof t, HDR "RW %llu ZERO\n", (unsigned long long)CAP_SECTORS);
     ova_descriptor *d = parse_ok(t);
-    assert_true(ova_descriptor_sectors(d) == MAX_SECTORS);
+    assert_true(ova_descriptor_sectors(d) == CAP_SECTORS);
     ova_descriptor_free(&d);
 
+    /* the largest offset whose byte value fits in 64 bits */
     snprintf(t, sizeof t, HDR "RW 1 FLAT \"a\" %llu\n", (unsigned long long)(MAX_SECTORS - 1));
     d = parse_ok(t);
     assert_true(d->extents[0].offset == MAX_SECTORS - 1);
@@ -598,9 +601,53 @@ static void test_huge_numbers(void **state)
              (unsigned long long)MAX_SECTORS - 1);
     expect_err(t, "t.vmdk: line 6: sectors overflow");
     expect_err(HDR "RW 1 FLAT \"a\" 18446744073709551616\n", "t.vmdk: line 5: bad number: offset");
-    /* two halves that only overflow together */
-    expect_err(HDR "RW 18014398509481984 ZERO\nRW 18014398509481984 ZERO\n",
-               "t.vmdk: line 6: sectors overflow");
+}
+
+/* Parse text that must fail with OVA_E_UNSUPPORTED and a message holding want. */
+static void expect_unsupported(const char *text, const char *want)
+{
+    ova_descriptor *d = NULL;
+    ova_err err = {0};
+    ova_status st = ova_descriptor_parse(text, strlen(text), "t.vmdk", &d, &err);
+    if (st == OVA_OK) {
+        ova_descriptor_free(&d);
+        fail_msg("accepted, wanted \"%s\"", want);
+    }
+    assert_int_equal(st, OVA_E_UNSUPPORTED);
+    assert_null(d);
+    if (strstr(err.msg, want) == NULL)
+        fail_msg("message \"%s\" lacks \"%s\"", err.msg, want);
+}
+
+/* One capacity limit for every kind of disk, the one validate applies:
+ * ZERO, FLAT, VMFS and SPARSE extents alike, one extent or a sum. */
+static void test_capacity_limit(void **state)
+{
+    (void)state;
+    char t[512];
+    snprintf(t, sizeof t, HDR "RW %llu ZERO\n", (unsigned long long)CAP_SECTORS + 1);
+    expect_unsupported(t, "t.vmdk: line 5: the extents add up to 70368744178176 bytes, above ovatool's "
+                          "limit of 64 TiB (70368744177664 bytes)");
+    /* the disk that ran for days: 2^54 - 1 sectors of nothing */
+    expect_unsupported(HDR "RW 18014398509481983 ZERO\n", "above ovatool's limit of 64 TiB");
+    snprintf(t, sizeof t, HDR "RW %llu FLAT \"a\" 0\n", (unsigned long long)CAP_SECTORS * 2);
+    expect_unsupported(t, "t.vmdk: line 5: the extents add up to");
+    snprintf(t, sizeof t, HDR "RW %llu VMFS \"a\"\n", (unsigned long long)CAP_SECTORS + 8);
+    expect_unsupported(t, "limit of 64 TiB");
+    snprintf(t, sizeof t, HDR "RW %llu SPARSE \"a\"\n", (unsigned long long)CAP_SECTORS + 128);
+    expect_unsupported(t, "limit of 64 TiB");
+    /* two halves that only exceed it together */
+    snprintf(t, sizeof t, HDR "RW %llu ZERO\nRW %llu FLAT \"a\" 0\n", (unsigned long long)CAP_SECTORS / 2,
+             (unsigned long long)CAP_SECTORS / 2);
+    ova_descriptor *d = parse_ok(t);
+    assert_true(ova_descriptor_sectors(d) == CAP_SECTORS);
+    ova_descriptor_free(&d);
+    snprintf(t, sizeof t, HDR "RW %llu ZERO\nRW %llu FLAT \"a\" 0\n", (unsigned long long)CAP_SECTORS / 2,
+             (unsigned long long)CAP_SECTORS / 2 + 1);
+    expect_unsupported(t, "t.vmdk: line 6: the extents add up to");
+    /* the halves that used to overflow 64 bits only together: the first is too big already */
+    expect_unsupported(HDR "RW 18014398509481984 ZERO\nRW 18014398509481984 ZERO\n",
+                       "t.vmdk: line 5: the extents add up to");
 }
 
 static void test_extent_limit(void **state)
@@ -779,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_huge_numbers),
         cmocka_unit_test(test_extent_limit),
         cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_capacity_limit),
         cmocka_unit_test(test_extent_errors),
         cmocka_unit_test(test_header_errors),
         cmocka_unit_test(test_missing_parts),

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ovatool/buf.h"
@@ -757,6 +758,76 @@ static void t_shrink(void **state)
     read_after_change("st2.vmdk", cmd, 14 * MIB, "st2.vmdk", "shrank from");
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* describe must take less than `secs` (SIGALRM ends a run that hangs) */
+static ova_disk_info *describe_fast(const char *name, double secs)
+{
+    alarm(60);
+    double t0 = now_s();
+    ova_disk_info *d = describe_ok(name);
+    double t = now_s() - t0;
+    alarm(0);
+    if (t > secs)
+        fail_msg("describe %s took %.1f s (at most %.0f s allowed)", name, t, secs);
+    return d;
+}
+
+/* One capacity limit for every kind of disk, checked when the descriptor
+ * or the sparse header is read, and an allocation scan that costs what is
+ * allocated, not the capacity: descriptors made by qemu-img, extent lines
+ * edited with sed. */
+static void t_capacity(void **state)
+{
+    (void)state;
+    /* 2^54 - 1 sectors of ZERO: `info` and `export` ran for days */
+    sh("qemu-img create -q -f vmdk -o subformat=monolithicFlat cz.vmdk 1M");
+    sh("sed -i 's/^RW 2048 FLAT \"cz-flat.vmdk\" 0$/RW 18014398509481983 ZERO/' cz.vmdk && grep -q '^RW 18014398509481983 ZERO$' cz.vmdk");
+    alarm(60);
+    describe_fails("cz.vmdk", OVA_E_UNSUPPORTED, "cz.vmdk: line", "above ovatool's limit of 64 TiB", NULL);
+    alarm(0);
+    /* just above the limit, as a flat extent and as a sum of extents */
+    sh("sed -i 's/^RW 18014398509481983 ZERO$/RW 137438953473 FLAT \"cz-flat.vmdk\" 0/' cz.vmdk");
+    describe_fails("cz.vmdk", OVA_E_UNSUPPORTED, "cz.vmdk: line", "limit of 64 TiB", NULL);
+    sh("sed -i 's/^RW 137438953473 FLAT \"cz-flat.vmdk\" 0$/RW 2048 FLAT \"cz-flat.vmdk\" 0\\nRW 137438951425 ZERO/' "
+       "cz.vmdk && grep -q '^RW 137438951425 ZERO$' cz.vmdk");
+    describe_fails("cz.vmdk", OVA_E_UNSUPPORTED, "cz.vmdk: line", "limit of 64 TiB", NULL);
+    /* exactly 64 TiB of ZERO (after 1 MiB of flat data): accepted, and the
+     * scan does not walk 2 Mi windows of nothing */
+    sh("sed -i 's/^RW 137438951425 ZERO$/RW 137438951424 ZERO/' cz.vmdk");
+    sh("head -c 1M /dev/urandom | dd of=cz-flat.vmdk conv=notrunc status=none");
+    ova_disk_info *d = describe_fast("cz.vmdk", 5);
+    assert_true(d->capacity == (uint64_t)64 << 40);
+    assert_true(d->allocated == MIB);
+    ova_disk_info_free(&d);
+
+    /* a sparse disk at the limit: qemu preallocates its 2 Mi grain tables
+     * as holes; `info` took a minute */
+    sh("qemu-img create -q -f vmdk big.vmdk 64T && qemu-io -f vmdk -c 'write -P 0x5a 40T 64k' big.vmdk");
+    d = describe_fast("big.vmdk", 5);
+    assert_true(d->capacity == (uint64_t)64 << 40);
+    assert_true(d->allocated == 65536);
+    ova_disk_info_free(&d);
+    /* a sparse header above it (the descriptor's extent line left as is) */
+    sh("qemu-img create -q -f vmdk sh1.vmdk 1M");
+    patch64("sh1.vmdk", 12, ((uint64_t)64 << 40) / 512 + 128);
+    describe_fails("sh1.vmdk", OVA_E_UNSUPPORTED, "sh1.vmdk: sparse header: capacity of 137438953600 sectors",
+                   "above ovatool's limit of 64 TiB", NULL);
+
+    /* a chain at the limit: an empty delta over a base with data */
+    sh("qemu-img create -q -f vmdk cb.vmdk 64T && qemu-io -f vmdk -c 'write -P 0x5b 63T 1M' cb.vmdk");
+    sh("qemu-img create -q -f vmdk -b cb.vmdk -F vmdk cc.vmdk && qemu-io -f vmdk -c 'write -P 0x5c 1T 64k' cc.vmdk");
+    d = describe_fast("cc.vmdk", 10);
+    assert_int_equal(d->chain_depth, 1);
+    assert_true(d->allocated == MIB + 65536);
+    ova_disk_info_free(&d);
+}
+
 /* A FIFO named as a disk or an extent is refused at once, never opened in
  * blocking mode (open(2) of a FIFO waits for a writer): SIGALRM ends a
  * run that hangs. Also when the FIFO replaces an extent after describe. */
@@ -873,6 +944,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_corrupt_header, setup, teardown),
         cmocka_unit_test_setup_teardown(t_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(t_shrink, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_capacity, setup, teardown),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
