@@ -10,7 +10,11 @@
 #      message, the others COMPLETED with valid OVAs under 4 distinct names;
 #      submitting a task again fails and leaves the existing OVA alone;
 #  (c) a job that hits its time limit ends TIMEOUT, leaves no OVA and no
-#      .part file, and its log has ovatool's "stopped by SIGTERM" line.
+#      .part file, and its log has ovatool's "stopped by SIGTERM" line;
+#  (d) kill -9 of rank 1, then of rank 0, of a 2-rank job: the job ends
+#      FAILED with every process of the step gone within 30 s, no OVA, and
+#      rank 0's .part file (Slurm SIGKILLs the whole step) named by the next
+#      export to the same target.
 # ovatool is found on PATH (the directory of $OVATOOL first, OVATOOL itself
 # unset for the jobs), as an installed ovatool would be.
 #
@@ -208,6 +212,89 @@ stop=$(grep -E '^ovatool: stopped by SIGTERM after [0-9]+\.[0-9]{2} GiB of 0\.25
 [[ "$stop" == *"removed partial output $WORK/out-c/.slow.ova."*.part ]] || fail "(c) unexpected line: $stop"
 grep -q 'DUE TO TIME LIMIT' "$log" || { cat "$log"; fail "(c) Slurm did not say the time limit ended the job"; }
 note "(c) time limit: TIMEOUT, nothing left, logged: $stop; $((SECONDS - t)) s"
+
+# ---- (d) kill -9 of a rank under srun ------------------------------------------
+# export-vm.sbatch with 2 ranks x 1 thread on the slow VM of (c). Once rank 0
+# has created its temporary file, SIGKILL one task of the step: rank 1, then
+# rank 0 (the task's PMIX_RANK, read from /proc/PID/environ of the ovatool
+# processes pgrep finds by the absolute output path). The job must end
+# FAILED, its log saying which task was killed, with every process of the
+# step gone within 30 s. Unlike mpirun, which sends the other ranks SIGTERM
+# (export_faults.sh), Slurm aborts the step with SIGKILL whichever task died
+# (PMIx reports the lost task to slurmstepd): rank 0 cannot remove its
+# temporary file either way. So both cases leave no OVA and exactly that
+# .part file, and the next export to the same target names it as left
+# behind by an interrupted export.
+t=$SECONDS
+OVA_REAL=$(readlink -f "$OVA_BIN")
+# submit_nowait ARGS...: like submit, but returns at once (sets JOB)
+submit_nowait() {
+  local out
+  out=$(env -u OVATOOL PATH="$BIN:$PATH" sbatch --parsable --chdir "$JOBS" "$@") || fail "sbatch $*: failed"
+  JOB=${out%%;*}
+  [[ "$JOB" =~ ^[0-9]+$ ]] || fail "sbatch $*: no job id (got '$out')"
+  SUBMITTED+=("$JOB")
+}
+# task_pid OUT RANK: the pid of the ovatool task of rank RANK that writes OUT
+task_pid() {
+  local i p
+  for i in $(seq 600); do
+    for p in $(pgrep -f -- "-o $1 " || true); do
+      [ "$(readlink -f "/proc/$p/exe" 2>/dev/null)" = "$OVA_REAL" ] || continue
+      if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "PMIX_RANK=$2"; then echo "$p"; return; fi
+    done
+    sleep 0.1
+  done
+  fail "(d) rank $2 of the job writing $1 did not show up within 60 s"
+}
+# kill_task RANK: the job above, writing out-dRANK/k.ova; SIGKILL rank RANK
+kill_task() {
+  local r=$1 out=$WORK/out-d$1/k.ova i s
+  mkdir "out-d$r"
+  submit_nowait -n 2 -c 1 \
+    "--export=ALL,VMX=$WORK/slow/slow.vmx,OUT=$out,OVATOOL_ARGS=--threads 1 --codec zlib --level 9" \
+    "$SLURM_DIR/export-vm.sbatch"
+  local log=$JOBS/ovatool-export-$JOB.out
+  for i in $(seq 600); do
+    [ -z "$(find "out-d$r" -name '.*.part')" ] || break
+    sleep 0.1
+  done
+  [ -n "$(find "out-d$r" -name '.*.part')" ] || { cat "$log"; fail "(d) job $JOB: no temporary file within 60 s"; }
+  local pid; pid=$(task_pid "$out" "$r")
+  local t0=$SECONDS
+  kill -9 "$pid"
+  for i in $(seq 300); do
+    pgrep -f -- "-o $out " >/dev/null || break
+    sleep 0.1
+  done
+  if pgrep -f -- "-o $out " >/dev/null; then
+    pgrep -fa -- "-o $out "; cat "$log"; fail "(d) processes of job $JOB remain 30 s after rank $r was killed"
+  fi
+  local gone=$((SECONDS - t0))
+  for i in $(seq 30); do
+    s=$(state "$JOB")
+    [ "$s" = NONE ] || break
+  done
+  [ "$s" = FAILED ] || { cat "$log"; fail "(d) job $JOB is $s after rank $r was killed, not FAILED"; }
+  grep -q "error: .*task $r: Killed" "$log" || { cat "$log"; fail "(d) job $JOB's log does not say task $r was killed"; }
+  note "(d) kill -9 of rank $r (pid $pid): job $JOB FAILED, the step gone after $gone s; its log:"
+  sed 's/^/      /' "$log"
+}
+demo_vm quick demo
+for r in 1 0; do
+  kill_task "$r"
+  [ ! -e "out-d$r/k.ova" ] || fail "(d) an OVA was written although rank $r was killed"
+  left=$(find "out-d$r" -mindepth 1 -printf '%f\n')
+  [[ "$left" =~ ^\.k\.ova\.[A-Za-z0-9]{6}\.part$ ]] || { ls -la "out-d$r"; fail "(d) after rank $r was killed, expected one .part file, found: $left"; }
+  "$OVATOOL" export quick/demo.vmx -o "$WORK/out-d$r/k.ova" -q 2> next.log || { cat next.log; fail "(d) the export after the killed job failed"; }
+  cat next.log
+  grep -F "warning: $WORK/out-d$r/$left: left behind by an interrupted export to k.ova (" next.log \
+    | grep -qE '\([0-9]+ bytes, last written [^)]*\); no running export holds it; it can be deleted$' \
+    || fail "(d) the export after rank $r was killed did not name the job's $left"
+  rm "out-d$r/$left"
+  [ "$(ls -A "out-d$r")" = k.ova ] || { ls -la "out-d$r"; fail "(d) out-d$r should hold only k.ova"; }
+done
+note "(d) kill -9 under srun: $((SECONDS - t)) s"
 
 SUBMITTED=()
 note "all cases in $((SECONDS - T0)) s"
