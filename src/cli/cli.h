@@ -27,8 +27,6 @@ extern bool cli_quiet;  /* -q: no info lines (warnings and errors still shown) *
  * line break from input reaches the screen. Log lines (cli_info, cli_warn,
  * cli_error) pass through it whole. NULL appends "(null)". */
 void cli_buf_text(ova_buf *b, const char *s);
-/* The same as a malloc'd string (NULL when out of memory). */
-char *cli_text(const char *s);
 
 /* One option of a subcommand; values >= 256 have no short form. */
 typedef struct cli_opt {

@@ -65,18 +65,6 @@ void cli_buf_text(ova_buf *b, const char *s)
     }
 }
 
-char *cli_text(const char *s)
-{
-    ova_buf b = OVA_BUF_INIT;
-    cli_buf_text(&b, s);
-    ova_buf_putc(&b, '\0');
-    if (ova_buf_failed(&b)) {
-        ova_buf_free(&b);
-        return NULL;
-    }
-    return b.data;
-}
-
 /* Every log line passes through cli_buf_text: messages quote file names and
  * file content (VMX values, descriptor lines, member names), and a line
  * must not carry terminal escapes or forge further lines. */
