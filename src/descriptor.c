@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ovatool/io.h"
 #include "ovatool/limits.h"
 
 /* Real descriptors are a few hundred bytes (embedded ones at most 10 KiB by
@@ -54,6 +55,18 @@ static ova_status nomem(parser *p)
 {
     return ova_err_set(p->err, OVA_E_NOMEM, "%s: out of memory while parsing the descriptor",
                        p->name);
+}
+
+/* Text of the descriptor quoted in a message: at most max bytes, with
+ * bytes a terminal could act on written as \xNN (io.h). */
+#define QUOTE_MAX 200
+typedef struct quoted {
+    char s[4 * QUOTE_MAX + 1];
+} quoted;
+
+static const char *quote(quoted *q, const char *s, size_t max)
+{
+    return ova_quote_text(q->s, sizeof q->s, s, max < QUOTE_MAX ? max : QUOTE_MAX);
 }
 
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
@@ -160,7 +173,7 @@ static ova_status parse_key_value(parser *p, char *s, char *eq)
     *kend = '\0';
     for (char *c = s; *c; c++)
         if (is_blank(*c))
-            return line_fail(p, OVA_E_FORMAT, "bad key \"%.200s\" (blank inside a key)", s);
+            return line_fail(p, OVA_E_FORMAT, "bad key \"%s\" (blank inside a key)", quote(&(quoted){0}, s, 200));
     const char *key = s;
 
     /* the value: optionally double-quoted; quotes are not escaped in
@@ -169,7 +182,7 @@ static ova_status parse_key_value(parser *p, char *s, char *eq)
     size_t vlen = strlen(value);
     if (value[0] == '"') {
         if (vlen < 2 || value[vlen - 1] != '"')
-            return line_fail(p, OVA_E_FORMAT, "unterminated quoted value for %.200s", key);
+            return line_fail(p, OVA_E_FORMAT, "unterminated quoted value for %s", quote(&(quoted){0}, key, 200));
         value[vlen - 1] = '\0';
         value++;
     }
@@ -182,18 +195,18 @@ static ova_status parse_key_value(parser *p, char *s, char *eq)
         uint64_t v;
         char *end;
         if (parse_u64(value, &end, &v) != 0 || *end != '\0' || v > INT_MAX)
-            return line_fail(p, OVA_E_FORMAT, "bad number for version: \"%.200s\"", value);
+            return line_fail(p, OVA_E_FORMAT, "bad number for version: \"%s\"", quote(&(quoted){0}, value, 200));
         d->version = (int)v;
         p->have_version = 1;
     } else if (strcasecmp(key, "CID") == 0) {
         if (!parse_hex32(value, &d->cid))
             return line_fail(p, OVA_E_FORMAT,
-                             "bad number for CID: \"%.200s\" (want up to 8 hex digits)", value);
+                             "bad number for CID: \"%s\" (want up to 8 hex digits)", quote(&(quoted){0}, value, 200));
     } else if (strcasecmp(key, "parentCID") == 0) {
         if (!parse_hex32(value, &d->parent_cid))
             return line_fail(p, OVA_E_FORMAT,
-                             "bad number for parentCID: \"%.200s\" (want up to 8 hex digits)",
-                             value);
+                             "bad number for parentCID: \"%s\" (want up to 8 hex digits)",
+                             quote(&(quoted){0}, value, 200));
     } else if (strcasecmp(key, "createType") == 0) {
         if (value[0] == '\0')
             return line_fail(p, OVA_E_FORMAT, "empty createType");
@@ -308,7 +321,7 @@ static ova_status parse_extent_fields(parser *p, char *s, size_t alen, ova_exten
             return line_fail(p, OVA_E_FORMAT, "bad number: offset %.*s does not fit in 64 bits",
                              (int)(end - q), q);
         if (rc != 0)
-            return line_fail(p, OVA_E_FORMAT, "bad number: offset \"%.40s\"", q);
+            return line_fail(p, OVA_E_FORMAT, "bad number: offset \"%s\"", quote(&(quoted){0}, q, 40));
         if (*end != '\0')
             return line_fail(p, OVA_E_FORMAT, "bad extent line: unexpected text after the offset");
         if (e->type == OVA_EXTENT_FLAT)
@@ -402,7 +415,7 @@ static ova_status parse_line(parser *p, char *s)
     if (eq != NULL)
         return parse_key_value(p, s, eq);
     return line_fail(p, OVA_E_FORMAT,
-                     "not a key=value, extent or ddb line: \"%.80s\"", s);
+                     "not a key=value, extent or ddb line: \"%s\"", quote(&(quoted){0}, s, 80));
 }
 
 ova_status ova_descriptor_parse(const char *text, size_t len, const char *name,

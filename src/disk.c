@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,6 +97,38 @@ static bool is_regular(const char *path)
 
 /* ---- describing one link ------------------------------------------------ */
 
+/* Does text (n bytes) look like a VMDK text descriptor: a line (after
+ * blanks) that starts with version= or createType= (any case), or
+ * VMware's "# Disk DescriptorFile" comment? Only then may parse errors
+ * quote its lines: a file named as a disk that is something else
+ * (/etc/passwd, a flat extent) must never have its bytes shown. */
+static bool looks_like_descriptor(const char *text, size_t n)
+{
+    static const char *const keys[] = { "version", "createType" };
+    const char *end = text + n;
+    for (const char *l = text; l < end;) {
+        const char *nl = memchr(l, '\n', (size_t)(end - l));
+        const char *le = nl ? nl : end;
+        const char *p = l;
+        while (p < le && (*p == ' ' || *p == '\t'))
+            p++;
+        if ((size_t)(le - p) >= 21 && strncasecmp(p, "# Disk DescriptorFile", 21) == 0)
+            return true;
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            size_t kl = strlen(keys[k]);
+            if ((size_t)(le - p) > kl && strncasecmp(p, keys[k], kl) == 0) {
+                const char *q = p + kl;
+                while (q < le && (*q == ' ' || *q == '\t'))
+                    q++;
+                if (q < le && *q == '=')
+                    return true;
+            }
+        }
+        l = nl ? nl + 1 : end;
+    }
+    return false;
+}
+
 /* Read the descriptor of a link: a text file, or the text embedded in a
  * sparse file. A sparse extent without one (part of a split disk) and ESXi
  * redo logs are refused with a message saying what to open instead. */
@@ -146,8 +179,15 @@ static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_er
         if (st == OVA_OK && n > DESCRIPTOR_MAX)
             st = ova_err_set(err, OVA_E_FORMAT,
                              "%s: not a VMDK descriptor (larger than 1 MiB and no sparse header)", path);
-        if (st == OVA_OK)
+        if (st == OVA_OK) {
             buf[n] = '\0';
+            /* the parser stops at the first NUL, and so does the look */
+            if (!looks_like_descriptor(buf, strlen(buf)))
+                st = ova_err_set(err, OVA_E_FORMAT,
+                                 "%s: not a VMDK disk: neither a sparse extent (no KDMV header) nor a text "
+                                 "descriptor (no version= or createType= line)",
+                                 path);
+        }
     }
     close(fd);
     if (st == OVA_OK)
@@ -185,9 +225,55 @@ static ova_status sparse_extent(const char *desc_path, ova_extent *e, ova_err *e
     return OVA_OK;
 }
 
+/* ---- confinement to the VM's folder ------------------------------------- */
+
+/* One describe's view of ova_describe_opts: the VM's folder resolved once. */
+typedef struct confine {
+    const ova_describe_opts *o;
+    char *root;               /* realpath of o->root; NULL: no check */
+} confine;
+
+/* A file a disk is made of (role: "disk", "extent", "parent"; by: the file
+ * that names it, or NULL) must resolve (realpath: symbolic links and ".."
+ * followed) inside the VM's folder: refused under confine, else a warning
+ * through the log hook. Run before the file is opened. */
+static ova_status check_confined(const confine *c, const char *by, const char *role, const char *path,
+                                 ova_err *err)
+{
+    if (c == NULL || c->root == NULL)
+        return OVA_OK;
+    const char *sep = by != NULL ? ": " : "";
+    if (by == NULL)
+        by = "";
+    char *real = realpath(path, NULL);
+    if (real == NULL) {
+        if (!c->o->confine)
+            return OVA_OK; /* opening it says what is wrong */
+        return ova_err_errno(err, OVA_E_IO, errno, "%s%s%s %s: cannot resolve the path to check it lies in the VM's folder",
+                             by, sep, role, path);
+    }
+    size_t rl = strlen(c->root);
+    bool inside = strcmp(c->root, "/") == 0 ||
+                  (strncmp(real, c->root, rl) == 0 && (real[rl] == '/' || real[rl] == '\0'));
+    ova_status st = OVA_OK;
+    if (!inside && c->o->confine) {
+        st = ova_err_set(err, OVA_E_UNSUPPORTED,
+                         "%s%s%s %s resolves to %s, outside the VM's folder %s: refused (--confine)", by, sep, role,
+                         path, real, c->root);
+    } else if (!inside && c->o->log != NULL) {
+        char msg[OVA_ERR_MAX];
+        snprintf(msg, sizeof msg, "%s%s%s %s resolves to %s, outside the VM's folder %s (--confine would refuse it)",
+                 by, sep, role, path, real, c->root);
+        c->o->log(c->o->log_ctx, 1, msg);
+    }
+    free(real);
+    return st;
+}
+
 /* Describe one link: its descriptor and extents. *desc_out keeps the parsed
  * descriptor for the chain walk (parent hint, parentCID, ddb). */
-static ova_status describe_link(const char *path, ova_disk_link *l, ova_descriptor **desc_out, ova_err *err)
+static ova_status describe_link(const confine *cf, const char *path, ova_disk_link *l, ova_descriptor **desc_out,
+                                ova_err *err)
 {
     memset(l, 0, sizeof *l);
     ova_descriptor *desc = NULL;
@@ -244,6 +330,9 @@ static ova_status describe_link(const char *path, ova_disk_link *l, ova_descript
             st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
             goto fail;
         }
+        st = check_confined(cf, path, "extent", e->path, err);
+        if (st != OVA_OK)
+            goto fail;
         if (x->type == OVA_EXTENT_SPARSE) {
             st = sparse_extent(path, e, err);
             if (st != OVA_OK)
@@ -370,16 +459,29 @@ static ova_status scan_allocated(ova_disk_info *d, ova_err *err);
 
 ova_status ova_disk_describe(const char *path, ova_disk_info **out, ova_err *err)
 {
+    return ova_disk_describe_ex(path, NULL, out, err);
+}
+
+ova_status ova_disk_describe_ex(const char *path, const ova_describe_opts *o, ova_disk_info **out, ova_err *err)
+{
+    confine cf = { o, NULL };
+    if (o != NULL && o->root != NULL && (cf.root = realpath(o->root, NULL)) == NULL)
+        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot resolve the VM's folder", o->root);
     ova_disk_link top;
     ova_descriptor *desc = NULL;
-    ova_status st = describe_link(path, &top, &desc, err);
-    if (st != OVA_OK)
+    ova_status st = check_confined(&cf, NULL, "disk", path, err);
+    if (st == OVA_OK)
+        st = describe_link(&cf, path, &top, &desc, err);
+    if (st != OVA_OK) {
+        free(cf.root);
         return st;
+    }
     ova_disk_info *d = calloc(1, sizeof *d);
     char **seen = calloc(OVA_CHAIN_MAX + 1, sizeof *seen);
     if (d == NULL || seen == NULL) {
         free(d);
         free(seen);
+        free(cf.root);
         link_free(&top);
         ova_descriptor_free(&desc);
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
@@ -446,7 +548,9 @@ ova_status ova_disk_describe(const char *path, ova_disk_info **out, ova_err *err
         }
         ova_disk_link *pl = &d->parents[d->chain_depth];
         ova_descriptor *pdesc = NULL;
-        st = describe_link(ppath, pl, &pdesc, err);
+        st = check_confined(&cf, child, "parent", ppath, err);
+        if (st == OVA_OK)
+            st = describe_link(&cf, ppath, pl, &pdesc, err);
         free(ppath);
         if (st != OVA_OK)
             goto done;
@@ -469,6 +573,7 @@ ova_status ova_disk_describe(const char *path, ova_disk_info **out, ova_err *err
     }
     st = scan_allocated(d, err);
 done:
+    free(cf.root);
     ova_descriptor_free(&desc);
     for (size_t i = 0; i < n_seen; i++)
         free(seen[i]);

@@ -638,7 +638,8 @@ static ova_status plan_rank0(engine *e, ova_vm **vm_out, int threads_total, uint
         const ova_device *dev = &vm->devices[i];
         if (dev->kind != OVA_DEV_DISK)
             continue;
-        st = ova_disk_describe(dev->path, &disks[k], err);
+        ova_describe_opts dopts = { vm->vmx_dir, e->opts->confine, e->hooks.log, e->hooks.ctx };
+        st = ova_disk_describe_ex(dev->path, &dopts, &disks[k], err);
         for (size_t x = 0; st == OVA_OK && x < disks[k]->n_extents; x++)
             if (disks[k]->extents[x].path != NULL)
                 st = check_lock(e, disks[k]->extents[x].path, &warned, err);

@@ -252,9 +252,15 @@ static ova_status parse_line(parser *p, const char *s, const char *end, int line
     if (kend == k)
         return expected_kv(p, line);
     for (const char *c = k; c < kend; c++)
-        if (is_blank(*c) || *c == '"')
-            return ova_err_set(p->err, OVA_E_FORMAT, "%s: line %d: invalid key \"%.*s\"", p->name, line,
-                               (int)(kend - k), k);
+        if (is_blank(*c) || *c == '"') {
+            char q[4 * 200 + 1];
+            size_t kl = (size_t)(kend - k);
+            char raw[201];
+            memcpy(raw, k, kl < 200 ? kl : 200);
+            raw[kl < 200 ? kl : 200] = '\0';
+            return ova_err_set(p->err, OVA_E_FORMAT, "%s: line %d: invalid key \"%s\"", p->name, line,
+                               ova_quote_text(q, sizeof q, raw, 200));
+        }
 
     s++; /* '=' */
     while (s < end && is_blank(*s))

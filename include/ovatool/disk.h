@@ -89,6 +89,24 @@ typedef struct ova_disk_info {
  * header is read. Errors name the file and the problem. */
 ova_status ova_disk_describe(const char *path, ova_disk_info **out, ova_err *err);
 
+/* Where a disk's files may live. A VMX fileName, an extent name or a
+ * parentFileNameHint may be absolute or climb out with "../"; linked clones
+ * need that, but a service exporting VMs it did not make must not export
+ * /etc/passwd as an extent. Every disk, extent and parent path is resolved
+ * (realpath) and compared with root before it is opened: outside root it is
+ * refused when confine is set (OVA_E_UNSUPPORTED, naming the path and what
+ * it resolves to), else named in a warning through log (level 1). */
+typedef struct ova_describe_opts {
+    const char *root;        /* the VM's folder (the VMX's); NULL: no check */
+    bool confine;            /* refuse paths outside root (`--confine`) */
+    void (*log)(void *ctx, int level, const char *msg); /* warnings; may be NULL */
+    void *log_ctx;
+} ova_describe_opts;
+
+/* ova_disk_describe with opts (NULL: no check, as ova_disk_describe). */
+ova_status ova_disk_describe_ex(const char *path, const ova_describe_opts *opts, ova_disk_info **out,
+                                ova_err *err);
+
 /* Free and set *d to NULL. Accepts NULL. */
 void ova_disk_info_free(ova_disk_info **d);
 

@@ -38,6 +38,8 @@ typedef struct ova_export_opts {
     double progress_secs;     /* seconds between progress reports; 0 = none */
     bool force;               /* export even when lock folders say the VM is running */
     bool buffered_io;         /* write the OVA through the page cache, never O_DIRECT */
+    bool confine;             /* refuse disk, extent and parent files outside the VMX's folder
+                                 (else each is named in a warning; disk.h ova_describe_opts) */
 } ova_export_opts;
 
 void ova_export_opts_init(ova_export_opts *o);

@@ -15,6 +15,8 @@
 
 enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED };
 
+enum { O_CONFINE = 512 };
+
 /* One table defines every option: getopt reads it, --help prints it. */
 static const cli_opt OPTS[] = {
     { "output", 1, 'o', "FILE|DIR",
@@ -33,6 +35,8 @@ static const cli_opt OPTS[] = {
       "seconds between progress lines, 0 for none (default 10; a live bar instead on a terminal)" },
     { "json", 0, O_JSON, NULL, "print the closing summary as one JSON object on stdout" },
     { "force", 0, O_FORCE, NULL, "export even if .lck folders say the VM is running (the OVA may be inconsistent)" },
+    { "confine", 0, O_CONFINE, NULL,
+      "refuse disk, extent and parent files that resolve outside the VMX's folder (default: warn about each)" },
     { "buffered-io", 0, O_BUFFERED, NULL,
       "write the OVA through the page cache (default: O_DIRECT where the file system allows it)" },
     { "quiet", 0, 'q', NULL, "no progress or summary lines; errors and warnings only" },
@@ -179,6 +183,7 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         case O_NO_PIN: o->pin = false; break;
         case O_JSON: *json = 1; break;
         case O_FORCE: o->force = true; break;
+        case O_CONFINE: o->confine = true; break;
         case O_BUFFERED: o->buffered_io = true; break;
         case O_MEM:
             if (!cli_parse_size(optarg, &o->mem_limit))

@@ -76,18 +76,31 @@ static void jstr(ova_buf *b, const char *key, const char *v)
     ova_buf_putc(b, '"');
 }
 
+/* The library's warnings (a disk file outside the VM's folder) go to stderr. */
+static void info_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    if (level > 0)
+        cli_warn("%s", msg);
+    else
+        cli_info("%s", msg);
+}
+
 int cli_info_cmd(int argc, char **argv)
 {
     const char *vmx_path = NULL;
-    int json = 0;
+    int json = 0, confine = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--confine") == 0) {
+            confine = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("Usage: ovatool info VMX [--json]\n"
+            printf("Usage: ovatool info VMX [--json] [--confine]\n"
                    "Shows what 'ovatool export' would write: the VM's hardware, each disk with its\n"
                    "controller, bus:unit, type, capacity, allocated bytes and snapshot depth, the NICs.\n"
-                   "Reads descriptors and grain tables only, never disk data.\n");
+                   "Reads descriptors and grain tables only, never disk data. --confine refuses disk,\n"
+                   "extent and parent files that resolve outside the VMX's folder (default: a warning each).\n");
             return EXIT_OK;
         } else if (vmx_path == NULL && argv[i][0] != '-') {
             vmx_path = argv[i];
@@ -115,7 +128,8 @@ int cli_info_cmd(int argc, char **argv)
     for (size_t i = 0; disks != NULL && i < vm->n_devices; i++) {
         if (vm->devices[i].kind != OVA_DEV_DISK)
             continue;
-        if (ova_disk_describe(vm->devices[i].path, &disks[k], &err) != OVA_OK) {
+        ova_describe_opts dopts = { vm->vmx_dir, confine != 0, info_log, NULL };
+        if (ova_disk_describe_ex(vm->devices[i].path, &dopts, &disks[k], &err) != OVA_OK) {
             cli_error("%s", err.msg);
             rc = EXIT_FAIL;
             break;

@@ -5,6 +5,9 @@
 #   - a FIFO named as the disk (VMX fileName) and as an extent
 #   - a flat extent truncated while a (slow) export reads it
 #   - ZERO disks above the capacity limit validate applies (64 TiB)
+#   - disk files outside the VM's folder: an extent ../../etc/passwd and an
+#     absolute fileName; refused with --confine, a warning without; a file
+#     that is not a disk is refused without quoting it
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -54,6 +57,38 @@ for sectors in 214748364800 18014398509481983; do
   refused "ZERO disk of $sectors sectors (export)" export zero.vmx -o out.ova -- "zero\.vmdk" "limit of 64 TiB"
   refused "ZERO disk of $sectors sectors (info)" info zero.vmx -- "zero\.vmdk" "limit of 64 TiB"
 done
+
+note "an extent ../../etc/passwd"
+mkdir vmdir
+(cd vmdir && qemu-img create -q -f vmdk -o subformat=monolithicFlat d.vmdk 512)
+up=$(pwd | sed -E 's|/[^/]+|../|g')   # from vmdir/ up to /, and one more
+sed -i -E "s|^RW 1 FLAT \"d-flat\.vmdk\" 0$|RW 1 FLAT \"../${up}etc/passwd\" 0|" vmdir/d.vmdk
+grep -q 'etc/passwd' vmdir/d.vmdk || fail "sed did not edit the extent line"
+write_vmx vmdir/vm.vmx d.vmdk
+refused "extent outside the folder (export --confine)" export vmdir/vm.vmx -o out.ova --confine -- \
+  "extent [^ ]*etc/passwd resolves to /etc/passwd, outside the VM's folder" "--confine"
+refused "extent outside the folder (info --confine)" info vmdir/vm.vmx --confine -- \
+  "extent [^ ]*etc/passwd resolves to /etc/passwd, outside the VM's folder"
+# without --confine the path stays allowed (linked clones need that), with a warning
+"$OVATOOL" export vmdir/vm.vmx -o out.ova > log 2>&1 || { cat log; fail "export without --confine failed"; }
+cat log
+grep -q "warning: .*extent [^ ]*etc/passwd resolves to /etc/passwd, outside the VM's folder" log \
+  || fail "no warning naming the extent outside the folder"
+rm -f out.ova
+"$OVATOOL" info vmdir/vm.vmx --json > json 2> log || { cat log; fail "info without --confine failed"; }
+grep -q "warning: .*etc/passwd resolves to /etc/passwd" log || fail "info: no warning naming the extent"
+python3 -c 'import json, sys; json.load(open(sys.argv[1]))' json || fail "info --json: the warning reached stdout"
+
+note "/etc/passwd named as the disk"
+write_vmx passwd.vmx /etc/passwd
+echo 'scsi0:0.deviceType = "scsi-hardDisk"' >> passwd.vmx   # a disk whatever its name
+refused "/etc/passwd as the disk" export passwd.vmx -o out.ova -- \
+  "/etc/passwd: not a VMDK disk: neither a sparse extent .* nor a text descriptor"
+grep -q 'root:' log && fail "the message quotes /etc/passwd"
+refused "/etc/passwd as the disk (info)" info passwd.vmx -- "/etc/passwd: not a VMDK disk"
+grep -q 'root:' log && fail "info's message quotes /etc/passwd"
+refused "/etc/passwd as the disk (--confine)" export passwd.vmx -o out.ova --confine -- \
+  "disk /etc/passwd resolves to /etc/passwd, outside the VM's folder"
 
 note "a flat extent truncated during the export"
 # 256 MiB of base64 text: zlib level 9 takes about 15 s for it here on one

@@ -732,6 +732,19 @@ static void test_extent_errors(void **state)
                "t.vmdk: line 5: not a key=value, extent or ddb line");
 }
 
+/* Text quoted in a message never carries bytes a terminal acts on: C0
+ * controls are refused before anything is quoted, and C1 controls or bytes
+ * that are not UTF-8 are written as \xNN; valid UTF-8 stays as it is. */
+static void test_quoting_escaped(void **state)
+{
+    (void)state;
+    expect_err(HDR "bad\x9b" "1;31m line\n", "t.vmdk: line 5: not a key=value, extent or ddb line: \"bad\\x9b1;31m line\"");
+    expect_err(HDR "bad\xc2\x9b line\n", "line 5: not a key=value, extent or ddb line: \"bad\\xc2\\x9b line\"");
+    expect_err(HDR "caf\xc3\xa9 line\n", "line 5: not a key=value, extent or ddb line: \"caf\xc3\xa9 line\"");
+    expect_err(HDR "bad\x1b[2J line\n", "t.vmdk: line 5: control character 0x1b in the line");
+    expect_err("version=1\nCID=\xff\xfe\n", "t.vmdk: line 2: bad number for CID: \"\\xff\\xfe\"");
+}
+
 static void test_header_errors(void **state)
 {
     (void)state;
@@ -827,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_extent_limit),
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_capacity_limit),
+        cmocka_unit_test(test_quoting_escaped),
         cmocka_unit_test(test_extent_errors),
         cmocka_unit_test(test_header_errors),
         cmocka_unit_test(test_missing_parts),

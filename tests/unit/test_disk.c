@@ -828,6 +828,107 @@ static void t_capacity(void **state)
     ova_disk_info_free(&d);
 }
 
+/* Warnings the library sends through the log hook, kept for checking. */
+static char g_log[8192];
+
+static void log_keep(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    size_t n = strlen(g_log);
+    snprintf(g_log + n, sizeof g_log - n, "%d:%s\n", level, msg);
+}
+
+/* describe with the VM's folder `root` (inside the test folder) */
+static ova_status describe_in(const char *name, const char *root, bool confine, ova_disk_info **d, ova_err *err)
+{
+    char r[PATH_MAX];
+    snprintf(r, sizeof r, "%s", P(root));
+    ova_describe_opts o = { r, confine, log_keep, NULL };
+    g_log[0] = '\0';
+    *d = NULL;
+    return ova_disk_describe_ex(P(name), &o, d, err);
+}
+
+/* Every path a disk is made of (the disk itself, extents, parents) resolves
+ * inside the VM's folder, or is refused with --confine and named in a
+ * warning without it: an extent "../../etc/passwd" exported /etc/passwd. */
+static void t_confine(void **state)
+{
+    (void)state;
+    sh("mkdir vm && head -c 4096 /dev/urandom > secret.raw");
+    sh("cd vm && qemu-img create -q -f vmdk -o subformat=monolithicFlat d.vmdk 4096");
+    /* an extent that climbs out of the folder */
+    sh("sed -i 's|^RW 8 FLAT \"d-flat.vmdk\" 0$|RW 8 FLAT \"../../%s/secret.raw\" 0|' vm/d.vmdk && grep -q secret vm/d.vmdk",
+       strrchr(g_dir, '/') + 1);
+    ova_disk_info *d;
+    ova_err err = {0};
+    assert_int_equal(describe_in("vm/d.vmdk", "vm", true, &d, &err), OVA_E_UNSUPPORTED);
+    assert_null(d);
+    if (strstr(err.msg, "vm/d.vmdk: extent ") == NULL || strstr(err.msg, "secret.raw") == NULL ||
+        strstr(err.msg, "outside the VM's folder") == NULL || strstr(err.msg, "--confine") == NULL)
+        fail_msg("message \"%s\" does not name the extent outside the folder", err.msg);
+    /* without --confine: allowed, and named in a warning */
+    ova_err_clear(&err);
+    assert_int_equal(describe_in("vm/d.vmdk", "vm", false, &d, &err), OVA_OK);
+    ova_disk_info_free(&d);
+    if (strstr(g_log, "1:") != g_log || strstr(g_log, "secret.raw") == NULL ||
+        strstr(g_log, "outside the VM's folder") == NULL)
+        fail_msg("no warning naming secret.raw: \"%s\"", g_log);
+    /* the same extent inside the folder: no warning */
+    sh("cp secret.raw vm/ && sed -i 's|\"../../[^\"]*/secret.raw\"|\"secret.raw\"|' vm/d.vmdk");
+    assert_int_equal(describe_in("vm/d.vmdk", "vm", true, &d, &err), OVA_OK);
+    ova_disk_info_free(&d);
+    assert_string_equal(g_log, "");
+    /* a symbolic link in the folder that points out of it */
+    sh("rm vm/secret.raw && ln -s ../secret.raw vm/secret.raw");
+    assert_int_equal(describe_in("vm/d.vmdk", "vm", true, &d, &err), OVA_E_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "outside the VM's folder"));
+    /* the disk itself outside (an absolute VMX fileName) */
+    sh("rm vm/secret.raw && cp secret.raw vm/ && mv vm/d.vmdk d.vmdk && cp secret.raw vm/secret.raw");
+    sh("sed -i 's|\"secret.raw\"|\"vm/secret.raw\"|' d.vmdk");
+    ova_err_clear(&err);
+    assert_int_equal(describe_in("d.vmdk", "vm", true, &d, &err), OVA_E_UNSUPPORTED);
+    if (strstr(err.msg, "disk ") != err.msg || strstr(err.msg, "d.vmdk resolves to") == NULL)
+        fail_msg("message \"%s\" does not name the disk outside the folder", err.msg);
+
+    /* a snapshot parent outside (a linked clone): refused, or a warning */
+    sh("qemu-img create -q -f vmdk base.vmdk 1M && qemu-io -f vmdk -c 'write -P 0x44 0 64k' base.vmdk");
+    sh("cd vm && qemu-img create -q -f vmdk -b ../base.vmdk -F vmdk clone.vmdk");
+    ova_err_clear(&err);
+    assert_int_equal(describe_in("vm/clone.vmdk", "vm", true, &d, &err), OVA_E_UNSUPPORTED);
+    if (strstr(err.msg, "clone.vmdk: parent ") == NULL || strstr(err.msg, "base.vmdk") == NULL)
+        fail_msg("message \"%s\" does not name the parent outside the folder", err.msg);
+    assert_int_equal(describe_in("vm/clone.vmdk", "vm", false, &d, &err), OVA_OK);
+    assert_int_equal(d->chain_depth, 1);
+    ova_disk_info_free(&d);
+    assert_non_null(strstr(g_log, "parent "));
+    assert_non_null(strstr(g_log, "base.vmdk resolves to"));
+    /* no root: no check, no warning (ova_disk_describe) */
+    d = describe_ok("vm/clone.vmdk");
+    ova_disk_info_free(&d);
+}
+
+/* A file named as a disk that is neither a sparse extent nor a text
+ * descriptor is refused without quoting a byte of it: a VMX naming
+ * /etc/passwd printed root's line. */
+static void t_not_a_disk(void **state)
+{
+    (void)state;
+    sh("printf 'root:x:0:0:root:/root:/bin/bash\\nuser:x:1000:1000::/home/user:/bin/sh\\n' > passwd");
+    describe_fails("passwd", OVA_E_FORMAT, "passwd: not a VMDK disk", "neither a sparse extent", "nor a text descriptor");
+    ova_disk_info *d = NULL;
+    ova_err err = {0};
+    assert_int_not_equal(ova_disk_describe(P("passwd"), &d, &err), OVA_OK);
+    if (strstr(err.msg, "root:") != NULL || strstr(err.msg, "/bin/bash") != NULL)
+        fail_msg("message quotes the file: %s", err.msg);
+    /* a flat extent named as the disk */
+    sh("head -c 1M /dev/urandom > rnd.vmdk");
+    describe_fails("rnd.vmdk", OVA_E_FORMAT, "rnd.vmdk: not a VMDK disk", NULL, NULL);
+    /* a file that looks like a descriptor still gets its bad line quoted */
+    sh("qemu-img create -q -f vmdk -o subformat=monolithicFlat q.vmdk 1M && printf 'bad line here\\n' >> q.vmdk");
+    describe_fails("q.vmdk", OVA_E_FORMAT, "not a key=value, extent or ddb line: \"bad line here\"", NULL, NULL);
+}
+
 /* A FIFO named as a disk or an extent is refused at once, never opened in
  * blocking mode (open(2) of a FIFO waits for a writer): SIGALRM ends a
  * run that hangs. Also when the FIFO replaces an extent after describe. */
@@ -945,6 +1046,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(t_shrink, setup, teardown),
         cmocka_unit_test_setup_teardown(t_capacity, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_confine, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_not_a_disk, setup, teardown),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
