@@ -12,14 +12,9 @@
 #include "ovatool/io.h"
 #include "ovatool/limits.h"
 
-/* Real descriptors are a few hundred bytes (embedded ones at most 10 KiB by
- * convention); the cap keeps a wrong file (a flat extent handed to us as a
- * descriptor) from costing memory and time. */
-#define DESC_MAX_BYTES ((size_t)1 << 20)
-
-/* A 2 TB disk in 2 GB pieces has about 1000 extents; 64 Ki is generous and
- * still bounds the table at a few MiB. */
-#define DESC_MAX_EXTENTS 65536u
+/* The size (OVA_DESC_MAX_SIZE) keeps a wrong file (a flat extent handed to
+ * us as a descriptor) from costing memory and time; the extent count
+ * (OVA_DESC_MAX_EXTENTS, 64 Ki, generous) bounds the table at a few MiB. */
 
 /* Every extent and offset is turned into bytes by callers (sectors * 512);
  * keeping the totals below this makes that multiplication safe. */
@@ -363,8 +358,8 @@ static void extent_free(ova_extent_desc *e)
 static ova_status parse_extent(parser *p, char *s, size_t alen)
 {
     ova_descriptor *d = p->d;
-    if (d->n_extents >= DESC_MAX_EXTENTS)
-        return line_fail(p, OVA_E_FORMAT, "too many extents (the limit is %u)", DESC_MAX_EXTENTS);
+    if (d->n_extents >= OVA_DESC_MAX_EXTENTS)
+        return line_fail(p, OVA_E_FORMAT, "too many extents (the limit is %u)", OVA_DESC_MAX_EXTENTS);
 
     ova_extent_desc e = {0};
     ova_status st = parse_extent_fields(p, s, alen, &e);
@@ -430,7 +425,7 @@ ova_status ova_descriptor_parse(const char *text, size_t len, const char *name,
     /* embedded descriptors are NUL-padded to whole sectors */
     const char *nul = len > 0 ? memchr(text, '\0', len) : NULL;
     size_t n = nul != NULL ? (size_t)(nul - text) : len;
-    if (n > DESC_MAX_BYTES)
+    if (n > OVA_DESC_MAX_SIZE)
         return ova_err_set(err, OVA_E_FORMAT,
                            "%s: descriptor text is larger than 1 MiB; not a VMDK descriptor",
                            name);

@@ -25,7 +25,6 @@
 #include "ovatool/sparse.h"
 #include "ovatool/vmdk_stream.h"
 
-#define DESCRIPTOR_MAX (1u << 20)
 #define FD_MAX 64                   /* extent files a reader keeps open */
 #define GT_CACHE 64                 /* GD/GT blocks (2 KiB each) a reader caches */
 #define SCAN_WINDOW ((uint64_t)32 << 20) /* bytes of the disk the allocation scan looks at per step */
@@ -152,7 +151,7 @@ static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_er
         ova_sparse_header h;
         st = ova_sparse_read_header(fd, path, (uint64_t)sb.st_size, &h, err);
         if (st == OVA_OK && h.desc_offset != 0)
-            st = ova_sparse_read_descriptor(fd, path, &h, DESCRIPTOR_MAX, &buf, &n, err);
+            st = ova_sparse_read_descriptor(fd, path, &h, OVA_DESC_MAX_SIZE, &buf, &n, err);
         /* qemu reserves an all-zero descriptor area in the pieces of split disks */
         if (st == OVA_OK && n == 0)
             st = ova_err_set(err, OVA_E_UNSUPPORTED,
@@ -162,11 +161,11 @@ static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_er
     } else if (got == 4 && memcmp(magic, "COWD", 4) == 0) {
         st = ova_err_set(err, OVA_E_UNSUPPORTED, "%s: ESXi redo log (vmfsSparse): not supported", path);
     } else {
-        buf = malloc(DESCRIPTOR_MAX + 1);
+        buf = malloc(OVA_DESC_MAX_SIZE + 1);
         if (buf == NULL)
             st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
-        while (st == OVA_OK && n < DESCRIPTOR_MAX + 1) {
-            ssize_t r = pread(fd, buf + n, DESCRIPTOR_MAX + 1 - n, (off_t)n);
+        while (st == OVA_OK && n < OVA_DESC_MAX_SIZE + 1) {
+            ssize_t r = pread(fd, buf + n, OVA_DESC_MAX_SIZE + 1 - n, (off_t)n);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r < 0)
@@ -176,7 +175,7 @@ static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_er
             else
                 n += (size_t)r;
         }
-        if (st == OVA_OK && n > DESCRIPTOR_MAX)
+        if (st == OVA_OK && n > OVA_DESC_MAX_SIZE)
             st = ova_err_set(err, OVA_E_FORMAT,
                              "%s: not a VMDK descriptor (larger than 1 MiB and no sparse header)", path);
         if (st == OVA_OK) {
@@ -486,6 +485,7 @@ ova_status ova_disk_describe_ex(const char *path, const ova_describe_opts *o, ov
         ova_descriptor_free(&desc);
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
     }
+    size_t n_ext = top.n_extents; /* of the whole chain, against OVA_DISK_MAX_EXTENTS */
     d->path = top.path;
     d->create_type = top.create_type;
     d->cid = top.cid;
@@ -555,6 +555,15 @@ ova_status ova_disk_describe_ex(const char *path, const ova_describe_opts *o, ov
         if (st != OVA_OK)
             goto done;
         d->chain_depth++;
+        n_ext += pl->n_extents;
+        if (n_ext > OVA_DISK_MAX_EXTENTS) {
+            st = ova_err_set(err, OVA_E_UNSUPPORTED,
+                             "%s: the disk and its snapshot chain down to %s have %zu extents, more than the limit "
+                             "of %u",
+                             path, pl->path, n_ext, OVA_DISK_MAX_EXTENTS);
+            ova_descriptor_free(&pdesc);
+            goto done;
+        }
         if (desc->parent_cid != pl->cid) {
             st = ova_err_set(err, OVA_E_FORMAT,
                              "%s: parentCID=%08x but its parent %s has CID=%08x (the parent changed after the "
@@ -612,7 +621,7 @@ static ova_status check_extents(const char *path, const ova_extent *x, size_t n,
         case OVA_EXTENT_SPARSE: {
             uint64_t g = e->grain_sectors;
             if (e->path == NULL || g == 0 || g > OVA_SPARSE_MAX_GRAIN || (g & (g - 1)) != 0 ||
-                e->gd_entries > OVA_MAX_CAPACITY / OVA_SECTOR / OVA_SPARSE_GTES + 1 ||
+                e->gd_entries > OVA_MAX_CAPACITY / OVA_SECTOR / OVA_SPARSE_GTES + 1 || e->gd_entries > OVA_SPARSE_MAX_GTS ||
                 e->gd_entries * OVA_SPARSE_GTES * g * OVA_SECTOR < e->size ||
                 e->gd_sector > e->file_size / OVA_SECTOR)
                 return ova_err_set(err, OVA_E_USAGE, "%s: sparse extent %zu is malformed", path, i + 1);
@@ -635,12 +644,17 @@ ova_status ova_disk_info_check(const ova_disk_info *d, ova_err *err)
     if (d->chain_depth < 0 || d->chain_depth > OVA_CHAIN_MAX || (d->chain_depth > 0 && d->parents == NULL))
         return ova_err_set(err, OVA_E_USAGE, "%s: snapshot chain of %d links is malformed", d->path,
                            d->chain_depth);
+    size_t n_ext = d->n_extents;
     for (int i = 0; i < d->chain_depth; i++) {
         const ova_disk_link *l = &d->parents[i];
         st = check_extents(l->path, l->extents, l->n_extents, l->capacity, err);
         if (st != OVA_OK)
             return st;
+        n_ext += l->n_extents;
     }
+    if (n_ext > OVA_DISK_MAX_EXTENTS)
+        return ova_err_set(err, OVA_E_USAGE, "%s: %zu extents in the chain, more than the limit of %u", d->path,
+                           n_ext, OVA_DISK_MAX_EXTENTS);
     return OVA_OK;
 }
 

@@ -94,6 +94,11 @@ static ova_status decode(const unsigned char *b, const char *path, const char *w
                            " (%llu sectors)",
                            path, where, ULL(h->capacity), ULL(OVA_MAX_CAPACITY / OVA_SECTOR));
     h->gd_entries = div_up(h->capacity, (uint64_t)OVA_SPARSE_GTES * h->grain);
+    if (h->gd_entries > OVA_SPARSE_MAX_GTS)
+        return ova_err_set(err, OVA_E_UNSUPPORTED,
+                           "%s: sparse %s: capacity %llu sectors in grains of %llu sectors needs %llu grain tables, "
+                           "more than the limit of %u",
+                           path, where, ULL(h->capacity), ULL(h->grain), ULL(h->gd_entries), OVA_SPARSE_MAX_GTS);
     if (h->desc_offset != 0) {
         if (h->desc_size == 0 || h->desc_size > OVA_SPARSE_MAX_DESC_SECTORS)
             return ova_err_set(err, OVA_E_FORMAT, "%s: sparse %s: descriptorSize %llu sectors (expected 1..%u)",

@@ -426,6 +426,11 @@ ova_status ova_vmx_parse(const char *text, size_t len, const char *name, ova_vmx
         line++;
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         const char *lend = nl ? nl : end;
+        if ((size_t)(lend - s) > OVA_VMX_MAX_LINE) {
+            st = ova_err_set(err, OVA_E_FORMAT, "%s: line %d: %zu bytes long, more than the limit of %u for a VMX line",
+                             name, line, (size_t)(lend - s), OVA_VMX_MAX_LINE);
+            goto fail;
+        }
         st = parse_line(&p, s, lend, line);
         if (st != OVA_OK)
             goto fail;

@@ -20,10 +20,8 @@
 #include <stdint.h>
 
 #include "ovatool/descriptor.h"
+#include "ovatool/limits.h"
 #include "ovatool/status.h"
-
-/* Longest snapshot chain accepted (links below the disk the VMX names). */
-#define OVA_CHAIN_MAX 255
 
 typedef struct ova_extent {
     ova_extent_type type;    /* FLAT, VMFS, ZERO or SPARSE */

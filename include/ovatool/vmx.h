@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ovatool/limits.h"
 #include "ovatool/status.h"
 
 typedef struct ova_vmx_entry {
@@ -34,8 +35,8 @@ typedef struct ova_vmx {
 ova_status ova_vmx_parse(const char *text, size_t len, const char *name, ova_vmx **out, ova_err *err);
 
 /* Read and parse a regular file (a FIFO, device or folder is refused before
- * anything is read); files over OVA_VMX_MAX_SIZE are refused. */
-#define OVA_VMX_MAX_SIZE (16u * 1024u * 1024u)
+ * anything is read); files over OVA_VMX_MAX_SIZE and lines over
+ * OVA_VMX_MAX_LINE (limits.h) are refused. */
 ova_status ova_vmx_load(const char *path, ova_vmx **out, ova_err *err);
 
 /* Free and set *vmx to NULL. Accepts NULL. */

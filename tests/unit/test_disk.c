@@ -23,6 +23,7 @@
 
 #include "ovatool/buf.h"
 #include "ovatool/disk.h"
+#include "ovatool/limits.h"
 #include "ovatool/plan.h"
 
 #define MIB ((uint64_t)1 << 20)
@@ -828,6 +829,59 @@ static void t_capacity(void **state)
     ova_disk_info_free(&d);
 }
 
+/* A chain of text descriptors l0.vmdk (the base) .. l<n-1>.vmdk, each made
+ * from a qemu-made descriptor by sed: `lines` ZERO extents of one sector,
+ * CID i+1, parentCID i and parentFileNameHint l<i-1>.vmdk. */
+static void make_zero_chain(const char *prefix, int n, int lines)
+{
+    sh("qemu-img create -q -f vmdk -o subformat=monolithicFlat %sq.vmdk 1M && rm %sq-flat.vmdk && "
+       "yes 'RW 1 ZERO' | head -n %d > %sz.txt",
+       prefix, prefix, lines, prefix);
+    sh("for i in $(seq 0 %d); do "
+       "  if [ $i = 0 ]; then pc=ffffffff; hint=; else pc=$(printf %%08x $i); "
+       "    hint=\"parentFileNameHint=\\\"%sl$((i - 1)).vmdk\\\"\"; fi; "
+       "  sed -e \"s/^CID=.*/CID=$(printf %%08x $((i + 1)))/\" -e \"s/^parentCID=.*/parentCID=$pc\\n$hint/\" "
+       "      -e '/^RW 2048 FLAT /{r %sz.txt' -e 'd}' %sq.vmdk > %sl$i.vmdk; "
+       "done",
+       n - 1, prefix, prefix, prefix, prefix);
+}
+
+/* The bounds on a disk's structure, each with a clear error (limits.h):
+ * snapshot links (OVA_CHAIN_MAX), extents of a whole chain
+ * (OVA_DISK_MAX_EXTENTS) and grain tables of a sparse extent
+ * (OVA_SPARSE_MAX_GTS). */
+static void t_limits(void **state)
+{
+    (void)state;
+    /* 255 links below the disk the VMX names are fine, 256 are not */
+    make_zero_chain("c", OVA_CHAIN_MAX + 2, 1);
+    char name[32];
+    snprintf(name, sizeof name, "cl%d.vmdk", OVA_CHAIN_MAX);
+    ova_disk_info *d = describe_ok(name);
+    assert_int_equal(d->chain_depth, OVA_CHAIN_MAX);
+    ova_disk_info_free(&d);
+    snprintf(name, sizeof name, "cl%d.vmdk", OVA_CHAIN_MAX + 1);
+    describe_fails(name, OVA_E_UNSUPPORTED, name, "snapshot chain longer than 255 links", NULL);
+
+    /* 16 links of 65536 extents are the most, 17 too many */
+    make_zero_chain("x", 17, (int)OVA_DESC_MAX_EXTENTS);
+    d = describe_ok("xl15.vmdk");
+    assert_int_equal(d->chain_depth, 15);
+    assert_true(d->n_extents == OVA_DESC_MAX_EXTENTS);
+    ova_disk_info_free(&d);
+    describe_fails("xl16.vmdk", OVA_E_UNSUPPORTED, "xl16.vmdk: the disk and its snapshot chain down to",
+                   "1114112 extents, more than the limit of 1048576", NULL);
+
+    /* grain tables: 2^31 + 512 sectors in grains of one sector need one table too many */
+    sh("qemu-img create -q -f vmdk gt.vmdk 1M");
+    patch64("gt.vmdk", 20, 1);
+    patch64("gt.vmdk", 12, (1ull << 31) + 512);
+    describe_fails("gt.vmdk", OVA_E_UNSUPPORTED, "gt.vmdk: sparse header",
+                   "needs 4194305 grain tables, more than the limit of 4194304", NULL);
+    patch64("gt.vmdk", 12, 1ull << 31); /* at the limit: on to the next check */
+    describe_fails("gt.vmdk", OVA_E_FORMAT, "gt.vmdk: sparse header: grain directory", NULL, NULL);
+}
+
 /* Warnings the library sends through the log hook, kept for checking. */
 static char g_log[8192];
 
@@ -1048,6 +1102,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_capacity, setup, teardown),
         cmocka_unit_test_setup_teardown(t_confine, setup, teardown),
         cmocka_unit_test_setup_teardown(t_not_a_disk, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_limits, setup, teardown),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

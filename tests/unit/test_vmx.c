@@ -420,6 +420,28 @@ static void test_long_line(void **state)
     free(text);
 }
 
+/* A line may be OVA_VMX_MAX_LINE bytes long, not one more (limits.h). */
+static void test_line_limit(void **state)
+{
+    (void)state;
+    size_t n = OVA_VMX_MAX_LINE;
+    char *text = malloc(n + 64);
+    assert_non_null(text);
+    int k = sprintf(text, "a = \"1\"\nannotation = \"");
+    memset(text + k, 'x', n - (size_t)k + 8 - 1); /* the line: 'annotation = "' + x... + '"' */
+    size_t line = (size_t)k - 8 + (n - (size_t)k + 8 - 1) + 1;
+    assert_true(line == n);
+    strcpy(text + (size_t)k + (n - (size_t)k + 8 - 1), "\"\nb = \"2\"\n");
+    ova_vmx *v = parse(text);
+    assert_string_equal(ova_vmx_get(v, "b"), "2");
+    ova_vmx_free(&v);
+    /* one byte more */
+    memset(text + k, 'x', n - (size_t)k + 8);
+    strcpy(text + (size_t)k + (n - (size_t)k + 8), "\"\nb = \"2\"\n");
+    parse_fails(text, OVA_E_FORMAT, "vm.vmx: line 2: 1048577 bytes long, more than the limit of 1048576 for a VMX line");
+    free(text);
+}
+
 static void test_many_keys(void **state)
 {
     (void)state;
@@ -519,12 +541,13 @@ static void test_load_too_big(void **state)
     assert_int_equal(ftruncate(fd, (off_t)OVA_VMX_MAX_SIZE + 1), 0);
     close(fd);
     load_fails(path, OVA_E_FORMAT, "too big for a VMX file");
-    /* exactly at the limit is read (a sparse file of NULs then fails to parse) */
+    /* exactly at the limit is read (a sparse file of NULs is then one line,
+     * too long for a VMX line) */
     fd = open(path, O_WRONLY);
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, (off_t)OVA_VMX_MAX_SIZE), 0);
     close(fd);
-    load_fails(path, OVA_E_FORMAT, "line 1: NUL byte");
+    load_fails(path, OVA_E_FORMAT, "line 1: 16777216 bytes long, more than the limit of 1048576");
     unlink(path);
 }
 
@@ -572,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_error_nul_byte),
         cmocka_unit_test(test_error_name_default),
         cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_line_limit),
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_getf),
         cmocka_unit_test(test_bool),
