@@ -11,6 +11,7 @@
 #include "ovatool/export.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <hwloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -433,6 +434,60 @@ static int64_t decide(engine *e)
     return (int64_t)e->next_unit++;
 }
 
+/* Take a message rank 0 will not keep off the wire. Without memory for it,
+ * a 1-byte receive with errors returned still consumes it (MPI_ERR_TRUNCATE)
+ * instead of handing MPI_Recv a NULL buffer; the handler is this
+ * communicator's only for that call. */
+static void drain(engine *e, const MPI_Status *ms, int count)
+{
+    unsigned char small[256];
+    unsigned char *buf = (size_t)count <= sizeof small ? small : malloc((size_t)count);
+    if (buf != NULL) {
+        MPI_Recv(buf, count, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, e->comm, MPI_STATUS_IGNORE);
+        if (buf != small)
+            free(buf);
+        return;
+    }
+    MPI_Errhandler eh;
+    MPI_Comm_get_errhandler(e->comm, &eh);
+    MPI_Comm_set_errhandler(e->comm, MPI_ERRORS_RETURN);
+    MPI_Recv(small, 1, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, e->comm, MPI_STATUS_IGNORE);
+    MPI_Comm_set_errhandler(e->comm, eh);
+    MPI_Errhandler_free(&eh);
+}
+
+/* A unit result from another rank, before rank 0 files it (under mu): a
+ * unit it granted and has not written, the header and records as long as
+ * the message, as many grains as the plan gives the unit, and every grain's
+ * sector inside the records. The writer trusts all of this, and a slot
+ * index taken from a bad header would overwrite another unit's result.
+ * NULL if it is sound, else what is wrong. */
+static const char *bad_result(const engine *e, const ova_unit_hdr *h, size_t count)
+{
+    if (count < sizeof *h || count - sizeof *h != h->records_len || h->records_len % OVA_SECTOR != 0)
+        return "its length does not match its header";
+    if (h->unit >= e->n_units || h->unit < e->write_head || h->unit >= e->next_unit ||
+        e->slots[h->unit % e->window] != NULL)
+        return "it names a unit that was not granted or is already in";
+    size_t d;
+    uint64_t first;
+    uint32_t n;
+    ova_plan_unit(e->plan, h->unit, &d, &first, &n);
+    if (h->n_grains != n || h->n_data > n)
+        return "its grain counts do not match the plan";
+    uint32_t data = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (h->rel[i] == 0)
+            continue;
+        if ((uint64_t)h->rel[i] - 1 >= h->records_len / OVA_SECTOR)
+            return "a grain lies outside its records";
+        data++;
+    }
+    if (data != h->n_data)
+        return "its grain counts do not match the plan";
+    return NULL;
+}
+
 static void service_loop(engine *e, int remote_threads)
 {
     int stopped = 0;
@@ -462,9 +517,7 @@ static void service_loop(engine *e, int remote_threads)
             unsigned char *blob = fits ? malloc((size_t)count) : NULL;
             if (blob == NULL) {
                 /* nowhere to keep it: take it off the wire, drop it and fail */
-                unsigned char *tmp = malloc(count > 0 ? (size_t)count : 1);
-                MPI_Recv(tmp, count, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, e->comm, MPI_STATUS_IGNORE);
-                free(tmp);
+                drain(e, &ms, count);
                 outstanding--;
                 char msg[160];
                 snprintf(msg, sizeof msg, fits ? "rank 0: out of memory receiving a unit from rank %d"
@@ -477,18 +530,29 @@ static void service_loop(engine *e, int remote_threads)
             outstanding--;
             const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
             int keep = 0;
+            const char *bad = NULL;
             pthread_mutex_lock(&e->mu);
-            if (!e->failed && h->status == OVA_UNIT_OK && (size_t)count == sizeof *h + h->records_len) {
+            if ((size_t)count < sizeof *h)
+                bad = "it is shorter than a unit header";
+            else if (!e->failed && h->status == OVA_UNIT_OK && (bad = bad_result(e, h, (size_t)count)) == NULL) {
                 e->slots[h->unit % e->window] = blob;
                 keep = 1;
                 pthread_cond_broadcast(&e->cv_write);
             }
             pthread_mutex_unlock(&e->mu);
+            if (bad != NULL) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "rank 0: rank %d sent a malformed unit result: %s", ms.MPI_SOURCE, bad);
+                fail0(e, msg);
+            }
             if (!keep)
                 free(blob);
         } else if (ms.MPI_TAG == TAG_ERROR) {
             char *buf = calloc(1, (size_t)count + 1);
-            MPI_Recv(buf, count, MPI_BYTE, ms.MPI_SOURCE, TAG_ERROR, e->comm, MPI_STATUS_IGNORE);
+            if (buf != NULL)
+                MPI_Recv(buf, count, MPI_BYTE, ms.MPI_SOURCE, TAG_ERROR, e->comm, MPI_STATUS_IGNORE);
+            else
+                drain(e, &ms, count);
             int64_t unit = -1;
             if (buf != NULL && count >= 8)
                 memcpy(&unit, buf, 8);
@@ -502,9 +566,7 @@ static void service_loop(engine *e, int remote_threads)
             MPI_Recv(&x, 1, MPI_INT, ms.MPI_SOURCE, TAG_WAKE, e->comm, MPI_STATUS_IGNORE);
         } else {
             /* not ours: consume it so the loop cannot spin on it */
-            unsigned char *tmp = malloc(count > 0 ? (size_t)count : 1);
-            MPI_Recv(tmp, count, MPI_BYTE, ms.MPI_SOURCE, ms.MPI_TAG, e->comm, MPI_STATUS_IGNORE);
-            free(tmp);
+            drain(e, &ms, count);
         }
 
         /* answer requests that were waiting for the window or for the end */
@@ -758,6 +820,11 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
             ova_plan_pack(e->plan, &packed);
             if (ova_buf_failed(&packed))
                 st = ova_err_set(&e->first_err, OVA_E_NOMEM, "out of memory packing the plan");
+            else if (packed.len > INT_MAX) /* MPI_Bcast counts in int */
+                st = ova_err_set(&e->first_err, OVA_E_UNSUPPORTED,
+                                 "the export plan is %zu bytes, more than one MPI broadcast carries (%d): the "
+                                 "disks have too many extents or too long paths",
+                                 packed.len, INT_MAX);
         }
         hdr[0] = st == OVA_OK ? packed.len : 0;
         hdr[1] = window;
