@@ -919,9 +919,9 @@ static void test_ova_many_references(void **state)
     const char *env = getenv("VALIDATE_TEST_REFS");
     size_t n = env && *env ? (size_t)strtoull(env, NULL, 10) : 100000;
     double secs = many_refs(n, &v);
-    /* 3 s here with the index, about 110 s with the scans it replaced: a
-     * bound at 15 times the expected time fails only on the quadratic */
-    if (n <= 100000 && secs > 45.0)
+    /* with the index 3 s here (11 s with ASan), with the scans it replaced
+     * 87 s: the bound fails only on the quadratic */
+    if (n <= 100000 && secs > 60.0)
         fail_msg("%zu References took %.1f s: lookups are not indexed", n, secs);
     assert_int_equal(v.problems.count, n + 4);
     assert_int_equal(v.problems.kept, OVA_VALIDATE_MAX_PROBLEMS);
