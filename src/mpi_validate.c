@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ovatool/io.h"
+
 /* Agree on a status: the lowest failing rank's message goes to rank 0 and
  * every rank returns a failure. */
 static ova_status agree(MPI_Comm comm, int rank, ova_status st, ova_err *err)
@@ -84,11 +86,8 @@ ova_status ova_validate_mpi(const char *path, const ova_validate_opts *o, MPI_Co
     bool any = false;
     for (uint64_t i = 0; i < nd; i++)
         any = any || disks[i].sound;
-    if (any) {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open", path);
-    }
+    if (any) /* st is OVA_OK here; a FIFO is refused, not waited on */
+        st = ova_open_source(path, NULL, &fd, NULL, err);
     for (uint64_t i = 0; i < nd && st == OVA_OK; i++)
         st = ova_validate_deep_disk(fd, &disks[i], i, (unsigned)rank, (unsigned)size, &r, err);
     if (fd >= 0)

@@ -16,6 +16,8 @@
 
 #include <openssl/evp.h>
 
+#include "ovatool/io.h"
+
 /* Read size of the streaming pass. */
 #define CHUNK ((size_t)1 << 20)
 /* Seconds between progress lines while a large member is read. */
@@ -520,19 +522,11 @@ out:
 ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_validation *v, ova_err *err)
 {
     const char *label = base_name(path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open", path);
+    int fd;
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return ova_err_errno(err, OVA_E_IO, e, "%s: cannot stat", path);
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return ova_err_set(err, OVA_E_IO, "%s: not a regular file", path);
-    }
+    ova_status st0 = ova_open_source(path, NULL, &fd, &sb, err); /* a FIFO is refused, not waited on */
+    if (st0 != OVA_OK)
+        return st0;
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     v->ova_size = (uint64_t)sb.st_size;
 
@@ -609,9 +603,10 @@ ova_status ova_validate_file(const char *path, const ova_validate_opts *o, ova_v
     ova_status st = ova_validate_meta(path, o, v, err);
     if (st != OVA_OK || !o->deep)
         return st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open", path);
+    int fd;
+    st = ova_open_source(path, NULL, &fd, NULL, err);
+    if (st != OVA_OK)
+        return st;
     ova_deep_result r = { 0 };
     for (size_t i = 0; i < v->n_disks && st == OVA_OK; i++)
         st = ova_validate_deep_disk(fd, &v->disks[i], i, 0, 1, &r, err);

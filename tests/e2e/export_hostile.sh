@@ -2,7 +2,8 @@
 # export_hostile.sh - hostile input and faults while reading the source:
 # each case must end `export` (and `info`) with exit 1, a message naming the
 # file and the problem, no output left behind, and within seconds.
-#   - a FIFO named as the disk (VMX fileName) and as an extent
+#   - a FIFO named as the disk (VMX fileName), as an extent and as the OVA
+#     to validate
 #   - a flat extent truncated while a (slow) export reads it
 #   - ZERO disks above the capacity limit validate applies (64 TiB)
 #   - disk files outside the VM's folder: an extent ../../etc/passwd and an
@@ -39,6 +40,11 @@ mkfifo pipe.vmdk
 write_vmx fifo-disk.vmx pipe.vmdk
 refused "FIFO disk (export)" export fifo-disk.vmx -o out.ova -- "pipe\.vmdk" "FIFO"
 refused "FIFO disk (info)" info fifo-disk.vmx -- "pipe\.vmdk" "FIFO"
+
+note "a FIFO named as the OVA to validate"
+mkfifo pipe.ova
+refused "FIFO OVA (validate)" validate pipe.ova -- "pipe\.ova" "FIFO"
+refused "FIFO OVA (validate --deep)" validate pipe.ova --deep -- "pipe\.ova" "FIFO"
 
 note "a FIFO named as a flat extent"
 qemu-img create -q -f vmdk -o subformat=monolithicFlat fx.vmdk 1M
