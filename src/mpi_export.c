@@ -44,6 +44,7 @@ void ova_export_opts_init(ova_export_opts *o)
     o->sha = OVA_SHA256;
     o->mtime = -1;
     o->progress_secs = 10;
+    o->store_incompressible = true;
 }
 
 typedef struct pending { int src, tid; } pending;
@@ -279,6 +280,7 @@ static void *worker_rank0(void *p)
         fail0(e, err.msg);
         return NULL;
     }
+    ova_unit_worker_store_incompressible(uw, e->opts->store_incompressible);
     for (;;) {
         int64_t u = take_local(e);
         if (u < 0)
@@ -328,6 +330,7 @@ static void *worker_remote(void *p)
         send_error(e, -1, err.msg);
         return NULL;
     }
+    ova_unit_worker_store_incompressible(uw, e->opts->store_incompressible);
     int32_t tid = a->tid;
     for (;;) {
         int64_t u;
@@ -397,6 +400,8 @@ static void *writer_main(void *p)
         const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
         e->stats->bytes_read += h->bytes_read;
         e->stats->grains_data += h->n_data;
+        e->stats->grains_stored += h->n_stored;
+        e->stats->bytes_stored += (uint64_t)h->n_stored * OVA_GRAIN_SIZE;
         done_bytes += (uint64_t)h->n_grains * OVA_GRAIN_SIZE;
         /* the writer frees the blob once its records are in the file */
         ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, free, blob, &err);
@@ -473,7 +478,7 @@ static const char *bad_result(const engine *e, const ova_unit_hdr *h, size_t cou
     uint64_t first;
     uint32_t n;
     ova_plan_unit(e->plan, h->unit, &d, &first, &n);
-    if (h->n_grains != n || h->n_data > n)
+    if (h->n_grains != n || h->n_data > n || h->n_stored > h->n_data)
         return "its grain counts do not match the plan";
     uint32_t data = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -886,9 +891,10 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
         ova_writer_note_progress(0, stats->bytes_in);
         logf_(e, 0,
               "exporting %zu disk(s), %.2f GiB, as %llu units of %u grains; %d rank(s), %d compression "
-              "thread(s); %s level %d; memory limit %llu MiB per rank (%llu units in flight); output %s",
+              "thread(s); %s level %d, %s; memory limit %llu MiB per rank (%llu units in flight); output %s",
               e->plan->n_disks, (double)stats->bytes_in / 1073741824.0, (unsigned long long)e->n_units,
               e->plan->unit_grains, e->size, threads_total, ova_codec_name(opts->codec), opts->level,
+              opts->store_incompressible ? "incompressible grains stored" : "every grain compressed",
               (unsigned long long)(opts->mem_limit >> 20), (unsigned long long)e->window,
               ova_writer_direct(e->writer) ? "with O_DIRECT" : "through the page cache");
         e->slots = calloc((size_t)e->window, sizeof *e->slots);

@@ -1,7 +1,8 @@
 /* unit.c - read a unit's grains, drop the all-zero ones, deflate the rest
- * into grain records. This is the hot loop of the export: one pread per
- * read_chunk, no allocation and no copy per grain (the codec writes
- * straight into the record behind its marker). */
+ * (or store those that will not compress: codec.h) into grain records.
+ * This is the hot loop of the export: one pread per read_chunk, no
+ * allocation and no copy per grain (the codec writes straight into the
+ * record behind its marker). */
 #include "ovatool/unit.h"
 
 #include <stdlib.h>
@@ -40,6 +41,11 @@ ova_status ova_unit_worker_new(ova_codec_kind codec, int level, size_t read_chun
     }
     *out = w;
     return OVA_OK;
+}
+
+void ova_unit_worker_store_incompressible(ova_unit_worker *w, bool on)
+{
+    ova_codec_set_store_incompressible(w->codec, on);
 }
 
 void ova_unit_worker_free(ova_unit_worker **pw)
@@ -110,9 +116,10 @@ ova_status ova_unit_compress(ova_unit_worker *w, const ova_plan *plan, ova_disk_
             if (ova_is_zero(gp, OVA_GRAIN_SIZE))
                 continue;
             size_t clen = 0;
+            bool stored = false;
             unsigned char *r = rec + used;
-            if (ova_codec_compress(w->codec, gp, OVA_GRAIN_SIZE, r + OVA_GRAIN_MARKER_SIZE, rec_cap, &clen) !=
-                OVA_OK)
+            if (ova_codec_compress_grain(w->codec, gp, OVA_GRAIN_SIZE, r + OVA_GRAIN_MARKER_SIZE, rec_cap, &clen,
+                                         &stored) != OVA_OK)
                 return ova_err_set(err, OVA_E_CODEC, "%s: %s level %d failed to compress the grain at byte %llu",
                                    info->path, ova_codec_name(w->kind), w->level,
                                    (unsigned long long)(off + (uint64_t)k * OVA_GRAIN_SIZE));
@@ -120,6 +127,7 @@ ova_status ova_unit_compress(ova_unit_worker *w, const ova_plan *plan, ova_disk_
             h->rel[g + k] = (uint32_t)(1 + used / OVA_SECTOR);
             used += ova_grain_record_finish(r, lba, (uint32_t)clen);
             h->n_data++;
+            h->n_stored += stored;
         }
     }
     h->records_len = used;

@@ -40,6 +40,7 @@ typedef struct ova_export_opts {
     bool buffered_io;         /* write the OVA through the page cache, never O_DIRECT */
     bool confine;             /* refuse disk, extent and parent files outside the VMX's folder
                                  (else each is named in a warning; disk.h ova_describe_opts) */
+    bool store_incompressible; /* store grains that will not compress (codec.h); default on, off with --compress-all */
 } ova_export_opts;
 
 void ova_export_opts_init(ova_export_opts *o);
@@ -49,6 +50,8 @@ typedef struct ova_export_stats {
     uint64_t bytes_read;      /* bytes read from files (all ranks) */
     uint64_t bytes_out;       /* size of the OVA */
     uint64_t grains_data;     /* grains written */
+    uint64_t grains_stored;   /* of those, grains stored as they are (store_incompressible) */
+    uint64_t bytes_stored;    /* disk bytes those stored grains hold (64 KiB each) */
     uint64_t units;
     uint32_t unit_grains;
     uint64_t window;          /* units in flight allowed */

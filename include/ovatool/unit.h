@@ -34,6 +34,7 @@ typedef struct ova_unit_hdr {
     uint32_t status;          /* OVA_UNIT_OK or OVA_UNIT_SKIPPED */
     uint32_t n_data;          /* grains written (non-zero) */
     uint32_t n_grains;        /* grains covered by the unit */
+    uint32_t n_stored;        /* of the n_data, grains stored, not compressed (codec.h) */
     uint32_t rel[OVA_GT_ENTRIES];
 } ova_unit_hdr;
 
@@ -47,6 +48,11 @@ typedef struct ova_unit_worker ova_unit_worker;
 ova_status ova_unit_worker_new(ova_codec_kind codec, int level, size_t read_chunk, ova_unit_worker **out,
                                ova_err *err);
 void ova_unit_worker_free(ova_unit_worker **w);
+
+/* Store grains that will not compress instead of deflating them (codec.h,
+ * "Storing what will not compress"). Off after ova_unit_worker_new; the
+ * export turns it on unless --compress-all. */
+void ova_unit_worker_store_incompressible(ova_unit_worker *w, bool on);
 
 /* Read and compress unit `unit` of plan from reader (the reader of the
  * unit's disk) into out, which must hold ova_unit_max_size(n_grains) bytes.

@@ -13,7 +13,7 @@
 #include "ovatool/export.h"
 #include "ovatool/ova_writer.h"
 
-enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED };
+enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
 
 enum { O_CONFINE = 512 };
 
@@ -26,6 +26,8 @@ static const cli_opt OPTS[] = {
       "fast (isal 1) | balanced (libdeflate 6, the default) | max (libdeflate 9)" },
     { "codec", 1, O_CODEC, "NAME", "zlib | libdeflate | isal (default: the preset's); all write the zlib format" },
     { "level", 1, O_LEVEL, "N", "compression level (zlib 1-9, libdeflate 1-12, isal 1-3; default: the preset's)" },
+    { "compress-all", 0, O_COMPRESS_ALL, NULL,
+      "deflate every grain, also those a quick test says will not compress (default: store those as they are)" },
     { "threads", 1, O_THREADS, "N", "compression threads per rank (default: one per core the rank may use)" },
     { "no-pin", 0, O_NO_PIN, NULL, "do not bind compression threads to cores" },
     { "mem-limit", 1, O_MEM, "SIZE", "memory for units in flight per rank, e.g. 512M (default 512M)" },
@@ -143,12 +145,15 @@ static void print_json(const ova_export_opts *o, const ova_export_stats *s)
                    "\",\"bytes_in\":%llu,\"bytes_read\":%llu,\"bytes_out\":%llu,\"ratio\":%.4f,"
                    "\"seconds\":%.3f,\"rate_bytes_per_s\":%.0f,\"ranks\":%d,\"threads\":%d,"
                    "\"codec\":\"%s\",\"level\":%d,\"units\":%llu,\"unit_grains\":%u,\"window\":%llu,"
-                   "\"grains_written\":%llu,\"mem_limit\":%llu,\"rss_max_kb\":%llu,\"rss_rank0_kb\":%llu}\n",
+                   "\"grains_written\":%llu,\"store_incompressible\":%s,\"grains_stored\":%llu,\"bytes_stored\":%llu,"
+                   "\"mem_limit\":%llu,\"rss_max_kb\":%llu,\"rss_rank0_kb\":%llu}\n",
                    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_read,
                    (unsigned long long)s->bytes_out, s->bytes_in ? (double)s->bytes_out / (double)s->bytes_in : 0.0,
                    s->seconds, (double)s->bytes_in / secs, s->ranks, s->threads_total, ova_codec_name(o->codec),
                    o->level, (unsigned long long)s->units, s->unit_grains, (unsigned long long)s->window,
-                   (unsigned long long)s->grains_data, (unsigned long long)o->mem_limit,
+                   (unsigned long long)s->grains_data, o->store_incompressible ? "true" : "false",
+                   (unsigned long long)s->grains_stored, (unsigned long long)s->bytes_stored,
+                   (unsigned long long)o->mem_limit,
                    (unsigned long long)s->rss_max_kb, (unsigned long long)s->rss_rank0_kb);
     if (!ova_buf_failed(&b))
         fputs(b.data, stdout);
@@ -185,6 +190,7 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         case O_FORCE: o->force = true; break;
         case O_CONFINE: o->confine = true; break;
         case O_BUFFERED: o->buffered_io = true; break;
+        case O_COMPRESS_ALL: o->store_incompressible = false; break;
         case O_MEM:
             if (!cli_parse_size(optarg, &o->mem_limit))
                 return "--mem-limit takes a size such as 512M or 2G";
@@ -313,12 +319,14 @@ int cli_export(int argc, char **argv)
     } else if (rank == 0) {
         double secs = stats.seconds > 0 ? stats.seconds : 1e-9;
         cli_info("wrote %s: %.1f MiB from %.2f GiB of disk (%.2f GiB read), ratio %.3f, %.1f s, %.1f MiB/s; "
+                 "%llu of %llu grains (%.1f MiB) stored, not compressed; "
                  "peak memory %.0f MiB (largest rank), %.0f MiB (rank 0)",
                  stats.output, (double)stats.bytes_out / 1048576.0, (double)stats.bytes_in / 1073741824.0,
                  (double)stats.bytes_read / 1073741824.0,
                  stats.bytes_in ? (double)stats.bytes_out / (double)stats.bytes_in : 0.0, secs,
-                 (double)stats.bytes_in / secs / 1048576.0, (double)stats.rss_max_kb / 1024.0,
-                 (double)stats.rss_rank0_kb / 1024.0);
+                 (double)stats.bytes_in / secs / 1048576.0, (unsigned long long)stats.grains_stored,
+                 (unsigned long long)stats.grains_data, (double)stats.bytes_stored / 1048576.0,
+                 (double)stats.rss_max_kb / 1024.0, (double)stats.rss_rank0_kb / 1024.0);
         if (json)
             print_json(&o, &stats);
     }
