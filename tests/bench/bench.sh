@@ -14,7 +14,16 @@
 # (intake_rate), and a model of a 400 GB disk on 8 nodes x 16 cores.
 # Memory: peak RSS per rank for a 1 GiB and a 16 GiB disk with default settings
 # (median of REPS runs each).
-# Environment: BUILD (default ./build), REPS (3).
+# Storing incompressible grains (issue 15): on the image, on a 2 GiB disk of
+# random data (an encrypted guest) and on a 1 GiB half-and-half disk
+# (make_store_images.sh), every preset with storing on (the default) and
+# with --compress-all, in alternating pairs (on/off, then off/on); medians,
+# spreads, the median of the per-pair speed-ups, output sizes; the
+# detector's cost per grain and its error rates against each preset's codec
+# (store_rate detector); what bounds the random disk (reading, SHA-256,
+# writing, each alone).
+# Environment: BUILD (default ./build), REPS (3), PARTS (all; or store: only
+# the storing cases).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$root/build}
@@ -22,13 +31,16 @@ data=${1:-$root/bench-data}
 reps=${REPS:-3}
 cores=$(nproc)
 ova=$build/ovatool
+parts=${PARTS:-all}
 [[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "REPS must be a whole number >= 1, not '$reps'" >&2; exit 1; }
+[[ $parts == all || $parts == store ]] || { echo "PARTS must be all or store, not '$parts'" >&2; exit 1; }
 [ -x "$ova" ] || { echo "build first: bash jobs/setup.sh" >&2; exit 1; }
-for tool in codec_rate intake_rate; do
+for tool in codec_rate intake_rate store_rate; do
   [ -x "$build/tests/bench/$tool" ] || { echo "missing $build/tests/bench/$tool: build it first" >&2; exit 1; }
 done
 command -v pigz >/dev/null || { echo "pigz missing: apt-get install pigz" >&2; exit 1; }
-bash "$root/tests/bench/make_image.sh" "$data"
+bash "$root/tests/bench/make_image.sh" "$data" >&2
+bash "$root/tests/bench/make_store_images.sh" "$data" >&2
 source "$root/jobs/env.sh"
 out=$data/out
 rm -rf "$out" && mkdir -p "$out"
@@ -91,7 +103,10 @@ have_isal=0
 "$ova" export "$vmx" -o "$out/probe.ova" --codec isal -q --progress 0 2>/dev/null && have_isal=1
 rm -f "$out/probe.ova"
 
+if [ "$parts" = all ]; then
 ovatool_case "ovatool 1x$cores balanced" 1 "$cores" --compression balanced
+# every grain through the codec, as before storing existed (and as codec_rate's ceiling measures)
+ovatool_case "ovatool 1x$cores balanced --compress-all" 1 "$cores" --compression balanced --compress-all
 [ $have_isal = 1 ] && ovatool_case "ovatool 1x$cores fast (isal 1)" 1 "$cores" --compression fast
 ovatool_case "ovatool 1x$cores libdeflate 1" 1 "$cores" --codec libdeflate --level 1
 ovatool_case "ovatool 1x$cores max" 1 "$cores" --compression max
@@ -124,15 +139,17 @@ intake_mb_s=$(kv "$intake" intake_mb_s)
 # Efficiency, paired: this machine's speed drifts within a run (shared host),
 # so each ovatool run is matched with a codec ceiling measured right before
 # it, and the median of the per-pair ratios is reported.
-echo "== efficiency: codec ceiling and ovatool balanced, paired" >&2
-# one warm-up export first (not counted): the previous step wrote 2 GB
-"$ova" export "$vmx" -o "$out/eff.ova" --compression balanced -q
+echo "== efficiency: codec ceiling and ovatool balanced --compress-all, paired" >&2
+# one warm-up export first (not counted): the previous step wrote 2 GB.
+# --compress-all: the ceiling is the codec on every grain, so ovatool is
+# measured doing the same work (storing is measured in its own section)
+"$ova" export "$vmx" -o "$out/eff.ova" --compression balanced --compress-all -q
 : > "$out/eff"
 for ((i = 0; i < reps; i++)); do
   rate=$("$build/tests/bench/codec_rate" "$raw" libdeflate 6 1 128)
   pc=$(kv "$rate" per_core_mb_s)
   t0=$(now)
-  "$ova" export "$vmx" -o "$out/eff.ova" --compression balanced -q
+  "$ova" export "$vmx" -o "$out/eff.ova" --compression balanced --compress-all -q
   t1=$(now)
   awk -v pc="$pc" -v c="$cores" -v a="$t1" -v b="$t0" -v nz="$(awk -v f="$f" -v b="$image_bytes" 'BEGIN { printf "%.0f", f * b }')" \
     'BEGIN { got = nz / (a - b) / 1e6; printf "%.4f %.1f %.1f\n", got / (pc * c), got, pc }' >> "$out/eff"
@@ -160,13 +177,88 @@ for gib in 1 16; do
   echo "  ${gib} GiB disk: peak RSS KiB per run: $(tr '\n' ' ' < "$out/rss$gib")" >&2
   rm -rf "$d"
 done
+fi
+
+# ---- storing incompressible grains: on (default) against --compress-all ----
+store_section() {
+  echo "== storing incompressible grains: on against --compress-all, $reps alternating pairs per case" >&2
+  local presets=(balanced) disk v r p m i t0 t1
+  [ $have_isal = 1 ] && presets+=(fast)
+  presets+=(max)
+  : > "$out/store.rows"
+  : > "$out/store.det"
+  for disk in image random half; do
+    case $disk in
+      image) v=$vmx r=$raw ;;
+      *) v=$data/$disk/$disk.vmx r=$data/$disk/$disk-flat.vmdk ;;
+    esac
+    cat "$r" > /dev/null   # warm the page cache
+    for p in "${presets[@]}"; do
+      : > "$out/st.$disk.$p"
+      for ((i = 0; i < reps; i++)); do
+        local modes="on off"
+        ((i % 2 == 0)) || modes="off on"
+        for m in $modes; do
+          local extra=""
+          [ $m = off ] && extra=--compress-all
+          t0=$(now)
+          "$ova" export "$v" -o "$out/st-$m.ova" --compression "$p" --threads "$cores" -q --json $extra > "$out/st-$m.json"
+          t1=$(now)
+          echo "$i $m $(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }') $(stat -c %s "$out/st-$m.ova")" \
+               "$(num "$out/st-$m.json" grains_stored) $(num "$out/st-$m.json" grains_written)" >> "$out/st.$disk.$p"
+        done
+      done
+      local on_t off_t on_s off_s ratio ratio_s row
+      on_t=$(awk '$2 == "on" { print $3 }' "$out/st.$disk.$p" | median)
+      off_t=$(awk '$2 == "off" { print $3 }' "$out/st.$disk.$p" | median)
+      on_s=$(awk '$2 == "on" { print $3 }' "$out/st.$disk.$p" | spread)
+      off_s=$(awk '$2 == "off" { print $3 }' "$out/st.$disk.$p" | spread)
+      awk '{ t[$1 " " $2] = $3 } END { for (k in t) { split(k, a, " "); if (a[2] == "on") print t[a[1] " off"] / t[k] } }' \
+        "$out/st.$disk.$p" > "$out/st.$disk.$p.ratios"
+      ratio=$(median < "$out/st.$disk.$p.ratios")
+      ratio_s=$(spread < "$out/st.$disk.$p.ratios")
+      row=$(awk -v d="$disk" -v p="$p" -v ont="$on_t" -v offt="$off_t" -v ons="$on_s" -v offs="$off_s" \
+                -v r="$ratio" -v rs="$ratio_s" -v bytes="$(stat -c %s "$r")" '
+        $2 == "on" { on_b = $4; st = $5; wr = $6 } $2 == "off" { off_b = $4; off_st = $5 }
+        END { printf "| %s | %s | %.2f | %s | %.2f | %s | **%.2fx** | %s | %.1f | %.1f | %+.3f%% | %d of %d (%.1f%%) | %.0f |\n",
+                     d, p, ont, ons, offt, offs, r, rs, on_b / 1e6, off_b / 1e6, (on_b / off_b - 1) * 100, st, wr,
+                     100 * st / wr, bytes / ont / 1e6
+              if (off_st != 0) print "bench.sh: --compress-all stored grains" > "/dev/stderr" }' "$out/st.$disk.$p")
+      echo "$row" >> "$out/store.rows"
+      echo "  $row" >&2
+      # the detector against this preset's codec, on a sample of the disk's non-zero grains
+      local codec level
+      case $p in
+        balanced) codec=libdeflate level=6 ;;
+        fast) codec=isal level=1 ;;
+        max) codec=libdeflate level=9 ;;
+      esac
+      local det; det=$("$build/tests/bench/store_rate" detector "$r" "$codec" "$level" 256)
+      echo "  detector: $det" >&2
+      echo "$disk $p $det" >> "$out/store.det"
+    done
+  done
+  # what bounds the random disk with storing on: each stage alone, one thread
+  local rf=$data/random/random-flat.vmdk
+  t0=$(now); cat "$rf" > /dev/null; t1=$(now)
+  bound_read=$(awk -v a="$t1" -v b="$t0" -v n="$(stat -c %s "$rf")" 'BEGIN { printf "%.0f", n / (a - b) / 1e6 }')
+  t0=$(now); openssl dgst -sha256 "$rf" > /dev/null; t1=$(now)
+  bound_sha=$(awk -v a="$t1" -v b="$t0" -v n="$(stat -c %s "$rf")" 'BEGIN { printf "%.0f", n / (a - b) / 1e6 }')
+  t0=$(now); dd if="$rf" of="$out/w.bin" bs=8M oflag=direct status=none 2>/dev/null ||
+    dd if="$rf" of="$out/w.bin" bs=8M status=none; sync "$out/w.bin"; t1=$(now)
+  bound_write=$(awk -v a="$t1" -v b="$t0" -v n="$(stat -c %s "$rf")" 'BEGIN { printf "%.0f", n / (a - b) / 1e6 }')
+  rm -f "$out/w.bin" "$out/st-on.ova" "$out/st-off.ova"
+  echo "  random disk alone: read ${bound_read} MB/s, read + SHA-256 ${bound_sha} MB/s, read + O_DIRECT write ${bound_write} MB/s" >&2
+}
+store_section
 
 # ---- report ------------------------------------------------------------------
-q="qemu-img + tar + sha256sum"
-nonzero_bytes=$(awk -v f="$f" -v b="$image_bytes" 'BEGIN { printf "%.0f", f * b }')
 echo
 echo "### Results ($(date -u +%Y-%m-%d), $cores cores, $reps runs, median; load after: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
+if [ "$parts" = all ]; then
+q="qemu-img + tar + sha256sum"
+nonzero_bytes=$(awk -v f="$f" -v b="$image_bytes" 'BEGIN { printf "%.0f", f * b }')
 echo "Image: 6 GiB ext4, $(awk -v f="$f" 'BEGIN { printf "%.1f", f * 100 }')% of grains non-zero ($(awk -v b="$nonzero_bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB)."
 echo
 echo "| case | wall s | spread | image MB/s | non-zero MB/s | output MB | vs qemu-img output | speed vs qemu-img pipeline | peak RSS MiB/rank |"
@@ -180,7 +272,8 @@ for n in "${order[@]}"; do
            o / 1e6, outcmp, qt / t, r }'
 done
 echo
-bal="ovatool 1x$cores balanced"
+# against the codec ceiling: the export that puts every grain through the codec, as codec_rate does
+bal="ovatool 1x$cores balanced --compress-all"
 awk -v ld6="$ld6" -v ld6t="$ld6t" -v z6="$z6" -v cores="$cores" -v nz="$nonzero_bytes" -v t="${T[$bal]}" \
     -v isal="$isal" -v intake="$intake_mb_s" \
     -v img="$image_bytes" -v o="${O[$bal]}" -v f="$f" -v rss1="$rss1" -v rss16="$rss16" \
@@ -189,11 +282,11 @@ awk -v ld6="$ld6" -v ld6t="$ld6t" -v z6="$z6" -v cores="$cores" -v nz="$nonzero_
   printf "Ceilings: libdeflate 6 %.0f MB/s per core, zlib 6 %.0f", ld6, z6
   if (isal != "") printf ", isal 1 %.0f", isal
   printf " (non-zero input); rank 0 intake %.0f MB/s of compressed data.\n\n", intake
-  printf "Balanced end to end: %.0f MB/s of non-zero data = %.0f%% of the codec ceiling (%.0f MB/s x %d cores); ",
+  printf "Balanced with --compress-all end to end: %.0f MB/s of non-zero data = %.0f%% of the codec ceiling (%.0f MB/s x %d cores); ",
          got, 100 * got / ceiling, ld6, cores
   printf "the bare codec on %d threads reaches %.0f MB/s here, so ovatool runs at %.0f%% of that.\n\n",
          cores, ld6t, 100 * got / ld6t
-  printf "Paired efficiency (each balanced run against the codec ceiling measured just before it, %d pairs): ", reps
+  printf "Paired efficiency (each balanced --compress-all run against the codec ceiling measured just before it, %d pairs): ", reps
   printf "median %.0f%% of (per-core rate x %d cores), spread %s.\n\n", effm * 100, cores, effs
   ratio = o / img
   rc = ld6 / f * 128; ri = intake / ratio
@@ -202,3 +295,29 @@ awk -v ld6="$ld6" -v ld6t="$ld6t" -v z6="$z6" -v cores="$cores" -v nz="$nonzero_
          rc < ri ? "compression" : "rank 0 intake"
   printf "Peak RSS, default settings (median of %d runs): %.0f MiB for a 1 GiB disk, %.0f MiB for a 16 GiB disk (%+.1f%%).\n", reps,
          rss1 / 1024, rss16 / 1024, (rss16 - rss1) / rss1 * 100 }'
+fi
+
+echo
+echo "Storing incompressible grains (on, the default, against --compress-all; $reps alternating pairs each;"
+echo "speed-up = median of the per-pair time ratios; disks: the image, 2 GiB of AES-CTR keystream, 1 GiB half keystream half image data):"
+echo
+echo "| disk | preset | on s | spread | --compress-all s | spread | speed-up | spread | on MB | --compress-all MB | size | grains stored | disk MB/s on |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+cat "$out/store.rows"
+echo
+echo "Detector (store_rate detector, a stride sample of up to 256 MiB of each disk's non-zero grains; the truth is each"
+echo "preset's codec): cost per grain against the codec's; stored although the codec would have made it < 97%;"
+echo "compressed although it ended > 97%; output and codec time against compressing every grain:"
+echo
+echo "| disk | preset | grains > 97% | stored | stored, would be < 97% | compressed, ended > 97% | detector us/grain | codec us/grain | output | codec time saved |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+while read -r disk p det; do
+  awk -v d="$disk" -v p="$p" -v line="$det" 'BEGIN { n = split(line, kv, " ")
+    for (i = 1; i <= n; i++) { split(kv[i], x, "="); v[x[1]] = x[2] }
+    printf "| %s | %s | %.1f%% | %.1f%% | %.2f%% | %.2f%% | %.2f | %.0f | %+.3f%% | %.1f%% |\n", d, p, v["above97_pct"],
+           v["stored_pct"], v["false_store_pct"], v["missed_pct"], v["detector_us_per_grain"], v["codec_us_per_grain"],
+           v["out_delta_pct"], v["codec_time_saved_pct"] }'
+done < "$out/store.det"
+echo
+echo "The random disk's stages alone, one thread each: reading ${bound_read} MB/s (cat), reading + SHA-256 ${bound_sha} MB/s"
+echo "(openssl dgst; rank 0's writer hashes every byte on one thread), reading + writing with O_DIRECT ${bound_write} MB/s (dd)."

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# smoke.sh CODEC_RATE INTAKE_RATE - run the benchmark tools briefly, the way
-# bench.sh runs them, on an image small enough for the sanitizer build
+# smoke.sh CODEC_RATE INTAKE_RATE STORE_RATE - run the benchmark tools
+# briefly, the way bench.sh runs them, on an image small enough for the sanitizer build
 # (ctest -L bench; a few seconds under ASan). Fails if a tool fails or
 # its key=value line is missing or wrong; prints "SKIP: ..." and exits 77
 # when qemu-img or mpiexec is missing, and after all the other checks when
@@ -17,10 +17,10 @@
 # plugins are unloaded before LeakSanitizer looks, as in the e2e tests),
 # whatever ASAN_OPTIONS says otherwise.
 set -euo pipefail
-[ $# = 2 ] || { echo "usage: smoke.sh CODEC_RATE INTAKE_RATE" >&2; exit 2; }
-codec_rate=$1 intake_rate=$2
+[ $# = 3 ] || { echo "usage: smoke.sh CODEC_RATE INTAKE_RATE STORE_RATE" >&2; exit 2; }
+codec_rate=$1 intake_rate=$2 store_rate=$3
 mpiexec=${MPIEXEC:-mpirun}
-for t in "$codec_rate" "$intake_rate"; do
+for t in "$codec_rate" "$intake_rate" "$store_rate"; do
   [ -x "$t" ] || { echo "FAIL: $t not built" >&2; exit 1; }
 done
 command -v qemu-img >/dev/null || { echo "SKIP: qemu-img not installed (apt-get install qemu-utils)"; exit 77; }
@@ -94,6 +94,34 @@ ASAN_OPTIONS=$asan_leaks_on "$codec_rate" "$tmp/zero.raw" libdeflate 6 1 1 2>/de
 [ $? = 1 ] || fail "codec_rate did not fail on an image with no data"
 set -e
 
+# store_rate detector the way bench.sh runs it (SAMPLE_MIB 256: all 34
+# non-zero grains): the 16 random grains end above 97% with libdeflate 6 and
+# are stored, the text and the two short strings are neither
+line=$(ASAN_OPTIONS=$asan_leaks_on timeout -k 10 120 "$store_rate" detector "$img" libdeflate 6 256) ||
+  fail "store_rate detector exited $?"
+echo "store_rate detector: $line"
+[ "$(echo "$line" | wc -l)" = 1 ] || fail "store_rate detector printed more than one line"
+[ "$(kv "$line" sample_grains)" = 34 ] || fail "store_rate: sample_grains is not 34"
+[ "$(kv "$line" above97)" = 16 ] || fail "store_rate: above97 is not 16"
+[ "$(kv "$line" stored)" = 16 ] || fail "store_rate: stored is not 16"
+[ "$(kv "$line" false_store)" = 0 ] && [ "$(kv "$line" missed)" = 0 ] || fail "store_rate: errors on plain data"
+for k in detector_us_per_grain store_us_per_grain codec_us_per_grain out_delta_pct codec_time_saved_pct; do
+  kv "$line" "$k" > /dev/null || fail "store_rate: no $k"
+done
+# store_rate candidates: 2 truth lines, then 7 thresholds per candidate
+out=$(ASAN_OPTIONS=$asan_leaks_on timeout -k 10 120 "$store_rate" candidates "$img" 1 h0:32x128d \
+        'h0:32x128d@0.95+ld1:32x256d' h2:16x256 ld1:1x4096) || fail "store_rate candidates exited $?"
+[ "$(echo "$out" | grep -c '^truth ')" = 2 ] || fail "store_rate candidates: not 2 truth lines"
+[ "$(echo "$out" | grep -c '^cand=')" = 28 ] || fail "store_rate candidates: not 4 x 7 candidate lines"
+l=$(echo "$out" | grep '^cand=h0:32x128d thr=0.970')
+[ "$(kv "$l" random_stored_pct)" = 100.0 ] || fail "store_rate: h0:32x128d does not store random grains: $l"
+set +e
+ASAN_OPTIONS=$asan_leaks_on "$store_rate" candidates "$img" 1 h0:3x100 >/dev/null 2>&1
+[ $? = 2 ] || fail "store_rate accepted a malformed candidate"
+ASAN_OPTIONS=$asan_leaks_on "$store_rate" detector "$img" libdeflate 13 >/dev/null 2>&1
+[ $? = 2 ] || fail "store_rate accepted libdeflate level 13"
+set -e
+
 # intake_rate the way bench.sh runs it (the engine's 512-grain units), with
 # 2 senders x 2 units; the OVA it writes is removed at the end
 out=$tmp/intake.ova
@@ -113,5 +141,5 @@ set +e
 ASAN_OPTIONS=$asan_leaks_off "$mpiexec" -n 3 "$intake_rate" "$out" 1 >/dev/null 2>&1
 [ $? != 0 ] || fail "intake_rate accepted MIB_PER_SENDER 1 (less than one unit)"
 set -e
-echo "bench smoke: codec_rate and intake_rate OK"
+echo "bench smoke: codec_rate, store_rate and intake_rate OK"
 [ -z "$skipped" ] || exit 77

@@ -27,8 +27,16 @@
  *   ld1  libdeflate level 1 of the sample's bytes, size / sample size
  * or A@T+B: B, only where A predicts above T (two stages). Without
  * CANDIDATEs, the list measured for issue 15 (default_cands below). The
- * entropies here use double log2(): fine for measuring; a detector in the
- * codec must decide with integers only (the same answer on every machine). */
+ * entropies here use double log2(): fine for measuring; the shipped
+ * detector (codec.c) decides with integers only.
+ *
+ *   store_rate detector IMAGE CODEC LEVEL [SAMPLE_MIB]
+ *
+ * The shipped detector (ova_grain_incompressible) against CODEC LEVEL on
+ * the same kind of sample (default 256 MiB), one key=value line for
+ * bench.sh: its cost per grain, the storing's and the codec's, how many
+ * grains it stores, its two error rates (as above, against this codec),
+ * and the output and codec-time deltas against compressing every grain. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libdeflate.h>
@@ -305,6 +313,13 @@ static const char *const default_cands[] = {
 
 static int candidates(const char *image, size_t sample_bytes, const char *const *specs)
 {
+    for (size_t ci = 0; specs[ci] != NULL; ci++) { /* every one sound before anything is measured */
+        cand c, first;
+        if (!parse_cand(specs[ci], &c, &first)) {
+            fprintf(stderr, "store_rate: bad candidate '%s' (KIND:KxL[d] or A@T+B; see store_rate.c)\n", specs[ci]);
+            return 2;
+        }
+    }
     size_t n = 0;
     unsigned char *img = load_sample(image, sample_bytes, &n);
     size_t nr = n < 2048 ? n : 2048; /* 128 MiB of random grains at most: random data is uniform */
@@ -316,7 +331,7 @@ static int candidates(const char *image, size_t sample_bytes, const char *const 
     g_ld1 = libdeflate_alloc_compressor(1);
     if (t == NULL || pred == NULL || rpred == NULL || g_ld1 == NULL) {
         fprintf(stderr, "store_rate: out of memory\n");
-        return 1;
+        exit(1);
     }
     compute_truth(img, n, OVA_CODEC_LIBDEFLATE, 6, t);
 
@@ -365,10 +380,7 @@ static int candidates(const char *image, size_t sample_bytes, const char *const 
     static const double thr[] = { 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995 };
     for (size_t ci = 0; specs[ci] != NULL; ci++) {
         cand c, first;
-        if (!parse_cand(specs[ci], &c, &first)) {
-            fprintf(stderr, "store_rate: bad candidate '%s'\n", specs[ci]);
-            return 2;
-        }
+        parse_cand(specs[ci], &c, &first); /* checked above */
         /* three timed passes, the fastest counts (the machine is shared) */
         double best = 1e30;
         for (int rep = 0; rep < 3; rep++) {
@@ -425,11 +437,83 @@ static int candidates(const char *image, size_t sample_bytes, const char *const 
     return 0;
 }
 
+/* The shipped detector against one codec and level. */
+static int detector(const char *image, const char *codec, int level, size_t sample_bytes)
+{
+    ova_codec_kind kind;
+    if (!ova_codec_parse(codec, &kind) || !ova_codec_available(kind)) {
+        fprintf(stderr, "store_rate: codec %s not available\n", codec);
+        return 2;
+    }
+    if (!ova_codec_level_ok(kind, level)) {
+        fprintf(stderr, "store_rate: level %d is not valid for %s\n", level, ova_codec_name(kind));
+        return 2;
+    }
+    size_t n = 0;
+    unsigned char *img = load_sample(image, sample_bytes, &n);
+    truth *t = calloc(n, sizeof *t);
+    unsigned char *dec = calloc(n, 1), *out = xalloc(ova_grain_record_max());
+    if (t == NULL || dec == NULL) {
+        fprintf(stderr, "store_rate: out of memory\n");
+        exit(1);
+    }
+    compute_truth(img, n, kind, level, t);
+    /* the detector and the storing, each the fastest of three passes (the machine is shared) */
+    double det = 1e30, sto = 1e30;
+    size_t stored_size = ova_zlib_store_size(G);
+    for (int rep = 0; rep < 3; rep++) {
+        double a = now();
+        for (size_t i = 0; i < n; i++)
+            dec[i] = ova_grain_incompressible(img + i * G, G);
+        double b = now();
+        for (size_t i = 0; i < n; i++) {
+            size_t len = 0;
+            if (ova_zlib_store(img + i * G, G, out, ova_grain_record_max(), &len) != OVA_OK || len != stored_size) {
+                fprintf(stderr, "store_rate: storing failed\n");
+                exit(1);
+            }
+        }
+        double c = now();
+        det = b - a < det ? b - a : det;
+        sto = c - b < sto ? c - b : sto;
+    }
+    size_t stored = 0, fs = 0, missed = 0, above = 0;
+    double codec_secs = 0, codec_out = 0, on_secs = det, on_out = 0;
+    for (size_t i = 0; i < n; i++) {
+        int big = (double)t[i].size / G > TRUTH_LIMIT;
+        above += big;
+        stored += dec[i];
+        fs += dec[i] && !big;
+        missed += !dec[i] && big;
+        codec_secs += t[i].secs;
+        codec_out += (double)t[i].size;
+        on_secs += dec[i] ? sto / (double)n : t[i].secs;
+        on_out += dec[i] ? (double)stored_size : (double)t[i].size;
+    }
+    printf("codec=%s level=%d sample_grains=%zu above97=%zu above97_pct=%.2f stored=%zu stored_pct=%.2f "
+           "false_store=%zu false_store_pct=%.3f missed=%zu missed_pct=%.3f detector_us_per_grain=%.2f "
+           "store_us_per_grain=%.2f codec_us_per_grain=%.1f out_delta_pct=%.3f codec_time_saved_pct=%.1f\n",
+           ova_codec_name(kind), level, n, above, 100.0 * (double)above / (double)n, stored,
+           100.0 * (double)stored / (double)n, fs, 100.0 * (double)fs / (double)n, missed,
+           100.0 * (double)missed / (double)n, det / (double)n * 1e6, sto / (double)n * 1e6,
+           codec_secs / (double)n * 1e6, 100 * (on_out - codec_out) / codec_out,
+           100 * (codec_secs - on_secs) / codec_secs);
+    free(img);
+    free(t);
+    free(dec);
+    free(out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "candidates") == 0)
         return candidates(argv[2], (size_t)number(argv[3], 1, 1L << 20, "SAMPLE_MIB") << 20,
                           argc > 4 ? (const char *const *)argv + 4 : default_cands);
-    fprintf(stderr, "usage: store_rate candidates IMAGE SAMPLE_MIB [CANDIDATE...]\n");
+    if (argc >= 5 && argc <= 6 && strcmp(argv[1], "detector") == 0)
+        return detector(argv[2], argv[3], (int)number(argv[4], 0, 99, "LEVEL"),
+                        (size_t)(argc > 5 ? number(argv[5], 1, 1L << 20, "SAMPLE_MIB") : 256) << 20);
+    fprintf(stderr, "usage: store_rate candidates IMAGE SAMPLE_MIB [CANDIDATE...]\n"
+                    "       store_rate detector IMAGE CODEC LEVEL [SAMPLE_MIB]\n");
     return 2;
 }
