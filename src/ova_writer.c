@@ -56,6 +56,7 @@ struct ova_writer {
     char *final_path;
     char *tmp_path;
     int fd;
+    int lock_fd;              /* fd's duplicate: holds the flock from close(fd) to the rename */
     ova_out_file *out;        /* fd's writes, direct where possible (I/O thread) */
     uint64_t pos;             /* file offset of the next byte */
     char base[81];
@@ -322,6 +323,8 @@ static void writer_free(ova_writer *w)
     pthread_cond_destroy(&w->io_idle);
     if (w->fd >= 0)
         close(w->fd);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd);
     EVP_MD_CTX_free(w->md);
     free(w->gd);
     free(w->disks);
@@ -517,6 +520,7 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     if (w == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     w->fd = -1;
+    w->lock_fd = -1;
     pthread_mutex_init(&w->io_mu, NULL);
     pthread_cond_init(&w->io_work, NULL);
     pthread_cond_init(&w->io_idle, NULL);
@@ -599,9 +603,11 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
         g_tmp_set = 1;
     }
     /* ours until the rename: a later export to this target then knows it
-     * is in use (report_leftovers); where the file system has no flock,
-     * exporting goes on without it */
-    (void)flock(w->fd, LOCK_EX | LOCK_NB);
+     * is in use (report_leftovers). A scan may hold a shared lock on it for
+     * an instant, so a refusal is retried for a while; where the file
+     * system has no flock, exporting goes on without it. */
+    for (int i = 0; i < 1000 && flock(w->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK; i++)
+        usleep(1000);
     mode_t um = umask(0);
     umask(um);
     fchmod(w->fd, 0666 & ~um);
@@ -860,6 +866,10 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
         st = ova_err_errno(err, OVA_E_IO, errno, "%s: fsync failed", w->tmp_path);
         goto fail;
     }
+    /* the lock belongs to the open file description: a duplicate keeps it
+     * until the file is renamed, so it is never seen unlocked under its
+     * temporary name while this export still runs */
+    w->lock_fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
     if (close(w->fd) != 0) {
         w->fd = -1;
         st = ova_err_errno(err, OVA_E_IO, errno, "%s: close failed", w->tmp_path);
