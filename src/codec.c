@@ -132,6 +132,8 @@ void ova_codec_set_store_incompressible(ova_codec *c, bool on)
 _Static_assert(OVA_STORE_SAMPLE_LEN % 4 == 0, "the histogram reads 4 bytes at a time");
 
 static uint32_t clog_tab[SAMPLE_N + 1]; /* c * log2(c) * 2^16, rounded down */
+static uint64_t lg_n;                   /* log2(SAMPLE_N) * 2^16 */
+static uint64_t store_bound;            /* store when sum c log2 c < this (16.16) */
 static pthread_once_t clog_once = PTHREAD_ONCE_INIT;
 
 /* log2(x) * 2^32 for x >= 1, by repeated squaring of the mantissa (exact to
@@ -155,6 +157,9 @@ static void clog_init(void)
 {
     for (uint32_t c = 1; c <= SAMPLE_N; c++)
         clog_tab[c] = (uint32_t)(((uint64_t)c * log2_q32(c)) >> (32 - FIX));
+    lg_n = log2_q32(SAMPLE_N) >> (32 - FIX);
+    /* H > 8T  <=>  sum c log2 c < N (log2 N - 8T) */
+    store_bound = (uint64_t)SAMPLE_N * lg_n - ((uint64_t)SAMPLE_N * 8 * OVA_STORE_THRESHOLD_PERMILLE << FIX) / 1000;
 }
 
 /* sum over the sample's byte values of c log2 c, in 16.16 fixed point.
@@ -176,7 +181,6 @@ static uint64_t sample_clog(const unsigned char *p, size_t n)
             h[3][q[i + 3]]++;
         }
     }
-    pthread_once(&clog_once, clog_init);
     uint64_t sum = 0;
     for (int b = 0; b < 256; b++)
         sum += clog_tab[h[0][b] + h[1][b] + h[2][b] + h[3][b]];
@@ -187,10 +191,10 @@ unsigned ova_grain_predicted_permille(const void *in, size_t n)
 {
     if (n < SAMPLE_N)
         return 0;
-    /* H / 8 = (log2 N - sum / N) / 8, N = SAMPLE_N = 2^12 */
-    uint64_t lgN = (uint64_t)log2_q32(SAMPLE_N) >> (32 - FIX);
+    pthread_once(&clog_once, clog_init);
+    /* H / 8 = (log2 N - sum / N) / 8 */
     uint64_t per_byte = sample_clog(in, n) / SAMPLE_N; /* 16.16 */
-    uint64_t h = lgN > per_byte ? lgN - per_byte : 0;   /* bits per byte, 16.16 */
+    uint64_t h = lg_n > per_byte ? lg_n - per_byte : 0; /* bits per byte, 16.16 */
     return (unsigned)((h * 1000 / 8) >> FIX);
 }
 
@@ -198,10 +202,8 @@ bool ova_grain_incompressible(const void *in, size_t n)
 {
     if (n < SAMPLE_N)
         return false;
-    /* store when sum c log2 c < N (log2 N - 8 T), all in 16.16 */
-    uint64_t lgN = (uint64_t)log2_q32(SAMPLE_N) >> (32 - FIX);
-    uint64_t bound = (uint64_t)SAMPLE_N * lgN - ((uint64_t)SAMPLE_N * 8 * OVA_STORE_THRESHOLD_PERMILLE << FIX) / 1000;
-    return sample_clog(in, n) < bound;
+    pthread_once(&clog_once, clog_init);
+    return sample_clog(in, n) < store_bound;
 }
 
 /* ---- stored blocks ---------------------------------------------------------- */
@@ -232,7 +234,8 @@ ova_status ova_zlib_store(const void *in, size_t n, void *out, size_t cap, size_
         o[at + 2] = (unsigned char)(len >> 8);
         o[at + 3] = (unsigned char)~len;
         o[at + 4] = (unsigned char)(~len >> 8);
-        memcpy(o + at + 5, p + done, len);
+        if (len > 0)
+            memcpy(o + at + 5, p + done, len);
         at += 5 + len;
         done += len;
     } while (done < n);
