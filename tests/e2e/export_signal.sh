@@ -16,12 +16,13 @@ mkdir out
 
 interrupt() {  # interrupt SIGNAL RANKS
   local sig=$1 n=$2
-  # zlib level 9 on random data is slow enough to be caught mid-way
+  # zlib level 9 on random data is slow enough to be caught mid-way;
+  # --compress-all: stored (incompressible) grains would make it fast
   # started directly (not through a shell function) so $! is the process to signal
   if [ "$n" = 1 ]; then
-    "$OVATOOL" export vm.vmx -o out/vm.ova --codec zlib --level 9 -q 2> err.log &
+    "$OVATOOL" export vm.vmx -o out/vm.ova --codec zlib --level 9 --compress-all -q 2> err.log &
   else
-    "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export vm.vmx -o out/vm.ova --codec zlib --level 9 -q 2> err.log &
+    "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export vm.vmx -o out/vm.ova --codec zlib --level 9 --compress-all -q 2> err.log &
   fi
   local pid=$! i=0
   until ls -A out | grep -q '\.part$'; do
