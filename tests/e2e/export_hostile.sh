@@ -104,27 +104,30 @@ note "a flat extent truncated during the export"
 qemu-img create -q -f vmdk -o subformat=monolithicFlat big.vmdk 256M
 write_vmx big.vmx big.vmdk
 for n in 1 2; do
+  # a log of its own per run: the next run must not see this one's lines
+  log=log.$n
+  rm -f "$log"
   head -c 192M /dev/urandom | base64 -w0 | dd of=big-flat.vmdk conv=notrunc status=none
   set +e
-  run_ranks "$n" export big.vmx -o out.ova --threads 1 --codec zlib --level 9 --progress 1 > log 2>&1 &
+  run_ranks "$n" export big.vmx -o out.ova --threads 1 --codec zlib --level 9 --progress 1 > "$log" 2>&1 &
   pid=$!
   set -e
   for _ in $(seq 600); do
-    grep -q 'progress:' log && break
+    grep -qs 'progress:' "$log" && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  grep -q 'progress:' log || { cat log; fail "no progress line from the export ($n ranks)"; }
-  grep -q 'progress: 0\.0[0-9] of 0\.25 GiB' log \
-    || { cat log; fail "the export ($n ranks) is too far along to cut the file behind it"; }
+  grep -q 'progress:' "$log" || { cat "$log"; fail "no progress line from the export ($n ranks)"; }
+  grep -q 'progress: 0\.0[0-9] of 0\.25 GiB' "$log" \
+    || { cat "$log"; fail "the export ($n ranks) is too far along to cut the file behind it"; }
   truncate -s 128M big-flat.vmdk
   set +e
   wait "$pid"
   rc=$?
   set -e
-  cat log
+  cat "$log"
   [ "$rc" = 1 ] || fail "export ($n ranks) of a flat extent truncated during the export exited $rc, not 1"
-  grep -q 'big-flat\.vmdk shrank from 268435456 to 134217728 bytes during the export' log \
+  grep -q 'big-flat\.vmdk shrank from 268435456 to 134217728 bytes during the export' "$log" \
     || fail "the message ($n ranks) does not name the file and say that it shrank"
   [ ! -e out.ova ] || fail "output left behind after the source shrank ($n ranks)"
   if ls -A | grep -q '\.part$'; then fail "temporary file left behind after the source shrank ($n ranks)"; fi
