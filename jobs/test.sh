@@ -7,14 +7,19 @@
 #   build-asan     AddressSanitizer + UBSan: unit tests with leak checks, the
 #                  end-to-end tests but the 6 GiB ones, the benchmark tools
 #                  on a small image
+#   build-fuzz     clang, libFuzzer + ASan/UBSan: every fuzz target of
+#                  tests/fuzz for 60 s (its seeds and regressions run as
+#                  unit tests in the three builds above)
 # A test that cannot run reports SKIP; with CI=true any skip that
 # tests/skips-allowed.txt does not list fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # only the tests need these: a Slurm cluster, a modules system for the
-# modulefile, man/groff to check the man page
-export EXTRA_PKGS="slurm-wlm slurmctld slurmd slurm-client munge environment-modules man-db groff-base"
+# modulefile, man/groff to check the man page, clang with its libFuzzer
+# runtime and llvm-symbolizer for the fuzz targets
+export EXTRA_PKGS="slurm-wlm slurmctld slurmd slurm-client munge environment-modules man-db groff-base
+                   clang libclang-rt-14-dev llvm-14"
 source jobs/env.sh
 
 # run_ctest BUILD_DIR [ctest args]: ctest, then the skip check on its output
@@ -49,4 +54,13 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   run_ctest build-asan -L unit
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 run_ctest build-asan -L e2e -LE slurm -E 'tail6g|install'
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 run_ctest build-asan -L bench
+
+echo "== Fuzzing: every target of tests/fuzz for 60 s (clang, libFuzzer, ASan/UBSan)"
+# Only the fuzz targets are built here (the tool and the unit tests ran in the
+# builds above); any crash, sanitizer report, leak or timeout fails the run
+# and leaves the input in build-fuzz/fuzz-run/TARGET/ (tests/fuzz/README.md).
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOVATOOL_WERROR=ON -DOVATOOL_FUZZ=ON \
+  -DCMAKE_C_COMPILER=clang >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_all
+bash tests/fuzz/run.sh build-fuzz 60
 echo "== all test runs passed"
