@@ -228,6 +228,15 @@ static void on_desc(ova_vmdk_walk *w)
         if (d->create_type == NULL || strcasecmp(d->create_type, "streamOptimized") != 0)
             prob(w, "embedded descriptor says createType \"%s\", not streamOptimized",
                  d->create_type ? d->create_type : "");
+        /* the stream is its own one extent: a FLAT or other line would make a
+         * reader (ovatool's own export too) take the stream's bytes as the
+         * disk, or refuse it (found by tests/fuzz/fuzz_vmdk_walk) */
+        if (d->n_extents != 1)
+            prob(w, "embedded descriptor has %zu extent lines, not the one SPARSE extent of a stream",
+                 d->n_extents);
+        else if (d->extents[0].type != OVA_EXTENT_SPARSE)
+            prob(w, "embedded descriptor's extent is of type %s, not SPARSE",
+                 d->extents[0].type_name ? d->extents[0].type_name : "(none)");
         uint64_t sectors = ova_descriptor_sectors(d);
         if (sectors != w->capacity)
             prob(w, "embedded descriptor extents hold %llu sectors, the header capacity is %llu",
