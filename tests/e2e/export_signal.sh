@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # export_signal.sh - an export interrupted by SIGINT (a user's Ctrl-C) or
-# by SIGTERM to mpirun (what Slurm sends at the time limit) leaves neither
+# by SIGTERM to every rank (what Slurm sends at the time limit) leaves neither
 # the OVA nor its temporary file behind, and does not exit 0. Rank 0 says
 # so in one line: "ovatool: stopped by SIGTERM after X GiB of Y GiB (P%);
 # removed partial output out/.vm.ova.XXXXXX.part".
@@ -29,7 +29,16 @@ interrupt() {  # interrupt SIGNAL RANKS
     i=$((i + 1)); [ $i -le 200 ] || fail "no temporary file appeared"; sleep 0.05
   done
   sleep 0.5
-  kill -"$sig" "$pid"
+  if [ "$n" = 1 ]; then
+    kill -"$sig" "$pid"
+  else
+    # every rank gets the signal, as Slurm signals every task of a step at
+    # its time limit. A SIGTERM to mpirun itself is not used: Open MPI 4.1's
+    # mpirun then often exits at once and its ranks die without running
+    # their handlers, leaving the .part that the next export reports
+    # (README, Robustness).
+    pkill -"$sig" -P "$pid" || fail "no rank processes under mpirun ($pid)"
+  fi
   set +e
   wait "$pid"
   local rc=$?
