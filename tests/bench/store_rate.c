@@ -13,8 +13,9 @@
  *   cand thr us_per_grain random_us_per_grain stored_pct false_store(_pct)
  *   missed(_pct) out_delta_pct saved_pct random_stored_pct
  * false_store: stored although libdeflate 6 made it smaller than 97%;
- * missed: compressed although it ended above 97%; out_delta_pct: output
- * bytes of all sampled grains against compressing every one; saved_pct: the
+ * missed: compressed although it ended above 97%; out_delta_pct: bytes of
+ * the sampled grains' records (marker + stream, padded to 512 bytes, as in
+ * the VMDK) against compressing every one; saved_pct: the
  * share of the codec's time no longer spent, net of the predictor's cost
  * and the stored grains' copy and Adler-32 (store_us_per_grain). Two
  * "truth" lines first: how the sample splits at 97%.
@@ -244,8 +245,15 @@ static int parse_cand(const char *spec, cand *c, cand *first)
     return c->kind >= 0;
 }
 
+/* bytes a stream of len bytes takes in the VMDK: marker + stream, padded to a sector */
+static size_t record_size(size_t len)
+{
+    return (OVA_GRAIN_MARKER_SIZE + len + OVA_SECTOR - 1) / OVA_SECTOR * OVA_SECTOR;
+}
+
 typedef struct truth {
     size_t size;   /* the codec's stream size */
+    size_t rec;    /* its grain record's size (record_size) */
     double secs;   /* the codec's time for this grain */
 } truth;
 
@@ -266,6 +274,7 @@ static void compute_truth(const unsigned char *grains, size_t n, ova_codec_kind 
         }
         t[i].secs = now() - t0;
         t[i].size = len;
+        t[i].rec = record_size(len);
     }
     free(out);
     ova_codec_free(&c);
@@ -343,10 +352,10 @@ static int candidates(const char *image, size_t sample_bytes, const char *const 
         double r = (double)t[i].size / G;
         ratios[i] = r;
         all_secs += t[i].secs;
-        all_out += (double)t[i].size;
+        all_out += (double)t[i].rec;
         if (r > TRUTH_LIMIT) {
             hi++;
-            hi_out += (double)t[i].size;
+            hi_out += (double)t[i].rec;
             hi_secs += t[i].secs;
         }
     }
@@ -373,7 +382,7 @@ static int candidates(const char *image, size_t sample_bytes, const char *const 
     double extra_hi = 0;
     for (size_t i = 0; i < n; i++)
         if ((double)t[i].size / G > TRUTH_LIMIT)
-            extra_hi += (double)stored_size - (double)t[i].size;
+            extra_hi += (double)record_size(stored_size) - (double)t[i].rec;
     printf("truth store_every_above97_out_delta_pct=%.3f\n", 100 * extra_hi / all_out);
     free(ratios);
 
@@ -410,7 +419,7 @@ static int candidates(const char *image, size_t sample_bytes, const char *const 
                 stored += st;
                 fs += st && !big;
                 missed += !st && big;
-                out_bytes += st ? (double)stored_size : (double)t[i].size;
+                out_bytes += st ? (double)record_size(stored_size) : (double)t[i].rec;
                 secs += st ? store_us / 1e6 : t[i].secs;
             }
             secs += best;
@@ -486,9 +495,9 @@ static int detector(const char *image, const char *codec, int level, size_t samp
         fs += dec[i] && !big;
         missed += !dec[i] && big;
         codec_secs += t[i].secs;
-        codec_out += (double)t[i].size;
+        codec_out += (double)t[i].rec;
         on_secs += dec[i] ? sto / (double)n : t[i].secs;
-        on_out += dec[i] ? (double)stored_size : (double)t[i].size;
+        on_out += dec[i] ? (double)record_size(stored_size) : (double)t[i].rec;
     }
     printf("codec=%s level=%d sample_grains=%zu above97=%zu above97_pct=%.2f stored=%zu stored_pct=%.2f "
            "false_store=%zu false_store_pct=%.3f missed=%zu missed_pct=%.3f detector_us_per_grain=%.2f "
