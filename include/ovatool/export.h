@@ -86,4 +86,17 @@ typedef struct ova_export_hooks {
 ova_status ova_export(const ova_export_opts *opts, MPI_Comm comm, const ova_export_hooks *hooks,
                       ova_export_stats *stats, ova_err *err);
 
+/* For the CLI's SIGINT/SIGTERM handler (the OVA writer keeps this state). */
+/* Async-signal-safe: unlink the temporary file of the writer currently
+ * open in this process, if any. For SIGINT/SIGTERM handlers. Returns that
+ * file's path (NULL if there is none) and sets *removed to 1 if the unlink
+ * succeeded, else 0. */
+const char *ova_writer_signal_cleanup(int *removed);
+
+/* Progress for a signal handler to report: disk bytes whose units went to
+ * the writer, and disk bytes in all. Any thread may note; the handler's
+ * read is async-signal-safe (lock-free atomics). 0, 0 before any note. */
+void ova_writer_note_progress(uint64_t done, uint64_t total);
+void ova_writer_signal_progress(uint64_t *done, uint64_t *total);
+
 #endif

@@ -13,7 +13,7 @@
  * plus one 32-bit entry per grain table (8 MiB for the 64 TiB maximum).
  * Every size read from the file is capped before anything is allocated.
  *
- * Everything here is MPI-free except ova_validate_mpi() (src/mpi_validate.c).
+ * Everything here is MPI-free except ova_validate_mpi() (src/validate/mpi_validate.c).
  */
 #ifndef OVATOOL_VALIDATE_H
 #define OVATOOL_VALIDATE_H

@@ -11,7 +11,6 @@
 
 #include "cli.h"
 #include "ovatool/export.h"
-#include "ovatool/ova_writer.h"
 
 enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
 

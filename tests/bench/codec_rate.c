@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "ovatool/codec.h"
-#include "ovatool/unit.h"
-#include "ovatool/vmdk_stream.h"
+#include "engine/unit.h"
+#include "format/vmdk_stream.h"
 
 typedef struct job {
     unsigned char *grains;

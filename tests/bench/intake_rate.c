@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #include "ovatool/codec.h"
-#include "ovatool/ova_writer.h"
-#include "ovatool/plan.h"
-#include "ovatool/unit.h"
+#include "engine/ova_writer.h"
+#include "engine/plan.h"
+#include "engine/unit.h"
 #include "ovatool/vm.h"
 
 /* grains per unit: the engine's with several ranks, or the third argument */

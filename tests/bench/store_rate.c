@@ -51,8 +51,8 @@
 #include <unistd.h>
 
 #include "ovatool/codec.h"
-#include "ovatool/unit.h"
-#include "ovatool/vmdk_stream.h"
+#include "engine/unit.h"
+#include "format/vmdk_stream.h"
 
 #define G OVA_GRAIN_SIZE
 #define TRUTH_LIMIT 0.97 /* the line: a grain that ends above 97% bought nothing */

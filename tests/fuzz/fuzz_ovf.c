@@ -15,7 +15,7 @@
 
 #include "fuzz.h"
 #include "ovatool/validate.h"
-#include "ovatool/vmdk_stream.h"
+#include "format/vmdk_stream.h"
 
 #ifndef OVATOOL_FUZZ_SCHEMA_DIR
 #error "OVATOOL_FUZZ_SCHEMA_DIR (the src/schema folder) must be defined"

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "ovatool/tar.h"
+#include "format/tar.h"
 #include "ovatool/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -16,7 +16,7 @@
 #include "ovatool/descriptor.h"
 #include "ovatool/disk.h"
 #include "ovatool/limits.h"
-#include "ovatool/sparse.h"
+#include "disk/sparse.h"
 
 void fuzz_fail(const char *fmt, ...)
 {

@@ -19,7 +19,7 @@
 #include "fuzz.h"
 #include "ovatool/descriptor.h"
 #include "ovatool/limits.h"
-#include "ovatool/sparse.h"
+#include "disk/sparse.h"
 #include "ovatool/validate.h"
 
 typedef struct walked {

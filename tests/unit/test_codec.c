@@ -18,7 +18,7 @@
 #include <zlib.h>
 
 #include "ovatool/codec.h"
-#include "ovatool/vmdk_stream.h"
+#include "format/vmdk_stream.h"
 
 #define G 65536
 

@@ -24,7 +24,7 @@
 #include "ovatool/buf.h"
 #include "ovatool/disk.h"
 #include "ovatool/limits.h"
-#include "ovatool/plan.h"
+#include "engine/plan.h"
 
 #define MIB ((uint64_t)1 << 20)
 #define CHUNK ((size_t)2 << 20)

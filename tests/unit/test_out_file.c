@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ovatool/out_file.h"
+#include "engine/out_file.h"
 
 #define MIB (1u << 20)
 #define TOTAL (3 * OVA_OUT_STAGE + 5 * MIB + 777) /* crosses three stage blocks, ends unaligned */

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ovatool/plan.h"
-#include "ovatool/unit.h"
+#include "engine/plan.h"
+#include "engine/unit.h"
 
 static ova_disk_info *disk(const char *path, uint64_t cap, int n_extents)
 {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ovatool/tar.h"
+#include "format/tar.h"
 
 #define GIB (UINT64_C(1) << 30)
 

@@ -22,9 +22,9 @@
 
 #include "ovatool/buf.h"
 #include "ovatool/manifest.h"
-#include "ovatool/tar.h"
+#include "format/tar.h"
 #include "ovatool/validate.h"
-#include "ovatool/vmdk_stream.h"
+#include "format/vmdk_stream.h"
 
 #define MIB ((uint64_t)1 << 20)
 

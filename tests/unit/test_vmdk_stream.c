@@ -17,7 +17,7 @@
 
 #include "ovatool/codec.h"
 #include "ovatool/descriptor.h"
-#include "ovatool/vmdk_stream.h"
+#include "format/vmdk_stream.h"
 
 static void t_header_fields(void **state)
 {

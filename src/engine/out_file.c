@@ -1,6 +1,6 @@
 /* out_file.c - positioned writes into the OVA, through an aligned staging
  * buffer and O_DIRECT where the file system allows it (see out_file.h). */
-#include "ovatool/out_file.h"
+#include "engine/out_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* tar.c - ustar member headers for the OVA archive, with GNU base-256 sizes. */
-#include "ovatool/tar.h"
+#include "format/tar.h"
 
 #include <string.h>
 

@@ -12,7 +12,7 @@
 #include <zlib.h>
 
 #include "ovatool/descriptor.h"
-#include "ovatool/vmdk_stream.h"
+#include "format/vmdk_stream.h"
 
 /* VirtualBox rejects compressed grains of 2 x 64 KiB and more (docs/formats.md 3.4). */
 #define GRAIN_CSIZE_LIMIT (2u * OVA_GRAIN_SIZE)

@@ -1,7 +1,8 @@
 /* ova_writer.c - writing the OVA in one pass on rank 0: tar framing, the
  * streamOptimized VMDK metadata around the grain records the workers made,
  * digests, and the OVF and manifest in the space reserved for them. */
-#include "ovatool/ova_writer.h"
+#include "engine/ova_writer.h"
+#include "ovatool/export.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,9 +22,9 @@
 #include <unistd.h>
 
 #include "ovatool/disk.h"
-#include "ovatool/out_file.h"
-#include "ovatool/tar.h"
-#include "ovatool/vmdk_stream.h"
+#include "engine/out_file.h"
+#include "format/tar.h"
+#include "format/vmdk_stream.h"
 
 /* The temporary file of this process, and the export's progress, for the
  * signal handler: the path is complete before the flag is set, and the

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ovatool/io.h"
+#include "util/io.h"
 #include "ovatool/limits.h"
 
 /* The size (OVA_DESC_MAX_SIZE) keeps a wrong file (a flat extent handed to

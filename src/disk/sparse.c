@@ -3,7 +3,7 @@
  * compressed grain records. Every offset taken from a file is checked
  * against the file's size before it is used, and nothing allocated here is
  * sized by a header field. */
-#include "ovatool/sparse.h"
+#include "disk/sparse.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "ovatool/vmdk_stream.h"
+#include "format/vmdk_stream.h"
 
 #define ULL(x) ((unsigned long long)(x))
 

@@ -3,7 +3,7 @@
  * This is the hot loop of the export: one pread per read_chunk, no
  * allocation and no copy per grain (the codec writes straight into the
  * record behind its marker). */
-#include "ovatool/unit.h"
+#include "engine/unit.h"
 
 #include <stdlib.h>
 #include <string.h>

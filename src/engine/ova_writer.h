@@ -23,9 +23,9 @@
 
 #include "ovatool/manifest.h"
 #include "ovatool/ovf.h"
-#include "ovatool/plan.h"
+#include "engine/plan.h"
 #include "ovatool/status.h"
-#include "ovatool/unit.h"
+#include "engine/unit.h"
 #include "ovatool/vm.h"
 
 typedef struct ova_writer_opts {
@@ -87,18 +87,6 @@ int ova_writer_direct(const ova_writer *w);
 
 /* Bytes written so far, and the OVA size after finish. */
 uint64_t ova_writer_bytes(const ova_writer *w);
-
-/* Async-signal-safe: unlink the temporary file of the writer currently
- * open in this process, if any. For SIGINT/SIGTERM handlers. Returns that
- * file's path (NULL if there is none) and sets *removed to 1 if the unlink
- * succeeded, else 0. */
-const char *ova_writer_signal_cleanup(int *removed);
-
-/* Progress for a signal handler to report: disk bytes whose units went to
- * the writer, and disk bytes in all. Any thread may note; the handler's
- * read is async-signal-safe (lock-free atomics). 0, 0 before any note. */
-void ova_writer_note_progress(uint64_t done, uint64_t total);
-void ova_writer_signal_progress(uint64_t *done, uint64_t *total);
 
 /* Member base name derived from the output path (or a VM name): its file
  * name without ".ova", with characters outside [A-Za-z0-9._+-] replaced by

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ovatool/tar.h"
+#include "format/tar.h"
 
 #define F_NAME_LEN 100
 #define F_TYPEFLAG 156

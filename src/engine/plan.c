@@ -1,10 +1,10 @@
 /* plan.c - the work plan and its byte encoding for the broadcast. */
-#include "ovatool/plan.h"
+#include "engine/plan.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "ovatool/vmdk_stream.h"
+#include "format/vmdk_stream.h"
 
 #define PLAN_MAGIC 0x4e4c5041564fULL /* "OVAPLN" */
 

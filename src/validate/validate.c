@@ -16,7 +16,7 @@
 
 #include <openssl/evp.h>
 
-#include "ovatool/io.h"
+#include "util/io.h"
 
 /* Read size of the streaming pass. */
 #define CHUNK ((size_t)1 << 20)

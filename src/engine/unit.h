@@ -20,9 +20,9 @@
 
 #include "ovatool/codec.h"
 #include "ovatool/disk.h"
-#include "ovatool/plan.h"
+#include "engine/plan.h"
 #include "ovatool/status.h"
-#include "ovatool/vmdk_stream.h"
+#include "format/vmdk_stream.h"
 
 #define OVA_UNIT_OK 0u
 #define OVA_UNIT_SKIPPED 1u   /* the job was aborted; no records follow */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ovatool/io.h"
+#include "util/io.h"
 
 /* Agree on a status: the lowest failing rank's message goes to rank 0 and
  * every rank returns a failure. */

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "ovatool/buf.h"
-#include "ovatool/io.h"
+#include "util/io.h"
 
 /* Keys are ASCII; lower-casing with the C locale's tolower() could treat
  * bytes >= 0x80 differently depending on the user's locale. */

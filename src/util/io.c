@@ -1,6 +1,6 @@
 /* io.c - opening source files without blocking on FIFOs, and quoting
  * their text safely in messages. */
-#include "ovatool/io.h"
+#include "util/io.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -17,7 +17,7 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xmlschemas.h>
 
-#include "ovatool/vmdk_stream.h"
+#include "format/vmdk_stream.h"
 
 #define OVF_NS "http://schemas.dmtf.org/ovf/envelope/1"
 #define SCHEMA_FILE "dsp8023_1.1.1.xsd"

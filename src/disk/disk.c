@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ovatool/io.h"
+#include "util/io.h"
 #include "ovatool/limits.h"
-#include "ovatool/sparse.h"
-#include "ovatool/vmdk_stream.h"
+#include "disk/sparse.h"
+#include "format/vmdk_stream.h"
 
 #define FD_MAX 64                   /* extent files a reader keeps open */
 #define GT_CACHE 64                 /* GD/GT blocks (2 KiB each) a reader caches */

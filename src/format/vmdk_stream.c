@@ -1,7 +1,7 @@
 /* vmdk_stream.c - formatting the header, markers, tables and footer of a
  * streamOptimized VMDK. Layout and the reasons for each value are in
  * vmdk_stream.h and docs/formats.md section 3. */
-#include "ovatool/vmdk_stream.h"
+#include "format/vmdk_stream.h"
 
 #include <string.h>
 

@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "ovatool/disk.h"
-#include "ovatool/ova_writer.h"
-#include "ovatool/plan.h"
-#include "ovatool/unit.h"
+#include "engine/ova_writer.h"
+#include "engine/plan.h"
+#include "engine/unit.h"
 #include "ovatool/vm.h"
 
 enum { TAG_REQ = 1, TAG_RESULT, TAG_ERROR, TAG_WAKE, TAG_GRANT = 100 };
