@@ -51,6 +51,32 @@ ethernet0.connectionType = "nat"
 VMX
 }
 
+# Reading the OVF by meaning, not spelling: XPath through xmllint, matching
+# elements and attributes by namespace URI and local name, so any prefix,
+# attribute order or layout the writer picks reads the same.
+OVF_NS="http://schemas.dmtf.org/ovf/envelope/1"
+# xp_lit STRING: STRING as an XPath literal (XPath 1.0 has no escapes, so
+# quote with whichever quote it does not contain)
+xp_lit() {
+  case $1 in
+    *\'*) [[ "$1" != *'"'* ]] || fail "cannot quote $1 for XPath"; printf '"%s"' "$1" ;;
+    *) printf "'%s'" "$1" ;;
+  esac
+}
+# ovf_el NAME / ovf_at NAME: an OVF-namespace element / attribute step
+ovf_el() { printf "*[local-name()='%s' and namespace-uri()='%s']" "$1" "$OVF_NS"; }
+ovf_at() { printf "@*[local-name()='%s' and namespace-uri()='%s']" "$1" "$OVF_NS"; }
+# ovf_xpath OVF EXPR: the string value of EXPR ("" when it selects nothing)
+ovf_xpath() { xmllint --nonet --xpath "string($2)" "$1" 2>/dev/null || true; }
+# ovf_file_size OVF HREF ID: the size of the References/File with that href
+# and id (empty if there is none, or more than one)
+ovf_file_size() {
+  local f; f="/$(ovf_el Envelope)/$(ovf_el References)/$(ovf_el File)"
+  f="$f[$(ovf_at href)=$(xp_lit "$2")][$(ovf_at id)=$(xp_lit "$3")]"
+  [ "$(ovf_xpath "$1" "count($f)")" = 1 ] || return 0
+  ovf_xpath "$1" "$f/$(ovf_at size)"
+}
+
 # Check an OVA thoroughly against the raw image(s) it was made from.
 # check_ova OVA RAW1 [RAW2 ...]
 check_ova() {
@@ -92,9 +118,9 @@ check_ova() {
     else
       skip_part "vmdkinfo (not installed)"
     fi
-    # the OVF's ovf:size equals the member size
+    # the OVF's References name the member as file<N> with its exact size
     local size; size=$(stat -c %s "$vmdk")
-    grep -q "ovf:href=\"${members[$i]}\" ovf:id=\"file$((i - 1))\" ovf:size=\"$size\"" "$x/${members[0]}" \
+    [ "$(ovf_file_size "$x/${members[0]}" "${members[$i]}" "file$((i - 1))")" = "$size" ] \
       || fail "OVF References size for ${members[$i]} is not $size"
     i=$((i + 1))
   done

@@ -53,10 +53,15 @@ unpack() { rm -rf x && mkdir x && tar -C x -xf "$1"; }
 fix_mf() {
   (cd x && for f in vm.ovf vm-disk1.vmdk; do echo "SHA256($f)= $(sha256sum "$f" | cut -d' ' -f1)"; done) > x/vm.mf
 }
-fix_ovf_size() {
-  local size; size=$(stat -c %s x/vm-disk1.vmdk)
-  sed -i -E "s/(ovf:href=\"vm-disk1.vmdk\" ovf:id=\"file1\" ovf:size=)\"[0-9]+\"/\1\"$size\"/" x/vm.ovf
+# set_ovf_size SIZE: the References/File of vm-disk1.vmdk gets ovf:size=SIZE.
+# A textual edit (an XML rewrite would change more than the one defect),
+# addressed by the line that names the member whatever the attribute order,
+# then read back through XPath so a patch that missed fails loudly.
+set_ovf_size() {
+  sed -i -E "/ovf:href=\"vm-disk1.vmdk\"/ s/ovf:size=\"[0-9]+\"/ovf:size=\"$1\"/" x/vm.ovf
+  [ "$(ovf_file_size x/vm.ovf vm-disk1.vmdk file1)" = "$1" ] || fail "could not patch ovf:size to $1"
 }
+fix_ovf_size() { set_ovf_size "$(stat -c %s x/vm-disk1.vmdk)"; }
 pack() { local out=$1; shift; (cd x && tar --format=ustar -cf "../$out" "$@"); }
 
 # expect_problem OVA PATTERN RANKS [args]: exit 3 and a PROBLEM line matching
@@ -126,8 +131,7 @@ expect_problem order.ova 'vm.ovf: the .ovf descriptor must be the first member' 
 
 note "wrong ovf:size in References"
 unpack vm.ova
-sed -i -E 's/(ovf:href="vm-disk1.vmdk" ovf:id="file1" ovf:size=")([0-9]+)"/\1123"/' x/vm.ovf
-grep -q 'ovf:size="123"' x/vm.ovf || fail "could not patch ovf:size"
+set_ovf_size 123
 fix_mf
 pack badsize.ova vm.ovf vm.mf vm-disk1.vmdk
 expect_problem badsize.ova 'References/File vm-disk1.vmdk: ovf:size is 123' 1
