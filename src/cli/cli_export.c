@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_json.h"
 #include "ovatool/export.h"
 
 enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
@@ -137,23 +138,33 @@ static void log_cb(void *ctx, int level, const char *msg)
 static void print_json(const ova_export_opts *o, const ova_export_stats *s)
 {
     ova_buf b = OVA_BUF_INIT;
+    cli_json j;
+    cli_json_init(&j, &b);
     double secs = s->seconds > 0 ? s->seconds : 1e-9;
-    ova_buf_puts(&b, "{\"output\":\"");
-    ova_buf_put_json(&b, s->output);
-    ova_buf_printf(&b,
-                   "\",\"bytes_in\":%llu,\"bytes_read\":%llu,\"bytes_out\":%llu,\"ratio\":%.4f,"
-                   "\"seconds\":%.3f,\"rate_bytes_per_s\":%.0f,\"ranks\":%d,\"threads\":%d,"
-                   "\"codec\":\"%s\",\"level\":%d,\"units\":%llu,\"unit_grains\":%u,\"window\":%llu,"
-                   "\"grains_written\":%llu,\"store_incompressible\":%s,\"grains_stored\":%llu,\"bytes_stored\":%llu,"
-                   "\"mem_limit\":%llu,\"rss_max_kb\":%llu,\"rss_rank0_kb\":%llu}\n",
-                   (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_read,
-                   (unsigned long long)s->bytes_out, s->bytes_in ? (double)s->bytes_out / (double)s->bytes_in : 0.0,
-                   s->seconds, (double)s->bytes_in / secs, s->ranks, s->threads_total, ova_codec_name(o->codec),
-                   o->level, (unsigned long long)s->units, s->unit_grains, (unsigned long long)s->window,
-                   (unsigned long long)s->grains_data, o->store_incompressible ? "true" : "false",
-                   (unsigned long long)s->grains_stored, (unsigned long long)s->bytes_stored,
-                   (unsigned long long)o->mem_limit,
-                   (unsigned long long)s->rss_max_kb, (unsigned long long)s->rss_rank0_kb);
+    cli_json_object(&j, NULL);
+    cli_json_str(&j, "output", s->output);
+    cli_json_uint(&j, "bytes_in", s->bytes_in);
+    cli_json_uint(&j, "bytes_read", s->bytes_read);
+    cli_json_uint(&j, "bytes_out", s->bytes_out);
+    cli_json_double(&j, "ratio", s->bytes_in ? (double)s->bytes_out / (double)s->bytes_in : 0.0, 4);
+    cli_json_double(&j, "seconds", s->seconds, 3);
+    cli_json_double(&j, "rate_bytes_per_s", (double)s->bytes_in / secs, 0);
+    cli_json_int(&j, "ranks", s->ranks);
+    cli_json_int(&j, "threads", s->threads_total);
+    cli_json_str(&j, "codec", ova_codec_name(o->codec));
+    cli_json_int(&j, "level", o->level);
+    cli_json_uint(&j, "units", s->units);
+    cli_json_uint(&j, "unit_grains", s->unit_grains);
+    cli_json_uint(&j, "window", s->window);
+    cli_json_uint(&j, "grains_written", s->grains_data);
+    cli_json_bool(&j, "store_incompressible", o->store_incompressible);
+    cli_json_uint(&j, "grains_stored", s->grains_stored);
+    cli_json_uint(&j, "bytes_stored", s->bytes_stored);
+    cli_json_uint(&j, "mem_limit", o->mem_limit);
+    cli_json_uint(&j, "rss_max_kb", s->rss_max_kb);
+    cli_json_uint(&j, "rss_rank0_kb", s->rss_rank0_kb);
+    cli_json_end(&j);
+    ova_buf_putc(&b, '\n');
     if (!ova_buf_failed(&b))
         fputs(b.data, stdout);
     fflush(stdout);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cli_json.h"
 #include "ovatool/buf.h"
 #include "ovatool/disk.h"
 #include "ovatool/ovf.h"
@@ -62,18 +63,6 @@ static const char *human(uint64_t v, char buf[32])
     else
         snprintf(buf, 32, "%llu KiB", (unsigned long long)(v >> 10));
     return buf;
-}
-
-static void jstr(ova_buf *b, const char *key, const char *v)
-{
-    ova_buf_printf(b, "\"%s\":", key);
-    if (v == NULL) {
-        ova_buf_puts(b, "null");
-        return;
-    }
-    ova_buf_putc(b, '"');
-    ova_buf_put_json(b, v);
-    ova_buf_putc(b, '"');
 }
 
 /* The library's warnings (a disk file outside the VM's folder) go to stderr. */
@@ -152,57 +141,63 @@ int cli_info_cmd(int argc, char **argv)
 
     ova_buf b = OVA_BUF_INIT;
     if (json) {
-        ova_buf_putc(&b, '{');
-        jstr(&b, "vmx", vmx_path);
-        ova_buf_putc(&b, ',');
-        jstr(&b, "name", vm->display_name);
-        ova_buf_putc(&b, ',');
-        jstr(&b, "guest_os", vm->guest_os);
-        ova_buf_putc(&b, ',');
-        jstr(&b, "os_type", vim_id);
-        ova_buf_printf(&b, ",\"cpus\":%d,\"cores_per_socket\":%d,\"memory_mb\":%llu,\"hw_version\":%d,",
-                       vm->num_vcpus, vm->cores_per_socket, (unsigned long long)vm->memory_mb, vm->hw_version);
-        jstr(&b, "firmware", vm->efi ? "efi" : "bios");
-        ova_buf_printf(&b, ",\"secure_boot\":%s,\"running\":%s,\"disks\":[", vm->secure_boot ? "true" : "false",
-                       running ? "true" : "false");
+        cli_json j;
+        cli_json_init(&j, &b);
+        cli_json_object(&j, NULL);
+        cli_json_str(&j, "vmx", vmx_path);
+        cli_json_str(&j, "name", vm->display_name);
+        cli_json_str(&j, "guest_os", vm->guest_os);
+        cli_json_str(&j, "os_type", vim_id);
+        cli_json_int(&j, "cpus", vm->num_vcpus);
+        cli_json_int(&j, "cores_per_socket", vm->cores_per_socket);
+        cli_json_uint(&j, "memory_mb", vm->memory_mb);
+        cli_json_int(&j, "hw_version", vm->hw_version);
+        cli_json_str(&j, "firmware", vm->efi ? "efi" : "bios");
+        cli_json_bool(&j, "secure_boot", vm->secure_boot);
+        cli_json_bool(&j, "running", running);
+        cli_json_array(&j, "disks");
         k = 0;
         for (size_t i = 0; i < vm->n_devices; i++) {
             const ova_device *d = &vm->devices[i];
             if (d->kind != OVA_DEV_DISK)
                 continue;
             const ova_disk_info *di = disks[k++];
-            ova_buf_puts(&b, k > 1 ? ",{" : "{");
-            jstr(&b, "device", d->key_prefix);
-            ova_buf_putc(&b, ',');
-            jstr(&b, "controller", controller_model(vm, d));
-            ova_buf_printf(&b, ",\"bus\":%d,\"unit\":%d,", d->ctrl_index, d->unit);
-            jstr(&b, "path", di->path);
-            ova_buf_putc(&b, ',');
-            jstr(&b, "type", di->create_type);
-            ova_buf_printf(&b, ",\"capacity\":%llu,\"allocated\":%llu,\"snapshot_depth\":%d}",
-                           (unsigned long long)di->capacity, (unsigned long long)di->allocated, di->chain_depth);
+            cli_json_object(&j, NULL);
+            cli_json_str(&j, "device", d->key_prefix);
+            cli_json_str(&j, "controller", controller_model(vm, d));
+            cli_json_int(&j, "bus", d->ctrl_index);
+            cli_json_int(&j, "unit", d->unit);
+            cli_json_str(&j, "path", di->path);
+            cli_json_str(&j, "type", di->create_type);
+            cli_json_uint(&j, "capacity", di->capacity);
+            cli_json_uint(&j, "allocated", di->allocated);
+            cli_json_int(&j, "snapshot_depth", di->chain_depth);
+            cli_json_end(&j);
         }
-        ova_buf_puts(&b, "],\"cdroms\":[");
-        int nc = 0;
+        cli_json_end(&j);
+        cli_json_array(&j, "cdroms");
         for (size_t i = 0; i < vm->n_devices; i++) {
             if (vm->devices[i].kind != OVA_DEV_CDROM)
                 continue;
-            ova_buf_puts(&b, nc++ ? ",{" : "{");
-            jstr(&b, "device", vm->devices[i].key_prefix);
-            ova_buf_putc(&b, ',');
-            jstr(&b, "file", vm->devices[i].file_name);
-            ova_buf_putc(&b, '}');
+            cli_json_object(&j, NULL);
+            cli_json_str(&j, "device", vm->devices[i].key_prefix);
+            cli_json_str(&j, "file", vm->devices[i].file_name);
+            cli_json_end(&j);
         }
-        ova_buf_puts(&b, "],\"nics\":[");
+        cli_json_end(&j);
+        cli_json_array(&j, "nics");
         for (size_t i = 0; i < vm->n_nics; i++) {
             const ova_nic *n = &vm->nics[i];
-            ova_buf_printf(&b, "%s{\"index\":%d,", i ? "," : "", n->index);
-            jstr(&b, "model", nic_name(n->model));
-            ova_buf_putc(&b, ',');
-            jstr(&b, "network", n->network);
-            ova_buf_printf(&b, ",\"connected\":%s}", n->start_connected ? "true" : "false");
+            cli_json_object(&j, NULL);
+            cli_json_int(&j, "index", n->index);
+            cli_json_str(&j, "model", nic_name(n->model));
+            cli_json_str(&j, "network", n->network);
+            cli_json_bool(&j, "connected", n->start_connected);
+            cli_json_end(&j);
         }
-        ova_buf_puts(&b, "]}\n");
+        cli_json_end(&j);
+        cli_json_end(&j);
+        ova_buf_putc(&b, '\n');
     } else {
         /* strings from the VMX and the descriptors through cli_buf_text: a
          * displayName of "|1B[31m" must not reach the terminal as an escape */

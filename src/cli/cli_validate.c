@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_json.h"
 #include "ovatool/validate.h"
 
 /* Beyond cli.h's codes: the OVA was read and has problems. */
@@ -79,56 +80,43 @@ static void log_cb(void *ctx, const char *msg)
     cli_info("%s", msg);
 }
 
-/* A JSON string value: quotes plus ova_buf_put_json's escaping. */
-static void json_str(ova_buf *b, const char *s, size_t n)
-{
-    char *t = strndup(s, n);
-    ova_buf_putc(b, '"');
-    if (t != NULL)
-        ova_buf_put_json(b, t);
-    else
-        b->failed = true;
-    ova_buf_putc(b, '"');
-    free(t);
-}
-
 /* Lines of a '\n'-separated buffer as a JSON array. */
-static void json_lines(ova_buf *b, const char *text, size_t len)
+static void json_lines(cli_json *j, const char *key, const char *text, size_t len)
 {
-    ova_buf_putc(b, '[');
-    bool first = true;
+    cli_json_array(j, key);
     for (size_t at = 0; text != NULL && at < len;) {
         const char *nl = memchr(text + at, '\n', len - at);
         size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
-        if (!first)
-            ova_buf_putc(b, ',');
-        json_str(b, text + at, n);
-        first = false;
+        cli_json_strn(j, NULL, text + at, n);
         at += n + 1;
     }
-    ova_buf_putc(b, ']');
+    cli_json_end(j);
 }
 
 static void report_json(const char *path, const ova_validation *v, const char *error)
 {
     ova_buf b = OVA_BUF_INIT;
-    ova_buf_puts(&b, "{\"file\":");
-    json_str(&b, path, strlen(path));
+    cli_json j;
+    cli_json_init(&j, &b);
+    cli_json_object(&j, NULL);
+    cli_json_str(&j, "file", path);
     if (error != NULL) {
-        ova_buf_puts(&b, ",\"valid\":false,\"error\":");
-        json_str(&b, error, strlen(error));
+        cli_json_bool(&j, "valid", false);
+        cli_json_str(&j, "error", error);
     } else {
-        ova_buf_printf(&b, ",\"valid\":%s,\"problem_count\":%llu,\"problems\":",
-                       ova_validation_ok(v) ? "true" : "false", (unsigned long long)v->problems.count);
-        json_lines(&b, v->problems.text.data, v->problems.text.len);
-        ova_buf_puts(&b, ",\"notes\":");
-        json_lines(&b, v->notes.data, v->notes.len);
-        ova_buf_printf(&b, ",\"members\":%zu,\"disks\":%zu,\"grains\":%llu,\"schema_checked\":%s,\"deep\":%s,"
-                       "\"grains_inflated\":%llu", v->n_members, v->n_disks, (unsigned long long)v->grains,
-                       v->schema_checked ? "true" : "false", v->deep ? "true" : "false",
-                       (unsigned long long)v->grains_inflated);
+        cli_json_bool(&j, "valid", ova_validation_ok(v));
+        cli_json_uint(&j, "problem_count", v->problems.count);
+        json_lines(&j, "problems", v->problems.text.data, v->problems.text.len);
+        json_lines(&j, "notes", v->notes.data, v->notes.len);
+        cli_json_uint(&j, "members", v->n_members);
+        cli_json_uint(&j, "disks", v->n_disks);
+        cli_json_uint(&j, "grains", v->grains);
+        cli_json_bool(&j, "schema_checked", v->schema_checked);
+        cli_json_bool(&j, "deep", v->deep);
+        cli_json_uint(&j, "grains_inflated", v->grains_inflated);
     }
-    ova_buf_puts(&b, "}\n");
+    cli_json_end(&j);
+    ova_buf_putc(&b, '\n');
     if (ova_buf_failed(&b))
         fputs("{\"valid\":false,\"error\":\"out of memory\"}\n", stdout);
     else
