@@ -5,6 +5,7 @@
  * demo is the same on every machine. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,30 +76,65 @@ static int fill(int fd, const char *path, uint64_t off, uint64_t len, int text, 
     return 0;
 }
 
+enum { O_SIZE = 256 };
+
+/* One table defines every option: getopt reads it, --help prints it. */
+static const cli_opt OPTS[] = {
+    { "size", 1, O_SIZE, "MIB", "the disk's size in MiB, 8 to 1048576 (default 64)" },
+    { "help", 0, 'h', NULL, "show this help" },
+};
+#define N_OPTS (sizeof OPTS / sizeof OPTS[0])
+
+static void demo_usage(FILE *f)
+{
+    fprintf(f, "Usage: ovatool demo DIR [--size MIB]\n"
+               "Creates DIR/demo.vmx and a monolithicFlat disk (default 64 MiB) with text,\n"
+               "random and zero regions.\n\nOptions:\n");
+    cli_print_options(f, OPTS, N_OPTS);
+}
+
+/* Parse argv; returns NULL on success or a reason for a usage error. */
+static const char *parse(int argc, char **argv, const char **dir, long *mib, int *help)
+{
+    static char reason[256];
+    struct option lo[N_OPTS + 1];
+    char short_opts[16];
+    cli_getopt_table(OPTS, N_OPTS, lo, short_opts, sizeof short_opts);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, short_opts, lo, NULL)) != -1) {
+        switch (c) {
+        case O_SIZE:
+            if (!cli_parse_int(optarg, 8, 1 << 20, mib))
+                return "--size takes MiB from 8 to 1048576";
+            break;
+        case 'h': *help = 1; return NULL;
+        default: return cli_getopt_error(c, argv);
+        }
+    }
+    if (optind >= argc)
+        return "missing DIR";
+    if (optind + 1 < argc) {
+        snprintf(reason, sizeof reason, "unexpected argument '%s'", argv[optind + 1]);
+        return reason;
+    }
+    *dir = argv[optind];
+    return NULL;
+}
+
 int cli_demo(int argc, char **argv)
 {
     const char *dir = NULL;
     long mib = 64;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
-            if (!cli_parse_int(argv[++i], 8, 1 << 20, &mib)) {
-                fprintf(stderr, "ovatool demo: --size takes MiB from 8 up\n");
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("Usage: ovatool demo DIR [--size MIB]\n"
-                   "Creates DIR/demo.vmx and a monolithicFlat disk (default 64 MiB) with text,\n"
-                   "random and zero regions.\n");
-            return EXIT_OK;
-        } else if (dir == NULL && argv[i][0] != '-') {
-            dir = argv[i];
-        } else {
-            fprintf(stderr, "ovatool demo: unexpected argument '%s'; try 'ovatool demo --help'\n", argv[i]);
-            return EXIT_USAGE;
-        }
+    int help = 0;
+    const char *why = parse(argc, argv, &dir, &mib, &help);
+    if (help) {
+        demo_usage(stdout);
+        return EXIT_OK;
     }
-    if (dir == NULL) {
-        fprintf(stderr, "ovatool demo: missing DIR; try 'ovatool demo --help'\n");
+    if (why != NULL) {
+        fprintf(stderr, "ovatool demo: %s; try 'ovatool demo --help'\n", why);
         return EXIT_USAGE;
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {

@@ -1,5 +1,6 @@
 /* cli_info.c - `ovatool info VMX`: what an export would contain, without
  * reading any disk data (descriptors, headers and grain tables only). */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,31 +76,65 @@ static void info_log(void *ctx, int level, const char *msg)
         cli_info("%s", msg);
 }
 
+enum { O_JSON = 256, O_CONFINE };
+
+/* One table defines every option: getopt reads it, --help prints it. */
+static const cli_opt OPTS[] = {
+    { "json", 0, O_JSON, NULL, "print the same as one JSON object on stdout, for scripts" },
+    { "confine", 0, O_CONFINE, NULL,
+      "refuse disk, extent and parent files that resolve outside the VMX's folder (default: a warning each)" },
+    { "help", 0, 'h', NULL, "show this help" },
+};
+#define N_OPTS (sizeof OPTS / sizeof OPTS[0])
+
+static void info_usage(FILE *f)
+{
+    fprintf(f, "Usage: ovatool info VMX [--json] [--confine]\n"
+               "Shows what 'ovatool export' would write: the VM's hardware, each disk with its\n"
+               "controller, bus:unit, type, capacity, allocated bytes and snapshot depth, the NICs.\n"
+               "Reads descriptors and grain tables only, never disk data.\n\nOptions:\n");
+    cli_print_options(f, OPTS, N_OPTS);
+}
+
+/* Parse argv; returns NULL on success or a reason for a usage error. */
+static const char *parse(int argc, char **argv, const char **vmx_path, int *json, int *confine, int *help)
+{
+    static char reason[256];
+    struct option lo[N_OPTS + 1];
+    char short_opts[16];
+    cli_getopt_table(OPTS, N_OPTS, lo, short_opts, sizeof short_opts);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, short_opts, lo, NULL)) != -1) {
+        switch (c) {
+        case O_JSON: *json = 1; break;
+        case O_CONFINE: *confine = 1; break;
+        case 'h': *help = 1; return NULL;
+        default: return cli_getopt_error(c, argv);
+        }
+    }
+    if (optind >= argc)
+        return "missing the VMX file";
+    if (optind + 1 < argc) {
+        snprintf(reason, sizeof reason, "unexpected argument '%s'", argv[optind + 1]);
+        return reason;
+    }
+    *vmx_path = argv[optind];
+    return NULL;
+}
+
 int cli_info_cmd(int argc, char **argv)
 {
     const char *vmx_path = NULL;
-    int json = 0, confine = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (strcmp(argv[i], "--confine") == 0) {
-            confine = 1;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("Usage: ovatool info VMX [--json] [--confine]\n"
-                   "Shows what 'ovatool export' would write: the VM's hardware, each disk with its\n"
-                   "controller, bus:unit, type, capacity, allocated bytes and snapshot depth, the NICs.\n"
-                   "Reads descriptors and grain tables only, never disk data. --confine refuses disk,\n"
-                   "extent and parent files that resolve outside the VMX's folder (default: a warning each).\n");
-            return EXIT_OK;
-        } else if (vmx_path == NULL && argv[i][0] != '-') {
-            vmx_path = argv[i];
-        } else {
-            fprintf(stderr, "ovatool info: unexpected argument '%s'; try 'ovatool info --help'\n", argv[i]);
-            return EXIT_USAGE;
-        }
+    int json = 0, confine = 0, help = 0;
+    const char *why = parse(argc, argv, &vmx_path, &json, &confine, &help);
+    if (help) {
+        info_usage(stdout);
+        return EXIT_OK;
     }
-    if (vmx_path == NULL) {
-        fprintf(stderr, "ovatool info: missing the VMX file; try 'ovatool info --help'\n");
+    if (why != NULL) {
+        fprintf(stderr, "ovatool info: %s; try 'ovatool info --help'\n", why);
         return EXIT_USAGE;
     }
 
