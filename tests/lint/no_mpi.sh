@@ -8,8 +8,9 @@
 #   1. every .c under SRC_DIR/src but src/cli/ and mpi_*.c, -fsyntax-only,
 #      with -Iinclude -I<build>/include -Isrc and the pkg-config cflags of
 #      libxml-2.0, hwloc and libdeflate (never MPI's include directories);
-#   2. every public header include/ovatool/*.h, compiled alone the same
-#      way, but export.h and validate_mpi.h, the MPI entry points.
+#   2. every public header include/ovatool/*.h (source and build tree),
+#      compiled alone the same way and searched for an #include of mpi.h,
+#      but export.h and validate_mpi.h, the MPI entry points.
 # Files are globbed now, so a new file is covered without editing this.
 # Extra CFLAGS (the build's -D options) are passed through.
 set -euo pipefail
@@ -50,10 +51,17 @@ while IFS= read -r f; do
 done < <(find "$src/src" -name '*.c' ! -path "$src/src/cli/*" ! -name 'mpi_*.c' | sort)
 nsrc=$n
 
-for h in "$src"/include/ovatool/*.h; do
+# the public headers, the generated ones (version.h) included
+for h in "$src"/include/ovatool/*.h "$build"/include/ovatool/*.h; do
+  [ -f "$h" ] || continue
   case ${h##*/} in export.h | validate_mpi.h) continue ;; esac
   printf '#include "ovatool/%s"\n' "${h##*/}" > "$tmp/h_${h##*/}.c"
   try "include/ovatool/${h##*/}" "$tmp/h_${h##*/}.c"
+  # also an include the compiler skipped (#if __has_include(<mpi.h>), ...)
+  if grep -qE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]mpi\.h[>"]' "$h"; then
+    grep -qF "include/ovatool/${h##*/}:" <<<"$bad" || bad="$bad
+  include/ovatool/${h##*/}: includes mpi.h"
+  fi
 done
 
 [ "$nsrc" -gt 0 ] || { echo "FAIL: no library sources found under $src/src" >&2; exit 1; }
