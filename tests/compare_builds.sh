@@ -18,7 +18,7 @@
 # inputs and outputs for a look after a difference.
 set -euo pipefail
 usage() { echo "usage: compare_builds.sh REF_BIN NEW_BIN [WORKDIR]" >&2; exit 2; }
-[ $# -ge 2 ] && [ $# -le 3 ] || usage
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage; fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 # mpirun as root needs the variables jobs/env.sh sets; the two below are
 # the e2e tests' settings for a small machine (tests/e2e/CMakeLists.txt)

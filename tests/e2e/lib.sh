@@ -72,7 +72,7 @@ ovf_xpath() { xmllint --nonet --xpath "string($2)" "$1" 2>/dev/null || true; }
 # and id (empty if there is none, or more than one)
 ovf_file_size() {
   local f; f="/$(ovf_el Envelope)/$(ovf_el References)/$(ovf_el File)"
-  f="$f[$(ovf_at href)=$(xp_lit "$2")][$(ovf_at id)=$(xp_lit "$3")]"
+  f="${f}[$(ovf_at href)=$(xp_lit "$2")][$(ovf_at id)=$(xp_lit "$3")]"
   [ "$(ovf_xpath "$1" "count($f)")" = 1 ] || return 0
   ovf_xpath "$1" "$f/$(ovf_at size)"
 }
