@@ -17,9 +17,10 @@ cd "$(dirname "$0")/.."
 
 # only the tests need these: a Slurm cluster, a modules system for the
 # modulefile, man/groff to check the man page, clang with its libFuzzer
-# runtime and llvm-symbolizer for the fuzz targets
+# runtime and llvm-symbolizer for the fuzz targets, python3 for the e2e
+# scripts that read JSON and XML
 export EXTRA_PKGS="slurm-wlm slurmctld slurmd slurm-client munge environment-modules man-db groff-base
-                   clang libclang-rt-14-dev llvm-14"
+                   clang libclang-rt-14-dev llvm-14 python3"
 source jobs/env.sh
 
 # run_ctest BUILD_DIR [ctest args]: ctest, then the skip check on its output
