@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -78,33 +77,10 @@ struct ova_writer {
     uint32_t gt[OVA_GT_ENTRIES];
     int gt_has_data;
 
-    /* The write thread: hashing stays on the caller's thread, in order;
-     * the bytes go to the file from this thread, so hashing the next unit
-     * overlaps writing the last one. Jobs carry their file offset. */
-    pthread_t io_tid;
-    int io_started;
-    pthread_mutex_t io_mu;
-    pthread_cond_t io_work;    /* a job was queued, or stop */
-    pthread_cond_t io_idle;    /* a job finished */
-    struct io_job *io_head, *io_tail;
-    size_t io_bytes;           /* bytes queued, bounded by IO_QUEUE_MAX */
-    int io_busy;
-    int io_stop;
-    ova_err io_err;            /* first write failure; later jobs are dropped */
+    /* the write-behind queue (out_file.h): the caller's thread hashes, in
+     * order, and hands the bytes over with their offset */
+    ova_out_queue *queue;
 };
-
-/* Bytes waiting for the write thread at most (one job may exceed it): the
- * memory this overlap costs on rank 0, on top of the unit window. */
-#define IO_QUEUE_MAX (64u << 20)
-
-typedef struct io_job {
-    const unsigned char *buf;
-    size_t len;
-    uint64_t off;
-    void (*release)(void *);   /* called once the bytes are written (or dropped) */
-    void *arg;
-    struct io_job *next;
-} io_job;
 
 const char *ova_writer_signal_cleanup(int *removed)
 {
@@ -154,103 +130,6 @@ uint64_t ova_writer_bytes(const ova_writer *w) { return w->pos; }
 
 int ova_writer_direct(const ova_writer *w) { return w->out != NULL && ova_out_file_direct(w->out); }
 
-static void *io_main(void *p)
-{
-    ova_writer *w = p;
-    pthread_mutex_lock(&w->io_mu);
-    for (;;) {
-        while (w->io_head == NULL && !w->io_stop)
-            pthread_cond_wait(&w->io_work, &w->io_mu);
-        io_job *j = w->io_head;
-        if (j == NULL)
-            break;
-        w->io_head = j->next;
-        if (w->io_head == NULL)
-            w->io_tail = NULL;
-        w->io_busy = 1;
-        int failed = w->io_err.status != OVA_OK;
-        pthread_mutex_unlock(&w->io_mu);
-
-        ova_err e;
-        ova_err_clear(&e);
-        int bad = !failed && ova_out_file_pwrite(w->out, j->buf, j->len, j->off, &e) != OVA_OK;
-        if (j->release)
-            j->release(j->arg);
-
-        pthread_mutex_lock(&w->io_mu);
-        if (bad)
-            ova_err_set(&w->io_err, e.status, "%s", e.msg);
-        w->io_bytes -= j->len;
-        w->io_busy = 0;
-        free(j);
-        pthread_cond_broadcast(&w->io_idle);
-    }
-    pthread_mutex_unlock(&w->io_mu);
-    return NULL;
-}
-
-/* Hand len bytes at file offset off to the write thread; release(arg) runs
- * once they are written or dropped, also when this call fails. */
-static ova_status enqueue(ova_writer *w, const void *buf, size_t len, uint64_t off, void (*release)(void *),
-                          void *arg, ova_err *err)
-{
-    io_job *j = malloc(sizeof *j);
-    if (j == NULL) {
-        if (release)
-            release(arg);
-        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory queueing a write", w->final_path);
-    }
-    *j = (io_job){ buf, len, off, release, arg, NULL };
-    pthread_mutex_lock(&w->io_mu);
-    while (w->io_bytes > 0 && w->io_bytes + len > IO_QUEUE_MAX && w->io_err.status == OVA_OK)
-        pthread_cond_wait(&w->io_idle, &w->io_mu);
-    if (w->io_err.status != OVA_OK) {
-        ova_status st = ova_err_set(err, w->io_err.status, "%s", w->io_err.msg);
-        pthread_mutex_unlock(&w->io_mu);
-        free(j);
-        if (release)
-            release(arg);
-        return st;
-    }
-    if (w->io_tail)
-        w->io_tail->next = j;
-    else
-        w->io_head = j;
-    w->io_tail = j;
-    w->io_bytes += len;
-    pthread_cond_signal(&w->io_work);
-    pthread_mutex_unlock(&w->io_mu);
-    return OVA_OK;
-}
-
-/* Wait until every queued byte is in the file; the first write error, if any. */
-static ova_status io_drain(ova_writer *w, ova_err *err)
-{
-    pthread_mutex_lock(&w->io_mu);
-    while (w->io_head != NULL || w->io_busy)
-        pthread_cond_wait(&w->io_idle, &w->io_mu);
-    ova_status st = w->io_err.status;
-    if (st != OVA_OK)
-        ova_err_set(err, st, "%s", w->io_err.msg);
-    pthread_mutex_unlock(&w->io_mu);
-    return st;
-}
-
-/* Stop the write thread; with drop set, queued jobs are released unwritten. */
-static void io_stop(ova_writer *w, int drop)
-{
-    if (!w->io_started)
-        return;
-    pthread_mutex_lock(&w->io_mu);
-    if (drop)
-        ova_err_set(&w->io_err, OVA_E_ABORTED, "aborted");
-    w->io_stop = 1;
-    pthread_cond_broadcast(&w->io_work);
-    pthread_mutex_unlock(&w->io_mu);
-    pthread_join(w->io_tid, NULL);
-    w->io_started = 0;
-}
-
 /* Append bytes the caller keeps: hashed now, copied for the write thread. */
 static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ova_err *err)
 {
@@ -260,7 +139,7 @@ static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ov
     if (copy == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->final_path);
     memcpy(copy, p, n);
-    ova_status st = enqueue(w, copy, n, w->pos, free, copy, err);
+    ova_status st = ova_out_queue_put(w->queue, copy, n, w->pos, free, copy, err);
     w->pos += n;
     return st;
 }
@@ -274,7 +153,7 @@ static ova_status write_owned(ova_writer *w, const void *p, size_t n, void (*rel
         release(owner);
         return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->final_path);
     }
-    ova_status st = enqueue(w, p, n, w->pos, release, owner, err);
+    ova_status st = ova_out_queue_put(w->queue, p, n, w->pos, release, owner, err);
     w->pos += n;
     return st;
 }
@@ -286,7 +165,7 @@ static ova_status pwrite_all(ova_writer *w, const void *p, size_t n, uint64_t of
     if (copy == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->final_path);
     memcpy(copy, p, n);
-    return enqueue(w, copy, n, off, free, copy, err);
+    return ova_out_queue_put(w->queue, copy, n, off, free, copy, err);
 }
 
 static uint64_t round_block(uint64_t n) { return n + ova_tar_padding(n); }
@@ -317,11 +196,8 @@ static void writer_free(ova_writer *w)
 {
     if (w == NULL)
         return;
-    io_stop(w, 1);
+    ova_out_queue_stop(&w->queue, 1);
     ova_out_file_close(&w->out);
-    pthread_mutex_destroy(&w->io_mu);
-    pthread_cond_destroy(&w->io_work);
-    pthread_cond_destroy(&w->io_idle);
     if (w->fd >= 0)
         close(w->fd);
     if (w->lock_fd >= 0)
@@ -522,9 +398,6 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     w->fd = -1;
     w->lock_fd = -1;
-    pthread_mutex_init(&w->io_mu, NULL);
-    pthread_cond_init(&w->io_work, NULL);
-    pthread_cond_init(&w->io_idle, NULL);
     w->vm = vm;
     w->plan = plan;
     w->opts = *opts;
@@ -616,11 +489,8 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     if ((st = ova_out_file_open(w->fd, w->tmp_path, !opts->buffered_io, &w->out, err)) != OVA_OK)
         goto fail;
     w->pos = OVA_TAR_BLOCK + round_block(w->ovf_len) + OVA_TAR_BLOCK + round_block(w->mf_len);
-    if (pthread_create(&w->io_tid, NULL, io_main, w) != 0) {
-        st = ova_err_set(err, OVA_E_NOMEM, "%s: cannot start the write thread", output);
+    if ((st = ova_out_queue_start(w->out, w->final_path, &w->queue, err)) != OVA_OK)
         goto fail;
-    }
-    w->io_started = 1;
     ova_buf_free(&ovf);
     *out = w;
     return OVA_OK;
@@ -809,9 +679,9 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
         goto fail;
     }
     /* every disk byte in the file and no write failed, before the front */
-    if ((st = io_drain(w, err)) != OVA_OK)
+    if ((st = ova_out_queue_drain(w->queue, err)) != OVA_OK)
         goto fail;
-    io_stop(w, 0);
+    ova_out_queue_stop(&w->queue, 0);
     if ((st = ova_out_file_flush(w->out, err)) != OVA_OK)
         goto fail;
     if ((st = build_ovf(w, 0, &ovf, err)) != OVA_OK)
