@@ -22,15 +22,12 @@
 
 #include "ovatool/disk.h"
 #include "engine/out_file.h"
+#include "engine/ova_target.h"
 #include "format/tar.h"
 #include "format/vmdk_stream.h"
 
-/* The temporary file of this process, and the export's progress, for the
- * signal handler: the path is complete before the flag is set, and the
- * counters are lock-free atomics, so the handler reads them without locks
- * or allocation (async-signal-safe). */
-static char g_tmp_path[PATH_MAX];
-static volatile sig_atomic_t g_tmp_set;
+/* The export's progress, for the signal handler: lock-free atomics, so the
+ * handler reads them without locks or allocation (async-signal-safe). */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the signal handler needs lock-free 64-bit atomics");
 static _Atomic unsigned long long g_done, g_total;
 
@@ -42,22 +39,12 @@ typedef struct disk_out {
     unsigned char digest[EVP_MAX_MD_SIZE];
 } disk_out;
 
-/* A file the export reads, by identity: the output must never be one. */
-typedef struct input_id {
-    dev_t dev;
-    ino_t ino;
-    const char *path;         /* borrowed from the plan or the options */
-} input_id;
-
 struct ova_writer {
     const ova_vm *vm;
     const ova_plan *plan;
     ova_writer_opts opts;
-    char *final_path;
-    char *tmp_path;
-    int fd;
-    int lock_fd;              /* fd's duplicate: holds the flock from close(fd) to the rename */
-    ova_out_file *out;        /* fd's writes, direct where possible (I/O thread) */
+    ova_target target;        /* the temporary file and the rename into place */
+    ova_out_file *out;        /* target.fd's writes, direct where possible (I/O thread) */
     uint64_t pos;             /* file offset of the next byte */
     char base[81];
     char ovf_name[100];
@@ -66,8 +53,6 @@ struct ova_writer {
     uint64_t mf_len;          /* exact .mf length */
     disk_out *disks;
     const ova_device **disk_dev;  /* the VMX device of each plan disk */
-    input_id *inputs;         /* the VMX and every file of every disk */
-    size_t n_inputs;
     const EVP_MD *md_type;
     EVP_MD_CTX *md;
     uint64_t next_unit;
@@ -81,15 +66,6 @@ struct ova_writer {
      * order, and hands the bytes over with their offset */
     ova_out_queue *queue;
 };
-
-const char *ova_writer_signal_cleanup(int *removed)
-{
-    *removed = 0;
-    if (!g_tmp_set)
-        return NULL;
-    *removed = unlink(g_tmp_path) == 0;
-    return g_tmp_path;
-}
 
 void ova_writer_note_progress(uint64_t done, uint64_t total)
 {
@@ -134,10 +110,10 @@ int ova_writer_direct(const ova_writer *w) { return w->out != NULL && ova_out_fi
 static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ova_err *err)
 {
     if (hash && EVP_DigestUpdate(w->md, p, n) != 1)
-        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->final_path);
+        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->target.final_path);
     unsigned char *copy = malloc(n ? n : 1);
     if (copy == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->final_path);
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->target.final_path);
     memcpy(copy, p, n);
     ova_status st = ova_out_queue_put(w->queue, copy, n, w->pos, free, copy, err);
     w->pos += n;
@@ -151,7 +127,7 @@ static ova_status write_owned(ova_writer *w, const void *p, size_t n, void (*rel
 {
     if (EVP_DigestUpdate(w->md, p, n) != 1) {
         release(owner);
-        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->final_path);
+        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->target.final_path);
     }
     ova_status st = ova_out_queue_put(w->queue, p, n, w->pos, release, owner, err);
     w->pos += n;
@@ -163,7 +139,7 @@ static ova_status pwrite_all(ova_writer *w, const void *p, size_t n, uint64_t of
 {
     unsigned char *copy = malloc(n ? n : 1);
     if (copy == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->final_path);
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->target.final_path);
     memcpy(copy, p, n);
     return ova_out_queue_put(w->queue, copy, n, off, free, copy, err);
 }
@@ -198,182 +174,12 @@ static void writer_free(ova_writer *w)
         return;
     ova_out_queue_stop(&w->queue, 1);
     ova_out_file_close(&w->out);
-    if (w->fd >= 0)
-        close(w->fd);
-    if (w->lock_fd >= 0)
-        close(w->lock_fd);
+    ova_target_free(&w->target);
     EVP_MD_CTX_free(w->md);
     free(w->gd);
     free(w->disks);
     free(w->disk_dev);
-    free(w->inputs);
-    free(w->final_path);
-    free(w->tmp_path);
     free(w);
-}
-
-/* Note path as an input (stat follows links: what is read is the file). */
-static ova_status add_input(ova_writer *w, const char *path, size_t *cap, ova_err *err)
-{
-    struct stat sb;
-    if (path == NULL || stat(path, &sb) != 0)
-        return OVA_OK; /* nothing there cannot be replaced */
-    if (w->n_inputs == *cap) {
-        size_t nc = *cap ? 2 * *cap : 16;
-        input_id *ni = realloc(w->inputs, nc * sizeof *ni);
-        if (ni == NULL)
-            return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-        w->inputs = ni;
-        *cap = nc;
-    }
-    w->inputs[w->n_inputs++] = (input_id){ sb.st_dev, sb.st_ino, path };
-    return OVA_OK;
-}
-
-static ova_status add_extents(ova_writer *w, const ova_extent *x, size_t n, size_t *cap, ova_err *err)
-{
-    ova_status st = OVA_OK;
-    for (size_t i = 0; st == OVA_OK && i < n; i++)
-        st = add_input(w, x[i].path, cap, err);
-    return st;
-}
-
-/* Every file this export reads: the VMX, and of each disk its descriptor,
- * its extent files, and those of every snapshot parent. */
-static ova_status collect_inputs(ova_writer *w, ova_err *err)
-{
-    size_t cap = 0;
-    ova_status st = add_input(w, w->opts.vmx_path, &cap, err);
-    for (size_t i = 0; st == OVA_OK && i < w->plan->n_disks; i++) {
-        const ova_disk_info *d = w->plan->disks[i];
-        st = add_input(w, d->path, &cap, err);
-        if (st == OVA_OK)
-            st = add_extents(w, d->extents, d->n_extents, &cap, err);
-        for (int l = 0; st == OVA_OK && d->parents != NULL && l < d->chain_depth; l++) {
-            st = add_input(w, d->parents[l].path, &cap, err);
-            if (st == OVA_OK)
-                st = add_extents(w, d->parents[l].extents, d->parents[l].n_extents, &cap, err);
-        }
-    }
-    return st;
-}
-
-static const char *file_kind(mode_t m)
-{
-    return S_ISCHR(m) ? "character device" : S_ISBLK(m) ? "block device" : S_ISFIFO(m) ? "FIFO" :
-           S_ISSOCK(m) ? "socket" : "special file";
-}
-
-/* May the rename put the OVA at output? Only over nothing, or over a
- * regular file that is none of the inputs (ova_writer.h). */
-static ova_status check_target(const ova_writer *w, const char *output, ova_err *err)
-{
-    struct stat sb;
-    if (lstat(output, &sb) != 0)
-        return OVA_OK; /* not there (other errors show when the file is created or renamed) */
-    if (S_ISLNK(sb.st_mode))
-        return ova_err_set(err, OVA_E_USAGE,
-                           "%s: is a symbolic link; the OVA would replace the link, not the file it points to: "
-                           "remove the link or give that file's own path",
-                           output);
-    if (S_ISDIR(sb.st_mode))
-        return ova_err_set(err, OVA_E_USAGE, "%s: is a folder; give the OVA file name", output);
-    if (!S_ISREG(sb.st_mode))
-        return ova_err_set(err, OVA_E_USAGE, "%s: is a %s, not a regular file; the OVA would replace it", output,
-                           file_kind(sb.st_mode));
-    for (size_t i = 0; i < w->n_inputs; i++)
-        if (w->inputs[i].dev == sb.st_dev && w->inputs[i].ino == sb.st_ino)
-            return ova_err_set(err, OVA_E_USAGE,
-                               "%s: is the same file as %s, which this export reads; the OVA would replace it: "
-                               "choose another output name",
-                               output, w->inputs[i].path);
-    return OVA_OK;
-}
-
-/* Warnings about leftovers are capped: a folder may hold many. */
-#define LEFTOVERS_MAX 10
-
-/* Is name the temporary file of an export to fname: ".FNAME.XXXXXX.part"
- * with six characters that mkostemps could have chosen? */
-static int is_part_of(const char *name, const char *fname)
-{
-    size_t fl = strlen(fname), nl = strlen(name);
-    if (nl != 1 + fl + 1 + 6 + 5 || name[0] != '.' || strncmp(name + 1, fname, fl) != 0 || name[1 + fl] != '.' ||
-        strcmp(name + nl - 5, ".part") != 0)
-        return 0;
-    for (size_t i = 2 + fl; i < 2 + fl + 6; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-            return 0;
-    }
-    return 1;
-}
-
-/* Report the temporary files that earlier exports to this target left
- * behind (ova_writer.h): a rank 0 killed by SIGKILL cannot remove its own,
- * and nothing else would ever mention the hidden file.
- *
- * A writer holds an exclusive flock on its temporary file from creation to
- * rename, so a file another process holds a lock on belongs to an export
- * running now, and one nobody locks was left by an export that ended.
- * Such files are reported, never deleted: the lock is evidence enough to
- * call a file in use, but its absence does not prove the file stale
- * everywhere (an ovatool from before this lock takes none, and file
- * systems mounted with node-local locks, such as NFS local_lock=flock or
- * Lustre localflock, do not see a writer on another node), and deleting a
- * running export's file would make it fail at the very end. Where the file
- * system has no flock at all, the warning says that it cannot tell. */
-static void report_leftovers(const ova_writer *w, const char *dir, const char *fname)
-{
-    if (w->opts.warn == NULL)
-        return;
-    DIR *d = opendir(dir[0] ? dir : ".");
-    if (d == NULL)
-        return; /* creating the temporary file will say what is wrong */
-    int fd_dir = dirfd(d), n = 0;
-    struct dirent *de;
-    char msg[OVA_ERR_MAX];
-    while ((de = readdir(d)) != NULL) {
-        if (!is_part_of(de->d_name, fname))
-            continue;
-        struct stat sb;
-        if (fstatat(fd_dir, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
-            continue;
-        if (++n > LEFTOVERS_MAX)
-            continue;
-        /* in use: another process holds its lock; unknown: no flock here */
-        int in_use = 0, unknown = 1;
-        int fd = openat(fd_dir, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        if (fd >= 0) {
-            if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-                unknown = 0;
-            } else if (errno == EWOULDBLOCK) {
-                in_use = 1;
-                unknown = 0;
-            }
-            close(fd);
-        }
-        char when[32];
-        struct tm tm;
-        if (gmtime_r(&sb.st_mtime, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-            strcpy(when, "?");
-        if (in_use)
-            snprintf(msg, sizeof msg, "%s%s: temporary file of another export to %s, running now (it holds the "
-                     "file's lock); whichever of the two finishes last replaces the other's OVA", dir, de->d_name,
-                     fname);
-        else
-            snprintf(msg, sizeof msg, "%s%s: left behind by an interrupted export to %s (%llu bytes, last written "
-                     "%s)%s; it can be deleted", dir, de->d_name, fname, (unsigned long long)sb.st_size, when,
-                     unknown ? ", unless such an export is still running (this file system has no locks to tell)"
-                             : "; no running export holds it");
-        w->opts.warn(w->opts.warn_ctx, msg);
-    }
-    closedir(d);
-    if (n > LEFTOVERS_MAX) {
-        snprintf(msg, sizeof msg, "%s: %d more temporary files of earlier exports to %s (%s.%s.*.part)",
-                 dir[0] ? dir : ".", n - LEFTOVERS_MAX, fname, dir, fname);
-        w->opts.warn(w->opts.warn_ctx, msg);
-    }
 }
 
 void ova_writer_abort(ova_writer **pw)
@@ -381,9 +187,7 @@ void ova_writer_abort(ova_writer **pw)
     ova_writer *w = *pw;
     if (w == NULL)
         return;
-    if (w->tmp_path != NULL)
-        unlink(w->tmp_path);
-    g_tmp_set = 0;
+    ova_target_discard(&w->target);
     writer_free(w);
     *pw = NULL;
 }
@@ -396,18 +200,16 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     ova_writer *w = calloc(1, sizeof *w);
     if (w == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    w->fd = -1;
-    w->lock_fd = -1;
+    ova_target_init(&w->target);
     w->vm = vm;
     w->plan = plan;
     w->opts = *opts;
     size_t nd = plan->n_disks;
     w->disks = calloc(nd ? nd : 1, sizeof *w->disks);
     w->disk_dev = calloc(nd ? nd : 1, sizeof *w->disk_dev);
-    w->final_path = strdup(output);
     w->md = EVP_MD_CTX_new();
     w->md_type = opts->sha == OVA_SHA1 ? EVP_sha1() : opts->sha == OVA_SHA512 ? EVP_sha512() : EVP_sha256();
-    if (w->disks == NULL || w->disk_dev == NULL || w->final_path == NULL || w->md == NULL) {
+    if (w->disks == NULL || w->disk_dev == NULL || w->md == NULL) {
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
         goto fail;
     }
@@ -441,55 +243,13 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
         w->mf_len += label + 2 + strlen(w->disks[i].name) + 2 + hex + 1;
 
     /* the temporary file beside the target */
-    const char *slash = strrchr(output, '/');
-    size_t dl = slash ? (size_t)(slash - output) + 1 : 0;
-    const char *fname = output + dl;
-    if (*fname == '\0') {
-        st = ova_err_set(err, OVA_E_USAGE, "%s: output must be a file name, not a folder", output);
+    if ((st = ova_target_create(&w->target, output, opts->vmx_path, plan, opts->warn, opts->warn_ctx, err)) !=
+        OVA_OK)
         goto fail;
-    }
-    if ((st = collect_inputs(w, err)) != OVA_OK || (st = check_target(w, output, err)) != OVA_OK)
-        goto fail;
-    /* the folder part of output, with its '/' ("" for the current folder) */
-    char *dir = strndup(output, dl);
-    if (dir == NULL) {
-        st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
-        goto fail;
-    }
-    report_leftovers(w, dir, fname);
-    free(dir);
-    w->tmp_path = malloc(dl + strlen(fname) + 20);
-    if (w->tmp_path == NULL) {
-        st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
-        goto fail;
-    }
-    sprintf(w->tmp_path, "%.*s.%s.XXXXXX.part", (int)dl, output, fname);
-    w->fd = mkostemps(w->tmp_path, 5, O_CLOEXEC);
-    if (w->fd < 0) {
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot create the temporary output file %s", output,
-                           w->tmp_path);
-        free(w->tmp_path);
-        w->tmp_path = NULL;
-        goto fail;
-    }
-    if (strlen(w->tmp_path) < sizeof g_tmp_path) {
-        memcpy(g_tmp_path, w->tmp_path, strlen(w->tmp_path) + 1);
-        g_tmp_set = 1;
-    }
-    /* ours until the rename: a later export to this target then knows it
-     * is in use (report_leftovers). A scan may hold a shared lock on it for
-     * an instant, so a refusal is retried for a while; where the file
-     * system has no flock, exporting goes on without it. */
-    for (int i = 0; i < 1000 && flock(w->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK; i++)
-        usleep(1000);
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(w->fd, 0666 & ~um);
-
-    if ((st = ova_out_file_open(w->fd, w->tmp_path, !opts->buffered_io, &w->out, err)) != OVA_OK)
+    if ((st = ova_out_file_open(w->target.fd, w->target.tmp_path, !opts->buffered_io, &w->out, err)) != OVA_OK)
         goto fail;
     w->pos = OVA_TAR_BLOCK + round_block(w->ovf_len) + OVA_TAR_BLOCK + round_block(w->mf_len);
-    if ((st = ova_out_queue_start(w->out, w->final_path, &w->queue, err)) != OVA_OK)
+    if ((st = ova_out_queue_start(w->out, w->target.final_path, &w->queue, err)) != OVA_OK)
         goto fail;
     ova_buf_free(&ovf);
     *out = w;
@@ -547,7 +307,8 @@ static ova_status check_sector(ova_writer *w, uint64_t sector, ova_err *err)
 {
     if (sector > UINT32_MAX)
         return ova_err_set(err, OVA_E_UNSUPPORTED,
-                           "%s: compressed disk exceeds the 2 TiB limit of a streamOptimized VMDK", w->final_path);
+                           "%s: compressed disk exceeds the 2 TiB limit of a streamOptimized VMDK",
+                           w->target.final_path);
     return OVA_OK;
 }
 
@@ -651,22 +412,6 @@ static ova_status digest(const EVP_MD *md, const void *p, size_t n, unsigned cha
     return OVA_OK;
 }
 
-static ova_status fsync_dir(const char *path, ova_err *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
-    if (dir == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ova_status st = OVA_OK;
-    if (fd < 0 || fsync(fd) != 0)
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot sync the folder", dir);
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return st;
-}
-
 ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
 {
     ova_writer *w = *pw;
@@ -729,35 +474,14 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
     p += OVA_TAR_BLOCK;
     memcpy(p, mf.data, mf.len);
     unsigned char end[2 * OVA_TAR_BLOCK] = { 0 };
-    if ((st = ova_pwrite_full(w->fd, front, front_len, 0, w->tmp_path, err)) != OVA_OK ||
-        (st = ova_pwrite_full(w->fd, end, sizeof end, w->pos, w->tmp_path, err)) != OVA_OK)
+    if ((st = ova_pwrite_full(w->target.fd, front, front_len, 0, w->target.tmp_path, err)) != OVA_OK ||
+        (st = ova_pwrite_full(w->target.fd, end, sizeof end, w->pos, w->target.tmp_path, err)) != OVA_OK)
         goto fail;
     w->pos += sizeof end;
-    if (fsync(w->fd) != 0) {
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: fsync failed", w->tmp_path);
+    /* once renamed, a failure to sync the folder leaves nothing to remove */
+    st = ova_target_commit(&w->target, err);
+    if (st != OVA_OK && w->target.tmp_path != NULL)
         goto fail;
-    }
-    /* the lock belongs to the open file description: a duplicate keeps it
-     * until the file is renamed, so it is never seen unlocked under its
-     * temporary name while this export still runs */
-    w->lock_fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
-    if (close(w->fd) != 0) {
-        w->fd = -1;
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: close failed", w->tmp_path);
-        goto fail;
-    }
-    w->fd = -1;
-    /* the target may have changed during the export */
-    if ((st = check_target(w, w->final_path, err)) != OVA_OK)
-        goto fail;
-    if (rename(w->tmp_path, w->final_path) != 0) {
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot rename %s into place", w->final_path, w->tmp_path);
-        goto fail;
-    }
-    g_tmp_set = 0;
-    free(w->tmp_path);
-    w->tmp_path = NULL;
-    st = fsync_dir(w->final_path, err);
     free(front);
     ova_buf_free(&ovf);
     ova_buf_free(&mf);
