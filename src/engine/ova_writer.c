@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ovatool/disk.h"
+#include "engine/disk_stream.h"
 #include "engine/out_file.h"
 #include "engine/ova_target.h"
 #include "format/tar.h"
@@ -56,11 +57,7 @@ struct ova_writer {
     const EVP_MD *md_type;
     EVP_MD_CTX *md;
     uint64_t next_unit;
-    /* the disk being written */
-    uint64_t sector;          /* next sector inside the VMDK */
-    uint32_t *gd;
-    uint32_t gt[OVA_GT_ENTRIES];
-    int gt_has_data;
+    ova_disk_stream stream;   /* the disk being written */
 
     /* the write-behind queue (out_file.h): the caller's thread hashes, in
      * order, and hands the bytes over with their offset */
@@ -120,6 +117,12 @@ static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ov
     return st;
 }
 
+/* The disk stream's metadata: part of the member, so hashed. */
+static ova_status emit_hashed(void *w, const void *p, size_t n, ova_err *err)
+{
+    return write_all(w, p, n, 1, err);
+}
+
 /* Append bytes owned by the caller's buffer `owner`, without copying:
  * release(owner) runs once they are in the file. */
 static ova_status write_owned(ova_writer *w, const void *p, size_t n, void (*release)(void *), void *owner,
@@ -176,7 +179,7 @@ static void writer_free(ova_writer *w)
     ova_out_file_close(&w->out);
     ova_target_free(&w->target);
     EVP_MD_CTX_free(w->md);
-    free(w->gd);
+    ova_disk_stream_free(&w->stream);
     free(w->disks);
     free(w->disk_dev);
     free(w);
@@ -246,6 +249,7 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     if ((st = ova_target_create(&w->target, output, opts->vmx_path, plan, opts->warn, opts->warn_ctx, err)) !=
         OVA_OK)
         goto fail;
+    ova_disk_stream_init(&w->stream, w->target.final_path, emit_hashed, w);
     if ((st = ova_out_file_open(w->target.fd, w->target.tmp_path, !opts->buffered_io, &w->out, err)) != OVA_OK)
         goto fail;
     w->pos = OVA_TAR_BLOCK + round_block(w->ovf_len) + OVA_TAR_BLOCK + round_block(w->mf_len);
@@ -282,61 +286,20 @@ static ova_status start_disk(ova_writer *w, size_t d, ova_err *err)
     }
     ova_stream_info si = { info->capacity, info->cid, o->name, adapter, info->tools_version,
                            info->tools_install_type };
-    unsigned char *head = malloc((size_t)OVA_STREAM_OVERHEAD * OVA_SECTOR);
-    if (head == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    st = ova_stream_head(&si, head, err);
-    if (st == OVA_OK)
-        st = write_all(w, head, (size_t)OVA_STREAM_OVERHEAD * OVA_SECTOR, 1, err);
-    free(head);
-    if (st != OVA_OK)
-        return st;
-    w->sector = OVA_STREAM_OVERHEAD;
-    free(w->gd);
-    w->gd = calloc(ova_stream_gts(info->capacity), sizeof *w->gd);
-    if (w->gd == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory for the grain directory of %s", info->path);
-    memset(w->gt, 0, sizeof w->gt);
-    w->gt_has_data = 0;
-    return OVA_OK;
+    return ova_disk_stream_start(&w->stream, &si, info->path, err);
 }
 
-/* Grain-table and directory entries are 32-bit sectors: a stream file
- * cannot grow past 2 TiB. */
-static ova_status check_sector(ova_writer *w, uint64_t sector, ova_err *err)
+/* The disk's member is complete at size bytes: its digest, and its tar
+ * header in the block left for it. */
+static ova_status finish_disk(ova_writer *w, size_t d, uint64_t size, ova_err *err)
 {
-    if (sector > UINT32_MAX)
-        return ova_err_set(err, OVA_E_UNSUPPORTED,
-                           "%s: compressed disk exceeds the 2 TiB limit of a streamOptimized VMDK",
-                           w->target.final_path);
-    return OVA_OK;
-}
-
-static ova_status finish_disk(ova_writer *w, size_t d, ova_err *err)
-{
-    const ova_disk_info *info = w->plan->disks[d];
     disk_out *o = &w->disks[d];
-    uint64_t n_gds = ova_stream_gts(info->capacity);
-    size_t tl = ova_stream_tail_size(n_gds);
-    unsigned char *tail = malloc(tl);
-    if (tail == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    uint64_t gd_sector = w->sector + 1;
-    ova_status st = check_sector(w, gd_sector, err);
-    if (st == OVA_OK) {
-        ova_stream_tail(tail, info->capacity, w->gd, n_gds, gd_sector);
-        st = write_all(w, tail, tl, 1, err);
-    }
-    free(tail);
-    if (st != OVA_OK)
-        return st;
-    w->sector += tl / OVA_SECTOR;
-    o->size = w->sector * OVA_SECTOR;
+    o->size = size;
     unsigned int dl = 0;
     if (EVP_DigestFinal_ex(w->md, o->digest, &dl) != 1)
         return ova_err_set(err, OVA_E_NOMEM, "digest failed");
     unsigned char hdr[OVA_TAR_BLOCK];
-    st = ova_tar_header(hdr, o->name, o->size, w->opts.mtime, err);
+    ova_status st = ova_tar_header(hdr, o->name, o->size, w->opts.mtime, err);
     if (st != OVA_OK)
         return st;
     return pwrite_all(w, hdr, sizeof hdr, o->hdr_off, err);
@@ -362,43 +325,22 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
     }
 
     if (h->n_data > 0) {
-        if ((st = check_sector(w, w->sector + h->records_len / OVA_SECTOR, err)) != OVA_OK) {
+        if ((st = ova_disk_stream_records(&w->stream, first, n, h->rel, h->records_len, err)) != OVA_OK) {
             release(owner);
             return st;
         }
-        uint32_t slot = (uint32_t)(first % OVA_GT_ENTRIES);
-        for (uint32_t i = 0; i < n; i++)
-            if (h->rel[i] != 0)
-                w->gt[slot + i] = (uint32_t)(w->sector + h->rel[i] - 1);
-        uint64_t rec_sectors = h->records_len / OVA_SECTOR;
-        w->gt_has_data = 1;
         w->disks[d].data_grains += h->n_data;
         /* h lives in owner too: nothing below may read it once it is queued */
         if ((st = write_owned(w, records, (size_t)h->records_len, release, owner, err)) != OVA_OK)
             return st;
-        w->sector += rec_sectors;
     } else {
         release(owner);
     }
 
-    uint64_t total = ova_stream_grains(w->plan->disks[d]->capacity);
-    int last_of_disk = first + n == total;
-    if ((first + n) % OVA_GT_ENTRIES == 0 || last_of_disk) {
-        /* VMware writes no grain table for a group without data (GDE 0) */
-        if (w->gt_has_data) {
-            if ((st = check_sector(w, w->sector + 5, err)) != OVA_OK)
-                return st;
-            unsigned char blk[OVA_GT_BLOCK_SIZE];
-            ova_stream_gt_block(blk, w->gt);
-            if ((st = write_all(w, blk, sizeof blk, 1, err)) != OVA_OK)
-                return st;
-            w->gd[first / OVA_GT_ENTRIES] = (uint32_t)(w->sector + 1);
-            w->sector += 5;
-        }
-        memset(w->gt, 0, sizeof w->gt);
-        w->gt_has_data = 0;
-    }
-    if (last_of_disk && (st = finish_disk(w, d, err)) != OVA_OK)
+    uint64_t size;
+    if ((st = ova_disk_stream_grains_done(&w->stream, first, n, &size, err)) != OVA_OK)
+        return st;
+    if (size != 0 && (st = finish_disk(w, d, size, err)) != OVA_OK)
         return st;
     w->next_unit++;
     return OVA_OK;
