@@ -1,28 +1,23 @@
-/* ova_writer.c - writing the OVA in one pass on rank 0: tar framing, the
- * streamOptimized VMDK metadata around the grain records the workers made,
- * digests, and the OVF and manifest in the space reserved for them. */
+/* ova_writer.c - writing the OVA in one pass on rank 0: the order of
+ * things. Units arrive in plan order and go to their disk's stream
+ * (disk_stream.c); every member byte is hashed here, on the caller's
+ * thread, and handed to the write-behind queue (out_file.c); at the end the
+ * OVF and manifest fill the space reserved for them (ova_layout.c) and the
+ * temporary file is renamed into place (ova_target.c). */
 #include "engine/ova_writer.h"
 #include "ovatool/export.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <openssl/evp.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <dirent.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "ovatool/disk.h"
 #include "engine/disk_stream.h"
 #include "engine/out_file.h"
+#include "engine/ova_layout.h"
 #include "engine/ova_target.h"
 #include "format/tar.h"
 #include "format/vmdk_stream.h"
@@ -48,10 +43,7 @@ struct ova_writer {
     ova_out_file *out;        /* target.fd's writes, direct where possible (I/O thread) */
     uint64_t pos;             /* file offset of the next byte */
     char base[81];
-    char ovf_name[100];
-    char mf_name[100];
-    uint64_t ovf_len;         /* reserved (and final) .ovf length */
-    uint64_t mf_len;          /* exact .mf length */
+    ova_layout layout;        /* the .ovf and .mf members and their reserved space */
     disk_out *disks;
     const ova_device **disk_dev;  /* the VMX device of each plan disk */
     const EVP_MD *md_type;
@@ -147,8 +139,6 @@ static ova_status pwrite_all(ova_writer *w, const void *p, size_t n, uint64_t of
     return ova_out_queue_put(w->queue, copy, n, off, free, copy, err);
 }
 
-static uint64_t round_block(uint64_t n) { return n + ova_tar_padding(n); }
-
 /* The OVF for the current disk facts (sizes may be placeholders). */
 static ova_status build_ovf(ova_writer *w, int placeholder, ova_buf *out, ova_err *err)
 {
@@ -229,8 +219,7 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     }
 
     ova_member_base(output, w->base);
-    snprintf(w->ovf_name, sizeof w->ovf_name, "%s.ovf", w->base);
-    snprintf(w->mf_name, sizeof w->mf_name, "%s.mf", w->base);
+    ova_layout_names(&w->layout, w->base);
     for (size_t i = 0; i < nd; i++)
         snprintf(w->disks[i].name, sizeof w->disks[i].name, "%s-disk%zu.vmdk", w->base, i + 1);
 
@@ -238,12 +227,10 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     st = build_ovf(w, 1, &ovf, err);
     if (st != OVA_OK)
         goto fail;
-    w->ovf_len = ovf.len;
-    size_t hex = 2 * ova_sha_len(opts->sha);
-    size_t label = strlen(ova_sha_label(opts->sha));
-    w->mf_len = label + 2 + strlen(w->ovf_name) + 2 + hex + 1;
+    w->layout.ovf_len = ovf.len;
+    w->layout.mf_len = ova_layout_mf_line(opts->sha, w->layout.ovf_name);
     for (size_t i = 0; i < nd; i++)
-        w->mf_len += label + 2 + strlen(w->disks[i].name) + 2 + hex + 1;
+        w->layout.mf_len += ova_layout_mf_line(opts->sha, w->disks[i].name);
 
     /* the temporary file beside the target */
     if ((st = ova_target_create(&w->target, output, opts->vmx_path, plan, opts->warn, opts->warn_ctx, err)) !=
@@ -252,7 +239,7 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     ova_disk_stream_init(&w->stream, w->target.final_path, emit_hashed, w);
     if ((st = ova_out_file_open(w->target.fd, w->target.tmp_path, !opts->buffered_io, &w->out, err)) != OVA_OK)
         goto fail;
-    w->pos = OVA_TAR_BLOCK + round_block(w->ovf_len) + OVA_TAR_BLOCK + round_block(w->mf_len);
+    w->pos = ova_layout_front_len(&w->layout);
     if ((st = ova_out_queue_start(w->out, w->target.final_path, &w->queue, err)) != OVA_OK)
         goto fail;
     ova_buf_free(&ovf);
@@ -373,51 +360,24 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
         goto fail;
     if ((st = build_ovf(w, 0, &ovf, err)) != OVA_OK)
         goto fail;
-    if (ovf.len > w->ovf_len) {
-        st = ova_err_set(err, OVA_E_USAGE, "internal error: OVF grew past its reserved %llu bytes",
-                         (unsigned long long)w->ovf_len);
+    if ((st = ova_layout_pad_ovf(&w->layout, &ovf, err)) != OVA_OK)
         goto fail;
-    }
-    /* pad to the reserved length with blanks after </Envelope>, ending in LF */
-    if (ovf.len < w->ovf_len) {
-        ova_buf_fill(&ovf, ' ', w->ovf_len - ovf.len - 1);
-        ova_buf_putc(&ovf, '\n');
-    }
     unsigned char dg[EVP_MAX_MD_SIZE];
     if ((st = digest(w->md_type, ovf.data, ovf.len, dg, err)) != OVA_OK)
         goto fail;
-    ova_manifest_line(&mf, w->opts.sha, w->ovf_name, dg);
+    ova_manifest_line(&mf, w->opts.sha, w->layout.ovf_name, dg);
     for (size_t i = 0; i < w->plan->n_disks; i++)
         ova_manifest_line(&mf, w->opts.sha, w->disks[i].name, w->disks[i].digest);
     if (ova_buf_failed(&ovf) || ova_buf_failed(&mf)) {
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
         goto fail;
     }
-    if (mf.len != w->mf_len) {
-        st = ova_err_set(err, OVA_E_USAGE, "internal error: manifest is %zu bytes, %llu reserved", mf.len,
-                         (unsigned long long)w->mf_len);
+    if ((st = ova_layout_front(&w->layout, &ovf, &mf, w->opts.mtime, &front, err)) != OVA_OK)
         goto fail;
-    }
-
-    size_t front_len = OVA_TAR_BLOCK + round_block(w->ovf_len) + OVA_TAR_BLOCK + round_block(w->mf_len);
-    front = calloc(1, front_len);
-    if (front == NULL) {
-        st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
-        goto fail;
-    }
-    unsigned char *p = front;
-    if ((st = ova_tar_header(p, w->ovf_name, w->ovf_len, w->opts.mtime, err)) != OVA_OK)
-        goto fail;
-    p += OVA_TAR_BLOCK;
-    memcpy(p, ovf.data, ovf.len);
-    p += round_block(w->ovf_len);
-    if ((st = ova_tar_header(p, w->mf_name, w->mf_len, w->opts.mtime, err)) != OVA_OK)
-        goto fail;
-    p += OVA_TAR_BLOCK;
-    memcpy(p, mf.data, mf.len);
-    unsigned char end[2 * OVA_TAR_BLOCK] = { 0 };
-    if ((st = ova_pwrite_full(w->target.fd, front, front_len, 0, w->target.tmp_path, err)) != OVA_OK ||
-        (st = ova_pwrite_full(w->target.fd, end, sizeof end, w->pos, w->target.tmp_path, err)) != OVA_OK)
+    unsigned char end[OVA_LAYOUT_TRAILER] = { 0 };
+    const ova_target *t = &w->target;
+    if ((st = ova_pwrite_full(t->fd, front, ova_layout_front_len(&w->layout), 0, t->tmp_path, err)) != OVA_OK ||
+        (st = ova_pwrite_full(t->fd, end, sizeof end, w->pos, t->tmp_path, err)) != OVA_OK)
         goto fail;
     w->pos += sizeof end;
     /* once renamed, a failure to sync the folder leaves nothing to remove */
