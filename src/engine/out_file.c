@@ -1,9 +1,11 @@
 /* out_file.c - positioned writes into the OVA, through an aligned staging
- * buffer and O_DIRECT where the file system allows it (see out_file.h). */
+ * buffer and O_DIRECT where the file system allows it, and the write-behind
+ * queue that makes them on a thread of their own (see out_file.h). */
 #include "engine/out_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -230,4 +232,150 @@ void ova_out_file_close(ova_out_file **pf)
     free(f->stage);
     free(f);
     *pf = NULL;
+}
+
+/* ---- the write-behind queue ---- */
+
+typedef struct io_job {
+    const unsigned char *buf;
+    size_t len;
+    uint64_t off;
+    void (*release)(void *);   /* called once the bytes are written (or dropped) */
+    void *arg;
+    struct io_job *next;
+} io_job;
+
+/* Jobs carry their file offset, so the thread needs no order of its own
+ * beyond the queue's. */
+struct ova_out_queue {
+    ova_out_file *out;
+    const char *name;          /* the output, for messages */
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t work;       /* a job was queued, or stop */
+    pthread_cond_t idle;       /* a job finished */
+    io_job *head, *tail;
+    size_t bytes;              /* bytes queued, bounded by OVA_OUT_QUEUE_MAX */
+    int busy;
+    int stop;
+    ova_err err;               /* first write failure; later jobs are dropped */
+};
+
+static void *io_main(void *p)
+{
+    ova_out_queue *q = p;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (q->head == NULL && !q->stop)
+            pthread_cond_wait(&q->work, &q->mu);
+        io_job *j = q->head;
+        if (j == NULL)
+            break;
+        q->head = j->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        q->busy = 1;
+        int failed = q->err.status != OVA_OK;
+        pthread_mutex_unlock(&q->mu);
+
+        ova_err e;
+        ova_err_clear(&e);
+        int bad = !failed && ova_out_file_pwrite(q->out, j->buf, j->len, j->off, &e) != OVA_OK;
+        if (j->release)
+            j->release(j->arg);
+
+        pthread_mutex_lock(&q->mu);
+        if (bad)
+            ova_err_set(&q->err, e.status, "%s", e.msg);
+        q->bytes -= j->len;
+        q->busy = 0;
+        free(j);
+        pthread_cond_broadcast(&q->idle);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+ova_status ova_out_queue_start(ova_out_file *f, const char *name, ova_out_queue **out, ova_err *err)
+{
+    ova_out_queue *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    q->out = f;
+    q->name = name;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->work, NULL);
+    pthread_cond_init(&q->idle, NULL);
+    if (pthread_create(&q->tid, NULL, io_main, q) != 0) {
+        pthread_mutex_destroy(&q->mu);
+        pthread_cond_destroy(&q->work);
+        pthread_cond_destroy(&q->idle);
+        free(q);
+        return ova_err_set(err, OVA_E_NOMEM, "%s: cannot start the write thread", name);
+    }
+    *out = q;
+    return OVA_OK;
+}
+
+ova_status ova_out_queue_put(ova_out_queue *q, const void *buf, size_t len, uint64_t off, void (*release)(void *),
+                             void *arg, ova_err *err)
+{
+    io_job *j = malloc(sizeof *j);
+    if (j == NULL) {
+        if (release)
+            release(arg);
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory queueing a write", q->name);
+    }
+    *j = (io_job){ buf, len, off, release, arg, NULL };
+    pthread_mutex_lock(&q->mu);
+    while (q->bytes > 0 && q->bytes + len > OVA_OUT_QUEUE_MAX && q->err.status == OVA_OK)
+        pthread_cond_wait(&q->idle, &q->mu);
+    if (q->err.status != OVA_OK) {
+        ova_status st = ova_err_set(err, q->err.status, "%s", q->err.msg);
+        pthread_mutex_unlock(&q->mu);
+        free(j);
+        if (release)
+            release(arg);
+        return st;
+    }
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->bytes += len;
+    pthread_cond_signal(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    return OVA_OK;
+}
+
+ova_status ova_out_queue_drain(ova_out_queue *q, ova_err *err)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->head != NULL || q->busy)
+        pthread_cond_wait(&q->idle, &q->mu);
+    ova_status st = q->err.status;
+    if (st != OVA_OK)
+        ova_err_set(err, st, "%s", q->err.msg);
+    pthread_mutex_unlock(&q->mu);
+    return st;
+}
+
+void ova_out_queue_stop(ova_out_queue **pq, int drop)
+{
+    ova_out_queue *q = *pq;
+    if (q == NULL)
+        return;
+    pthread_mutex_lock(&q->mu);
+    if (drop)
+        ova_err_set(&q->err, OVA_E_ABORTED, "aborted");
+    q->stop = 1;
+    pthread_cond_broadcast(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->tid, NULL);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->work);
+    pthread_cond_destroy(&q->idle);
+    free(q);
+    *pq = NULL;
 }

@@ -16,7 +16,13 @@
  * write: tmpfs before Linux 6.6, some FUSE file systems), everything goes
  * through the page cache instead, with the same bytes in the file.
  *
- * One thread at a time; the writer's I/O thread owns it while it runs. */
+ * One thread at a time; the write-behind queue's thread owns it while it
+ * runs.
+ *
+ * The write-behind queue (ova_out_queue, below) puts those writes on a
+ * thread of their own: the writer hashes bytes on its thread, in order,
+ * and hands them over with their file offset, so hashing the next unit
+ * overlaps writing the last one. */
 #ifndef OVATOOL_OUT_FILE_H
 #define OVATOOL_OUT_FILE_H
 
@@ -54,5 +60,32 @@ int ova_out_file_direct(const ova_out_file *f);
 
 /* Close the second descriptor and free. Accepts NULL. */
 void ova_out_file_close(ova_out_file **f);
+
+/* ---- the write-behind queue ---- */
+
+/* Bytes waiting for the write thread at most (one job may exceed it): the
+ * memory this overlap costs on rank 0, on top of the unit window. */
+#define OVA_OUT_QUEUE_MAX (64u << 20)
+
+typedef struct ova_out_queue ova_out_queue;
+
+/* Start the thread that writes queued jobs into f with
+ * ova_out_file_pwrite. f must stay open until ova_out_queue_stop. name
+ * (borrowed) is the output named in messages. */
+ova_status ova_out_queue_start(ova_out_file *f, const char *name, ova_out_queue **out, ova_err *err);
+
+/* Hand len bytes at file offset off to the write thread; release(arg)
+ * (may be NULL) runs once they are written or dropped, also when this call
+ * fails. Blocks while OVA_OUT_QUEUE_MAX bytes wait. After a write failed,
+ * jobs are refused with that failure. */
+ova_status ova_out_queue_put(ova_out_queue *q, const void *buf, size_t len, uint64_t off, void (*release)(void *),
+                             void *arg, ova_err *err);
+
+/* Wait until every queued byte is in the file; the first write error, if any. */
+ova_status ova_out_queue_drain(ova_out_queue *q, ova_err *err);
+
+/* Stop the thread and free; with drop set, queued jobs are released
+ * unwritten. Accepts NULL. */
+void ova_out_queue_stop(ova_out_queue **q, int drop);
 
 #endif

@@ -2,7 +2,8 @@
  * land exactly where an ordinary pwrite would put them: appends across
  * staging blocks, gaps, headers filled in behind the stream (inside the
  * stage, below it, and straddling its start), the flush of an unaligned
- * tail and the front written last through the plain descriptor. */
+ * tail and the front written last through the plain descriptor; and the
+ * write-behind queue: jobs at their offsets, releases, the first failure. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -199,6 +200,106 @@ static void test_write_error_names_file(void **state)
     assert_non_null(strstr(err.msg, "42"));
 }
 
+/* ---- the write-behind queue ---- */
+
+static int g_released;
+
+static void count_free(void *p)
+{
+    g_released++;
+    free(p);
+}
+
+/* Jobs land at their offsets whatever their order, every buffer is
+ * released once, and more than OVA_OUT_QUEUE_MAX in flight just waits. */
+static void test_queue_writes(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ova-out-queue-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    ova_err err = { 0 };
+    ova_out_file *f = NULL;
+    assert_int_equal(ova_out_file_open(fd, path, 0, &f, &err), OVA_OK);
+    ova_out_queue *q = NULL;
+    assert_int_equal(ova_out_queue_start(f, "q.ova", &q, &err), OVA_OK);
+    const size_t job = 4 * MIB, jobs = OVA_OUT_QUEUE_MAX / (4 * MIB) + 3;
+    g_released = 0;
+    /* front to back except job 0, queued last (a header filled in behind) */
+    for (size_t i = 1; i <= jobs; i++) {
+        size_t k = i % jobs;
+        unsigned char *b = malloc(job);
+        assert_non_null(b);
+        memset(b, (int)(k & 0xff) + 1, job);
+        assert_int_equal(ova_out_queue_put(q, b, job, (uint64_t)k * job, count_free, b, &err), OVA_OK);
+    }
+    assert_int_equal(ova_out_queue_drain(q, &err), OVA_OK);
+    assert_int_equal(g_released, (int)jobs);
+    ova_out_queue_stop(&q, 0);
+    assert_null(q);
+    ova_out_queue_stop(&q, 0); /* NULL is fine */
+    ova_out_file_close(&f);
+    unsigned char *back = malloc(job);
+    assert_non_null(back);
+    for (size_t k = 0; k < jobs; k++) {
+        assert_int_equal(pread(fd, back, job, (off_t)(k * job)), (ssize_t)job);
+        for (size_t i = 0; i < job; i += 4093)
+            assert_int_equal(back[i], (int)(k & 0xff) + 1);
+    }
+    free(back);
+    close(fd);
+    unlink(path);
+}
+
+/* The first failed write is reported by drain and refuses later jobs
+ * (still releasing them); stop with drop releases what is queued. */
+static void test_queue_failure(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ova-out-queue-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    int ro = open(path, O_RDONLY);
+    assert_true(ro >= 0);
+    ova_err err = { 0 };
+    ova_out_file *f = NULL;
+    assert_int_equal(ova_out_file_open(ro, path, 0, &f, &err), OVA_OK);
+    ova_out_queue *q = NULL;
+    assert_int_equal(ova_out_queue_start(f, "q.ova", &q, &err), OVA_OK);
+    g_released = 0;
+    unsigned char *b = malloc(512);
+    assert_non_null(b);
+    assert_int_equal(ova_out_queue_put(q, b, 512, 0, count_free, b, &err), OVA_OK);
+    assert_int_equal(ova_out_queue_drain(q, &err), OVA_E_IO);
+    assert_non_null(strstr(err.msg, "write at offset 0 failed"));
+    assert_int_equal(g_released, 1);
+    b = malloc(512);
+    assert_non_null(b);
+    ova_err later = { 0 };
+    assert_int_equal(ova_out_queue_put(q, b, 512, 512, count_free, b, &later), OVA_E_IO);
+    assert_int_equal(g_released, 2);
+    assert_string_equal(later.msg, err.msg);
+    ova_out_queue_stop(&q, 1);
+    ova_out_file_close(&f);
+
+    /* a healthy queue stopped with drop: every job released, written or not */
+    assert_int_equal(ova_out_file_open(fd, path, 0, &f, &err), OVA_OK);
+    assert_int_equal(ova_out_queue_start(f, "q.ova", &q, &err), OVA_OK);
+    g_released = 0;
+    for (int i = 0; i < 8; i++) {
+        b = malloc(MIB);
+        assert_non_null(b);
+        memset(b, 1, MIB);
+        assert_int_equal(ova_out_queue_put(q, b, MIB, (uint64_t)i * MIB, count_free, b, &err), OVA_OK);
+    }
+    ova_out_queue_stop(&q, 1);
+    assert_int_equal(g_released, 8);
+    ova_out_file_close(&f);
+    close(ro);
+    close(fd);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +308,8 @@ int main(void)
         cmocka_unit_test(test_direct_tmpfs),
         cmocka_unit_test(test_write_error_names_file),
         cmocka_unit_test(test_direct_same_file),
+        cmocka_unit_test(test_queue_writes),
+        cmocka_unit_test(test_queue_failure),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

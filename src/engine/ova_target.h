@@ -1,0 +1,56 @@
+/* ova_target.h - where the OVA lands: a temporary file beside the target,
+ * renamed into place only when the archive is complete, and never over a
+ * file the export reads or something that is not a regular file (the
+ * rules: ova_writer_open in ova_writer.h).
+ *
+ * Kept apart from the writing itself because this is the part that must
+ * be safe against the file system around it: inputs reached by another
+ * name, links and devices at the target, leftovers of killed exports, and
+ * a signal handler that has to remove the temporary file without locks. */
+#ifndef OVATOOL_OVA_TARGET_H
+#define OVATOOL_OVA_TARGET_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "engine/plan.h"
+#include "ovatool/status.h"
+
+/* A file the export reads, by identity: the output must never be one. */
+typedef struct ova_target_input {
+    dev_t dev;
+    ino_t ino;
+    const char *path;         /* borrowed from the plan or the options */
+} ova_target_input;
+
+typedef struct ova_target {
+    char *final_path;         /* owned copy of the target's name */
+    char *tmp_path;           /* the temporary file, NULL once renamed or never made */
+    int fd;                   /* the temporary file, -1 once closed */
+    int lock_fd;              /* fd's duplicate: holds the flock from close(fd) to the rename */
+    ova_target_input *inputs; /* the VMX and every file of every disk */
+    size_t n_inputs;
+} ova_target;
+
+/* An empty target (no paths, fds -1), safe to discard and free. */
+void ova_target_init(ova_target *t);
+
+/* Refuse output unless the rename may put the OVA there (ova_writer.h),
+ * note leftovers of earlier exports to it (one warn call each; warn may be
+ * NULL), then create the locked temporary file beside it. The inputs are
+ * vmx_path (may be NULL) and every file of every disk of plan. */
+ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_path, const ova_plan *plan,
+                             void (*warn)(void *ctx, const char *msg), void *warn_ctx, ova_err *err);
+
+/* fsync the complete temporary file, close it, check the target again (it
+ * may have changed during the export), rename into place and fsync the
+ * folder. After the rename nothing is left to remove, whatever the result. */
+ova_status ova_target_commit(ova_target *t, ova_err *err);
+
+/* Remove the temporary file, if there still is one. */
+void ova_target_discard(ova_target *t);
+
+/* Close the descriptors and free. */
+void ova_target_free(ova_target *t);
+
+#endif

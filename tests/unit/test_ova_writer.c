@@ -1,0 +1,471 @@
+/* test_ova_writer.c - the OVA writer end to end, without MPI: a two-disk VM
+ * made with qemu-img/qemu-io, its units compressed with ova_unit_compress
+ * and written through ova_writer_open/unit/finish, then read back with
+ * independent tools (tar, qemu-img, sha*sum); and the paths that must
+ * leave nothing behind: abort, a refused target, a failed finish. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "unit_skip.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ovatool/disk.h"
+#include "ovatool/vm.h"
+#include "engine/ova_writer.h"
+#include "engine/plan.h"
+#include "engine/unit.h"
+
+#define MIB ((uint64_t)1 << 20)
+#define MTIME 1700000000 /* 2023-11-14 22:13:20 UTC */
+
+static char g_dir[PATH_MAX];
+static int g_have_tools;
+
+/* ---- helpers ---- */
+
+/* Run a shell command in the test folder; its exit status. */
+__attribute__((format(printf, 1, 2)))
+static int run(const char *fmt, ...)
+{
+    char cmd[8192];
+    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ( ", g_dir);
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    snprintf(cmd + n, sizeof cmd - (size_t)n, " )");
+    return system(cmd);
+}
+
+#define SH(...)                                                                                                   \
+    do {                                                                                                          \
+        if (run(__VA_ARGS__) != 0)                                                                                \
+            fail_msg("command failed: " __VA_ARGS__);                                                             \
+    } while (0)
+
+/* name inside the test folder (a few rotating buffers) */
+static const char *P(const char *name)
+{
+    static char bufs[4][PATH_MAX];
+    static int k;
+    char *b = bufs[k++ % 4];
+    if (snprintf(b, PATH_MAX, "%s/%s", g_dir, name) >= PATH_MAX)
+        fail_msg("path too long: %s", name);
+    return b;
+}
+
+static int exists(const char *name)
+{
+    struct stat sb;
+    return lstat(P(name), &sb) == 0;
+}
+
+/* Temporary files of exports to fname in the test folder (".FNAME.*.part"). */
+static int count_parts(const char *fname)
+{
+    DIR *d = opendir(g_dir);
+    assert_non_null(d);
+    size_t fl = strlen(fname);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t nl = strlen(de->d_name);
+        if (nl > fl + 6 && de->d_name[0] == '.' && strncmp(de->d_name + 1, fname, fl) == 0 &&
+            strcmp(de->d_name + nl - 5, ".part") == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Warnings the writer passes to opts.warn, joined by newlines. */
+static char g_warnings[8192];
+
+static void collect_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    size_t l = strlen(g_warnings);
+    snprintf(g_warnings + l, sizeof g_warnings - l, "%s\n", msg);
+}
+
+/* ---- the VM: two disks of different kinds ---- */
+
+/* Disk 1: monolithicSparse, a capacity that is not a grain multiple (a
+ * partial last grain) and two grain tables, with patterns, a zeroed range
+ * and 256 KiB of random bytes (stored, not deflated, when storing is on).
+ * Disk 2: monolithicFlat with data in its first and last grain only, so
+ * most of its grain tables have no data (no GT is written for them). */
+#define DISK1_SIZE (40 * MIB + 3 * 512)
+#define DISK2_SIZE (70 * MIB)
+
+static void make_vm(void)
+{
+    SH("head -c 262144 /dev/urandom > rnd.bin");
+    SH("qemu-img create -q -f vmdk -o subformat=monolithicSparse d1.vmdk %llu", (unsigned long long)DISK1_SIZE);
+    SH("qemu-io -f vmdk -c 'write -P 0x11 0 64k' -c 'write -P 0x22 100k 300k' -c 'write -s rnd.bin 3M 256k' "
+       "-c 'write -P 0x33 5M 1M' -c 'write -z 5M 64k' -c 'write -P 0x44 33M 4k' -c 'write -P 0x55 41941504 1536' "
+       "d1.vmdk >/dev/null");
+    SH("qemu-img create -q -f vmdk -o subformat=monolithicFlat d2.vmdk %llu", (unsigned long long)DISK2_SIZE);
+    SH("qemu-io -f vmdk -c 'write -P 0x66 0 512' -c 'write -P 0x77 %llu 65536' d2.vmdk >/dev/null",
+       (unsigned long long)(DISK2_SIZE - 65536));
+    FILE *f = fopen(P("vm.vmx"), "w");
+    assert_non_null(f);
+    fputs(".encoding = \"UTF-8\"\nconfig.version = \"8\"\nvirtualHW.version = \"19\"\n"
+          "displayName = \"writer test\"\nguestOS = \"ubuntu-64\"\nnumvcpus = \"2\"\nmemsize = \"1024\"\n"
+          "scsi0.present = \"TRUE\"\nscsi0.virtualDev = \"lsilogic\"\n"
+          "scsi0:0.present = \"TRUE\"\nscsi0:0.fileName = \"d1.vmdk\"\n"
+          "sata0.present = \"TRUE\"\nsata0:0.present = \"TRUE\"\nsata0:0.fileName = \"d2.vmdk\"\n"
+          "ethernet0.present = \"TRUE\"\nethernet0.virtualDev = \"e1000\"\nethernet0.connectionType = \"nat\"\n",
+          f);
+    assert_int_equal(fclose(f), 0);
+}
+
+typedef struct export {
+    ova_vm *vm;
+    ova_plan *plan;
+    ova_disk_reader **readers;
+    ova_unit_worker *uw;
+} export;
+
+static void export_load(export *x, uint32_t unit_grains)
+{
+    memset(x, 0, sizeof *x);
+    ova_err err;
+    ova_err_clear(&err);
+    if (ova_vm_load(P("vm.vmx"), &x->vm, &err) != OVA_OK)
+        fail_msg("load vm.vmx: %s", err.msg);
+    size_t nd = ova_vm_disk_count(x->vm);
+    assert_int_equal(nd, 2);
+    ova_disk_info **disks = calloc(nd, sizeof *disks);
+    assert_non_null(disks);
+    size_t k = 0;
+    for (size_t i = 0; i < x->vm->n_devices; i++)
+        if (x->vm->devices[i].kind == OVA_DEV_DISK && ova_disk_describe(x->vm->devices[i].path, &disks[k++], &err))
+            fail_msg("describe: %s", err.msg);
+    if (ova_plan_new(disks, nd, unit_grains, &x->plan, &err) != OVA_OK)
+        fail_msg("plan: %s", err.msg);
+    x->readers = calloc(nd, sizeof *x->readers);
+    assert_non_null(x->readers);
+    for (size_t i = 0; i < nd; i++)
+        if (ova_disk_reader_open(x->plan->disks[i], &x->readers[i], &err) != OVA_OK)
+            fail_msg("reader: %s", err.msg);
+    assert_int_equal(ova_unit_worker_new(OVA_CODEC_ZLIB, 6, 1 << 20, &x->uw, &err), OVA_OK);
+    ova_unit_worker_store_incompressible(x->uw, true);
+}
+
+static void export_free(export *x)
+{
+    for (size_t i = 0; x->plan != NULL && i < x->plan->n_disks; i++)
+        ova_disk_reader_close(&x->readers[i]);
+    free(x->readers);
+    ova_unit_worker_free(&x->uw);
+    ova_plan_free(&x->plan);
+    ova_vm_free(&x->vm);
+}
+
+/* Every unit blob handed to the writer is released exactly once. */
+static int g_released;
+
+static void release_blob(void *p)
+{
+    g_released++;
+    free(p);
+}
+
+/* Compress unit u and hand it to the writer (which then owns the blob). */
+static ova_status write_unit(export *x, ova_writer *w, uint64_t u, ova_err *err)
+{
+    unsigned char *blob = malloc(ova_unit_max_size(x->plan->unit_grains));
+    assert_non_null(blob);
+    size_t d;
+    uint64_t first;
+    uint32_t n;
+    ova_plan_unit(x->plan, u, &d, &first, &n);
+    ova_err cerr;
+    ova_err_clear(&cerr);
+    if (ova_unit_compress(x->uw, x->plan, x->readers[d], u, blob, &cerr) != OVA_OK)
+        fail_msg("compress unit %llu: %s", (unsigned long long)u, cerr.msg);
+    const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
+    return ova_writer_unit(w, h, blob + sizeof *h, release_blob, blob, err);
+}
+
+static ova_writer_opts writer_opts(ova_sha sha, int buffered)
+{
+    ova_writer_opts o = { sha, 0, MTIME, buffered, P("vm.vmx"), collect_warning, NULL };
+    return o;
+}
+
+/* ---- fixtures ---- */
+
+static int have(const char *cmd)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "command -v %s >/dev/null 2>&1", cmd);
+    return system(buf) == 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/test_ova_writer.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(g_dir) == NULL)
+        return -1;
+    g_have_tools = have("qemu-img") && have("qemu-io") && have("tar") && have("sha1sum") && have("sha256sum") &&
+                   have("sha512sum");
+    if (g_have_tools)
+        make_vm();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+#define NEED_TOOLS()                                                                                              \
+    do {                                                                                                          \
+        if (!g_have_tools)                                                                                        \
+            OVA_SKIP("qemu-img, qemu-io, tar or sha*sum not installed\n");                                        \
+    } while (0)
+
+/* ---- the whole export, read back ---- */
+
+/* Write out.ova (or the given name) from the two-disk VM; its size. */
+static uint64_t write_ova(const char *name, ova_sha sha, int buffered, uint32_t unit_grains)
+{
+    export x;
+    export_load(&x, unit_grains);
+    ova_writer_opts o = writer_opts(sha, buffered);
+    ova_writer *w = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    if (ova_writer_open(P(name), x.vm, x.plan, &o, &w, &err) != OVA_OK)
+        fail_msg("open %s: %s", name, err.msg);
+    uint64_t units = ova_plan_units(x.plan);
+    g_released = 0;
+    for (uint64_t u = 0; u < units; u++)
+        if (write_unit(&x, w, u, &err) != OVA_OK)
+            fail_msg("unit %llu: %s", (unsigned long long)u, err.msg);
+    uint64_t before = ova_writer_bytes(w);
+    if (ova_writer_finish(&w, &err) != OVA_OK)
+        fail_msg("finish %s: %s", name, err.msg);
+    assert_null(w);
+    assert_true((uint64_t)g_released == units);
+    export_free(&x);
+    struct stat sb;
+    assert_int_equal(stat(P(name), &sb), 0);
+    /* the bytes counted, then the two zero blocks that end the archive */
+    assert_true((uint64_t)sb.st_size == before + 1024);
+    assert_int_equal(sb.st_size % 512, 0);
+    return (uint64_t)sb.st_size;
+}
+
+/* The archive as tar lists it: .ovf, .mf, the disks in plan order, all with
+ * the given mtime; extracted, each disk is its source for qemu-img and every
+ * manifest digest is right. */
+static void check_ova(const char *name, const char *base, const char *sumtool)
+{
+    char cmd[PATH_MAX + 512];
+    snprintf(cmd, sizeof cmd, "cd '%s' && TZ=UTC tar --full-time -tvf '%s'", g_dir, name);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    const char *want[4] = { ".ovf", ".mf", "-disk1.vmdk", "-disk2.vmdk" };
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char mode[32], owner[64], day[32], time[32], member[256];
+        unsigned long long size;
+        if (sscanf(line, "%31s %63s %llu %31s %31s %255s", mode, owner, &size, day, time, member) != 6)
+            fail_msg("tar -tv line: %s", line);
+        if (n >= 4)
+            fail_msg("more than 4 members: %s", line);
+        char expect[256];
+        snprintf(expect, sizeof expect, "%s%s", base, want[n]);
+        if (strcmp(member, expect) != 0)
+            fail_msg("member %d is %s, want %s", n + 1, member, expect);
+        assert_int_equal(mode[0], '-');
+        assert_string_equal(day, "2023-11-14");
+        assert_string_equal(time, "22:13:20");
+        n++;
+    }
+    assert_int_equal(pclose(f), 0);
+    assert_int_equal(n, 4);
+
+    SH("rm -rf x && mkdir x && tar -C x -xf '%s'", name);
+    for (int d = 1; d <= 2; d++) {
+        SH("qemu-img check -q -f vmdk 'x/%s-disk%d.vmdk'", base, d);
+        SH("qemu-img compare -q -f vmdk -F vmdk d%d.vmdk 'x/%s-disk%d.vmdk'", d, base, d);
+    }
+    /* "SHA256(name)= hex" lines, in member order, rewritten for sha*sum -c */
+    SH("cd x && sed -n 1p '%s.mf' | grep -qx 'SHA[0-9]*(%s.ovf)= [0-9a-f]*' && "
+       "sed -n 3p '%s.mf' | grep -q '(%s-disk2.vmdk)' && [ $(wc -l < '%s.mf') = 3 ]",
+       base, base, base, base, base);
+    SH("cd x && sed -E 's/^SHA[0-9]+\\((.*)\\)= ([0-9a-f]+)$/\\2  \\1/' '%s.mf' | %s --strict --quiet -c -",
+       base, sumtool);
+}
+
+static void t_two_disks(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    /* a leftover of an earlier export to this target is reported, not deleted */
+    SH("touch .out.ova.Ab12Cd.part");
+    g_warnings[0] = '\0';
+    write_ova("out.ova", OVA_SHA256, 0, 64);
+    if (strstr(g_warnings, ".out.ova.Ab12Cd.part: left behind by an interrupted export to out.ova") == NULL)
+        fail_msg("no warning about the leftover; got: %s", g_warnings);
+    assert_true(exists(".out.ova.Ab12Cd.part"));
+    SH("rm .out.ova.Ab12Cd.part");
+    assert_int_equal(count_parts("out.ova"), 0);
+    check_ova("out.ova", "out", "sha256sum");
+}
+
+/* The other digests (the manifest's reserved length depends on them), with
+ * the page cache and with units of a whole grain table. */
+static void t_sha_variants(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    write_ova("v1.ova", OVA_SHA1, 1, 512);
+    check_ova("v1.ova", "v1", "sha1sum");
+    write_ova("v512.ova", OVA_SHA512, 0, 512);
+    check_ova("v512.ova", "v512", "sha512sum");
+    /* the same disks with any unit size, direct or buffered: the same bytes */
+    uint64_t a = write_ova("same.ova", OVA_SHA256, 1, 512);
+    SH("mv same.ova same-512.ova");
+    uint64_t b = write_ova("same.ova", OVA_SHA256, 0, 64);
+    assert_true(a == b);
+    SH("cmp same.ova same-512.ova");
+}
+
+/* ---- paths that must leave nothing ---- */
+
+static void t_abort(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    export x;
+    export_load(&x, 64);
+    ova_writer_opts o = writer_opts(OVA_SHA256, 0);
+    ova_writer *w = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    assert_int_equal(ova_writer_open(P("ab.ova"), x.vm, x.plan, &o, &w, &err), OVA_OK);
+    assert_int_equal(count_parts("ab.ova"), 1);
+    g_released = 0;
+    for (uint64_t u = 0; u < 5; u++)
+        assert_int_equal(write_unit(&x, w, u, &err), OVA_OK);
+    ova_writer_abort(&w);
+    assert_null(w);
+    assert_int_equal(g_released, 5);
+    assert_false(exists("ab.ova"));
+    assert_int_equal(count_parts("ab.ova"), 0);
+    ova_writer_abort(&w); /* NULL is fine */
+
+    /* a unit out of order is refused (and still released); finishing early too */
+    assert_int_equal(ova_writer_open(P("ab.ova"), x.vm, x.plan, &o, &w, &err), OVA_OK);
+    g_released = 0;
+    assert_int_equal(write_unit(&x, w, 1, &err), OVA_E_USAGE);
+    assert_int_equal(g_released, 1);
+    assert_non_null(strstr(err.msg, "unit 1 written out of order (expected 0)"));
+    ova_err_clear(&err);
+    assert_int_equal(ova_writer_finish(&w, &err), OVA_E_USAGE);
+    assert_null(w);
+    assert_non_null(strstr(err.msg, "finishing after 0 of"));
+    assert_false(exists("ab.ova"));
+    assert_int_equal(count_parts("ab.ova"), 0);
+    export_free(&x);
+}
+
+/* open must refuse st with a message holding m, creating nothing */
+static void open_refused(export *x, const char *target, ova_status st, const char *m)
+{
+    ova_writer_opts o = writer_opts(OVA_SHA256, 0);
+    ova_writer *w = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    const char *slash = strrchr(target, '/');
+    const char *fname = slash ? slash + 1 : target;
+    int parts = count_parts(fname);
+    ova_status got = ova_writer_open(P(target), x->vm, x->plan, &o, &w, &err);
+    if (got != st)
+        fail_msg("open %s: status %d, want %d (%s)", target, got, st, err.msg);
+    assert_null(w);
+    if (strstr(err.msg, m) == NULL)
+        fail_msg("open %s: message \"%s\" lacks \"%s\"", target, err.msg, m);
+    assert_int_equal(count_parts(fname), parts);
+}
+
+static void t_refused_targets(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    export x;
+    export_load(&x, 64);
+    SH("cp vm.vmx vm.vmx.orig && ln d2-flat.vmdk hard.ova && ln -s d1.vmdk link.ova && mkdir dir.ova && "
+       "mkfifo fifo.ova");
+    /* the inputs themselves, and the same file under another name */
+    open_refused(&x, "vm.vmx", OVA_E_USAGE, "is the same file as");
+    open_refused(&x, "d1.vmdk", OVA_E_USAGE, "which this export reads");
+    open_refused(&x, "d2-flat.vmdk", OVA_E_USAGE, "is the same file as");
+    open_refused(&x, "hard.ova", OVA_E_USAGE, "d2-flat.vmdk, which this export reads");
+    /* what the rename would replace instead of the file */
+    open_refused(&x, "link.ova", OVA_E_USAGE, "is a symbolic link");
+    open_refused(&x, "dir.ova", OVA_E_USAGE, "is a folder");
+    open_refused(&x, "fifo.ova", OVA_E_USAGE, "is a FIFO, not a regular file");
+    open_refused(&x, "dir.ova/", OVA_E_USAGE, "output must be a file name, not a folder");
+    SH("cmp vm.vmx vm.vmx.orig && qemu-img check -q d1.vmdk && [ -L link.ova ]");
+
+    /* the checks run again before the rename: a link put there meanwhile stays */
+    ova_writer_opts o = writer_opts(OVA_SHA256, 0);
+    ova_writer *w = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    assert_int_equal(ova_writer_open(P("late.ova"), x.vm, x.plan, &o, &w, &err), OVA_OK);
+    g_released = 0;
+    for (uint64_t u = 0; u < ova_plan_units(x.plan); u++)
+        assert_int_equal(write_unit(&x, w, u, &err), OVA_OK);
+    SH("ln -s d1.vmdk late.ova");
+    assert_int_equal(ova_writer_finish(&w, &err), OVA_E_USAGE);
+    assert_null(w);
+    assert_non_null(strstr(err.msg, "late.ova: is a symbolic link"));
+    assert_true((uint64_t)g_released == ova_plan_units(x.plan));
+    assert_int_equal(count_parts("late.ova"), 0);
+    SH("[ -L late.ova ] && qemu-img check -q d1.vmdk");
+    export_free(&x);
+}
+
+static void t_member_base(void **state)
+{
+    (void)state;
+    char b[81];
+    ova_member_base("/a/b/My VM.OVA", b);
+    assert_string_equal(b, "My_VM");
+    ova_member_base("..x..y.", b);
+    assert_string_equal(b, "_.x._y_");
+    ova_member_base(".ova", b);
+    assert_string_equal(b, "vm");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_two_disks),       cmocka_unit_test(t_sha_variants), cmocka_unit_test(t_abort),
+        cmocka_unit_test(t_refused_targets), cmocka_unit_test(t_member_base),
+    };
+    return ova_test_exit(cmocka_run_group_tests(tests, setup, teardown));
+}
