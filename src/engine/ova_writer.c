@@ -52,6 +52,7 @@ typedef struct input_id {
 
 struct ova_writer {
     const ova_vm *vm;
+    const ova_prepared *prep; /* each disk's device, adapter and member name */
     const ova_plan *plan;
     ova_writer_opts opts;
     char *final_path;
@@ -66,7 +67,6 @@ struct ova_writer {
     uint64_t ovf_len;         /* reserved (and final) .ovf length */
     uint64_t mf_len;          /* exact .mf length */
     disk_out *disks;
-    const ova_device **disk_dev;  /* the VMX device of each plan disk */
     input_id *inputs;         /* the VMX and every file of every disk */
     size_t n_inputs;
     const EVP_MD *md_type;
@@ -305,7 +305,7 @@ static ova_status build_ovf(ova_writer *w, int placeholder, ova_buf *out, ova_er
         od[i].capacity = cap;
         od[i].file_size = placeholder ? UINT64_MAX : w->disks[i].size;
         od[i].populated_size = placeholder ? UINT64_MAX : (pop < cap ? pop : cap);
-        od[i].device = w->disk_dev[i];
+        od[i].device = w->prep->disks[i].device;
     }
     ova_ovf_options oo = { w->opts.target_hw };
     ova_status st = ova_ovf_write(w->vm, od, n, &oo, out, err);
@@ -329,7 +329,6 @@ static void writer_free(ova_writer *w)
     EVP_MD_CTX_free(w->md);
     free(w->gd);
     free(w->disks);
-    free(w->disk_dev);
     free(w->inputs);
     free(w->final_path);
     free(w->tmp_path);
@@ -512,9 +511,10 @@ void ova_writer_abort(ova_writer **pw)
     *pw = NULL;
 }
 
-ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan *plan,
-                           const ova_writer_opts *opts, ova_writer **out, ova_err *err)
+ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const ova_writer_opts *opts,
+                           ova_writer **out, ova_err *err)
 {
+    const char *output = prep->output;
     ova_status st = OVA_OK;
     ova_buf ovf = OVA_BUF_INIT;
     ova_writer *w = calloc(1, sizeof *w);
@@ -525,36 +525,34 @@ ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan 
     pthread_mutex_init(&w->io_mu, NULL);
     pthread_cond_init(&w->io_work, NULL);
     pthread_cond_init(&w->io_idle, NULL);
-    w->vm = vm;
+    w->vm = prep->vm;
+    w->prep = prep;
     w->plan = plan;
     w->opts = *opts;
     size_t nd = plan->n_disks;
     w->disks = calloc(nd ? nd : 1, sizeof *w->disks);
-    w->disk_dev = calloc(nd ? nd : 1, sizeof *w->disk_dev);
     w->final_path = strdup(output);
     w->md = EVP_MD_CTX_new();
     w->md_type = opts->sha == OVA_SHA1 ? EVP_sha1() : opts->sha == OVA_SHA512 ? EVP_sha512() : EVP_sha256();
-    if (w->disks == NULL || w->disk_dev == NULL || w->final_path == NULL || w->md == NULL) {
+    if (w->disks == NULL || w->final_path == NULL || w->md == NULL) {
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
         goto fail;
     }
 
-    /* pair plan disks with the VMX's disk devices, in order */
-    size_t k = 0;
-    for (size_t i = 0; i < vm->n_devices && k < nd; i++)
-        if (vm->devices[i].kind == OVA_DEV_DISK)
-            w->disk_dev[k++] = &vm->devices[i];
-    if (k != nd || ova_vm_disk_count(vm) != nd) {
-        st = ova_err_set(err, OVA_E_USAGE, "internal error: %zu disks planned, VM has %zu", nd,
-                         ova_vm_disk_count(vm));
-        goto fail;
-    }
+    /* prepare paired disks with devices and named members; the plan must
+     * hold those same disks, in order */
+    for (size_t i = 0; i < nd || i < prep->n_disks; i++)
+        if (i >= nd || i >= prep->n_disks || plan->disks[i] != prep->disks[i].info) {
+            st = ova_err_set(err, OVA_E_INTERNAL, "internal error: the plan's %zu disks are not the %zu prepared",
+                             nd, prep->n_disks);
+            goto fail;
+        }
 
-    ova_member_base(output, w->base);
+    memcpy(w->base, prep->member_base, sizeof w->base);
     snprintf(w->ovf_name, sizeof w->ovf_name, "%s.ovf", w->base);
     snprintf(w->mf_name, sizeof w->mf_name, "%s.mf", w->base);
     for (size_t i = 0; i < nd; i++)
-        snprintf(w->disks[i].name, sizeof w->disks[i].name, "%s-disk%zu.vmdk", w->base, i + 1);
+        memcpy(w->disks[i].name, prep->disks[i].member, sizeof w->disks[i].name);
 
     /* reserve: the OVF at its widest, the manifest exactly */
     st = build_ovf(w, 1, &ovf, err);
@@ -642,14 +640,7 @@ static ova_status start_disk(ova_writer *w, size_t d, ova_err *err)
     if (EVP_DigestInit_ex(w->md, w->md_type, NULL) != 1)
         return ova_err_set(err, OVA_E_NOMEM, "digest init failed");
 
-    const ova_device *dev = w->disk_dev[d];
-    const char *adapter = dev->bus == OVA_BUS_IDE ? "ide" : "lsilogic";
-    for (size_t i = 0; i < w->vm->n_controllers; i++) {
-        const ova_controller *c = &w->vm->controllers[i];
-        if (c->bus == OVA_BUS_SCSI && dev->bus == OVA_BUS_SCSI && c->index == dev->ctrl_index &&
-            c->model == OVA_SCSI_BUSLOGIC)
-            adapter = "buslogic";
-    }
+    const char *adapter = w->prep->disks[d].adapter;
     ova_stream_info si = { info->capacity, info->cid, o->name, adapter, info->tools_version,
                            info->tools_install_type };
     unsigned char *head = malloc((size_t)OVA_STREAM_OVERHEAD * OVA_SECTOR);

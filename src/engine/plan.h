@@ -39,6 +39,12 @@ ova_status ova_plan_new(ova_disk_info **disks, size_t n_disks, uint32_t unit_gra
                         ova_err *err);
 void ova_plan_free(ova_plan **p);
 
+/* Build the plan of a prepared export (prepare.h): its disks, in order.
+ * The plan takes the disk infos, on success and on failure; prep's
+ * pointers to them stay valid as long as the plan (prep->infos_given). */
+struct ova_prepared;
+ova_status ova_plan_from_prepared(struct ova_prepared *prep, uint32_t unit_grains, ova_plan **out, ova_err *err);
+
 uint64_t ova_plan_units(const ova_plan *p);
 
 /* Which disk a unit belongs to, its first grain and its grain count (the
