@@ -255,7 +255,7 @@ static void io_stop(ova_writer *w, int drop)
 static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ova_err *err)
 {
     if (hash && EVP_DigestUpdate(w->md, p, n) != 1)
-        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->final_path);
+        return ova_err_set(err, OVA_E_INTERNAL, "%s: digest update failed", w->final_path);
     unsigned char *copy = malloc(n ? n : 1);
     if (copy == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->final_path);
@@ -272,7 +272,7 @@ static ova_status write_owned(ova_writer *w, const void *p, size_t n, void (*rel
 {
     if (EVP_DigestUpdate(w->md, p, n) != 1) {
         release(owner);
-        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->final_path);
+        return ova_err_set(err, OVA_E_INTERNAL, "%s: digest update failed", w->final_path);
     }
     ova_status st = enqueue(w, p, n, w->pos, release, owner, err);
     w->pos += n;
@@ -638,7 +638,7 @@ static ova_status start_disk(ova_writer *w, size_t d, ova_err *err)
     if (st != OVA_OK)
         return st;
     if (EVP_DigestInit_ex(w->md, w->md_type, NULL) != 1)
-        return ova_err_set(err, OVA_E_NOMEM, "digest init failed");
+        return ova_err_set(err, OVA_E_INTERNAL, "digest init failed");
 
     const char *adapter = w->prep->disks[d].adapter;
     ova_stream_info si = { info->capacity, info->cid, o->name, adapter, info->tools_version,
@@ -694,7 +694,7 @@ static ova_status finish_disk(ova_writer *w, size_t d, ova_err *err)
     o->size = w->sector * OVA_SECTOR;
     unsigned int dl = 0;
     if (EVP_DigestFinal_ex(w->md, o->digest, &dl) != 1)
-        return ova_err_set(err, OVA_E_NOMEM, "digest failed");
+        return ova_err_set(err, OVA_E_INTERNAL, "digest failed");
     unsigned char hdr[OVA_TAR_BLOCK];
     st = ova_tar_header(hdr, o->name, o->size, w->opts.mtime, err);
     if (st != OVA_OK)
@@ -706,7 +706,7 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
                            void (*release)(void *), void *owner, ova_err *err)
 {
     if (h->unit != w->next_unit || h->status != OVA_UNIT_OK) {
-        ova_status st = ova_err_set(err, OVA_E_USAGE, "internal error: unit %llu written out of order (expected %llu)",
+        ova_status st = ova_err_set(err, OVA_E_INTERNAL, "internal error: unit %llu written out of order (expected %llu)",
                                     (unsigned long long)h->unit, (unsigned long long)w->next_unit);
         release(owner);
         return st;
@@ -768,7 +768,7 @@ static ova_status digest(const EVP_MD *md, const void *p, size_t n, unsigned cha
 {
     unsigned int len = 0;
     if (EVP_Digest(p, n, out, &len, md, NULL) != 1)
-        return ova_err_set(err, OVA_E_NOMEM, "digest failed");
+        return ova_err_set(err, OVA_E_INTERNAL, "digest failed");
     return OVA_OK;
 }
 
@@ -795,7 +795,7 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
     ova_buf ovf = OVA_BUF_INIT, mf = OVA_BUF_INIT;
     unsigned char *front = NULL;
     if (w->next_unit != ova_plan_units(w->plan)) {
-        st = ova_err_set(err, OVA_E_USAGE, "internal error: finishing after %llu of %llu units",
+        st = ova_err_set(err, OVA_E_INTERNAL, "internal error: finishing after %llu of %llu units",
                          (unsigned long long)w->next_unit, (unsigned long long)ova_plan_units(w->plan));
         goto fail;
     }
@@ -808,7 +808,7 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
     if ((st = build_ovf(w, 0, &ovf, err)) != OVA_OK)
         goto fail;
     if (ovf.len > w->ovf_len) {
-        st = ova_err_set(err, OVA_E_USAGE, "internal error: OVF grew past its reserved %llu bytes",
+        st = ova_err_set(err, OVA_E_INTERNAL, "internal error: OVF grew past its reserved %llu bytes",
                          (unsigned long long)w->ovf_len);
         goto fail;
     }
@@ -828,7 +828,7 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
         goto fail;
     }
     if (mf.len != w->mf_len) {
-        st = ova_err_set(err, OVA_E_USAGE, "internal error: manifest is %zu bytes, %llu reserved", mf.len,
+        st = ova_err_set(err, OVA_E_INTERNAL, "internal error: manifest is %zu bytes, %llu reserved", mf.len,
                          (unsigned long long)w->mf_len);
         goto fail;
     }
