@@ -21,8 +21,8 @@
 #include "ovatool/status.h"
 
 /* The unit sizes the engine starts from, alone and with other ranks; it
- * halves them while the memory limit requires (why: pick_unit in
- * mpi_export.c). */
+ * halves them while the memory limit requires (why: ova_prepare_unit_size
+ * in prepare.c). */
 #define OVA_UNIT_GRAINS_ONE_RANK 64u
 #define OVA_UNIT_GRAINS_MANY_RANKS 512u
 

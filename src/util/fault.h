@@ -12,7 +12,7 @@
  *
  * Points:
  *   "export.unit"  a compression thread fails its unit with an injected
- *                  read error (mpi_export.c)
+ *                  read error (mpi_workers.c)
  */
 #ifndef OVATOOL_FAULT_H
 #define OVATOOL_FAULT_H
