@@ -76,7 +76,9 @@ static ova_status plan_rank0(ova_engine *e, int threads_total, ova_buf *packed, 
     return OVA_OK;
 }
 
-/* Phase 1: rank 0 plans; the plan and the window go to every rank. */
+/* Phase 1: rank 0 plans; the plan and the window go to every rank. It
+ * agrees three times, because each step needs every rank ready for the
+ * next: rank 0's plan, every rank's room for it, every rank's unpacking. */
 static ova_status phase_plan(ova_engine *e, int threads_total, ova_err *err)
 {
     ova_buf packed = OVA_BUF_INIT;
@@ -136,13 +138,13 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
         stats->threads_total = threads_total;
         ova_writer_note_progress(0, stats->bytes_in);
         ova_engine_log(e, 0,
-              "exporting %zu disk(s), %.2f GiB, as %llu units of %u grains; %d rank(s), %d compression "
-              "thread(s); %s level %d, %s; memory limit %llu MiB per rank (%llu units in flight); output %s",
-              e->plan->n_disks, (double)stats->bytes_in / 1073741824.0, (unsigned long long)e->n_units,
-              e->plan->unit_grains, e->size, threads_total, ova_codec_name(opts->codec), opts->level,
-              opts->store_incompressible ? "incompressible grains stored" : "every grain compressed",
-              (unsigned long long)(opts->mem_limit >> 20), (unsigned long long)e->window,
-              ova_writer_direct(e->writer) ? "with O_DIRECT" : "through the page cache");
+                       "exporting %zu disk(s), %.2f GiB, as %llu units of %u grains; %d rank(s), %d compression "
+                       "thread(s); %s level %d, %s; memory limit %llu MiB per rank (%llu units in flight); output %s",
+                       e->plan->n_disks, (double)stats->bytes_in / 1073741824.0, (unsigned long long)e->n_units,
+                       e->plan->unit_grains, e->size, threads_total, ova_codec_name(opts->codec), opts->level,
+                       opts->store_incompressible ? "incompressible grains stored" : "every grain compressed",
+                       (unsigned long long)(opts->mem_limit >> 20), (unsigned long long)e->window,
+                       ova_writer_direct(e->writer) ? "with O_DIRECT" : "through the page cache");
         e->slots = calloc((size_t)e->window, sizeof *e->slots);
         e->pend = calloc((size_t)remote_threads + 1, sizeof *e->pend);
         if (e->slots == NULL || e->pend == NULL)
@@ -190,7 +192,8 @@ static ova_status phase_finish(ova_engine *e, ova_err *err)
     ova_export_stats *stats = e->stats;
     if (e->rank == 0) {
         if (!e->failed && e->write_head != e->n_units)
-            ova_engine_fail0(e, 0, OVA_E_INTERNAL, "internal error: rank 0's work ended before every unit was written");
+            ova_engine_fail0(e, 0, OVA_E_INTERNAL,
+                             "internal error: rank 0's work ended before every unit was written");
         if (!e->failed) {
             stats->bytes_out = ova_writer_bytes(e->writer) + 2 * 512;
             if (e->opts->progress_secs > 0)

@@ -144,7 +144,8 @@ void ova_engine_service(ova_engine *e, int remote_threads)
             if (unit >= 0)
                 outstanding--;
             stopped++;
-            ova_engine_fail0(e, ms.MPI_SOURCE, OVA_E_ABORTED, buf != NULL && count > 8 ? buf + 8 : "a remote rank failed");
+            ova_engine_fail0(e, ms.MPI_SOURCE, OVA_E_ABORTED,
+                             buf != NULL && count > 8 ? buf + 8 : "a remote rank failed");
             free(buf);
         } else if (ms.MPI_TAG == TAG_WAKE) {
             int x;
