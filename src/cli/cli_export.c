@@ -1,6 +1,7 @@
 /* cli_export.c - `ovatool export`: options, MPI start-up, the summary. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -277,11 +278,16 @@ static void export_env(ova_export_opts *o)
             o->mtime = v;
     }
     /* Test hook: OVATOOL_TEST_FAIL_RANK=R makes rank R fail its first unit,
-     * so the tests can prove that a failure on any rank stops the whole job
-     * cleanly (a no-op in builds without the tests, util/fault.h). */
+     * R:POINT fail at another fault point (util/fault.h lists them), so the
+     * tests can prove that a failure on any rank, in any phase, stops the
+     * whole job cleanly (a no-op in builds without the tests). */
     const char *fr = getenv("OVATOOL_TEST_FAIL_RANK");
-    if (fr != NULL && *fr && atoi(fr) >= 0)
-        ova_fault_arm("export.unit", atoi(fr));
+    if (fr != NULL && *fr) {
+        char *end;
+        long r = strtol(fr, &end, 10);
+        if (end != fr && r >= 0 && r <= INT_MAX && (*end == '\0' || *end == ':'))
+            ova_fault_arm(*end == ':' ? end + 1 : "export.unit", (int)r);
+    }
 }
 
 int cli_export(int argc, char **argv)

@@ -89,7 +89,10 @@ static ova_status phase_plan(ova_engine *e, int threads_total, ova_err *err)
     MPI_Bcast(hdr, 2, MPI_UINT64_T, 0, e->comm);
     if (e->rank != 0) {
         e->window = hdr[1];
-        ova_buf_fill(&packed, 0, (size_t)hdr[0]);
+        if (ova_fault("export.plan"))
+            st = ova_err_set(err, OVA_E_NOMEM, "injected: no room to receive the plan (test fault export.plan)");
+        else
+            ova_buf_fill(&packed, 0, (size_t)hdr[0]);
         if (ova_buf_failed(&packed))
             st = ova_err_set(err, OVA_E_NOMEM, "out of memory receiving the plan (%llu bytes)",
                              (unsigned long long)hdr[0]);
@@ -117,6 +120,9 @@ static ova_status phase_readers(ova_engine *e, ova_err *err)
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory for the disk readers");
     for (size_t i = 0; st == OVA_OK && i < e->plan->n_disks; i++)
         st = ova_disk_reader_open(e->plan->disks[i], &e->readers[i], err);
+    if (st == OVA_OK && ova_fault("export.readers"))
+        st = ova_err_set(err, OVA_E_IO, "%s: injected failure opening the disk readers (test fault export.readers)",
+                         e->plan->n_disks > 0 ? e->plan->disks[0]->path : "no disk");
     return ova_mpi_agree(e->comm, st, err);
 }
 

@@ -11,8 +11,11 @@
  * the CLI arms from OVATOOL_TEST_FAIL_RANK (src/cli/cli_export.c).
  *
  * Points:
- *   "export.unit"  a compression thread fails its unit with an injected
- *                  read error (mpi_workers.c)
+ *   "export.unit"     a compression thread fails its unit with an injected
+ *                     read error (mpi_workers.c)
+ *   "export.plan"     a rank other than 0 finds no room to receive the plan
+ *                     (mpi_export.c)
+ *   "export.readers"  a rank fails to open its disk readers (mpi_export.c)
  */
 #ifndef OVATOOL_FAULT_H
 #define OVATOOL_FAULT_H
