@@ -541,12 +541,14 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
 
     /* prepare paired disks with devices and named members; the plan must
      * hold those same disks, in order */
-    for (size_t i = 0; i < nd || i < prep->n_disks; i++)
-        if (i >= nd || i >= prep->n_disks || plan->disks[i] != prep->disks[i].info) {
-            st = ova_err_set(err, OVA_E_INTERNAL, "internal error: the plan's %zu disks are not the %zu prepared",
-                             nd, prep->n_disks);
-            goto fail;
-        }
+    int same = prep->n_disks == nd;
+    for (size_t i = 0; same && i < nd; i++)
+        same = plan->disks[i] == prep->disks[i].info;
+    if (!same) {
+        st = ova_err_set(err, OVA_E_INTERNAL, "internal error: the plan's %zu disks are not the %zu prepared", nd,
+                         prep->n_disks);
+        goto fail;
+    }
 
     memcpy(w->base, prep->member_base, sizeof w->base);
     snprintf(w->ovf_name, sizeof w->ovf_name, "%s.ovf", w->base);
