@@ -1,7 +1,7 @@
 /* export.h - the export engine: VMX in, OVA out, over MPI.
  *
  * Collective over comm: every rank calls ova_export() with the same options.
- * Rank 0 parses the VMX and the disk descriptors, broadcasts the plan, hands
+ * Rank 0 prepares the export (prepare.h), broadcasts the plan, hands
  * out work units on request (dynamic balancing: a rank asks for the next
  * unit when a thread is free) and writes the OVA in unit order. Every rank,
  * rank 0 included, reads its units straight from the shared file system and
@@ -9,9 +9,11 @@
  * grants a unit only while fewer than `window` units are between the write
  * position and the newest grant.
  *
- * On an error on any rank the job stops everywhere, the temporary output is
- * removed, and every rank returns a failure; rank 0's err carries the first
- * message (prefixed with the rank and host that hit it).
+ * The work runs in phases (plan, readers, compress and gather, finish),
+ * each ending in an agreement: on an error on any rank the job stops
+ * everywhere, the temporary output is removed, and every rank returns a
+ * failure; rank 0's err carries the failing rank's own status and message
+ * (prefixed with the rank and host that hit it when that is not rank 0).
  */
 #ifndef OVATOOL_EXPORT_H
 #define OVATOOL_EXPORT_H
@@ -34,7 +36,8 @@ typedef struct ova_export_opts {
     int level;
     ova_sha sha;
     int target_hw;            /* 0 = keep the VM's virtualHW.version */
-    int64_t mtime;            /* tar mtime; < 0: SOURCE_DATE_EPOCH or the VMX's mtime */
+    int64_t mtime;            /* tar mtime; < 0: the VMX's mtime (the library reads no environment:
+                                 the CLI puts SOURCE_DATE_EPOCH here) */
     double progress_secs;     /* seconds between progress reports; 0 = none */
     bool force;               /* export even when lock folders say the VM is running */
     bool buffered_io;         /* write the OVA through the page cache, never O_DIRECT */

@@ -1,6 +1,7 @@
 /* cli_export.c - `ovatool export`: options, MPI start-up, the summary. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "ovatool/export.h"
+/* the one internal header the CLI includes: arming the tests' fault hook */
+#include "../util/fault.h"
 
 enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
 
@@ -271,6 +274,33 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
     return NULL;
 }
 
+/* The library reads no environment; the command line does, here.
+ * SOURCE_DATE_EPOCH gives the tar mtime unless an option already did
+ * (none does today), for reproducible OVAs; malformed, it is ignored and
+ * the VMX's mtime is used (prepare.h). */
+static void export_env(ova_export_opts *o)
+{
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    if (o->mtime < 0 && sde != NULL && *sde) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(sde, &end, 10);
+        if (errno == 0 && *end == '\0' && v >= 0)
+            o->mtime = v;
+    }
+    /* Test hook: OVATOOL_TEST_FAIL_RANK=R makes rank R fail its first unit,
+     * R:POINT fail at another fault point (util/fault.h lists them), so the
+     * tests can prove that a failure on any rank, in any phase, stops the
+     * whole job cleanly (a no-op in builds without the tests). */
+    const char *fr = getenv("OVATOOL_TEST_FAIL_RANK");
+    if (fr != NULL && *fr) {
+        char *end;
+        long r = strtol(fr, &end, 10);
+        if (end != fr && r >= 0 && r <= INT_MAX && (*end == '\0' || *end == ':'))
+            ova_fault_arm(*end == ':' ? end + 1 : "export.unit", (int)r);
+    }
+}
+
 int cli_export(int argc, char **argv)
 {
     int provided = cli_mpi_init(&argc, &argv, MPI_THREAD_MULTIPLE);
@@ -303,6 +333,7 @@ int cli_export(int argc, char **argv)
     }
     if (rank != 0)
         cli_quiet = true;
+    export_env(&o);
 
     /* a live bar on a terminal, timestamped lines in logs */
     cli_progress prog;

@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "cli_json.h"
 #include "ovatool/buf.h"
 #include "ovatool/disk.h"
 #include "ovatool/ovf.h"
+#include "ovatool/prepare.h"
 #include "ovatool/vm.h"
 
 static const char *scsi_name(ova_scsi_model m)
@@ -37,21 +37,11 @@ static const char *nic_name(ova_nic_model m)
     return "";
 }
 
-static const char *controller_model(const ova_vm *vm, const ova_device *d)
+static const char *controller_model(const ova_prepared_disk *pd)
 {
-    if (d->bus != OVA_BUS_SCSI)
-        return ova_bus_name(d->bus);
-    for (size_t i = 0; i < vm->n_controllers; i++)
-        if (vm->controllers[i].bus == OVA_BUS_SCSI && vm->controllers[i].index == d->ctrl_index)
-            return scsi_name(vm->controllers[i].model);
-    return "scsi";
-}
-
-static int locked(const char *path)
-{
-    char lck[4096];
-    struct stat sb;
-    return (size_t)snprintf(lck, sizeof lck, "%s.lck", path) < sizeof lck && stat(lck, &sb) == 0;
+    if (pd->device->bus != OVA_BUS_SCSI)
+        return ova_bus_name(pd->device->bus);
+    return pd->controller != NULL ? scsi_name(pd->controller->model) : "scsi";
 }
 
 /* "512 KiB", "37.5 MiB", "3.00 GiB": readable at every disk size. */
@@ -138,41 +128,30 @@ int cli_info_cmd(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    /* the same preparation as an export's, so info shows what export
+     * would do: inspect records lock folders (of every file export reads)
+     * instead of refusing */
     ova_err err;
     ova_err_clear(&err);
-    ova_vm *vm = NULL;
-    if (ova_vm_load(vmx_path, &vm, &err) != OVA_OK) {
+    ova_prepare_opts po;
+    ova_prepare_opts_init(&po);
+    po.vmx_path = vmx_path;
+    po.confine = confine != 0;
+    po.inspect = true;
+    po.log = info_log;
+    ova_prepared *prep = NULL;
+    if (ova_prepare(&po, &prep, &err) != OVA_OK) {
         cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    size_t nd = ova_vm_disk_count(vm);
-    ova_disk_info **disks = calloc(nd ? nd : 1, sizeof *disks);
+    const ova_vm *vm = prep->vm;
     int rc = EXIT_OK;
     size_t k = 0;
-    for (size_t i = 0; disks != NULL && i < vm->n_devices; i++) {
-        if (vm->devices[i].kind != OVA_DEV_DISK)
-            continue;
-        ova_describe_opts dopts = { vm->vmx_dir, confine != 0, info_log, NULL };
-        if (ova_disk_describe_ex(vm->devices[i].path, &dopts, &disks[k], &err) != OVA_OK) {
-            cli_error("%s", err.msg);
-            rc = EXIT_FAIL;
-            break;
-        }
-        k++;
-    }
-    if (disks == NULL) {
-        cli_error("out of memory");
-        rc = EXIT_FAIL;
-    }
-    if (rc != EXIT_OK)
-        goto out;
 
     const char *vim_id = NULL, *desc = NULL;
     int cim = 0;
     ova_guest_lookup(vm->guest_os, &vim_id, &cim, &desc);
-    int running = locked(vmx_path);
-    for (size_t i = 0; i < nd; i++)
-        running |= locked(disks[i]->path);
+    int running = prep->lock[0] != '\0';
 
     ova_buf b = OVA_BUF_INIT;
     if (json) {
@@ -196,10 +175,11 @@ int cli_info_cmd(int argc, char **argv)
             const ova_device *d = &vm->devices[i];
             if (d->kind != OVA_DEV_DISK)
                 continue;
-            const ova_disk_info *di = disks[k++];
+            const ova_prepared_disk *pd = &prep->disks[k++];
+            const ova_disk_info *di = pd->info;
             cli_json_object(&j, NULL);
             cli_json_str(&j, "device", d->key_prefix);
-            cli_json_str(&j, "controller", controller_model(vm, d));
+            cli_json_str(&j, "controller", controller_model(pd));
             cli_json_int(&j, "bus", d->ctrl_index);
             cli_json_int(&j, "unit", d->unit);
             cli_json_str(&j, "path", di->path);
@@ -265,11 +245,12 @@ int cli_info_cmd(int argc, char **argv)
                 ova_buf_putc(&b, '\n');
                 continue;
             }
-            const ova_disk_info *di = disks[k++];
+            const ova_prepared_disk *pd = &prep->disks[k++];
+            const ova_disk_info *di = pd->info;
             char h1[32], h2[32];
             ova_buf_printf(&b, "Disk %zu:    ", k);
             cli_buf_text(&b, d->key_prefix);
-            ova_buf_printf(&b, " (%s %d, unit %d), ", controller_model(vm, d), d->ctrl_index, d->unit);
+            ova_buf_printf(&b, " (%s %d, unit %d), ", controller_model(pd), d->ctrl_index, d->unit);
             cli_buf_text(&b, di->create_type);
             ova_buf_printf(&b, ", %s, %s allocated", human(di->capacity, h1), human(di->allocated, h2));
             if (di->chain_depth > 0)
@@ -291,10 +272,6 @@ int cli_info_cmd(int argc, char **argv)
         fputs(b.data, stdout);
     }
     ova_buf_free(&b);
-out:
-    for (size_t i = 0; disks != NULL && i < nd; i++)
-        ova_disk_info_free(&disks[i]);
-    free(disks);
-    ova_vm_free(&vm);
+    ova_prepared_free(&prep);
     return rc;
 }

@@ -29,7 +29,7 @@ uint64_t ova_layout_front_len(const ova_layout *l)
 ova_status ova_layout_pad_ovf(const ova_layout *l, ova_buf *ovf, ova_err *err)
 {
     if (ovf->len > l->ovf_len)
-        return ova_err_set(err, OVA_E_USAGE, "internal error: OVF grew past its reserved %llu bytes",
+        return ova_err_set(err, OVA_E_INTERNAL, "internal error: OVF grew past its reserved %llu bytes",
                            (unsigned long long)l->ovf_len);
     /* pad to the reserved length with blanks after </Envelope>, ending in LF */
     if (ovf->len < l->ovf_len) {
@@ -44,7 +44,7 @@ ova_status ova_layout_front(const ova_layout *l, const ova_buf *ovf, const ova_b
 {
     *front = NULL;
     if (mf->len != l->mf_len)
-        return ova_err_set(err, OVA_E_USAGE, "internal error: manifest is %zu bytes, %llu reserved", mf->len,
+        return ova_err_set(err, OVA_E_INTERNAL, "internal error: manifest is %zu bytes, %llu reserved", mf->len,
                            (unsigned long long)l->mf_len);
     unsigned char *f = calloc(1, ova_layout_front_len(l));
     if (f == NULL)

@@ -37,6 +37,7 @@ typedef struct disk_out {
 
 struct ova_writer {
     const ova_vm *vm;
+    const ova_prepared *prep; /* each disk's device, adapter and member name */
     const ova_plan *plan;
     ova_writer_opts opts;
     ova_target target;        /* the temporary file and the rename into place */
@@ -45,7 +46,6 @@ struct ova_writer {
     char base[81];
     ova_layout layout;        /* the .ovf and .mf members and their reserved space */
     disk_out *disks;
-    const ova_device **disk_dev;  /* the VMX device of each plan disk */
     const EVP_MD *md_type;
     EVP_MD_CTX *md;
     uint64_t next_unit;
@@ -99,7 +99,7 @@ int ova_writer_direct(const ova_writer *w) { return w->out != NULL && ova_out_fi
 static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ova_err *err)
 {
     if (hash && EVP_DigestUpdate(w->md, p, n) != 1)
-        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->target.final_path);
+        return ova_err_set(err, OVA_E_INTERNAL, "%s: digest update failed", w->target.final_path);
     unsigned char *copy = malloc(n ? n : 1);
     if (copy == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->target.final_path);
@@ -122,7 +122,7 @@ static ova_status write_owned(ova_writer *w, const void *p, size_t n, void (*rel
 {
     if (EVP_DigestUpdate(w->md, p, n) != 1) {
         release(owner);
-        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", w->target.final_path);
+        return ova_err_set(err, OVA_E_INTERNAL, "%s: digest update failed", w->target.final_path);
     }
     ova_status st = ova_out_queue_put(w->queue, p, n, w->pos, release, owner, err);
     w->pos += n;
@@ -153,7 +153,7 @@ static ova_status build_ovf(ova_writer *w, int placeholder, ova_buf *out, ova_er
         od[i].capacity = cap;
         od[i].file_size = placeholder ? UINT64_MAX : w->disks[i].size;
         od[i].populated_size = placeholder ? UINT64_MAX : (pop < cap ? pop : cap);
-        od[i].device = w->disk_dev[i];
+        od[i].device = w->prep->disks[i].device;
     }
     ova_ovf_options oo = { w->opts.target_hw };
     ova_status st = ova_ovf_write(w->vm, od, n, &oo, out, err);
@@ -171,7 +171,6 @@ static void writer_free(ova_writer *w)
     EVP_MD_CTX_free(w->md);
     ova_disk_stream_free(&w->stream);
     free(w->disks);
-    free(w->disk_dev);
     free(w);
 }
 
@@ -185,43 +184,44 @@ void ova_writer_abort(ova_writer **pw)
     *pw = NULL;
 }
 
-ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan *plan,
-                           const ova_writer_opts *opts, ova_writer **out, ova_err *err)
+ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const ova_writer_opts *opts,
+                           ova_writer **out, ova_err *err)
 {
+    const char *output = prep->output;
     ova_status st = OVA_OK;
     ova_buf ovf = OVA_BUF_INIT;
     ova_writer *w = calloc(1, sizeof *w);
     if (w == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     ova_target_init(&w->target);
-    w->vm = vm;
+    w->vm = prep->vm;
+    w->prep = prep;
     w->plan = plan;
     w->opts = *opts;
     size_t nd = plan->n_disks;
     w->disks = calloc(nd ? nd : 1, sizeof *w->disks);
-    w->disk_dev = calloc(nd ? nd : 1, sizeof *w->disk_dev);
     w->md = EVP_MD_CTX_new();
     w->md_type = opts->sha == OVA_SHA1 ? EVP_sha1() : opts->sha == OVA_SHA512 ? EVP_sha512() : EVP_sha256();
-    if (w->disks == NULL || w->disk_dev == NULL || w->md == NULL) {
+    if (w->disks == NULL || w->md == NULL) {
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
         goto fail;
     }
 
-    /* pair plan disks with the VMX's disk devices, in order */
-    size_t k = 0;
-    for (size_t i = 0; i < vm->n_devices && k < nd; i++)
-        if (vm->devices[i].kind == OVA_DEV_DISK)
-            w->disk_dev[k++] = &vm->devices[i];
-    if (k != nd || ova_vm_disk_count(vm) != nd) {
-        st = ova_err_set(err, OVA_E_USAGE, "internal error: %zu disks planned, VM has %zu", nd,
-                         ova_vm_disk_count(vm));
+    /* prepare paired disks with devices and named members; the plan must
+     * hold those same disks, in order */
+    int same = prep->n_disks == nd;
+    for (size_t i = 0; same && i < nd; i++)
+        same = plan->disks[i] == prep->disks[i].info;
+    if (!same) {
+        st = ova_err_set(err, OVA_E_INTERNAL, "internal error: the plan's %zu disks are not the %zu prepared", nd,
+                         prep->n_disks);
         goto fail;
     }
 
-    ova_member_base(output, w->base);
+    memcpy(w->base, prep->member_base, sizeof w->base);
     ova_layout_names(&w->layout, w->base);
     for (size_t i = 0; i < nd; i++)
-        snprintf(w->disks[i].name, sizeof w->disks[i].name, "%s-disk%zu.vmdk", w->base, i + 1);
+        memcpy(w->disks[i].name, prep->disks[i].member, sizeof w->disks[i].name);
 
     /* reserve: the OVF at its widest, the manifest exactly */
     st = build_ovf(w, 1, &ovf, err);
@@ -261,16 +261,9 @@ static ova_status start_disk(ova_writer *w, size_t d, ova_err *err)
     if (st != OVA_OK)
         return st;
     if (EVP_DigestInit_ex(w->md, w->md_type, NULL) != 1)
-        return ova_err_set(err, OVA_E_NOMEM, "digest init failed");
+        return ova_err_set(err, OVA_E_INTERNAL, "digest init failed");
 
-    const ova_device *dev = w->disk_dev[d];
-    const char *adapter = dev->bus == OVA_BUS_IDE ? "ide" : "lsilogic";
-    for (size_t i = 0; i < w->vm->n_controllers; i++) {
-        const ova_controller *c = &w->vm->controllers[i];
-        if (c->bus == OVA_BUS_SCSI && dev->bus == OVA_BUS_SCSI && c->index == dev->ctrl_index &&
-            c->model == OVA_SCSI_BUSLOGIC)
-            adapter = "buslogic";
-    }
+    const char *adapter = w->prep->disks[d].adapter;
     ova_stream_info si = { info->capacity, info->cid, o->name, adapter, info->tools_version,
                            info->tools_install_type };
     return ova_disk_stream_start(&w->stream, &si, info->path, err);
@@ -284,7 +277,7 @@ static ova_status finish_disk(ova_writer *w, size_t d, uint64_t size, ova_err *e
     o->size = size;
     unsigned int dl = 0;
     if (EVP_DigestFinal_ex(w->md, o->digest, &dl) != 1)
-        return ova_err_set(err, OVA_E_NOMEM, "digest failed");
+        return ova_err_set(err, OVA_E_INTERNAL, "digest failed");
     unsigned char hdr[OVA_TAR_BLOCK];
     ova_status st = ova_tar_header(hdr, o->name, o->size, w->opts.mtime, err);
     if (st != OVA_OK)
@@ -296,7 +289,7 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
                            void (*release)(void *), void *owner, ova_err *err)
 {
     if (h->unit != w->next_unit || h->status != OVA_UNIT_OK) {
-        ova_status st = ova_err_set(err, OVA_E_USAGE, "internal error: unit %llu written out of order (expected %llu)",
+        ova_status st = ova_err_set(err, OVA_E_INTERNAL, "internal error: unit %llu written out of order (expected %llu)",
                                     (unsigned long long)h->unit, (unsigned long long)w->next_unit);
         release(owner);
         return st;
@@ -337,7 +330,7 @@ static ova_status digest(const EVP_MD *md, const void *p, size_t n, unsigned cha
 {
     unsigned int len = 0;
     if (EVP_Digest(p, n, out, &len, md, NULL) != 1)
-        return ova_err_set(err, OVA_E_NOMEM, "digest failed");
+        return ova_err_set(err, OVA_E_INTERNAL, "digest failed");
     return OVA_OK;
 }
 
@@ -348,7 +341,7 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
     ova_buf ovf = OVA_BUF_INIT, mf = OVA_BUF_INIT;
     unsigned char *front = NULL;
     if (w->next_unit != ova_plan_units(w->plan)) {
-        st = ova_err_set(err, OVA_E_USAGE, "internal error: finishing after %llu of %llu units",
+        st = ova_err_set(err, OVA_E_INTERNAL, "internal error: finishing after %llu of %llu units",
                          (unsigned long long)w->next_unit, (unsigned long long)ova_plan_units(w->plan));
         goto fail;
     }

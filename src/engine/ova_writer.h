@@ -23,6 +23,7 @@
 
 #include "ovatool/manifest.h"
 #include "ovatool/ovf.h"
+#include "ovatool/prepare.h"
 #include "engine/plan.h"
 #include "ovatool/status.h"
 #include "engine/unit.h"
@@ -42,8 +43,10 @@ typedef struct ova_writer_opts {
 
 typedef struct ova_writer ova_writer;
 
-/* Create the temporary file and reserve the OVF/manifest space. vm and plan
- * must outlive the writer; plan->disks[i] is the i-th disk device of vm.
+/* Create the temporary file prep->output names and reserve the OVF/manifest
+ * space. prep and plan must outlive the writer; plan->disks[i] must be
+ * prep->disks[i].info (ova_plan_from_prepared), whose device, adapter and
+ * member name the writer uses (OVA_E_INTERNAL otherwise).
  *
  * The target is refused (OVA_E_USAGE, nothing created) when the rename at
  * the end would destroy something other than an older OVA: when it is the
@@ -61,8 +64,8 @@ typedef struct ova_writer ova_writer;
  * and safe to delete, or, when another process holds the lock a writer
  * keeps on its temporary file (flock), in use by an export running now.
  * They are never deleted here (see the comment at the scan). */
-ova_status ova_writer_open(const char *output, const ova_vm *vm, const ova_plan *plan,
-                           const ova_writer_opts *opts, ova_writer **out, ova_err *err);
+ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const ova_writer_opts *opts,
+                           ova_writer **out, ova_err *err);
 
 /* Append the records of the next unit (units must come in plan order).
  * hdr and records usually live in one buffer, owner: the records are

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "format/vmdk_stream.h"
+#include "ovatool/prepare.h"
 
 #define PLAN_MAGIC 0x4e4c5041564fULL /* "OVAPLN" */
 
@@ -51,6 +52,17 @@ ova_status ova_plan_new(ova_disk_info **disks, size_t n_disks, uint32_t unit_gra
     }
     *out = p;
     return OVA_OK;
+}
+
+ova_status ova_plan_from_prepared(ova_prepared *prep, uint32_t unit_grains, ova_plan **out, ova_err *err)
+{
+    ova_disk_info **disks = calloc(prep->n_disks ? prep->n_disks : 1, sizeof *disks);
+    if (disks == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory building the plan");
+    for (size_t i = 0; i < prep->n_disks; i++)
+        disks[i] = prep->disks[i].info;
+    prep->infos_given = true;
+    return ova_plan_new(disks, prep->n_disks, unit_grains, out, err);
 }
 
 uint64_t ova_plan_units(const ova_plan *p) { return p->first_unit[p->n_disks]; }

@@ -21,8 +21,8 @@
 #include "ovatool/status.h"
 
 /* The unit sizes the engine starts from, alone and with other ranks; it
- * halves them while the memory limit requires (why: pick_unit in
- * mpi_export.c). */
+ * halves them while the memory limit requires (why: ova_prepare_unit_size
+ * in prepare.c). */
 #define OVA_UNIT_GRAINS_ONE_RANK 64u
 #define OVA_UNIT_GRAINS_MANY_RANKS 512u
 
@@ -38,6 +38,12 @@ typedef struct ova_plan {
 ova_status ova_plan_new(ova_disk_info **disks, size_t n_disks, uint32_t unit_grains, ova_plan **out,
                         ova_err *err);
 void ova_plan_free(ova_plan **p);
+
+/* Build the plan of a prepared export (prepare.h): its disks, in order.
+ * The plan takes the disk infos, on success and on failure; prep's
+ * pointers to them stay valid as long as the plan (prep->infos_given). */
+struct ova_prepared;
+ova_status ova_plan_from_prepared(struct ova_prepared *prep, uint32_t unit_grains, ova_plan **out, ova_err *err);
 
 uint64_t ova_plan_units(const ova_plan *p);
 

@@ -16,6 +16,7 @@ const char *ova_strstatus(ova_status st)
     case OVA_E_CODEC: return "compression error";
     case OVA_E_MPI: return "MPI error";
     case OVA_E_ABORTED: return "aborted";
+    case OVA_E_INTERNAL: return "internal error";
     }
     return "unknown error";
 }

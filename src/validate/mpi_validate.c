@@ -10,40 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/mpi_agree.h"
 #include "util/io.h"
 
-/* Agree on a status: the lowest failing rank's message goes to rank 0 and
- * every rank returns a failure. */
+/* Agree on a status: the failing rank's message goes to rank 0 and every
+ * rank returns a failure (engine/mpi_agree.h). */
 static ova_status agree(MPI_Comm comm, int rank, ova_status st, ova_err *err)
 {
-    int mine = st != OVA_OK ? rank : INT32_MAX, first = INT32_MAX;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == INT32_MAX)
-        return OVA_OK;
-    int code = (int)st;
-    MPI_Bcast(&code, 1, MPI_INT, first, comm);
-    if (first != 0) {
-        char msg[OVA_ERR_MAX];
-        if (rank == first) {
-            char host[MPI_MAX_PROCESSOR_NAME] = "";
-            int hl = 0;
-            MPI_Get_processor_name(host, &hl);
-            /* the rank and host prefix may cut the end of a long message */
-            int k = snprintf(msg, sizeof msg, "rank %d on %.64s: ", rank, host);
-            if (k < 0 || (size_t)k >= sizeof msg)
-                k = 0;
-            memcpy(msg + k, err->msg, sizeof msg - (size_t)k - 1);
-            msg[sizeof msg - 1] = '\0';
-            MPI_Send(msg, (int)sizeof msg, MPI_CHAR, 0, 0, comm);
-        } else if (rank == 0) {
-            MPI_Recv(msg, (int)sizeof msg, MPI_CHAR, first, 0, comm, MPI_STATUS_IGNORE);
-            msg[sizeof msg - 1] = '\0';
-            ova_err_set(err, (ova_status)code, "%s", msg);
-        }
-    }
-    if (rank != first && rank != 0)
-        ova_err_set(err, OVA_E_ABORTED, "rank %d failed", first);
-    return rank == first ? st : (ova_status)code;
+    (void)rank;
+    return ova_mpi_agree(comm, st, err);
 }
 
 ova_status ova_validate_mpi(const char *path, const ova_validate_opts *o, MPI_Comm user_comm,

@@ -145,8 +145,18 @@ int main(int argc, char **argv)
     ova_err_clear(&err);
     ova_writer *w = NULL;
     ova_writer_opts wo = { OVA_SHA256, 0, 0, 0, NULL, NULL, NULL };
+    /* the writer takes a prepared export (prepare.h): this one by hand */
+    ova_prepared_disk pd = { .info = d, .device = &dev, .controller = &ctrl, .adapter = "lsilogic" };
+    ova_prepared prep = { .vm = &vm, .disks = &pd, .n_disks = 1 };
+    if (strlen(argv[1]) >= sizeof prep.output) {
+        fprintf(stderr, "intake_rate: output path too long\n");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    strcpy(prep.output, argv[1]);
+    ova_member_base(prep.output, prep.member_base);
+    snprintf(pd.member, sizeof pd.member, "%s-disk1.vmdk", prep.member_base);
     if (ova_plan_new(disks, 1, UG, &plan, &err) != OVA_OK ||
-        ova_writer_open(argv[1], &vm, plan, &wo, &w, &err) != OVA_OK) {
+        ova_writer_open(&prep, plan, &wo, &w, &err) != OVA_OK) {
         fprintf(stderr, "intake_rate: %s\n", err.msg);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ovatool/disk.h"
+#include "ovatool/prepare.h"
 #include "ovatool/vm.h"
 #include "engine/ova_writer.h"
 #include "engine/plan.h"
@@ -131,7 +132,7 @@ static void make_vm(void)
 }
 
 typedef struct export {
-    ova_vm *vm;
+    ova_prepared *prep;   /* the VM, its disks paired with devices, the member names */
     ova_plan *plan;
     ova_disk_reader **readers;
     ova_unit_worker *uw;
@@ -142,17 +143,15 @@ static void export_load(export *x, uint32_t unit_grains)
     memset(x, 0, sizeof *x);
     ova_err err;
     ova_err_clear(&err);
-    if (ova_vm_load(P("vm.vmx"), &x->vm, &err) != OVA_OK)
-        fail_msg("load vm.vmx: %s", err.msg);
-    size_t nd = ova_vm_disk_count(x->vm);
+    ova_prepare_opts po;
+    ova_prepare_opts_init(&po);
+    po.vmx_path = P("vm.vmx");
+    po.mtime = MTIME;
+    if (ova_prepare(&po, &x->prep, &err) != OVA_OK)
+        fail_msg("prepare vm.vmx: %s", err.msg);
+    size_t nd = x->prep->n_disks;
     assert_int_equal(nd, 2);
-    ova_disk_info **disks = calloc(nd, sizeof *disks);
-    assert_non_null(disks);
-    size_t k = 0;
-    for (size_t i = 0; i < x->vm->n_devices; i++)
-        if (x->vm->devices[i].kind == OVA_DEV_DISK && ova_disk_describe(x->vm->devices[i].path, &disks[k++], &err))
-            fail_msg("describe: %s", err.msg);
-    if (ova_plan_new(disks, nd, unit_grains, &x->plan, &err) != OVA_OK)
+    if (ova_plan_from_prepared(x->prep, unit_grains, &x->plan, &err) != OVA_OK)
         fail_msg("plan: %s", err.msg);
     x->readers = calloc(nd, sizeof *x->readers);
     assert_non_null(x->readers);
@@ -163,6 +162,15 @@ static void export_load(export *x, uint32_t unit_grains)
     ova_unit_worker_store_incompressible(x->uw, true);
 }
 
+/* Open the writer on target name (in the test folder), as ova_prepare
+ * would have set it up from -o name. */
+static ova_status open_at(export *x, const char *name, const ova_writer_opts *o, ova_writer **w, ova_err *err)
+{
+    if (ova_prepared_set_output(x->prep, P(name), err) != OVA_OK)
+        fail_msg("output %s: %s", name, err->msg);
+    return ova_writer_open(x->prep, x->plan, o, w, err);
+}
+
 static void export_free(export *x)
 {
     for (size_t i = 0; x->plan != NULL && i < x->plan->n_disks; i++)
@@ -170,7 +178,7 @@ static void export_free(export *x)
     free(x->readers);
     ova_unit_worker_free(&x->uw);
     ova_plan_free(&x->plan);
-    ova_vm_free(&x->vm);
+    ova_prepared_free(&x->prep);
 }
 
 /* Every unit blob handed to the writer is released exactly once. */
@@ -253,7 +261,7 @@ static uint64_t write_ova(const char *name, ova_sha sha, int buffered, uint32_t 
     ova_writer *w = NULL;
     ova_err err;
     ova_err_clear(&err);
-    if (ova_writer_open(P(name), x.vm, x.plan, &o, &w, &err) != OVA_OK)
+    if (open_at(&x, name, &o, &w, &err) != OVA_OK)
         fail_msg("open %s: %s", name, err.msg);
     uint64_t units = ova_plan_units(x.plan);
     g_released = 0;
@@ -364,7 +372,7 @@ static void t_abort(void **state)
     ova_writer *w = NULL;
     ova_err err;
     ova_err_clear(&err);
-    assert_int_equal(ova_writer_open(P("ab.ova"), x.vm, x.plan, &o, &w, &err), OVA_OK);
+    assert_int_equal(open_at(&x, "ab.ova", &o, &w, &err), OVA_OK);
     assert_int_equal(count_parts("ab.ova"), 1);
     g_released = 0;
     for (uint64_t u = 0; u < 5; u++)
@@ -377,13 +385,13 @@ static void t_abort(void **state)
     ova_writer_abort(&w); /* NULL is fine */
 
     /* a unit out of order is refused (and still released); finishing early too */
-    assert_int_equal(ova_writer_open(P("ab.ova"), x.vm, x.plan, &o, &w, &err), OVA_OK);
+    assert_int_equal(open_at(&x, "ab.ova", &o, &w, &err), OVA_OK);
     g_released = 0;
-    assert_int_equal(write_unit(&x, w, 1, &err), OVA_E_USAGE);
+    assert_int_equal(write_unit(&x, w, 1, &err), OVA_E_INTERNAL);
     assert_int_equal(g_released, 1);
     assert_non_null(strstr(err.msg, "unit 1 written out of order (expected 0)"));
     ova_err_clear(&err);
-    assert_int_equal(ova_writer_finish(&w, &err), OVA_E_USAGE);
+    assert_int_equal(ova_writer_finish(&w, &err), OVA_E_INTERNAL);
     assert_null(w);
     assert_non_null(strstr(err.msg, "finishing after 0 of"));
     assert_false(exists("ab.ova"));
@@ -401,7 +409,12 @@ static void open_refused(export *x, const char *target, ova_status st, const cha
     const char *slash = strrchr(target, '/');
     const char *fname = slash ? slash + 1 : target;
     int parts = count_parts(fname);
-    ova_status got = ova_writer_open(P(target), x->vm, x->plan, &o, &w, &err);
+    /* the writer's own checks, on the path exactly as given (ova_prepare
+     * would turn an existing folder into FOLDER/<VM name>.ova first) */
+    if (ova_prepared_set_output(x->prep, P("refused.ova"), &err) != OVA_OK)
+        fail_msg("output: %s", err.msg);
+    snprintf(x->prep->output, sizeof x->prep->output, "%s", P(target));
+    ova_status got = ova_writer_open(x->prep, x->plan, &o, &w, &err);
     if (got != st)
         fail_msg("open %s: status %d, want %d (%s)", target, got, st, err.msg);
     assert_null(w);
@@ -435,7 +448,7 @@ static void t_refused_targets(void **state)
     ova_writer *w = NULL;
     ova_err err;
     ova_err_clear(&err);
-    assert_int_equal(ova_writer_open(P("late.ova"), x.vm, x.plan, &o, &w, &err), OVA_OK);
+    assert_int_equal(open_at(&x, "late.ova", &o, &w, &err), OVA_OK);
     g_released = 0;
     for (uint64_t u = 0; u < ova_plan_units(x.plan); u++)
         assert_int_equal(write_unit(&x, w, u, &err), OVA_OK);

@@ -1,0 +1,91 @@
+/* prepare.h - everything an export decides before it reads disk data, in
+ * one MPI-free step that `ovatool export` (the engine, on rank 0), `ovatool
+ * info` and the OVA writer share, so what info shows and what export does
+ * cannot disagree.
+ *
+ * ova_prepare() loads the VMX, checks for lock folders beside every file an
+ * export reads, describes every disk with its snapshot chain, pairs each
+ * disk with its VMX device and controller, names its OVA member, and
+ * chooses the output path and the tar mtime. It never prints and never
+ * reads the environment: warnings go to opts->log, and the caller resolves
+ * SOURCE_DATE_EPOCH into opts->mtime.
+ */
+#ifndef OVATOOL_PREPARE_H
+#define OVATOOL_PREPARE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ovatool/disk.h"
+#include "ovatool/status.h"
+#include "ovatool/vm.h"
+
+typedef struct ova_prepare_opts {
+    const char *vmx_path;
+    const char *output;       /* -o: the OVA, or an existing folder: then FOLDER/<VM name>.ova;
+                                 NULL: no output (info) */
+    int64_t mtime;            /* tar mtime; < 0: the VMX file's mtime */
+    bool force;               /* lock folders: one warning instead of a refusal */
+    bool confine;             /* refuse disk, extent and parent files outside the VMX's folder */
+    /* Looking, not exporting (`ovatool info`): a lock folder is recorded in
+     * the result (ova_prepared.lock), neither refused nor warned about, and
+     * the export's own warnings (snapshot flattening) are not given. */
+    bool inspect;
+    /* Warnings (level 1: a file outside the VM's folder, a lock folder with
+     * force, a snapshot chain flattened) and notes (level 0); may be NULL. */
+    void (*log)(void *ctx, int level, const char *msg);
+    void *log_ctx;
+} ova_prepare_opts;
+
+/* Defaults: everything zero, mtime -1. */
+void ova_prepare_opts_init(ova_prepare_opts *o);
+
+/* One disk of the export, in VMX device order (the order of the OVA's
+ * disk members and of the plan's disks). */
+typedef struct ova_prepared_disk {
+    ova_disk_info *info;               /* the described disk and its chain; owned by the
+                                          ova_prepared until the engine hands it to its plan */
+    const ova_device *device;          /* its VMX device (in vm) */
+    const ova_controller *controller;  /* the controller it sits on (in vm), NULL if the VMX has none */
+    const char *adapter;               /* the stream VMDK's ddb.adapterType: "ide", "lsilogic", "buslogic" */
+    char member[128];                  /* its OVA member name, "BASE-diskN.vmdk" */
+} ova_prepared_disk;
+
+typedef struct ova_prepared {
+    ova_vm *vm;                        /* owned */
+    ova_prepared_disk *disks;          /* owned; n_disks == ova_vm_disk_count(vm) */
+    size_t n_disks;
+    char output[4096];                 /* the OVA path ("" without opts->output) */
+    char member_base[81];              /* BASE of BASE.ovf, BASE.mf, BASE-diskN.vmdk: from output,
+                                          else from the VM's name (ova_member_base) */
+    int64_t mtime;                     /* tar mtime */
+    char lock[4096];                   /* the first lock folder found ("" none): the VM is
+                                          running or did not shut down cleanly */
+    bool infos_given;                  /* the engine's plan took disks[i].info: they live as
+                                          long as the plan, and ova_prepared_free leaves them */
+} ova_prepared;
+
+/* Prepare an export. Refuses (OVA_E_UNSUPPORTED) a lock folder "<file>.lck"
+ * beside the VMX, a disk descriptor, an extent file, a snapshot parent or a
+ * parent's extent file, unless force or inspect. On success *out must be
+ * released with ova_prepared_free(). */
+ova_status ova_prepare(const ova_prepare_opts *opts, ova_prepared **out, ova_err *err);
+
+/* Set (or, with output NULL, clear) the OVA path and derive the member
+ * names from it, as ova_prepare does with opts->output: -o DIR names the
+ * OVA after the VM. For callers that write the same prepared VM to
+ * another target (tests). */
+ova_status ova_prepared_set_output(ova_prepared *p, const char *output, ova_err *err);
+
+/* Free and set *p to NULL. Accepts NULL. */
+void ova_prepared_free(ova_prepared **p);
+
+/* The unit size and window for a job of ranks ranks running threads_total
+ * compression threads in all, with mem_limit bytes per rank for units in
+ * flight: *unit_grains grains per unit (a power of two, 16..512) and
+ * *window units in flight at most. Why these sizes: prepare.c. */
+void ova_prepare_unit_size(uint64_t mem_limit, int ranks, int threads_total, uint32_t *unit_grains,
+                           uint64_t *window);
+
+#endif

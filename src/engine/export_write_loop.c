@@ -1,0 +1,67 @@
+/* export_write_loop.c - rank 0's write loop: unit results, whichever rank
+ * made them, into the OVA writer in unit order (mpi_engine.h). */
+#include "engine/mpi_engine.h"
+
+#include <stdlib.h>
+
+#include "engine/unit.h"
+
+void ova_engine_report_progress(ova_engine *e, uint64_t done, int final)
+{
+    if (e->hooks.progress == NULL)
+        return;
+    ova_progress p = { done < e->stats->bytes_in ? done : e->stats->bytes_in, e->stats->bytes_in,
+                       ova_writer_bytes(e->writer), ova_engine_seconds(&e->t0), final };
+    e->hooks.progress(e->hooks.ctx, &p);
+}
+
+void *ova_engine_write_loop(void *p)
+{
+    ova_engine *e = p;
+    ova_err err;
+    ova_err_clear(&err);
+    uint64_t done_bytes = 0;
+    double next_progress = e->opts->progress_secs;
+    for (;;) {
+        pthread_mutex_lock(&e->mu);
+        while (!e->failed && e->write_head < e->n_units && e->slots[e->write_head % e->window] == NULL)
+            pthread_cond_wait(&e->cv_write, &e->mu);
+        if (e->failed || e->write_head >= e->n_units) {
+            pthread_mutex_unlock(&e->mu);
+            break;
+        }
+        unsigned char *blob = e->slots[e->write_head % e->window];
+        e->slots[e->write_head % e->window] = NULL; /* ours now, whatever happens */
+        pthread_mutex_unlock(&e->mu);
+
+        const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
+        e->stats->bytes_read += h->bytes_read;
+        e->stats->grains_data += h->n_data;
+        e->stats->grains_stored += h->n_stored;
+        e->stats->bytes_stored += (uint64_t)h->n_stored * OVA_GRAIN_SIZE;
+        done_bytes += (uint64_t)h->n_grains * OVA_GRAIN_SIZE;
+        /* the writer frees the blob once its records are in the file */
+        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, free, blob, &err);
+        if (st != OVA_OK) {
+            ova_engine_fail0(e, 0, err.status, err.msg);
+            break;
+        }
+        ova_writer_note_progress(done_bytes < e->stats->bytes_in ? done_bytes : e->stats->bytes_in,
+                                 e->stats->bytes_in);
+        pthread_mutex_lock(&e->mu);
+        e->write_head++;
+        int wake = e->service_running && e->n_pend > 0;
+        pthread_cond_broadcast(&e->cv_grant);
+        pthread_mutex_unlock(&e->mu);
+        if (wake)
+            ova_engine_wake(e);
+        if (e->opts->progress_secs > 0) {
+            double t = ova_engine_seconds(&e->t0);
+            if (t >= next_progress) {
+                ova_engine_report_progress(e, done_bytes, e->write_head == e->n_units);
+                next_progress = t + e->opts->progress_secs;
+            }
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,89 @@
+/* mpi_engine.c - pieces the export engine's files share (mpi_engine.h). */
+#include "engine/mpi_engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+double ova_engine_seconds(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+void ova_engine_log(ova_engine *e, int level, const char *fmt, ...)
+{
+    if (e->hooks.log == NULL || e->rank != 0)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    e->hooks.log(e->hooks.ctx, level, msg);
+}
+
+/* Blocking MPI calls in Open MPI spin on a core while they wait. The
+ * service thread and idle workers wait a lot, and that spinning would take
+ * a core from compression (half the machine on a 2-core node), so waits
+ * poll with a short back-off instead: spin briefly for latency, then sleep
+ * 10 us growing to 1 ms. */
+static void backoff(unsigned *round)
+{
+    if (*round < 64) {
+        (*round)++;
+        return;
+    }
+    unsigned us = 10u << ((*round - 64) / 8 < 7 ? (*round - 64) / 8 : 7);
+    if (us > 1000)
+        us = 1000;
+    (*round)++;
+    struct timespec ts = { 0, (long)us * 1000 };
+    nanosleep(&ts, NULL);
+}
+
+void ova_mpi_wait(MPI_Request *req)
+{
+    unsigned round = 0;
+    int done = 0;
+    for (;;) {
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return;
+        backoff(&round);
+    }
+}
+
+void ova_mpi_probe_any(MPI_Comm comm, MPI_Status *ms)
+{
+    unsigned round = 0;
+    int flag = 0;
+    for (;;) {
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, ms);
+        if (flag)
+            return;
+        backoff(&round);
+    }
+}
+
+void ova_engine_wake(ova_engine *e)
+{
+    int x = 0;
+    MPI_Send(&x, 1, MPI_INT, 0, TAG_WAKE, e->comm);
+}
+
+void ova_engine_fail0(ova_engine *e, int from, ova_status st, const char *msg)
+{
+    pthread_mutex_lock(&e->mu);
+    if (!e->failed) {
+        e->failed = 1;
+        e->first_from = from;
+        ova_err_set(&e->first_err, st, "%s", msg);
+    }
+    int wake = e->service_running;
+    pthread_cond_broadcast(&e->cv_grant);
+    pthread_cond_broadcast(&e->cv_write);
+    pthread_mutex_unlock(&e->mu);
+    if (wake)
+        ova_engine_wake(e);
+}

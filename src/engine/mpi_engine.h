@@ -1,0 +1,114 @@
+/* mpi_engine.h - the export engine's state and the pieces its files share
+ * (internal to src/engine). ova_export (mpi_export.c) runs the phases;
+ * mpi_workers.c holds the compression threads of every rank,
+ * export_write_loop.c rank 0's thread that puts results into the OVA in
+ * unit order, mpi_service.c rank 0's loop that answers other ranks.
+ *
+ * Messages (all on a private duplicate of the caller's communicator):
+ *   REQ    worker thread -> rank 0   int32 thread index: "give me a unit"
+ *   GRANT  rank 0 -> worker thread   int64 unit, or -1 = stop; tag GRANT + thread index
+ *   RESULT worker thread -> rank 0   a unit result (ova_unit_hdr + records)
+ *   ERROR  worker thread -> rank 0   int64 unit (or -1) + message text; the thread then ends
+ *   WAKE   rank 0 -> rank 0          wakes the service loop after the window moved or
+ *                                    the job failed, so pending requests get answered
+ */
+#ifndef OVATOOL_MPI_ENGINE_H
+#define OVATOOL_MPI_ENGINE_H
+
+#include <mpi.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "engine/cores.h"
+#include "engine/ova_writer.h"
+#include "engine/plan.h"
+#include "ovatool/disk.h"
+#include "ovatool/export.h"
+#include "ovatool/prepare.h"
+
+enum { TAG_REQ = 1, TAG_RESULT, TAG_ERROR, TAG_WAKE, TAG_GRANT = 100 };
+
+typedef struct ova_pending { int src, tid; } ova_pending; /* a request waiting for the window */
+
+typedef struct ova_engine {
+    const ova_export_opts *opts;
+    MPI_Comm comm;
+    int rank, size;
+    char host[MPI_MAX_PROCESSOR_NAME];
+    ova_prepared *prep;        /* rank 0 */
+    ova_plan *plan;
+    ova_disk_reader **readers;
+    uint64_t n_units;
+    size_t unit_max;
+    ova_export_hooks hooks;
+
+    /* threads of this rank */
+    int n_threads;
+    ova_cores cores;
+
+    /* rank 0: dispatch and write state, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_grant;   /* window moved or job ended */
+    pthread_cond_t cv_write;   /* a result arrived or job ended */
+    uint64_t next_unit;        /* next unit to grant */
+    uint64_t write_head;       /* next unit to write */
+    uint64_t window;
+    unsigned char **slots;     /* results waiting to be written, by unit % window */
+    int failed;
+    ova_err first_err;
+    int first_from;            /* the rank whose failure first_err reports (0: rank 0's own) */
+    int service_running;
+    ova_pending *pend;
+    size_t n_pend;
+    ova_writer *writer;
+    ova_export_stats *stats;
+    struct timespec t0;
+
+    /* other ranks */
+    atomic_int local_abort;
+    ova_err local_err;         /* this rank's own failure, for its return value */
+} ova_engine;
+
+/* One compression thread (mpi_workers.c). */
+struct ova_unit_io;
+typedef struct ova_worker {
+    ova_engine *e;
+    const struct ova_unit_io *io; /* how it takes and delivers units: rank 0's or another rank's */
+    int tid;
+    unsigned char *blob;          /* a result buffer it still holds; freed when it ends */
+} ova_worker;
+
+/* Set up worker tid of e's rank; then run ova_worker_main(w) on a thread. */
+void ova_worker_init(ova_worker *w, ova_engine *e, int tid);
+void *ova_worker_main(void *w);
+/* Another rank: a worker that could not be started still owes rank 0 its
+ * stop (an ERROR message), and fails this rank. */
+void ova_worker_not_started(ova_engine *e);
+
+/* Rank 0's write loop (export_write_loop.c): a thread, arg the engine. */
+void *ova_engine_write_loop(void *e);
+/* Report progress through the hooks (rank 0). */
+void ova_engine_report_progress(ova_engine *e, uint64_t done, int final);
+
+/* Rank 0's service loop (mpi_service.c): answers requests, files results
+ * and errors until every remote thread has stopped and no unit is out. */
+void ova_engine_service(ova_engine *e, int remote_threads);
+
+/* Shared pieces (mpi_engine.c). */
+double ova_engine_seconds(const struct timespec *t0);
+/* A message for the log hook; only rank 0 logs. */
+void ova_engine_log(ova_engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Rank 0: record the first failure and stop handing out work. from is the
+ * rank that failed: a failure another rank reported (TAG_ERROR) is recorded
+ * as OVA_E_ABORTED here, and the final agreement takes that rank's own
+ * status and message (mpi_agree.h). */
+void ova_engine_fail0(ova_engine *e, int from, ova_status st, const char *msg);
+/* Wake rank 0's service loop (a WAKE to itself). */
+void ova_engine_wake(ova_engine *e);
+/* Wait for a request, or for any message, polling with back-off. */
+void ova_mpi_wait(MPI_Request *req);
+void ova_mpi_probe_any(MPI_Comm comm, MPI_Status *ms);
+
+#endif

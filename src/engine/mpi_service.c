@@ -1,0 +1,192 @@
+/* mpi_service.c - rank 0's service loop: grants units to other ranks'
+ * threads within the window, checks and files their results, and takes
+ * their errors (mpi_engine.h). */
+#include "engine/mpi_engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/unit.h"
+
+/* Decide the answer to one request (under mu): a unit, -1 = stop, or -2 = wait. */
+static int64_t decide(ova_engine *e)
+{
+    if (e->failed || e->next_unit >= e->n_units)
+        return -1;
+    if (e->next_unit >= e->write_head + e->window)
+        return -2;
+    return (int64_t)e->next_unit++;
+}
+
+/* Take a message rank 0 will not keep off the wire. Without memory for it,
+ * a 1-byte receive with errors returned still consumes it (MPI_ERR_TRUNCATE)
+ * instead of handing MPI_Recv a NULL buffer; the handler is this
+ * communicator's only for that call. */
+static void drain(ova_engine *e, const MPI_Status *ms, int count)
+{
+    unsigned char small[256];
+    unsigned char *buf = (size_t)count <= sizeof small ? small : malloc((size_t)count);
+    if (buf != NULL) {
+        MPI_Recv(buf, count, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, e->comm, MPI_STATUS_IGNORE);
+        if (buf != small)
+            free(buf);
+        return;
+    }
+    MPI_Errhandler eh;
+    MPI_Comm_get_errhandler(e->comm, &eh);
+    MPI_Comm_set_errhandler(e->comm, MPI_ERRORS_RETURN);
+    MPI_Recv(small, 1, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, e->comm, MPI_STATUS_IGNORE);
+    MPI_Comm_set_errhandler(e->comm, eh);
+    MPI_Errhandler_free(&eh);
+}
+
+/* A unit result from another rank, before rank 0 files it (under mu): a
+ * unit it granted and has not written, the header and records as long as
+ * the message, as many grains as the plan gives the unit, and every grain's
+ * sector inside the records. The writer trusts all of this, and a slot
+ * index taken from a bad header would overwrite another unit's result.
+ * NULL if it is sound, else what is wrong. */
+static const char *bad_result(const ova_engine *e, const ova_unit_hdr *h, size_t count)
+{
+    if (count < sizeof *h || count - sizeof *h != h->records_len || h->records_len % OVA_SECTOR != 0)
+        return "its length does not match its header";
+    if (h->unit >= e->n_units || h->unit < e->write_head || h->unit >= e->next_unit ||
+        e->slots[h->unit % e->window] != NULL)
+        return "it names a unit that was not granted or is already in";
+    size_t d;
+    uint64_t first;
+    uint32_t n;
+    ova_plan_unit(e->plan, h->unit, &d, &first, &n);
+    if (h->n_grains != n || h->n_data > n || h->n_stored > h->n_data)
+        return "its grain counts do not match the plan";
+    uint32_t data = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (h->rel[i] == 0)
+            continue;
+        if ((uint64_t)h->rel[i] - 1 >= h->records_len / OVA_SECTOR)
+            return "a grain lies outside its records";
+        data++;
+    }
+    if (data != h->n_data)
+        return "its grain counts do not match the plan";
+    return NULL;
+}
+
+void ova_engine_service(ova_engine *e, int remote_threads)
+{
+    int stopped = 0;
+    uint64_t outstanding = 0;
+    while (stopped < remote_threads || outstanding > 0) {
+        MPI_Status ms;
+        ova_mpi_probe_any(e->comm, &ms);
+        int count = 0;
+        MPI_Get_count(&ms, MPI_BYTE, &count);
+        if (ms.MPI_TAG == TAG_REQ) {
+            int32_t tid;
+            MPI_Recv(&tid, 1, MPI_INT32_T, ms.MPI_SOURCE, TAG_REQ, e->comm, MPI_STATUS_IGNORE);
+            pthread_mutex_lock(&e->mu);
+            int64_t u = decide(e);
+            if (u == -2)
+                e->pend[e->n_pend++] = (ova_pending){ ms.MPI_SOURCE, tid };
+            pthread_mutex_unlock(&e->mu);
+            if (u != -2) {
+                MPI_Send(&u, 1, MPI_INT64_T, ms.MPI_SOURCE, TAG_GRANT + tid, e->comm);
+                if (u < 0)
+                    stopped++;
+                else
+                    outstanding++;
+            }
+        } else if (ms.MPI_TAG == TAG_RESULT) {
+            int fits = count > 0 && (size_t)count <= e->unit_max;
+            unsigned char *blob = fits ? malloc((size_t)count) : NULL;
+            if (blob == NULL) {
+                /* nowhere to keep it: take it off the wire, drop it and fail */
+                drain(e, &ms, count);
+                outstanding--;
+                char msg[160];
+                snprintf(msg, sizeof msg, fits ? "rank 0: out of memory receiving a unit from rank %d"
+                                               : "rank 0: rank %d sent a unit larger than a unit can be",
+                         ms.MPI_SOURCE);
+                ova_engine_fail0(e, 0, fits ? OVA_E_NOMEM : OVA_E_INTERNAL, msg);
+                continue;
+            }
+            MPI_Recv(blob, count, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, e->comm, MPI_STATUS_IGNORE);
+            outstanding--;
+            const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
+            int keep = 0;
+            const char *bad = NULL;
+            pthread_mutex_lock(&e->mu);
+            if ((size_t)count < sizeof *h)
+                bad = "it is shorter than a unit header";
+            else if (!e->failed && h->status == OVA_UNIT_OK && (bad = bad_result(e, h, (size_t)count)) == NULL) {
+                e->slots[h->unit % e->window] = blob;
+                keep = 1;
+                pthread_cond_broadcast(&e->cv_write);
+            }
+            pthread_mutex_unlock(&e->mu);
+            if (bad != NULL) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "rank 0: rank %d sent a malformed unit result: %s", ms.MPI_SOURCE, bad);
+                ova_engine_fail0(e, 0, OVA_E_INTERNAL, msg);
+            }
+            if (!keep)
+                free(blob);
+        } else if (ms.MPI_TAG == TAG_ERROR) {
+            char *buf = calloc(1, (size_t)count + 1);
+            if (buf != NULL)
+                MPI_Recv(buf, count, MPI_BYTE, ms.MPI_SOURCE, TAG_ERROR, e->comm, MPI_STATUS_IGNORE);
+            else
+                drain(e, &ms, count);
+            int64_t unit = -1;
+            if (buf != NULL && count >= 8)
+                memcpy(&unit, buf, 8);
+            if (unit >= 0)
+                outstanding--;
+            stopped++;
+            ova_engine_fail0(e, ms.MPI_SOURCE, OVA_E_ABORTED,
+                             buf != NULL && count > 8 ? buf + 8 : "a remote rank failed");
+            free(buf);
+        } else if (ms.MPI_TAG == TAG_WAKE) {
+            int x;
+            MPI_Recv(&x, 1, MPI_INT, ms.MPI_SOURCE, TAG_WAKE, e->comm, MPI_STATUS_IGNORE);
+        } else {
+            /* not ours: consume it so the loop cannot spin on it */
+            drain(e, &ms, count);
+        }
+
+        /* answer requests that were waiting for the window or for the end */
+        for (;;) {
+            pthread_mutex_lock(&e->mu);
+            if (e->n_pend == 0) {
+                pthread_mutex_unlock(&e->mu);
+                break;
+            }
+            int64_t u = decide(e);
+            if (u == -2) {
+                pthread_mutex_unlock(&e->mu);
+                break;
+            }
+            ova_pending pq = e->pend[--e->n_pend];
+            pthread_mutex_unlock(&e->mu);
+            MPI_Send(&u, 1, MPI_INT64_T, pq.src, TAG_GRANT + pq.tid, e->comm);
+            if (u < 0)
+                stopped++;
+            else
+                outstanding++;
+        }
+    }
+    pthread_mutex_lock(&e->mu);
+    e->service_running = 0;
+    pthread_mutex_unlock(&e->mu);
+    /* swallow WAKEs sent before the flag dropped */
+    for (;;) {
+        int flag = 0;
+        MPI_Status ms;
+        MPI_Iprobe(0, TAG_WAKE, e->comm, &flag, &ms);
+        if (!flag)
+            break;
+        int x;
+        MPI_Recv(&x, 1, MPI_INT, 0, TAG_WAKE, e->comm, MPI_STATUS_IGNORE);
+    }
+}

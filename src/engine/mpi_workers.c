@@ -1,0 +1,187 @@
+/* mpi_workers.c - the compression threads of every rank (mpi_engine.h). */
+#include "engine/mpi_engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/unit.h"
+#include "util/fault.h"
+
+#define READ_CHUNK (2u << 20)  /* 32 grains per pread */
+
+/* Every rank runs n_threads compression threads with one loop: take a
+ * unit, compress it, deliver the result. Only taking and delivering differ
+ * (unit_io): rank 0's threads use the dispatch state directly and file
+ * results in the window; other ranks' ask rank 0 for a grant and send the
+ * result back over MPI. */
+typedef struct ova_unit_io {
+    int64_t (*take)(ova_worker *w);                        /* the next unit; -1: stop */
+    unsigned char *(*buffer)(ova_worker *w);               /* room for one result; NULL: out of memory */
+    void (*deliver)(ova_worker *w, unsigned char *blob);   /* pass a result on */
+    void (*fail)(ova_worker *w, int64_t unit, const ova_err *err); /* unit -1: none taken; the thread then ends */
+} unit_io;
+
+/* rank 0: take the next unit, waiting while the window is full. -1 = done. */
+static int64_t take_local(ova_worker *w)
+{
+    ova_engine *e = w->e;
+    pthread_mutex_lock(&e->mu);
+    while (!e->failed && e->next_unit < e->n_units && e->next_unit >= e->write_head + e->window)
+        pthread_cond_wait(&e->cv_grant, &e->mu);
+    int64_t u = -1;
+    if (!e->failed && e->next_unit < e->n_units)
+        u = (int64_t)e->next_unit++;
+    pthread_mutex_unlock(&e->mu);
+    return u;
+}
+
+/* rank 0: a fresh buffer per unit, since results wait in the window */
+static unsigned char *buffer_local(ova_worker *w)
+{
+    w->blob = malloc(w->e->unit_max);
+    return w->blob;
+}
+
+static void deliver_local(ova_worker *w, unsigned char *blob)
+{
+    ova_engine *e = w->e;
+    const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
+    pthread_mutex_lock(&e->mu);
+    e->slots[h->unit % e->window] = blob;
+    pthread_cond_broadcast(&e->cv_write);
+    pthread_mutex_unlock(&e->mu);
+    w->blob = NULL; /* the writer's now */
+}
+
+static void fail_local(ova_worker *w, int64_t unit, const ova_err *err)
+{
+    (void)unit;
+    ova_engine_fail0(w->e, 0, err->status, err->msg);
+}
+
+static const unit_io LOCAL_IO = { take_local, buffer_local, deliver_local, fail_local };
+
+static void send_error(ova_engine *e, int64_t unit, const char *msg)
+{
+    char buf[8 + OVA_ERR_MAX + 128];
+    memcpy(buf, &unit, 8);
+    int n = snprintf(buf + 8, sizeof buf - 8, "rank %d on %s: %s", e->rank, e->host, msg);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof buf - 8)
+        n = (int)(sizeof buf - 9);
+    MPI_Send(buf, 8 + n + 1, MPI_CHAR, 0, TAG_ERROR, e->comm);
+}
+
+/* other ranks: ask rank 0 for a unit. After a sibling thread failed, units
+ * still granted are answered as skipped, without doing them, so rank 0's
+ * count of outstanding units stays right. */
+static int64_t take_remote(ova_worker *w)
+{
+    ova_engine *e = w->e;
+    int32_t tid = w->tid;
+    for (;;) {
+        int64_t u;
+        MPI_Request req;
+        MPI_Irecv(&u, 1, MPI_INT64_T, 0, TAG_GRANT + tid, e->comm, &req);
+        MPI_Send(&tid, 1, MPI_INT32_T, 0, TAG_REQ, e->comm);
+        ova_mpi_wait(&req);
+        if (u < 0 || !atomic_load(&e->local_abort))
+            return u;
+        ova_unit_hdr h;
+        memset(&h, 0, sizeof h);
+        h.unit = (uint64_t)u;
+        h.status = OVA_UNIT_SKIPPED;
+        MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_RESULT, e->comm);
+    }
+}
+
+/* other ranks: one buffer per thread, reused (a result is sent before the
+ * next unit is taken) */
+static unsigned char *buffer_remote(ova_worker *w)
+{
+    if (w->blob == NULL)
+        w->blob = malloc(w->e->unit_max);
+    return w->blob;
+}
+
+static void deliver_remote(ova_worker *w, unsigned char *blob)
+{
+    const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
+    MPI_Request sreq;
+    MPI_Isend(blob, (int)(sizeof *h + h->records_len), MPI_BYTE, 0, TAG_RESULT, w->e->comm, &sreq);
+    ova_mpi_wait(&sreq);
+}
+
+static void fail_remote(ova_worker *w, int64_t unit, const ova_err *err)
+{
+    ova_engine *e = w->e;
+    atomic_store(&e->local_abort, 1);
+    pthread_mutex_lock(&e->mu);
+    ova_err_set(&e->local_err, err->status, "%s", err->msg);
+    pthread_mutex_unlock(&e->mu);
+    send_error(e, unit, err->msg);
+}
+
+static const unit_io REMOTE_IO = { take_remote, buffer_remote, deliver_remote, fail_remote };
+
+static ova_status compress_unit(ova_engine *e, ova_unit_worker *uw, uint64_t u, unsigned char *blob, ova_err *err)
+{
+    size_t d;
+    uint64_t first;
+    uint32_t n;
+    ova_plan_unit(e->plan, u, &d, &first, &n);
+    /* the tests' proof that a failure on any rank stops the job cleanly */
+    if (ova_fault("export.unit"))
+        return ova_err_set(err, OVA_E_IO, "%s: injected read failure at byte %llu (test fault export.unit)",
+                           e->plan->disks[d]->path, (unsigned long long)(first * OVA_GRAIN_SIZE));
+    return ova_unit_compress(uw, e->plan, e->readers[d], u, blob, err);
+}
+
+void *ova_worker_main(void *p)
+{
+    ova_worker *w = p;
+    ova_engine *e = w->e;
+    if (e->opts->pin)
+        ova_cores_pin(&e->cores, w->tid);
+    ova_err err;
+    ova_err_clear(&err);
+    ova_unit_worker *uw = NULL;
+    if (ova_unit_worker_new(e->opts->codec, e->opts->level, READ_CHUNK, &uw, &err) != OVA_OK) {
+        w->io->fail(w, -1, &err);
+        return NULL;
+    }
+    ova_unit_worker_store_incompressible(uw, e->opts->store_incompressible);
+    for (;;) {
+        int64_t u = w->io->take(w);
+        if (u < 0)
+            break;
+        unsigned char *blob = w->io->buffer(w);
+        if (blob == NULL)
+            ova_err_set(&err, OVA_E_NOMEM, "out of memory for a unit buffer");
+        if (blob == NULL || compress_unit(e, uw, (uint64_t)u, blob, &err) != OVA_OK) {
+            w->io->fail(w, u, &err);
+            break;
+        }
+        w->io->deliver(w, blob);
+    }
+    ova_unit_worker_free(&uw);
+    free(w->blob);
+    w->blob = NULL;
+    return NULL;
+}
+
+void ova_worker_init(ova_worker *w, ova_engine *e, int tid)
+{
+    *w = (ova_worker){ e, e->rank == 0 ? &LOCAL_IO : &REMOTE_IO, tid, NULL };
+}
+
+void ova_worker_not_started(ova_engine *e)
+{
+    ova_err te;
+    ova_err_clear(&te);
+    ova_err_set(&te, OVA_E_NOMEM, "cannot start a compression thread");
+    ova_worker none = { e, &REMOTE_IO, -1, NULL };
+    fail_remote(&none, -1, &te);
+}

@@ -1,0 +1,54 @@
+/* fault.h - test fault injection: a named point in the library fails on
+ * purpose when a test armed it, so the tests can prove that a failure on
+ * any rank, at any phase, ends the job cleanly.
+ *
+ * Compiled in only when OVATOOL_FAULTS is defined (CMake defines it with
+ * the tests, OVATOOL_TESTS). Without it every call below is an empty static
+ * inline and ova_fault() a constant false, so production code pays no
+ * branch for its fault points.
+ *
+ * The library never arms a fault itself and never reads the environment:
+ * the CLI arms from OVATOOL_TEST_FAIL_RANK (src/cli/cli_export.c).
+ *
+ * Points:
+ *   "export.unit"     a compression thread fails its unit with an injected
+ *                     read error (mpi_workers.c)
+ *   "export.plan"     a rank other than 0 finds no room to receive the plan
+ *                     (mpi_export.c)
+ *   "export.readers"  a rank fails to open its disk readers (mpi_export.c)
+ */
+#ifndef OVATOOL_FAULT_H
+#define OVATOOL_FAULT_H
+
+#include <stdbool.h>
+
+#ifdef OVATOOL_FAULTS
+
+/* Arm point to fire on rank (the rank within the job the library runs, as
+ * set by ova_fault_rank); rank < 0 fires on every rank. One point is armed
+ * at a time; arming again replaces it. Call before the job starts. */
+void ova_fault_arm(const char *point, int rank);
+
+/* The caller's rank in the job now running (the engine sets it at start). */
+void ova_fault_rank(int rank);
+
+/* True when point is armed for this rank. Thread-safe (read-only once the
+ * job runs). */
+bool ova_fault(const char *point);
+
+#else
+
+static inline void ova_fault_arm(const char *point, int rank)
+{
+    (void)point;
+    (void)rank;
+}
+static inline void ova_fault_rank(int rank) { (void)rank; }
+static inline bool ova_fault(const char *point)
+{
+    (void)point;
+    return false;
+}
+
+#endif
+#endif

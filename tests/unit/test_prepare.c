@@ -1,0 +1,309 @@
+/* test_prepare.c - the step export, info and the writer share (prepare.h),
+ * on a VM whose disks qemu-img makes: an IDE flat disk and a SCSI
+ * (buslogic) disk at the top of a 2-level snapshot chain. Lock folders
+ * beside an extent or a chain parent are refused as beside the VMX (info
+ * once missed those), warned about once with force, recorded with inspect. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "unit_skip.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ovatool/prepare.h"
+
+static char g_dir[PATH_MAX];
+static int g_have_qemu;
+
+static const char *P(const char *name)
+{
+    static char bufs[4][PATH_MAX];
+    static int k;
+    char *b = bufs[k++ % 4];
+    if (snprintf(b, PATH_MAX, "%s/%s", g_dir, name) >= PATH_MAX)
+        fail_msg("path too long: %s", name);
+    return b;
+}
+
+/* What the log callback was given. */
+typedef struct logged {
+    int warnings;
+    char last[OVA_ERR_MAX];
+    char all[8192];
+} logged;
+
+static void log_cb(void *ctx, int level, const char *msg)
+{
+    logged *l = ctx;
+    if (level > 0)
+        l->warnings++;
+    snprintf(l->last, sizeof l->last, "%s", msg);
+    size_t n = strlen(l->all);
+    snprintf(l->all + n, sizeof l->all - n, "%s\n", msg);
+}
+
+static void opts_for(ova_prepare_opts *o, logged *l)
+{
+    ova_prepare_opts_init(o);
+    o->vmx_path = P("vm.vmx");
+    o->log = log_cb;
+    o->log_ctx = l;
+    memset(l, 0, sizeof *l);
+}
+
+static ova_prepared *prepare_ok(const ova_prepare_opts *o)
+{
+    ova_prepared *p = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    if (ova_prepare(o, &p, &err) != OVA_OK)
+        fail_msg("ova_prepare: %s", err.msg);
+    return p;
+}
+
+/* A lock folder beside path: refused plainly, one warning with force, a
+ * record and no warning with inspect. */
+static void check_lock_refused(const char *path)
+{
+    char lck[PATH_MAX + 8];
+    snprintf(lck, sizeof lck, "%s.lck", path);
+    assert_int_equal(mkdir(lck, 0755), 0);
+
+    ova_prepare_opts o;
+    logged l;
+    opts_for(&o, &l);
+    ova_prepared *p = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    assert_int_equal(ova_prepare(&o, &p, &err), OVA_E_UNSUPPORTED);
+    assert_null(p);
+    if (strstr(err.msg, lck) == NULL || strstr(err.msg, "--force") == NULL)
+        fail_msg("refusal does not name %s: %s", lck, err.msg);
+
+    opts_for(&o, &l);
+    o.force = true;
+    p = prepare_ok(&o);
+    assert_string_equal(p->lock, lck);
+    /* the lock warning (once) and the flattening warning */
+    assert_int_equal(l.warnings, 2);
+    assert_non_null(strstr(l.all, "exporting anyway (--force)"));
+    ova_prepared_free(&p);
+
+    opts_for(&o, &l);
+    o.inspect = true;
+    p = prepare_ok(&o);
+    assert_string_equal(p->lock, lck);
+    assert_int_equal(l.warnings, 0);
+    ova_prepared_free(&p);
+
+    assert_int_equal(rmdir(lck), 0);
+}
+
+/* ---- fixtures ---- */
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/test_prepare.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(g_dir) == NULL)
+        return -1;
+    g_have_qemu = system("command -v qemu-img >/dev/null 2>&1 && command -v qemu-io >/dev/null 2>&1") == 0;
+    if (!g_have_qemu)
+        return 0;
+    /* base <- mid <- top (twoGbMaxExtentSparse: its extent is another file) */
+    char cmd[PATH_MAX + 2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && qemu-img create -q -f vmdk -o subformat=monolithicSparse base.vmdk 8M && "
+             "qemu-io -f vmdk -c 'write -P 0x5a 1M 3M' base.vmdk >/dev/null && "
+             "qemu-img create -q -f vmdk -o subformat=monolithicSparse -b base.vmdk -F vmdk mid.vmdk && "
+             "qemu-io -f vmdk -c 'write -P 0x33 2M 1M' mid.vmdk >/dev/null && "
+             "qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse -b mid.vmdk -F vmdk top.vmdk && "
+             "qemu-img create -q -f vmdk -o subformat=monolithicFlat flat.vmdk 4M && "
+             "printf '%%s\\n' 'displayName = \"My VM:1\"' 'guestOS = \"ubuntu-64\"' 'virtualHW.version = \"19\"' "
+             "'scsi0.present = \"TRUE\"' 'scsi0.virtualDev = \"buslogic\"' "
+             "'scsi0:0.present = \"TRUE\"' 'scsi0:0.fileName = \"top.vmdk\"' "
+             "'ide0:0.present = \"TRUE\"' 'ide0:0.fileName = \"flat.vmdk\"' > vm.vmx",
+             g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- tests ---- */
+
+static void t_chain_and_pairing(void **state)
+{
+    (void)state;
+    if (!g_have_qemu)
+        OVA_SKIP("qemu-img/qemu-io not found: no VM to prepare\n");
+    ova_prepare_opts o;
+    logged l;
+    opts_for(&o, &l);
+    o.output = P("out.ova");
+    ova_prepared *p = prepare_ok(&o);
+    assert_int_equal(p->n_disks, 2);
+    /* VMX device order: IDE before SCSI */
+    const ova_prepared_disk *ide = &p->disks[0], *top = &p->disks[1];
+    assert_string_equal(ide->device->key_prefix, "ide0:0");
+    assert_string_equal(ide->adapter, "ide");
+    assert_int_equal(ide->info->chain_depth, 0);
+    assert_string_equal(top->device->key_prefix, "scsi0:0");
+    assert_non_null(top->controller);
+    assert_int_equal(top->controller->model, OVA_SCSI_BUSLOGIC);
+    assert_string_equal(top->adapter, "buslogic");
+    /* the chain: top -> mid -> base */
+    assert_int_equal(top->info->chain_depth, 2);
+    assert_string_equal(top->info->create_type, "twoGbMaxExtentSparse");
+    assert_non_null(strstr(top->info->parents[0].path, "mid.vmdk"));
+    assert_non_null(strstr(top->info->parents[1].path, "base.vmdk"));
+    assert_true(top->info->allocated >= 3u << 20);
+    /* names, output and mtime */
+    assert_string_equal(p->output, P("out.ova"));
+    assert_string_equal(p->member_base, "out");
+    assert_string_equal(ide->member, "out-disk1.vmdk");
+    assert_string_equal(top->member, "out-disk2.vmdk");
+    struct stat sb;
+    assert_int_equal(stat(P("vm.vmx"), &sb), 0);
+    assert_true(p->mtime == (int64_t)sb.st_mtime);
+    assert_string_equal(p->lock, "");
+    /* the flattening is the one warning */
+    assert_int_equal(l.warnings, 1);
+    assert_non_null(strstr(l.last, "2 snapshot level(s) flattened"));
+    ova_prepared_free(&p);
+    assert_null(p);
+
+    /* inspect (info): no export warnings; an explicit mtime wins */
+    opts_for(&o, &l);
+    o.inspect = true;
+    o.mtime = 1234;
+    p = prepare_ok(&o);
+    assert_int_equal(l.warnings, 0);
+    assert_true(p->mtime == 1234);
+    assert_string_equal(p->output, "");
+    assert_string_equal(p->member_base, "My_VM_1");
+    ova_prepared_free(&p);
+}
+
+static void t_locks(void **state)
+{
+    (void)state;
+    if (!g_have_qemu)
+        OVA_SKIP("qemu-img/qemu-io not found: no VM to prepare\n");
+    ova_prepare_opts o;
+    logged l;
+    opts_for(&o, &l);
+    o.inspect = true;
+    ova_prepared *p = prepare_ok(&o);
+    const ova_disk_info *top = p->disks[1].info, *flat = p->disks[0].info;
+    assert_int_equal(top->n_extents, 1);
+    char top_extent[PATH_MAX], parent[PATH_MAX], parent_extent[PATH_MAX], flat_extent[PATH_MAX];
+    snprintf(top_extent, sizeof top_extent, "%s", top->extents[0].path);
+    snprintf(parent, sizeof parent, "%s", top->parents[0].path);
+    snprintf(parent_extent, sizeof parent_extent, "%s", top->parents[1].extents[0].path);
+    snprintf(flat_extent, sizeof flat_extent, "%s", flat->extents[0].path);
+    ova_prepared_free(&p);
+    /* the extent of twoGbMaxExtentSparse and monolithicFlat is another file */
+    assert_null(strstr(top_extent, "top.vmdk"));
+    assert_non_null(strstr(flat_extent, "flat-flat.vmdk"));
+
+    check_lock_refused(P("vm.vmx"));
+    check_lock_refused(P("top.vmdk"));
+    check_lock_refused(top_extent);    /* beside an extent: the divergence bug */
+    check_lock_refused(parent);        /* beside a chain parent */
+    check_lock_refused(parent_extent); /* beside a parent's extent (base.vmdk is its own) */
+    check_lock_refused(flat_extent);
+}
+
+static void t_output_dir(void **state)
+{
+    (void)state;
+    if (!g_have_qemu)
+        OVA_SKIP("qemu-img/qemu-io not found: no VM to prepare\n");
+    ova_prepare_opts o;
+    logged l;
+    char want[PATH_MAX + 32];
+    snprintf(want, sizeof want, "%s/My_VM_1.ova", g_dir);
+    /* -o DIR and -o DIR/: DIR/<VM name>.ova, the name sanitised */
+    for (int slash = 0; slash < 2; slash++) {
+        char dir[PATH_MAX + 2];
+        snprintf(dir, sizeof dir, "%s%s", g_dir, slash ? "/" : "");
+        opts_for(&o, &l);
+        o.output = dir;
+        ova_prepared *p = prepare_ok(&o);
+        assert_string_equal(p->output, want);
+        assert_string_equal(p->member_base, "My_VM_1");
+        assert_string_equal(p->disks[1].member, "My_VM_1-disk2.vmdk");
+        ova_prepared_free(&p);
+    }
+    /* a path too long for any output is a usage error */
+    char *huge = malloc(5000);
+    assert_non_null(huge);
+    memset(huge, 'a', 4999);
+    huge[4999] = '\0';
+    opts_for(&o, &l);
+    o.output = huge;
+    ova_prepared *p = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    assert_int_equal(ova_prepare(&o, &p, &err), OVA_E_USAGE);
+    assert_null(p);
+    free(huge);
+}
+
+static void t_missing_vmx(void **state)
+{
+    (void)state;
+    ova_prepare_opts o;
+    logged l;
+    opts_for(&o, &l);
+    o.vmx_path = P("nothing.vmx");
+    ova_prepared *p = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    assert_int_not_equal(ova_prepare(&o, &p, &err), OVA_OK);
+    assert_null(p);
+    assert_non_null(strstr(err.msg, "nothing.vmx"));
+}
+
+static void t_unit_size(void **state)
+{
+    (void)state;
+    uint32_t g;
+    uint64_t w;
+    /* alone: 4 MiB units; with other ranks: a whole grain table */
+    ova_prepare_unit_size(512ull << 20, 1, 2, &g, &w);
+    assert_int_equal(g, 64);
+    assert_true(w >= 4);
+    ova_prepare_unit_size(512ull << 20, 2, 2, &g, &w);
+    assert_int_equal(g, 512);
+    assert_true(w >= 4);
+    /* a small limit with many threads: smaller units, never below 16 grains */
+    ova_prepare_unit_size(8ull << 20, 4, 64, &g, &w);
+    assert_int_equal(g, 16);
+    assert_true(w >= 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_chain_and_pairing), cmocka_unit_test(t_locks),
+        cmocka_unit_test(t_output_dir),        cmocka_unit_test(t_missing_vmx),
+        cmocka_unit_test(t_unit_size),
+    };
+    return ova_test_exit(cmocka_run_group_tests(tests, setup, teardown));
+}
