@@ -141,12 +141,10 @@ static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_er
     char *buf = NULL;
     size_t n = 0;
     unsigned char magic[4] = {0};
-    ssize_t got;
-    do
-        got = pread(fd, magic, sizeof magic, 0);
-    while (got < 0 && errno == EINTR);
-    if (got < 0) {
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: read failed", path);
+    size_t got;
+    int e = ova_pread_full(fd, magic, sizeof magic, 0, &got);
+    if (e != 0) {
+        st = ova_err_errno(err, OVA_E_IO, e, "%s: read failed", path);
     } else if (got == 4 && memcmp(magic, "KDMV", 4) == 0) {
         ova_sparse_header h;
         st = ova_sparse_read_header(fd, path, (uint64_t)sb.st_size, &h, err);
@@ -164,17 +162,9 @@ static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_er
         buf = malloc(OVA_DESC_MAX_SIZE + 1);
         if (buf == NULL)
             st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
-        while (st == OVA_OK && n < OVA_DESC_MAX_SIZE + 1) {
-            ssize_t r = pread(fd, buf + n, OVA_DESC_MAX_SIZE + 1 - n, (off_t)n);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0)
-                st = ova_err_errno(err, OVA_E_IO, errno, "%s: read failed", path);
-            else if (r == 0)
-                break;
-            else
-                n += (size_t)r;
-        }
+        /* one byte more than the limit tells "too large" from "exactly 1 MiB" */
+        if (st == OVA_OK && (e = ova_pread_full(fd, buf, OVA_DESC_MAX_SIZE + 1, 0, &n)) != 0)
+            st = ova_err_errno(err, OVA_E_IO, e, "%s: read failed", path);
         if (st == OVA_OK && n > OVA_DESC_MAX_SIZE)
             st = ova_err_set(err, OVA_E_FORMAT,
                              "%s: not a VMDK descriptor (larger than 1 MiB and no sparse header)", path);
@@ -339,13 +329,11 @@ static ova_status describe_link(const confine *cf, const char *path, ova_disk_li
             continue;
         }
         struct stat sb;
-        int fd;
         char what[PATH_MAX + 16];
         snprintf(what, sizeof what, "extent of %s", path);
-        st = ova_open_source(e->path, what, &fd, &sb, err);
+        st = ova_stat_source(e->path, what, &sb, err);
         if (st != OVA_OK)
             goto fail;
-        close(fd);
         e->file_size = (uint64_t)sb.st_size;
         e->dev = (uint64_t)sb.st_dev;
         e->ino = (uint64_t)sb.st_ino;

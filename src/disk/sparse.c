@@ -5,36 +5,15 @@
  * sized by a header field. */
 #include "disk/sparse.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "format/vmdk_stream.h"
+#include "util/io.h"
 
 #define ULL(x) ((unsigned long long)(x))
-
-ova_status ova_pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *path, const char *what,
-                           ova_err *err)
-{
-    unsigned char *p = buf;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t got = pread(fd, p + done, n - done, (off_t)(off + done));
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return ova_err_errno(err, OVA_E_IO, errno, "%s: read of %s (%zu bytes at offset %llu) failed", path,
-                                 what, n - done, ULL(off + done));
-        if (got == 0)
-            return ova_err_set(err, OVA_E_FORMAT,
-                               "%s: unexpected end of file at offset %llu reading %s (file truncated?)", path,
-                               ULL(off + done), what);
-        done += (size_t)got;
-    }
-    return OVA_OK;
-}
 
 static uint64_t div_up(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 

@@ -75,9 +75,4 @@ ova_status ova_sparse_read_stream_grain(int fd, const ova_extent *e, uint64_t gr
                                         unsigned char *cbuf, unsigned char *out, size_t out_cap,
                                         size_t *out_len, uint64_t *nread, ova_err *err);
 
-/* pread exactly n bytes at off, naming path and the offset on failure or
- * at end of file ("what" says what was being read). */
-ova_status ova_pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *path, const char *what,
-                           ova_err *err);
-
 #endif

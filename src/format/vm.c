@@ -1,5 +1,6 @@
 /* vm.c - builds the ovatool VM model (hardware, controllers, disks, NICs) from a parsed VMX. */
 #include "ovatool/vm.h"
+#include "util/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,14 +145,10 @@ static ova_status add_device(builder *b, ova_device_kind kind, ova_bus bus, int 
                              const char *prefix, const char *file_name)
 {
     ova_vm *vm = b->vm;
-    if (vm->n_devices == b->cap_devices) {
-        size_t cap = b->cap_devices ? b->cap_devices * 2 : 8;
-        ova_device *d = realloc(vm->devices, cap * sizeof *d);
-        if (d == NULL)
-            return nomem(b);
-        vm->devices = d;
-        b->cap_devices = cap;
-    }
+    ova_device *grown = ova_grow(vm->devices, &b->cap_devices, vm->n_devices + 1, sizeof *grown);
+    if (grown == NULL)
+        return nomem(b);
+    vm->devices = grown;
     ova_device *d = &vm->devices[vm->n_devices];
     *d = (ova_device){ kind, bus, ctrl, unit, NULL, NULL, NULL };
     /* count it now so ova_vm_free releases whatever got allocated */
@@ -267,14 +264,10 @@ static ova_status scsi_model(builder *b, int ctrl, ova_scsi_model *out)
 static ova_status add_controller(builder *b, size_t *cap, ova_bus bus, int index, ova_scsi_model model)
 {
     ova_vm *vm = b->vm;
-    if (vm->n_controllers == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 8;
-        ova_controller *c = realloc(vm->controllers, ncap * sizeof *c);
-        if (c == NULL)
-            return nomem(b);
-        vm->controllers = c;
-        *cap = ncap;
-    }
+    ova_controller *c = ova_grow(vm->controllers, cap, vm->n_controllers + 1, sizeof *c);
+    if (c == NULL)
+        return nomem(b);
+    vm->controllers = c;
     vm->controllers[vm->n_controllers++] = (ova_controller){ bus, index, model };
     return OVA_OK;
 }

@@ -18,6 +18,7 @@
 #include <libxml/xmlschemas.h>
 
 #include "format/vmdk_stream.h"
+#include "util/grow.h"
 
 #define OVF_NS "http://schemas.dmtf.org/ovf/envelope/1"
 #define SCHEMA_FILE "dsp8023_1.1.1.xsd"
@@ -279,16 +280,12 @@ static ova_status cross_check(int fd, xmlNode *root, const ova_vmember *m, size_
         for (xmlNode *f = sec->children; f; f = f->next) {
             if (!is_el(f, "File"))
                 continue;
-            if (nf == capf) {
-                size_t nc = capf ? capf * 2 : 8;
-                ref_file *nfp = realloc(files, nc * sizeof *nfp);
-                if (nfp == NULL) {
-                    st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", on);
-                    goto out;
-                }
-                files = nfp;
-                capf = nc;
+            ref_file *nfp = ova_grow(files, &capf, nf + 1, sizeof *nfp);
+            if (nfp == NULL) {
+                st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", on);
+                goto out;
             }
+            files = nfp;
             ref_file *r = &files[nf++];
             r->id = attr(f, "id");
             r->href = attr(f, "href");

@@ -13,6 +13,7 @@
 
 #include "ovatool/descriptor.h"
 #include "format/vmdk_stream.h"
+#include "util/grow.h"
 
 /* VirtualBox rejects compressed grains of 2 x 64 KiB and more (docs/formats.md 3.4). */
 #define GRAIN_CSIZE_LIMIT (2u * OVA_GRAIN_SIZE)
@@ -453,16 +454,12 @@ static void on_gt(ova_vmdk_walk *w)
         prob(w, "grain table at sector %llu does not follow the grains of its group", (unsigned long long)block);
     } else if (w->n_orphans < w->n_gts) {
         /* an empty table for a group without data: legal, checked against the GD */
-        if (w->n_orphans == w->cap_orphans) {
-            size_t nc = w->cap_orphans ? w->cap_orphans * 2 : 16;
-            uint32_t *p = realloc(w->orphans, nc * sizeof *p);
-            if (p == NULL) {
-                w->nomem = w->stopped = true;
-                return;
-            }
-            w->orphans = p;
-            w->cap_orphans = nc;
+        uint32_t *p = ova_grow(w->orphans, &w->cap_orphans, w->n_orphans + 1, sizeof *p);
+        if (p == NULL) {
+            w->nomem = w->stopped = true;
+            return;
         }
+        w->orphans = p;
         w->orphans[w->n_orphans++] = (uint32_t)block;
     } else {
         prob(w, "more grain tables than groups (sector %llu)", (unsigned long long)block);
