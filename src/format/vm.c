@@ -234,15 +234,6 @@ static ova_status scan_device(builder *b, ova_bus bus, int ctrl, int unit)
 
 static ova_status scsi_model(builder *b, int ctrl, ova_scsi_model *out)
 {
-    static const struct {
-        const char *name;
-        ova_scsi_model model;
-    } models[] = {
-        { "lsilogic", OVA_SCSI_LSILOGIC },
-        { "lsisas1068", OVA_SCSI_LSISAS },
-        { "pvscsi", OVA_SCSI_PVSCSI },
-        { "buslogic", OVA_SCSI_BUSLOGIC },
-    };
     char key[32];
     snprintf(key, sizeof key, "scsi%d.virtualDev", ctrl);
     const char *v = nonempty(ova_vmx_get(b->vmx, key));
@@ -252,11 +243,8 @@ static ova_status scsi_model(builder *b, int ctrl, ova_scsi_model *out)
         *out = OVA_SCSI_LSILOGIC;
         return OVA_OK;
     }
-    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
-        if (strcasecmp(v, models[i].name) == 0) {
-            *out = models[i].model;
-            return OVA_OK;
-        }
+    if (ova_scsi_model_parse(v, out))
+        return OVA_OK;
     return ova_err_set(b->err, OVA_E_UNSUPPORTED, "%s: line %d: %s: unknown SCSI controller model \"%s\"", b->file,
                        entry_line(b, key), key, v);
 }
@@ -320,13 +308,6 @@ static ova_status scan_storage(builder *b)
 
 static ova_status nic_model(builder *b, int n, ova_nic_model *out)
 {
-    static const struct {
-        const char *name;
-        ova_nic_model model;
-    } models[] = {
-        { "e1000", OVA_NIC_E1000 },   { "e1000e", OVA_NIC_E1000E }, { "vmxnet3", OVA_NIC_VMXNET3 },
-        { "vmxnet", OVA_NIC_VMXNET }, { "vlance", OVA_NIC_PCNET32 },
-    };
     char key[48];
     snprintf(key, sizeof key, "ethernet%d.virtualDev", n);
     const char *v = nonempty(ova_vmx_get(b->vmx, key));
@@ -334,11 +315,8 @@ static ova_status nic_model(builder *b, int n, ova_nic_model *out)
         *out = OVA_NIC_PCNET32;
         return OVA_OK;
     }
-    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
-        if (strcasecmp(v, models[i].name) == 0) {
-            *out = models[i].model;
-            return OVA_OK;
-        }
+    if (ova_nic_model_parse(v, out))
+        return OVA_OK;
     return ova_err_set(b->err, OVA_E_UNSUPPORTED, "%s: line %d: %s: unknown network adapter model \"%s\"",
                        b->file, entry_line(b, key), key, v);
 }

@@ -92,11 +92,6 @@ bool ova_validation_ok(const ova_validation *v) { return v->problems.count == 0;
 int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *name, size_t name_cap,
                             unsigned char digest[64], const char **why)
 {
-    static const struct {
-        const char *label;
-        ova_sha alg;
-    } algs[] = { { "SHA1", OVA_SHA1 }, { "SHA256", OVA_SHA256 }, { "SHA512", OVA_SHA512 } };
-
     if (memchr(line, '\0', len) != NULL) {
         *why = "contains a NUL byte";
         return 0;
@@ -116,11 +111,8 @@ int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *na
         *why = "blank between the algorithm and '(' (ESXi rejects `ALG (name) = hex`)";
         return 0;
     }
-    int found = -1;
-    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
-        if (strlen(algs[i].label) == lab && memcmp(line, algs[i].label, lab) == 0)
-            found = (int)i;
-    if (found < 0) {
+    ova_sha found;
+    if (!ova_sha_from_label(line, lab, &found)) {
         *why = "unknown digest algorithm: must be SHA1, SHA256 or SHA512, spelled exactly so";
         return 0;
     }
@@ -156,7 +148,7 @@ int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *na
     }
     const char *hex = close + 3;
     size_t hlen = (size_t)(line + len - hex);
-    size_t dlen = ova_sha_len(algs[found].alg);
+    size_t dlen = ova_sha_len(found);
     if (hlen > 0 && hex[0] == ' ') {
         *why = "more than one blank after '='";
         return 0;
@@ -175,7 +167,7 @@ int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *na
     }
     memcpy(name, open + 1, nlen);
     name[nlen] = '\0';
-    *alg = algs[found].alg;
+    *alg = found;
     return 1;
 }
 
@@ -424,9 +416,12 @@ static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t 
     return OVA_OK;
 }
 
+/* the manifest parser only yields the table's algorithms; any other
+ * value is hashed as SHA-512, as before the table */
 static const EVP_MD *evp_of(ova_sha alg)
 {
-    return alg == OVA_SHA1 ? EVP_sha1() : alg == OVA_SHA256 ? EVP_sha256() : EVP_sha512();
+    const EVP_MD *md = ova_sha_md(alg);
+    return md != NULL ? md : EVP_sha512();
 }
 
 static void hex_of(const unsigned char *d, size_t n, char *out)
