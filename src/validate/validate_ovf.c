@@ -17,6 +17,7 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xmlschemas.h>
 
+#include "format/sparse_header.h"
 #include "format/vmdk_stream.h"
 #include "util/grow.h"
 
@@ -254,9 +255,10 @@ static bool vmdk_capacity(int fd, const ova_vmember *m, uint64_t *sectors, ova_s
         return false;
     if ((*st = ova_vpread(fd, h, sizeof h, m->offset, m->name, err)) != OVA_OK)
         return false;
-    if (memcmp(h, "KDMV", 4) != 0)
+    ova_sparse_fields f;
+    if (!ova_sparse_header_decode(h, &f))
         return false;
-    *sectors = ova_get_le64(h + 12);
+    *sectors = f.capacity;
     return true;
 }
 

@@ -12,13 +12,14 @@
 #include <zlib.h>
 
 #include "ovatool/descriptor.h"
+#include "format/sparse_header.h"
 #include "format/vmdk_stream.h"
 #include "util/grow.h"
 
 /* VirtualBox rejects compressed grains of 2 x 64 KiB and more (docs/formats.md 3.4). */
-#define GRAIN_CSIZE_LIMIT (2u * OVA_GRAIN_SIZE)
+#define GRAIN_CSIZE_LIMIT OVA_SPARSE_MAX_CSIZE
 /* VirtualBox's limit on descriptorSize (docs/formats.md 3.11); also caps the allocation. */
-#define DESC_SECTORS_MAX 20480u
+#define DESC_SECTORS_MAX OVA_SPARSE_MAX_DESC_SECTORS
 #define GT_BYTES (OVA_GT_ENTRIES * 4u)
 
 enum { ST_HEADER, ST_DESC, ST_RECORD, ST_GT, ST_GD, ST_FOOTER, ST_DONE };
@@ -150,39 +151,35 @@ static void on_header(ova_vmdk_walk *w)
 {
     const unsigned char *h = w->acc;
     memcpy(w->head, h, OVA_SECTOR);
-    if (memcmp(h, "KDMV", 4) != 0) {
+    ova_sparse_fields f;
+    if (!ova_sparse_header_decode(h, &f)) {
         FATAL(w, "not a sparse VMDK: no KDMV magic in the header");
         return;
     }
-    uint32_t version = ova_get_le32(h + 4);
-    uint32_t flags = ova_get_le32(h + 8);
-    w->capacity = ova_get_le64(h + 12);
-    uint64_t grain = ova_get_le64(h + 20);
-    w->desc_off = ova_get_le64(h + 28);
-    w->desc_sectors = ova_get_le64(h + 36);
-    uint32_t gtes = ova_get_le32(h + 44);
-    uint64_t gd_offset = ova_get_le64(h + 56);
-    w->overhead = ova_get_le64(h + 64);
-    unsigned compress = (unsigned)h[77] | (unsigned)h[78] << 8;
+    w->capacity = f.capacity;
+    w->desc_off = f.desc_offset;
+    w->desc_sectors = f.desc_size;
+    w->overhead = f.overhead;
 
-    if (version != 3)
-        prob(w, "header version %u, must be 3 (ESXi refuses other versions)", version);
-    if ((flags & 0x30000u) != 0x30000u)
-        prob(w, "header flags 0x%08x lack bit 16 (compressed grains) or bit 17 (markers)", flags);
-    if (h[73] != '\n' || h[74] != ' ' || h[75] != '\r' || h[76] != '\n')
+    if (f.version != 3)
+        prob(w, "header version %u, must be 3 (ESXi refuses other versions)", f.version);
+    if ((f.flags & (OVA_SPARSE_FLAG_COMPRESSED | OVA_SPARSE_FLAG_MARKERS)) !=
+        (OVA_SPARSE_FLAG_COMPRESSED | OVA_SPARSE_FLAG_MARKERS))
+        prob(w, "header flags 0x%08x lack bit 16 (compressed grains) or bit 17 (markers)", f.flags);
+    if (!f.nl_ok)
         prob(w, "header newline-detection bytes are damaged (was the file transferred as text?)");
-    if (compress != 1)
-        prob(w, "header compressAlgorithm %u, must be 1 (deflate)", compress);
-    if (gd_offset != OVA_GD_AT_END)
+    if (f.compress != 1)
+        prob(w, "header compressAlgorithm %u, must be 1 (deflate)", (unsigned)f.compress);
+    if (f.gd_offset != OVA_GD_AT_END)
         prob(w, "header gdOffset is %llu, must be GD_AT_END (the real one belongs in the footer)",
-             (unsigned long long)gd_offset);
+             (unsigned long long)f.gd_offset);
     /* the rest of the walk depends on the geometry: stop if it is off */
-    if (grain != OVA_GRAIN_SECTORS) {
-        FATAL(w, "header grainSize %llu, must be 128", (unsigned long long)grain);
+    if (f.grain != OVA_GRAIN_SECTORS) {
+        FATAL(w, "header grainSize %llu, must be 128", (unsigned long long)f.grain);
         return;
     }
-    if (gtes != OVA_GT_ENTRIES) {
-        FATAL(w, "header numGTEsPerGT %u, must be 512", gtes);
+    if (f.gtes != OVA_GT_ENTRIES) {
+        FATAL(w, "header numGTEsPerGT %u, must be 512", f.gtes);
         return;
     }
     if (w->capacity == 0 || w->capacity > OVA_VALIDATE_MAX_CAPACITY / OVA_SECTOR) {
