@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "ovatool/validate.h"
+#include "ovatool/validate_mpi.h"
 
 /* Beyond cli.h's codes: the OVA was read and has problems. */
 enum { EXIT_INVALID = 3 };

@@ -4,6 +4,7 @@
  * References/Disk facts are checked against the members (docs/ovf.md
  * section 3, docs/formats.md 3.11: OVF capacity >= VMDK capacity). */
 #include "ovatool/validate.h"
+#include "validate/validate_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

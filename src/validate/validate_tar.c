@@ -1,12 +1,11 @@
 /* validate_tar.c - the ustar walk of `ovatool validate`: headers, checksums,
  * sizes, padding, end-of-archive blocks and member names (docs/formats.md 5.2). */
-#include "ovatool/validate.h"
+#include "validate/validate_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "format/tar.h"
-#include "util/io.h"
 #include "util/grow.h"
 
 #define F_NAME_LEN 100
@@ -15,19 +14,6 @@
 #define F_VERSION 263
 #define F_PREFIX 345
 #define F_PREFIX_LEN 155
-
-ova_status ova_vpread(int fd, void *buf, size_t n, uint64_t off, const char *what, ova_err *err)
-{
-    size_t done;
-    int e = ova_pread_full(fd, buf, n, off, &done);
-    if (e != 0)
-        return ova_err_errno(err, OVA_E_IO, e, "%s: read at offset %llu", what, (unsigned long long)(off + done));
-    if (done < n)
-        /* sizes were checked against fstat: the file shrank under us */
-        return ova_err_set(err, OVA_E_IO, "%s: unexpected end of file at offset %llu", what,
-                           (unsigned long long)(off + done));
-    return OVA_OK;
-}
 
 static bool all_zero(const unsigned char *p, size_t n)
 {

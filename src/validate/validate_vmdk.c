@@ -3,6 +3,7 @@
  * GD, footer and EOS in one pass (docs/formats.md section 3), and the deep pass
  * that inflates the grains the grain tables point at. */
 #include "ovatool/validate.h"
+#include "validate/validate_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
