@@ -1,6 +1,6 @@
 /* sparse.h - hosted sparse (KDMV) extents as input: header and footer
  * checks, grain directory / grain table blocks, compressed grain records
- * (docs/formats.md sections 1 and 3). Internal to disk.c; the
+ * (docs/formats.md sections 1 and 3). Internal to src/disk; the
  * functions take an open file descriptor and never keep state.
  */
 #ifndef OVATOOL_SPARSE_H
