@@ -175,6 +175,16 @@ static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_er
     return st;
 }
 
+/* The extent file's size and identity as described: the reader checks
+ * them again whenever it opens the file (a replaced or shrunk source fails
+ * the export instead of exporting other bytes). */
+static void record_file(ova_extent *e, const struct stat *sb)
+{
+    e->file_size = (uint64_t)sb->st_size;
+    e->dev = (uint64_t)sb->st_dev;
+    e->ino = (uint64_t)sb->st_ino;
+}
+
 /* Open a SPARSE extent's file and fill in its geometry from the header. */
 static ova_status sparse_extent(const char *desc_path, ova_extent *e, ova_err *err)
 {
@@ -198,9 +208,7 @@ static ova_status sparse_extent(const char *desc_path, ova_extent *e, ova_err *e
     e->grain_sectors = (uint32_t)h.grain;
     e->gd_sector = h.gd_offset;
     e->gd_entries = h.gd_entries;
-    e->file_size = (uint64_t)sb.st_size;
-    e->dev = (uint64_t)sb.st_dev;
-    e->ino = (uint64_t)sb.st_ino;
+    record_file(e, &sb);
     return OVA_OK;
 }
 
@@ -324,9 +332,7 @@ static ova_status describe_link(const confine *cf, const char *path, ova_disk_li
         st = ova_stat_source(e->path, what, &sb, err);
         if (st != OVA_OK)
             goto fail;
-        e->file_size = (uint64_t)sb.st_size;
-        e->dev = (uint64_t)sb.st_dev;
-        e->ino = (uint64_t)sb.st_ino;
+        record_file(e, &sb);
         uint64_t need = e->file_offset + e->size;
         if ((uint64_t)sb.st_size < need) {
             st = ova_err_set(err, OVA_E_FORMAT,
