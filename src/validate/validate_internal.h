@@ -4,10 +4,11 @@
  *   validate_common.c  problem lists (ova_vlist_*), the name index, ova_vpread
  *        ^
  *   validate_tar.c     the ustar walk       -> ova_vtar_walk
- *   validate_vmdk.c    the VMDK stream walk and the deep pass (API in validate.h)
+ *   validate_vmdk.c    the VMDK stream walk (API in validate.h)
+ *   validate_deep.c    the deep pass over the disks the walk found sound (validate.h)
  *   validate_ovf.c     the OVF checks       -> ova_vovf_check
  *        ^
- *   validate.c         the driver: runs the three checks over one OVA
+ *   validate.c         the driver: runs the checks over one OVA
  *        ^
  *   mpi_validate.c     the driver split over MPI ranks
  * The checks never call each other or the driver.
