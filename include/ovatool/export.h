@@ -1,4 +1,6 @@
-/* export.h - the export engine: VMX in, OVA out, over MPI.
+/* export.h - the export engine's options, hooks and results: VMX in, OVA
+ * out, over MPI. ova_export() itself is declared in export_mpi.h, so this
+ * header (and the code that only needs the options) does not need <mpi.h>.
  *
  * Collective over comm: every rank calls ova_export() with the same options.
  * Rank 0 prepares the export (prepare.h), broadcasts the plan, hands
@@ -18,7 +20,6 @@
 #ifndef OVATOOL_EXPORT_H
 #define OVATOOL_EXPORT_H
 
-#include <mpi.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -83,11 +84,6 @@ typedef struct ova_export_hooks {
     void (*progress)(void *ctx, const ova_progress *p);
     void *ctx;
 } ova_export_hooks;
-
-/* Run the export. Returns OVA_OK on every rank, or an error on every rank.
- * hooks may be NULL. */
-ova_status ova_export(const ova_export_opts *opts, MPI_Comm comm, const ova_export_hooks *hooks,
-                      ova_export_stats *stats, ova_err *err);
 
 /* For the CLI's SIGINT/SIGTERM handler (the OVA writer keeps this state). */
 /* Async-signal-safe: unlink the temporary file of the writer currently

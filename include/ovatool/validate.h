@@ -13,12 +13,13 @@
  * plus one 32-bit entry per grain table (8 MiB for the 64 TiB maximum).
  * Every size read from the file is capped before anything is allocated.
  *
- * Everything here is MPI-free except ova_validate_mpi() (src/validate/mpi_validate.c).
+ * Everything here is MPI-free; ova_validate_mpi() is in ovatool/validate_mpi.h,
+ * so that only its callers need <mpi.h>. What the checks share internally is
+ * in src/validate/validate_internal.h.
  */
 #ifndef OVATOOL_VALIDATE_H
 #define OVATOOL_VALIDATE_H
 
-#include <mpi.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,15 +126,6 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
 ova_status ova_validate_file(const char *path, const ova_validate_opts *o, ova_validation *v,
                              ova_err *err);
 
-/* Collective over comm: rank 0 runs the metadata checks; with o->deep the
- * sound disks' grain tables are shared out (rank r inflates the grains of
- * grain-table groups g with g % size == r) and the grain problems gathered
- * to rank 0, sorted by disk and LBA, so the result does not depend on the
- * rank count. Returns the same status on every rank; v is complete on rank
- * 0, elsewhere only v->problems.count (the verdict) is set. */
-ova_status ova_validate_mpi(const char *path, const ova_validate_opts *o, MPI_Comm comm,
-                            ova_validation *v, ova_err *err);
-
 /* Free libxml2's global state (call once, at exit). */
 void ova_validate_global_cleanup(void);
 
@@ -194,46 +186,5 @@ void ova_deep_result_free(ova_deep_result *r);
  * LBA, the first OVA_VALIDATE_MAX_DEEP kept; count is the total found. */
 void ova_validate_merge_deep(ova_validation *v, ova_deep_problem *probs, size_t n, uint64_t count,
                              uint64_t inflated);
-
-/* ---- internal to the validator (src/validate*.c) ---- */
-
-typedef struct ova_vmember {
-    char name[OVA_VNAME_MAX];
-    uint64_t offset;           /* first data byte in the OVA */
-    uint64_t size;             /* as the header says */
-    bool truncated;            /* the archive ends inside the data: named, never read */
-} ova_vmember;
-
-/* Name lookups: an OVF may hold a million References/File entries (the
- * descriptor limit allows it), so nothing is looked up by a scan per entry.
- * An index is the keys with their positions, sorted by (key, position);
- * building it is O(n log n), a lookup O(log n). Keys are borrowed. */
-typedef struct ova_vkey {
-    const char *key;
-    size_t pos;
-} ova_vkey;
-
-/* Sort n keys by key, then position. */
-void ova_vkeys_sort(ova_vkey *keys, size_t n);
-/* The run of entries whose key is s: [*first, *end) (indexes into keys),
- * empty when *first == *end. keys must be sorted. */
-void ova_vkeys_range(const ova_vkey *keys, size_t n, const char *s, size_t *first, size_t *end);
-/* The lowest position with key s, or -1. */
-ssize_t ova_vkeys_find(const ova_vkey *keys, size_t n, const char *s);
-/* An index of the member names (malloc'd; NULL when out of memory). */
-ova_vkey *ova_vmember_index(const ova_vmember *m, size_t n);
-
-/* pread exactly n bytes at off; a short read is an I/O error. */
-ova_status ova_vpread(int fd, void *buf, size_t n, uint64_t off, const char *what, ova_err *err);
-
-/* Walk the tar headers of the OVA (size bytes, label names it in problems);
- * fills a malloc'd member table. */
-ova_status ova_vtar_walk(int fd, uint64_t size, const char *label, ova_vmember **members,
-                         size_t *n_members, ova_vlist *probs, ova_err *err);
-
-/* OVF checks: parse with libxml2, the DMTF schema when schema_dir has it,
- * then References, Disk and capacity cross-checks against the members. */
-ova_status ova_vovf_check(int fd, const ova_vmember *members, size_t n_members, size_t ovf_index,
-                          const char *schema_dir, ova_validation *v, ova_err *err);
 
 #endif

@@ -113,4 +113,17 @@ size_t ova_vm_disk_count(const ova_vm *vm);
 /* Text names used in the OVF and in messages. */
 const char *ova_bus_name(ova_bus bus);                  /* "ide", "scsi", "sata", "nvme" */
 
+/* Model names, from one table per enum (src/format/models.c).
+ * _name: the VMX spelling ("lsilogic", "vmxnet3", "vlance"), "" for
+ * OVA_SCSI_NONE or a value outside the enum. _subtype: the OVF
+ * rasd:ResourceSubType ("lsilogicsas", "VirtualSCSI", "VmxNet3"), NULL if
+ * the model has none. _parse: a VMX virtualDev value, any case; false if
+ * unknown (*m untouched). */
+const char *ova_scsi_model_name(ova_scsi_model m);
+const char *ova_scsi_model_subtype(ova_scsi_model m);
+bool ova_scsi_model_parse(const char *name, ova_scsi_model *m);
+const char *ova_nic_model_name(ova_nic_model m);
+const char *ova_nic_model_subtype(ova_nic_model m);
+bool ova_nic_model_parse(const char *name, ova_nic_model *m);
+
 #endif

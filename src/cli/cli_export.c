@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "cli_json.h"
-#include "ovatool/export.h"
+#include "ovatool/export_mpi.h"
 /* the one internal header the CLI includes: arming the tests' fault hook */
 #include "../util/fault.h"
 

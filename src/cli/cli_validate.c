@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "ovatool/validate.h"
+#include "ovatool/validate_mpi.h"
 
 /* Beyond cli.h's codes: the OVA was read and has problems. */
 enum { EXIT_INVALID = 3 };

@@ -1,134 +1,19 @@
-/* sparse.c - reading hosted sparse and streamOptimized extents: strict
- * header and footer checks, grain directory and grain table blocks, and
+/* sparse.c - reading hosted sparse and streamOptimized extents: the header
+ * (checked by format/sparse_header.c) and the stream footer, grain directory and grain table blocks, and
  * compressed grain records. Every offset taken from a file is checked
  * against the file's size before it is used, and nothing allocated here is
  * sized by a header field. */
 #include "disk/sparse.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "format/vmdk_stream.h"
+#include "util/io.h"
 
 #define ULL(x) ((unsigned long long)(x))
-
-ova_status ova_pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *path, const char *what,
-                           ova_err *err)
-{
-    unsigned char *p = buf;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t got = pread(fd, p + done, n - done, (off_t)(off + done));
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return ova_err_errno(err, OVA_E_IO, errno, "%s: read of %s (%zu bytes at offset %llu) failed", path,
-                                 what, n - done, ULL(off + done));
-        if (got == 0)
-            return ova_err_set(err, OVA_E_FORMAT,
-                               "%s: unexpected end of file at offset %llu reading %s (file truncated?)", path,
-                               ULL(off + done), what);
-        done += (size_t)got;
-    }
-    return OVA_OK;
-}
-
-static uint64_t div_up(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
-
-/* Decode the 512-byte header at hdr and check every field we rely on.
- * where is "header" or "footer" for messages. */
-static ova_status decode(const unsigned char *b, const char *path, const char *where, uint64_t file_size,
-                         ova_sparse_header *h, ova_err *err)
-{
-    if (memcmp(b, "KDMV", 4) != 0)
-        return ova_err_set(err, OVA_E_FORMAT, "%s: sparse %s: bad magic number (not \"KDMV\")", path, where);
-    memset(h, 0, sizeof *h);
-    h->version = ova_get_le32(b + 4);
-    h->flags = ova_get_le32(b + 8);
-    h->capacity = ova_get_le64(b + 12);
-    h->grain = ova_get_le64(b + 20);
-    h->desc_offset = ova_get_le64(b + 28);
-    h->desc_size = ova_get_le64(b + 36);
-    uint32_t gtes = ova_get_le32(b + 44);
-    uint64_t rgd = ova_get_le64(b + 48);
-    h->gd_offset = ova_get_le64(b + 56);
-    h->overhead = ova_get_le64(b + 64);
-    unsigned compress = (unsigned)b[77] | (unsigned)b[78] << 8;
-    uint64_t file_sectors = file_size / OVA_SECTOR;
-
-    if (h->version < 1 || h->version > 3)
-        return ova_err_set(err, OVA_E_FORMAT, "%s: sparse %s: version %u (expected 1, 2 or 3)", path, where,
-                           h->version);
-    /* bits 16-31 are incompatible features: we know only compression and markers */
-    uint32_t incompat = h->flags & 0xffff0000u;
-    if (incompat & ~(OVA_SPARSE_FLAG_COMPRESSED | OVA_SPARSE_FLAG_MARKERS))
-        return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: sparse %s: unknown incompatible flags 0x%08x", path,
-                           where, incompat & ~(OVA_SPARSE_FLAG_COMPRESSED | OVA_SPARSE_FLAG_MARKERS));
-    if ((h->flags & OVA_SPARSE_FLAG_MARKERS) && !(h->flags & OVA_SPARSE_FLAG_COMPRESSED))
-        return ova_err_set(err, OVA_E_FORMAT, "%s: sparse %s: flags 0x%08x say markers without compression",
-                           path, where, h->flags);
-    if ((h->flags & OVA_SPARSE_FLAG_COMPRESSED) && !(h->flags & OVA_SPARSE_FLAG_MARKERS))
-        return ova_err_set(err, OVA_E_UNSUPPORTED,
-                           "%s: sparse %s: compressed grains without markers (an obsolete format)", path, where);
-    if ((h->flags & OVA_SPARSE_FLAG_NL_TEST) && (b[73] != '\n' || b[74] != ' ' || b[75] != '\r' || b[76] != '\n'))
-        return ova_err_set(err, OVA_E_FORMAT,
-                           "%s: sparse %s: end-of-line check bytes are wrong (file corrupted by a text-mode "
-                           "transfer?)",
-                           path, where);
-    if (compress > 1 || ((h->flags & OVA_SPARSE_FLAG_COMPRESSED) && compress != 1))
-        return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: sparse %s: compressAlgorithm %u with flags 0x%08x", path,
-                           where, compress, h->flags);
-    if (h->grain == 0 || h->grain > OVA_SPARSE_MAX_GRAIN || (h->grain & (h->grain - 1)) != 0)
-        return ova_err_set(err, OVA_E_FORMAT,
-                           "%s: sparse %s: grainSize %llu sectors (expected a power of two up to %u)", path, where,
-                           ULL(h->grain), OVA_SPARSE_MAX_GRAIN);
-    if (gtes != OVA_SPARSE_GTES)
-        return ova_err_set(err, OVA_E_FORMAT, "%s: sparse %s: numGTEsPerGT %u (expected %u)", path, where, gtes,
-                           OVA_SPARSE_GTES);
-    if (h->capacity > OVA_MAX_CAPACITY / OVA_SECTOR)
-        return ova_err_set(err, OVA_E_UNSUPPORTED,
-                           "%s: sparse %s: capacity of %llu sectors is above ovatool's limit of " OVA_MAX_CAPACITY_TEXT
-                           " (%llu sectors)",
-                           path, where, ULL(h->capacity), ULL(OVA_MAX_CAPACITY / OVA_SECTOR));
-    h->gd_entries = div_up(h->capacity, (uint64_t)OVA_SPARSE_GTES * h->grain);
-    if (h->gd_entries > OVA_SPARSE_MAX_GTS)
-        return ova_err_set(err, OVA_E_UNSUPPORTED,
-                           "%s: sparse %s: capacity %llu sectors in grains of %llu sectors needs %llu grain tables, "
-                           "more than the limit of %u",
-                           path, where, ULL(h->capacity), ULL(h->grain), ULL(h->gd_entries), OVA_SPARSE_MAX_GTS);
-    if (h->desc_offset != 0) {
-        if (h->desc_size == 0 || h->desc_size > OVA_SPARSE_MAX_DESC_SECTORS)
-            return ova_err_set(err, OVA_E_FORMAT, "%s: sparse %s: descriptorSize %llu sectors (expected 1..%u)",
-                               path, where, ULL(h->desc_size), OVA_SPARSE_MAX_DESC_SECTORS);
-        if (h->desc_offset > file_sectors || h->desc_size > file_sectors - h->desc_offset)
-            return ova_err_set(err, OVA_E_FORMAT,
-                               "%s: sparse %s: descriptorOffset %llu + descriptorSize %llu sectors lies past the "
-                               "end of the file (%llu bytes; truncated?)",
-                               path, where, ULL(h->desc_offset), ULL(h->desc_size), ULL(file_size));
-    }
-    if (h->overhead > file_sectors)
-        return ova_err_set(err, OVA_E_FORMAT,
-                           "%s: sparse %s: overHead of %llu sectors is past the end of the file (%llu bytes; "
-                           "truncated?)",
-                           path, where, ULL(h->overhead), ULL(file_size));
-    if ((h->flags & OVA_SPARSE_FLAG_RGD) && rgd > file_sectors)
-        return ova_err_set(err, OVA_E_FORMAT,
-                           "%s: sparse %s: rgdOffset %llu is past the end of the file (%llu bytes; truncated?)",
-                           path, where, ULL(rgd), ULL(file_size));
-    if (h->gd_offset == OVA_GD_AT_END)
-        return OVA_OK; /* the caller looks for the footer */
-    if (h->gd_offset == 0 && h->gd_entries != 0)
-        return ova_err_set(err, OVA_E_FORMAT, "%s: sparse %s: gdOffset is 0", path, where);
-    if (h->gd_offset > file_sectors || h->gd_entries * 4 > file_size - h->gd_offset * OVA_SECTOR)
-        return ova_err_set(err, OVA_E_FORMAT,
-                           "%s: sparse %s: grain directory (gdOffset %llu, %llu entries) lies past the end of "
-                           "the file (%llu bytes; truncated?)",
-                           path, where, ULL(h->gd_offset), ULL(h->gd_entries), ULL(file_size));
-    return OVA_OK;
-}
 
 /* A metadata marker: val, size 0, type. */
 static int is_marker(const unsigned char *m, uint64_t val, uint32_t type)
@@ -146,7 +31,7 @@ ova_status ova_sparse_read_header(int fd, const char *path, uint64_t file_size, 
     ova_status st = ova_pread_exact(fd, b, sizeof b, 0, path, "the sparse header", err);
     if (st != OVA_OK)
         return st;
-    st = decode(b, path, "header", file_size, h, err);
+    st = ova_sparse_header_check(b, path, "header", file_size, h, err);
     if (st != OVA_OK || h->gd_offset != OVA_GD_AT_END)
         return st;
 
@@ -174,7 +59,7 @@ ova_status ova_sparse_read_header(int fd, const char *path, uint64_t file_size, 
         return ova_err_set(err, OVA_E_FORMAT, "%s: stream footer: no end-of-stream marker in the last sector",
                            path);
     ova_sparse_header f;
-    st = decode(t + OVA_SECTOR, path, "footer", file_size, &f, err);
+    st = ova_sparse_header_check(t + OVA_SECTOR, path, "footer", file_size, &f, err);
     if (st != OVA_OK)
         return st;
     if (f.gd_offset == OVA_GD_AT_END)

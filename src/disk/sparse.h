@@ -1,6 +1,6 @@
 /* sparse.h - hosted sparse (KDMV) extents as input: header and footer
  * checks, grain directory / grain table blocks, compressed grain records
- * (docs/formats.md sections 1 and 3). Internal to disk.c; the
+ * (docs/formats.md sections 1 and 3). Internal to src/disk; the
  * functions take an open file descriptor and never keep state.
  */
 #ifndef OVATOOL_SPARSE_H
@@ -12,34 +12,9 @@
 #include "ovatool/disk.h"
 #include "ovatool/limits.h"
 #include "ovatool/status.h"
+#include "format/sparse_header.h"
 
-#define OVA_SPARSE_FLAG_NL_TEST 0x00000001u    /* end-of-line bytes are meaningful */
-#define OVA_SPARSE_FLAG_RGD 0x00000002u        /* redundant GD present */
-#define OVA_SPARSE_FLAG_ZERO_GRAIN 0x00000004u /* GTE 1 = zeroed grain */
-#define OVA_SPARSE_FLAG_COMPRESSED 0x00010000u
-#define OVA_SPARSE_FLAG_MARKERS 0x00020000u
-
-#define OVA_SPARSE_MAX_GRAIN 128u          /* sectors; what every reader accepts */
-#define OVA_SPARSE_GTES 512u               /* entries per grain table */
-#define OVA_SPARSE_MAX_DESC_SECTORS 20480u /* VirtualBox's limit on descriptorSize */
-/* Largest compressed grain record payload we accept (qemu's limit). */
-#define OVA_SPARSE_MAX_CSIZE (2u * 65536u)
-
-/* The header fields we use, decoded. Sizes and offsets are in sectors. */
-typedef struct ova_sparse_header {
-    uint32_t version;
-    uint32_t flags;
-    uint64_t capacity;
-    uint64_t grain;
-    uint64_t desc_offset;
-    uint64_t desc_size;
-    uint64_t gd_offset;   /* never GD_AT_END: the footer's value replaces it */
-    uint64_t gd_entries;
-    uint64_t overhead;
-    int has_footer;       /* GD location came from a stream footer */
-} ova_sparse_header;
-
-/* Read, decode and check the header of the sparse file open as fd (path in
+/* Read and check (ova_sparse_header_check) the header of the sparse file open as fd (path in
  * messages, file_size its size). For a stream whose header says GD_AT_END,
  * also finds and checks the footer (marker, header copy, EOS) at the end of
  * the file and returns its values. Errors name the file and the field. */
@@ -74,10 +49,5 @@ ova_status ova_sparse_check_gte(const ova_extent *e, uint64_t grain, uint32_t gt
 ova_status ova_sparse_read_stream_grain(int fd, const ova_extent *e, uint64_t grain, uint32_t gte,
                                         unsigned char *cbuf, unsigned char *out, size_t out_cap,
                                         size_t *out_len, uint64_t *nread, ova_err *err);
-
-/* pread exactly n bytes at off, naming path and the offset on failure or
- * at end of file ("what" says what was being read). */
-ova_status ova_pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *path, const char *what,
-                           ova_err *err);
 
 #endif

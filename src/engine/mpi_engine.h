@@ -1,7 +1,7 @@
 /* mpi_engine.h - the export engine's state and the pieces its files share
  * (internal to src/engine). ova_export (mpi_export.c) runs the phases;
  * mpi_workers.c holds the compression threads of every rank,
- * export_write_loop.c rank 0's thread that puts results into the OVA in
+ * mpi_write_loop.c rank 0's thread that puts results into the OVA in
  * unit order, mpi_service.c rank 0's loop that answers other ranks.
  *
  * Messages (all on a private duplicate of the caller's communicator):
@@ -87,7 +87,7 @@ void *ova_worker_main(void *w);
  * stop (an ERROR message), and fails this rank. */
 void ova_worker_not_started(ova_engine *e);
 
-/* Rank 0's write loop (export_write_loop.c): a thread, arg the engine. */
+/* Rank 0's write loop (mpi_write_loop.c): a thread, arg the engine. */
 void *ova_engine_write_loop(void *e);
 /* Report progress through the hooks (rank 0). */
 void ova_engine_report_progress(ova_engine *e, uint64_t done, int final);

@@ -1,9 +1,9 @@
 /* mpi_export.c - the export over MPI (export.h) as four phases, each
  * ending in one agreement (mpi_agree.h): the plan broadcast, opening the
  * disk readers, compress and gather, finish. The threads and loops of the
- * compress phase live in mpi_workers.c, export_write_loop.c and
+ * compress phase live in mpi_workers.c, mpi_write_loop.c and
  * mpi_service.c (mpi_engine.h describes the messages). */
-#include "ovatool/export.h"
+#include "ovatool/export_mpi.h"
 
 #include <limits.h>
 #include <stdlib.h>

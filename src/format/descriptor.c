@@ -11,6 +11,7 @@
 
 #include "util/io.h"
 #include "ovatool/limits.h"
+#include "util/grow.h"
 
 /* The size (OVA_DESC_MAX_SIZE) keeps a wrong file (a flat extent handed to
  * us as a descriptor) from costing memory and time; the extent count
@@ -135,14 +136,10 @@ static int replace_str(char **slot, const char *value)
 static ova_status add_ddb(parser *p, const char *key, const char *value)
 {
     ova_descriptor *d = p->d;
-    if (d->n_ddb == p->cap_ddb) {
-        size_t cap = p->cap_ddb ? p->cap_ddb * 2 : 16;
-        ova_ddb_entry *t = realloc(d->ddb, cap * sizeof *t);
-        if (t == NULL)
-            return nomem(p);
-        d->ddb = t;
-        p->cap_ddb = cap;
-    }
+    ova_ddb_entry *t = ova_grow(d->ddb, &p->cap_ddb, d->n_ddb + 1, sizeof *t);
+    if (t == NULL)
+        return nomem(p);
+    d->ddb = t;
     char *k = strdup(key);
     char *v = strdup(value);
     if (k == NULL || v == NULL) {
@@ -367,16 +364,12 @@ static ova_status parse_extent(parser *p, char *s, size_t alen)
         extent_free(&e);
         return st;
     }
-    if (d->n_extents == p->cap_extents) {
-        size_t cap = p->cap_extents ? p->cap_extents * 2 : 4;
-        ova_extent_desc *t = realloc(d->extents, cap * sizeof *t);
-        if (t == NULL) {
-            extent_free(&e);
-            return nomem(p);
-        }
-        d->extents = t;
-        p->cap_extents = cap;
+    ova_extent_desc *t = ova_grow(d->extents, &p->cap_extents, d->n_extents + 1, sizeof *t);
+    if (t == NULL) {
+        extent_free(&e);
+        return nomem(p);
     }
+    d->extents = t;
     d->extents[d->n_extents++] = e;
     p->total_sectors += e.sectors;
     return OVA_OK;

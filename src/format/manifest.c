@@ -1,48 +1,74 @@
 /* manifest.c - digest algorithm names and `ALG(name)= hex` manifest lines. */
 #include "ovatool/manifest.h"
 
+#include <string.h>
 #include <strings.h>
+
+#include <openssl/evp.h>
+
+/* The one table of digest algorithms. Labels are built by hand: OpenSSL 3
+ * says "SHA2-256", which vCenter rejects. */
+static const struct {
+    ova_sha alg;
+    const char *label;
+    size_t len;
+} SHA[] = {
+    { OVA_SHA1, "SHA1", 20 },
+    { OVA_SHA256, "SHA256", 32 },
+    { OVA_SHA512, "SHA512", 64 },
+};
+
+#define N_SHA (sizeof SHA / sizeof SHA[0])
 
 const char *ova_sha_label(ova_sha alg)
 {
-    /* built by hand: OpenSSL 3 says "SHA2-256", which vCenter rejects */
-    switch (alg) {
-    case OVA_SHA1: return "SHA1";
-    case OVA_SHA256: return "SHA256";
-    case OVA_SHA512: return "SHA512";
-    }
+    for (size_t i = 0; i < N_SHA; i++)
+        if (SHA[i].alg == alg)
+            return SHA[i].label;
     return "unknown";
 }
 
 size_t ova_sha_len(ova_sha alg)
 {
-    switch (alg) {
-    case OVA_SHA1: return 20;
-    case OVA_SHA256: return 32;
-    case OVA_SHA512: return 64;
-    }
+    for (size_t i = 0; i < N_SHA; i++)
+        if (SHA[i].alg == alg)
+            return SHA[i].len;
     return 0;
 }
 
 int ova_sha_parse(const char *s, ova_sha *alg)
 {
-    static const struct {
-        const char *name;
-        ova_sha alg;
-    } names[] = {
-        {"sha1", OVA_SHA1},
-        {"sha256", OVA_SHA256},
-        {"sha512", OVA_SHA512},
-    };
+    /* "sha256", "SHA256", any case: the label is the name */
     if (s == NULL || alg == NULL)
         return 0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcasecmp(s, names[i].name) == 0) {
-            *alg = names[i].alg;
+    for (size_t i = 0; i < N_SHA; i++) {
+        if (strcasecmp(s, SHA[i].label) == 0) {
+            *alg = SHA[i].alg;
             return 1;
         }
     }
     return 0;
+}
+
+int ova_sha_from_label(const char *s, size_t n, ova_sha *alg)
+{
+    for (size_t i = 0; i < N_SHA; i++) {
+        if (strlen(SHA[i].label) == n && memcmp(s, SHA[i].label, n) == 0) {
+            *alg = SHA[i].alg;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const EVP_MD *ova_sha_md(ova_sha alg)
+{
+    switch (alg) {
+    case OVA_SHA1: return EVP_sha1();
+    case OVA_SHA256: return EVP_sha256();
+    case OVA_SHA512: return EVP_sha512();
+    }
+    return NULL;
 }
 
 void ova_manifest_line(ova_buf *out, ova_sha alg, const char *name, const unsigned char *digest)

@@ -32,54 +32,41 @@ typedef struct writer {
 /* How a controller is described: docs/ovf.md section 6.4. */
 typedef struct ctrl_info {
     int resource_type;
-    const char *subtype;   /* NULL: no ResourceSubType (IDE) */
+    const char *subtype;   /* NULL: none (IDE), or the model's (SCSI: controller_subtype) */
     const char *desc;
     const char *name;      /* ElementName prefix; the controller index follows */
 } ctrl_info;
 
-/* One static description per bus and model, so a lookup either returns a
- * complete entry or NULL: nothing is left half-filled for the caller (gcc's
- * -O3 could not prove the old fill-in-place version always wrote it). */
+/* One static description per bus, so a lookup either returns a complete
+ * entry or NULL: nothing is left half-filled for the caller (gcc's -O3
+ * could not prove the old fill-in-place version always wrote it). A SCSI
+ * controller's subtype is its model's, from the one table in models.c. */
 static const ctrl_info CTRL_IDE = { 5, NULL, "IDE Controller", "ideController" };
-static const ctrl_info CTRL_LSILOGIC = { 6, "lsilogic", "SCSI Controller", "scsiController" };
-static const ctrl_info CTRL_LSISAS = { 6, "lsilogicsas", "SCSI Controller", "scsiController" };
-/* exact camel case: importers compare it literally */
-static const ctrl_info CTRL_PVSCSI = { 6, "VirtualSCSI", "SCSI Controller", "scsiController" };
-static const ctrl_info CTRL_BUSLOGIC = { 6, "buslogic", "SCSI Controller", "scsiController" };
+static const ctrl_info CTRL_SCSI = { 6, NULL, "SCSI Controller", "scsiController" };
 static const ctrl_info CTRL_SATA = { 20, "vmware.sata.ahci", "SATA Controller", "sataController" };
 static const ctrl_info CTRL_NVME = { 20, "vmware.nvme.controller", "NVME Controller", "nvmeController" };
+
+/* vm.h: lsilogic is also what an absent virtualDev means */
+static ova_scsi_model scsi_model_of(const ova_controller *c)
+{
+    return c->model == OVA_SCSI_NONE ? OVA_SCSI_LSILOGIC : c->model;
+}
 
 /* NULL: a bus or model the OVF cannot describe (refused in check_inputs) */
 static const ctrl_info *controller_info(const ova_controller *c)
 {
     switch (c->bus) {
     case OVA_BUS_IDE: return &CTRL_IDE;
-    case OVA_BUS_SCSI:
-        switch (c->model) {
-        /* vm.h: lsilogic is also what an absent virtualDev means */
-        case OVA_SCSI_NONE:
-        case OVA_SCSI_LSILOGIC: return &CTRL_LSILOGIC;
-        case OVA_SCSI_LSISAS: return &CTRL_LSISAS;
-        case OVA_SCSI_PVSCSI: return &CTRL_PVSCSI;
-        case OVA_SCSI_BUSLOGIC: return &CTRL_BUSLOGIC;
-        }
-        return NULL;
+    case OVA_BUS_SCSI: return ova_scsi_model_subtype(scsi_model_of(c)) != NULL ? &CTRL_SCSI : NULL;
     case OVA_BUS_SATA: return &CTRL_SATA;
     case OVA_BUS_NVME: return &CTRL_NVME;
     }
     return NULL;
 }
 
-static const char *nic_subtype(ova_nic_model m)
+static const char *controller_subtype(const ova_controller *c, const ctrl_info *ci)
 {
-    switch (m) {
-    case OVA_NIC_E1000: return "E1000";
-    case OVA_NIC_E1000E: return "E1000e";
-    case OVA_NIC_VMXNET3: return "VmxNet3";
-    case OVA_NIC_VMXNET: return "VmxNet";
-    case OVA_NIC_PCNET32: return "PCNet32";
-    }
-    return NULL;
+    return c->bus == OVA_BUS_SCSI ? ova_scsi_model_subtype(scsi_model_of(c)) : ci->subtype;
 }
 
 /* vm.h promises "None" for an unconnected NIC; a NULL here would otherwise
@@ -183,7 +170,7 @@ static ova_status check_inputs(const ova_vm *vm, const ova_ovf_disk *disks, size
     }
 
     for (size_t i = 0; i < vm->n_nics; i++)
-        if (nic_subtype(vm->nics[i].model) == NULL)
+        if (ova_nic_model_subtype(vm->nics[i].model) == NULL)
             return ova_err_set(err, OVA_E_USAGE, "%s: ethernet%d has an unknown adapter type", who,
                                vm->nics[i].index);
     return OVA_OK;
@@ -389,8 +376,9 @@ static void write_controllers(writer *w, const ova_vm *vm)
         indent(w, 4);
         ova_buf_printf(w->out, "<rasd:ElementName>%s%d</rasd:ElementName>\n", ci->name, c->index);
         num_elem(w, 4, "rasd:InstanceID", FIRST_CTRL_ID + k);
-        if (ci->subtype != NULL)
-            text_elem(w, 4, "rasd:ResourceSubType", ci->subtype);
+        const char *sub = controller_subtype(c, ci);
+        if (sub != NULL)
+            text_elem(w, 4, "rasd:ResourceSubType", sub);
         num_elem(w, 4, "rasd:ResourceType", (uint64_t)ci->resource_type);
         close_tag(w, 3, "Item");
     }
@@ -439,7 +427,7 @@ static void write_nics(writer *w, const ova_vm *vm, uint64_t id)
     for (size_t i = 0; i < vm->n_nics; i++, id++) {
         const ova_nic *n = &vm->nics[i];
         const char *net = nic_network(n);
-        const char *sub = nic_subtype(n->model);
+        const char *sub = ova_nic_model_subtype(n->model);
         open_tag(w, 3, "Item");
         /* 2 is what ovftool writes for hosted sources (vSphere uses 7) */
         num_elem(w, 4, "rasd:AddressOnParent", 2);

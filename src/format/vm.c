@@ -1,5 +1,6 @@
 /* vm.c - builds the ovatool VM model (hardware, controllers, disks, NICs) from a parsed VMX. */
 #include "ovatool/vm.h"
+#include "util/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,14 +145,10 @@ static ova_status add_device(builder *b, ova_device_kind kind, ova_bus bus, int 
                              const char *prefix, const char *file_name)
 {
     ova_vm *vm = b->vm;
-    if (vm->n_devices == b->cap_devices) {
-        size_t cap = b->cap_devices ? b->cap_devices * 2 : 8;
-        ova_device *d = realloc(vm->devices, cap * sizeof *d);
-        if (d == NULL)
-            return nomem(b);
-        vm->devices = d;
-        b->cap_devices = cap;
-    }
+    ova_device *grown = ova_grow(vm->devices, &b->cap_devices, vm->n_devices + 1, sizeof *grown);
+    if (grown == NULL)
+        return nomem(b);
+    vm->devices = grown;
     ova_device *d = &vm->devices[vm->n_devices];
     *d = (ova_device){ kind, bus, ctrl, unit, NULL, NULL, NULL };
     /* count it now so ova_vm_free releases whatever got allocated */
@@ -237,15 +234,6 @@ static ova_status scan_device(builder *b, ova_bus bus, int ctrl, int unit)
 
 static ova_status scsi_model(builder *b, int ctrl, ova_scsi_model *out)
 {
-    static const struct {
-        const char *name;
-        ova_scsi_model model;
-    } models[] = {
-        { "lsilogic", OVA_SCSI_LSILOGIC },
-        { "lsisas1068", OVA_SCSI_LSISAS },
-        { "pvscsi", OVA_SCSI_PVSCSI },
-        { "buslogic", OVA_SCSI_BUSLOGIC },
-    };
     char key[32];
     snprintf(key, sizeof key, "scsi%d.virtualDev", ctrl);
     const char *v = nonempty(ova_vmx_get(b->vmx, key));
@@ -255,11 +243,8 @@ static ova_status scsi_model(builder *b, int ctrl, ova_scsi_model *out)
         *out = OVA_SCSI_LSILOGIC;
         return OVA_OK;
     }
-    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
-        if (strcasecmp(v, models[i].name) == 0) {
-            *out = models[i].model;
-            return OVA_OK;
-        }
+    if (ova_scsi_model_parse(v, out))
+        return OVA_OK;
     return ova_err_set(b->err, OVA_E_UNSUPPORTED, "%s: line %d: %s: unknown SCSI controller model \"%s\"", b->file,
                        entry_line(b, key), key, v);
 }
@@ -267,14 +252,10 @@ static ova_status scsi_model(builder *b, int ctrl, ova_scsi_model *out)
 static ova_status add_controller(builder *b, size_t *cap, ova_bus bus, int index, ova_scsi_model model)
 {
     ova_vm *vm = b->vm;
-    if (vm->n_controllers == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 8;
-        ova_controller *c = realloc(vm->controllers, ncap * sizeof *c);
-        if (c == NULL)
-            return nomem(b);
-        vm->controllers = c;
-        *cap = ncap;
-    }
+    ova_controller *c = ova_grow(vm->controllers, cap, vm->n_controllers + 1, sizeof *c);
+    if (c == NULL)
+        return nomem(b);
+    vm->controllers = c;
     vm->controllers[vm->n_controllers++] = (ova_controller){ bus, index, model };
     return OVA_OK;
 }
@@ -327,13 +308,6 @@ static ova_status scan_storage(builder *b)
 
 static ova_status nic_model(builder *b, int n, ova_nic_model *out)
 {
-    static const struct {
-        const char *name;
-        ova_nic_model model;
-    } models[] = {
-        { "e1000", OVA_NIC_E1000 },   { "e1000e", OVA_NIC_E1000E }, { "vmxnet3", OVA_NIC_VMXNET3 },
-        { "vmxnet", OVA_NIC_VMXNET }, { "vlance", OVA_NIC_PCNET32 },
-    };
     char key[48];
     snprintf(key, sizeof key, "ethernet%d.virtualDev", n);
     const char *v = nonempty(ova_vmx_get(b->vmx, key));
@@ -341,11 +315,8 @@ static ova_status nic_model(builder *b, int n, ova_nic_model *out)
         *out = OVA_NIC_PCNET32;
         return OVA_OK;
     }
-    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
-        if (strcasecmp(v, models[i].name) == 0) {
-            *out = models[i].model;
-            return OVA_OK;
-        }
+    if (ova_nic_model_parse(v, out))
+        return OVA_OK;
     return ova_err_set(b->err, OVA_E_UNSUPPORTED, "%s: line %d: %s: unknown network adapter model \"%s\"",
                        b->file, entry_line(b, key), key, v);
 }

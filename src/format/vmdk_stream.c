@@ -21,25 +21,22 @@ uint64_t ova_stream_gts(uint64_t capacity)
 
 void ova_stream_header(unsigned char out[OVA_SECTOR], uint64_t capacity, uint64_t gd_offset)
 {
-    memset(out, 0, OVA_SECTOR);
-    memcpy(out, "KDMV", 4);
-    ova_put_le32(out + 4, 3);                     /* version 3: ESXi refuses older streams */
-    ova_put_le32(out + 8, 0x00030001u);           /* newline test, compressed, markers */
-    ova_put_le64(out + 12, ova_stream_sectors(capacity));
-    ova_put_le64(out + 20, OVA_GRAIN_SECTORS);
-    ova_put_le64(out + 28, 1);                    /* descriptor right after the header */
-    ova_put_le64(out + 36, OVA_STREAM_DESC_SECTORS);
-    ova_put_le32(out + 44, OVA_GT_ENTRIES);
-    ova_put_le64(out + 48, 0);                    /* no redundant GD in a stream */
-    ova_put_le64(out + 56, gd_offset);
-    ova_put_le64(out + 64, OVA_STREAM_OVERHEAD);
-    out[72] = 0;                                  /* cleanly closed */
-    out[73] = '\n';
-    out[74] = ' ';
-    out[75] = '\r';
-    out[76] = '\n';
-    out[77] = 1;                                  /* compressAlgorithm: deflate (zlib streams) */
-    out[78] = 0;
+    const ova_sparse_fields f = {
+        .version = 3,                             /* ESXi refuses older streams */
+        .flags = OVA_SPARSE_FLAG_NL_TEST | OVA_SPARSE_FLAG_COMPRESSED | OVA_SPARSE_FLAG_MARKERS, /* 0x30001 */
+        .capacity = ova_stream_sectors(capacity),
+        .grain = OVA_GRAIN_SECTORS,
+        .desc_offset = 1,                         /* descriptor right after the header */
+        .desc_size = OVA_STREAM_DESC_SECTORS,
+        .gtes = OVA_GT_ENTRIES,
+        .rgd_offset = 0,                          /* no redundant GD in a stream */
+        .gd_offset = gd_offset,
+        .overhead = OVA_STREAM_OVERHEAD,
+        .unclean = 0,                             /* cleanly closed */
+        .nl_ok = true,
+        .compress = 1,                            /* deflate (zlib streams) */
+    };
+    ova_sparse_header_encode(out, &f);
 }
 
 /* A value we put inside double quotes in the descriptor. */

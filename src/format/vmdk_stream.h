@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format/sparse_header.h"
 #include "ovatool/status.h"
 
 #define OVA_SECTOR 512u
@@ -55,9 +56,9 @@ uint64_t ova_stream_gts(uint64_t capacity);
  * double quote or control character. */
 ova_status ova_stream_head(const ova_stream_info *info, unsigned char *out, ova_err *err);
 
-/* The 512-byte sparse extent header; gd_offset is OVA_GD_AT_END in the
- * head and the real GD sector in the footer. */
-#define OVA_GD_AT_END UINT64_MAX
+/* The 512-byte sparse extent header ovatool writes (encoded by
+ * format/sparse_header.c); gd_offset is OVA_GD_AT_END in the head and the
+ * real GD sector in the footer. */
 void ova_stream_header(unsigned char out[OVA_SECTOR], uint64_t capacity, uint64_t gd_offset);
 
 /* Largest padded size of one grain record: marker + worst-case deflate of a

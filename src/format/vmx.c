@@ -16,6 +16,7 @@
 
 #include "ovatool/buf.h"
 #include "util/io.h"
+#include "util/grow.h"
 
 /* Keys are ASCII; lower-casing with the C locale's tolower() could treat
  * bytes >= 0x80 differently depending on the user's locale. */
@@ -178,19 +179,13 @@ static ova_status add_entry(parser *p, char *key, char *value, int line)
         e->line = line;
         return OVA_OK;
     }
-    if (vmx->n_entries == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        ova_vmx_entry *e = NULL;
-        if (cap <= SIZE_MAX / sizeof *e)
-            e = realloc(vmx->entries, cap * sizeof *e);
-        if (e == NULL) {
-            free(key);
-            free(value);
-            return nomem(p);
-        }
-        vmx->entries = e;
-        p->cap = cap;
+    ova_vmx_entry *grown = ova_grow(vmx->entries, &p->cap, vmx->n_entries + 1, sizeof *grown);
+    if (grown == NULL) {
+        free(key);
+        free(value);
+        return nomem(p);
     }
+    vmx->entries = grown;
     vmx->entries[vmx->n_entries] = (ova_vmx_entry){ key, value, line };
     vmx->n_entries++;
     vmx->slots[slot] = vmx->n_entries;
@@ -335,13 +330,12 @@ static int convert_one(iconv_t cd, const char *in, char **out, size_t *bad)
             free(buf);
             return EILSEQ;
         }
-        char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        char *nb = ova_grow(buf, &cap, cap + 1, 1);
         if (nb == NULL) {
             free(buf);
             return ENOMEM;
         }
         buf = nb;
-        cap *= 2;
     }
     buf[used] = '\0';
     /* charsets like UTF-16 can turn text into NUL bytes a C string cannot hold */
@@ -473,14 +467,13 @@ ova_status ova_vmx_load(const char *path, ova_vmx **out, ova_err *err)
         if (len == cap) {
             char *nb = NULL;
             if (cap <= OVA_VMX_MAX_SIZE)
-                nb = realloc(buf, cap * 2);
+                nb = ova_grow(buf, &cap, cap + 1, 1);
             if (nb == NULL) {
                 free(buf);
                 close(fd);
                 return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory while reading", path);
             }
             buf = nb;
-            cap *= 2;
         }
         ssize_t n = read(fd, buf + len, cap - len);
         if (n < 0 && errno == EINTR)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
+
 void ova_buf_free(ova_buf *b)
 {
     free(b->data);
@@ -35,16 +37,12 @@ static bool reserve(ova_buf *b, size_t n)
     size_t need = b->len + n + 1;
     if (need <= b->cap)
         return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p = ova_grow(b->data, &b->cap, need, 1);
     if (p == NULL) {
         b->failed = true;
         return false;
     }
     b->data = p;
-    b->cap = cap;
     return true;
 }
 

@@ -1,5 +1,6 @@
-/* io.c - opening source files without blocking on FIFOs, and quoting
- * their text safely in messages. */
+/* io.c - opening source files without blocking on FIFOs, reading and
+ * writing exact byte counts at offsets, and quoting text safely in
+ * messages. */
 #include "util/io.h"
 
 #include <errno.h>
@@ -60,6 +61,71 @@ ova_status ova_open_source(const char *path, const char *what, int *fd_out, stru
     *fd_out = fd;
     if (sb_out != NULL)
         *sb_out = sb;
+    return OVA_OK;
+}
+
+ova_status ova_stat_source(const char *path, const char *what, struct stat *sb, ova_err *err)
+{
+    int fd;
+    ova_status st = ova_open_source(path, what, &fd, sb, err);
+    if (st == OVA_OK)
+        close(fd);
+    return st;
+}
+
+int ova_pread_full(int fd, void *buf, size_t n, uint64_t off, size_t *done_out)
+{
+    unsigned char *p = buf;
+    size_t done = 0;
+    int e = 0;
+    while (done < n) {
+        ssize_t got = pread(fd, p + done, n - done, (off_t)(off + done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            e = errno;
+            break;
+        }
+        if (got == 0)
+            break; /* end of file: the caller says what that means */
+        done += (size_t)got;
+    }
+    *done_out = done;
+    return e;
+}
+
+ova_status ova_pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *path, const char *what,
+                           ova_err *err)
+{
+    size_t done;
+    int e = ova_pread_full(fd, buf, n, off, &done);
+    if (e != 0)
+        return ova_err_errno(err, OVA_E_IO, e, "%s: read of %s (%zu bytes at offset %llu) failed", path, what,
+                             n - done, (unsigned long long)(off + done));
+    if (done < n)
+        return ova_err_set(err, OVA_E_FORMAT,
+                           "%s: unexpected end of file at offset %llu reading %s (file truncated?)", path,
+                           (unsigned long long)(off + done), what);
+    return OVA_OK;
+}
+
+ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err)
+{
+    const unsigned char *b = buf;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pwrite(fd, b + done, n - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", path,
+                                 (unsigned long long)(off + done));
+        /* a zero-byte write would loop forever: the file system took nothing */
+        if (r == 0)
+            return ova_err_set(err, OVA_E_IO, "%s: write at offset %llu wrote nothing", path,
+                               (unsigned long long)(off + done));
+        done += (size_t)r;
+    }
     return OVA_OK;
 }
 

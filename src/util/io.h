@@ -1,4 +1,5 @@
-/* io.h - opening the files ovatool reads (VMX, descriptors, extents).
+/* io.h - opening the files ovatool reads (VMX, descriptors, extents), and
+ * the one pread/pwrite loop every layer uses.
  *
  * Every source file is opened through ova_open_source(): a FIFO, a device
  * or a socket named as a disk must be refused, not waited on. open(2) of a
@@ -10,6 +11,7 @@
 #define OVATOOL_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "ovatool/status.h"
@@ -20,6 +22,31 @@
  *   "PATH: [WHAT ]is a FIFO, not a regular file"
  * On success *fd is open and *sb (if not NULL) holds its fstat. */
 ova_status ova_open_source(const char *path, const char *what, int *fd, struct stat *sb, ova_err *err);
+
+/* ova_open_source() for a file that is only looked at, not read: *sb gets
+ * its fstat (size, device and inode, which the readers check again later)
+ * and the file is closed again. Same messages as ova_open_source(). */
+ova_status ova_stat_source(const char *path, const char *what, struct stat *sb, ova_err *err);
+
+/* The one pread loop: read n bytes at off, retrying short reads and EINTR.
+ * Returns 0 when all n bytes were read or the file ended first (then
+ * *done < n), else the errno of the failed pread; *done always holds the
+ * bytes read. Callers word their own messages (a sparse extent's end is a
+ * format problem, an OVA's an I/O one). */
+int ova_pread_full(int fd, void *buf, size_t n, uint64_t off, size_t *done);
+
+/* pread exactly n bytes at off, naming path and the offset on failure or
+ * at end of file ("what" says what was being read):
+ *   "PATH: read of WHAT (N bytes at offset O) failed: strerror"   OVA_E_IO
+ *   "PATH: unexpected end of file at offset O reading WHAT (file truncated?)"   OVA_E_FORMAT */
+ova_status ova_pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *path, const char *what,
+                           ova_err *err);
+
+/* pwrite exactly n bytes at off, retrying short writes and EINTR:
+ *   "PATH: write at offset O failed: strerror", "PATH: write at offset O wrote nothing"
+ * (both OVA_E_IO). The same contract as src/engine/out_file.c's
+ * ova_pwrite_full, which is to become a call of this one. */
+ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err);
 
 /* "a directory", "a FIFO", "a socket", "a character device", ... for a
  * file type that is not a regular file. */

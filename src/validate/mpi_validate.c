@@ -1,7 +1,7 @@
 /* mpi_validate.c - `ovatool validate` over MPI: rank 0 checks the metadata,
  * every rank inflates the grains of its share of grain-table groups, and
  * the grain problems are gathered to rank 0 in a rank-independent order. */
-#include "ovatool/validate.h"
+#include "ovatool/validate_mpi.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,8 @@
-/* validate.c - `ovatool validate` driver: problem lists, member order, the
+/* validate.c - `ovatool validate` driver: the result, member order, the
  * manifest, and one streaming pass per member that hashes it and walks its
  * VMDK structure on the same read (docs/formats.md 5.1, 5.3). */
 #include "ovatool/validate.h"
+#include "validate/validate_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,55 +24,6 @@
 /* Seconds between progress lines while a large member is read. */
 #define PROGRESS_SECS 10.0
 
-/* ---- problem lists ---- */
-
-void ova_vlist_add(ova_vlist *l, const char *member, const char *fmt, ...)
-{
-    l->count++;
-    if (l->kept >= OVA_VALIDATE_MAX_PROBLEMS)
-        return;
-    char what[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    size_t start = l->text.len;
-    if (member != NULL) {
-        ova_buf_puts(&l->text, member);
-        ova_buf_puts(&l->text, ": ");
-    }
-    ova_buf_puts(&l->text, what);
-    if (ova_buf_failed(&l->text))
-        return; /* still counted: the verdict stays right */
-    /* one problem, one line: whatever the member name holds */
-    for (size_t i = start; i < l->text.len; i++) {
-        unsigned char c = (unsigned char)l->text.data[i];
-        if (c < 0x20 || c == 0x7f)
-            l->text.data[i] = '?';
-    }
-    ova_buf_putc(&l->text, '\n');
-    l->kept++;
-}
-
-const char *ova_vlist_next(const ova_vlist *l, size_t *pos, size_t *len)
-{
-    if (l->text.data == NULL || ova_buf_failed(&l->text) || *pos >= l->text.len)
-        return NULL;
-    const char *s = l->text.data + *pos;
-    const char *nl = memchr(s, '\n', l->text.len - *pos);
-    size_t n = nl ? (size_t)(nl - s) : l->text.len - *pos;
-    *len = n;
-    *pos += n + (nl != NULL);
-    return s;
-}
-
-void ova_vlist_free(ova_vlist *l)
-{
-    ova_buf_free(&l->text);
-    l->kept = 0;
-    l->count = 0;
-}
-
 void ova_validation_init(ova_validation *v)
 {
     memset(v, 0, sizeof *v);
@@ -92,11 +44,6 @@ bool ova_validation_ok(const ova_validation *v) { return v->problems.count == 0;
 int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *name, size_t name_cap,
                             unsigned char digest[64], const char **why)
 {
-    static const struct {
-        const char *label;
-        ova_sha alg;
-    } algs[] = { { "SHA1", OVA_SHA1 }, { "SHA256", OVA_SHA256 }, { "SHA512", OVA_SHA512 } };
-
     if (memchr(line, '\0', len) != NULL) {
         *why = "contains a NUL byte";
         return 0;
@@ -116,11 +63,8 @@ int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *na
         *why = "blank between the algorithm and '(' (ESXi rejects `ALG (name) = hex`)";
         return 0;
     }
-    int found = -1;
-    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
-        if (strlen(algs[i].label) == lab && memcmp(line, algs[i].label, lab) == 0)
-            found = (int)i;
-    if (found < 0) {
+    ova_sha found;
+    if (!ova_sha_from_label(line, lab, &found)) {
         *why = "unknown digest algorithm: must be SHA1, SHA256 or SHA512, spelled exactly so";
         return 0;
     }
@@ -156,7 +100,7 @@ int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *na
     }
     const char *hex = close + 3;
     size_t hlen = (size_t)(line + len - hex);
-    size_t dlen = ova_sha_len(algs[found].alg);
+    size_t dlen = ova_sha_len(found);
     if (hlen > 0 && hex[0] == ' ') {
         *why = "more than one blank after '='";
         return 0;
@@ -175,7 +119,7 @@ int ova_manifest_parse_line(const char *line, size_t len, ova_sha *alg, char *na
     }
     memcpy(name, open + 1, nlen);
     name[nlen] = '\0';
-    *alg = algs[found].alg;
+    *alg = found;
     return 1;
 }
 
@@ -224,63 +168,6 @@ static void log_line(const ova_validate_opts *o, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     o->log(o->log_ctx, line);
-}
-
-/* ---- name indexes ---- */
-
-static int cmp_vkey(const void *a, const void *b)
-{
-    const ova_vkey *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    if (c != 0)
-        return c;
-    return (x->pos > y->pos) - (x->pos < y->pos);
-}
-
-void ova_vkeys_sort(ova_vkey *keys, size_t n)
-{
-    if (n > 1)
-        qsort(keys, n, sizeof *keys, cmp_vkey);
-}
-
-void ova_vkeys_range(const ova_vkey *keys, size_t n, const char *s, size_t *first, size_t *end)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) { /* first key >= s */
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(keys[mid].key, s) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *first = lo;
-    hi = n;
-    while (lo < hi) { /* first key > s */
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(keys[mid].key, s) <= 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *end = lo;
-}
-
-ssize_t ova_vkeys_find(const ova_vkey *keys, size_t n, const char *s)
-{
-    size_t first, end;
-    ova_vkeys_range(keys, n, s, &first, &end);
-    return first < end ? (ssize_t)keys[first].pos : -1;
-}
-
-ova_vkey *ova_vmember_index(const ova_vmember *m, size_t n)
-{
-    ova_vkey *k = malloc((n ? n : 1) * sizeof *k);
-    if (k == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        k[i] = (ova_vkey){ m[i].name, i };
-    ova_vkeys_sort(k, n);
-    return k;
 }
 
 static ssize_t find_member(const ova_vmember *m, size_t n, const char *name)
@@ -424,9 +311,12 @@ static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t 
     return OVA_OK;
 }
 
+/* the manifest parser only yields the table's algorithms; any other
+ * value is hashed as SHA-512, as before the table */
 static const EVP_MD *evp_of(ova_sha alg)
 {
-    return alg == OVA_SHA1 ? EVP_sha1() : alg == OVA_SHA256 ? EVP_sha256() : EVP_sha512();
+    const EVP_MD *md = ova_sha_md(alg);
+    return md != NULL ? md : EVP_sha512();
 }
 
 static void hex_of(const unsigned char *d, size_t n, char *out)

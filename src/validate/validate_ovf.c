@@ -4,6 +4,7 @@
  * References/Disk facts are checked against the members (docs/ovf.md
  * section 3, docs/formats.md 3.11: OVF capacity >= VMDK capacity). */
 #include "ovatool/validate.h"
+#include "validate/validate_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,9 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xmlschemas.h>
 
+#include "format/sparse_header.h"
 #include "format/vmdk_stream.h"
+#include "util/grow.h"
 
 #define OVF_NS "http://schemas.dmtf.org/ovf/envelope/1"
 #define SCHEMA_FILE "dsp8023_1.1.1.xsd"
@@ -253,9 +256,10 @@ static bool vmdk_capacity(int fd, const ova_vmember *m, uint64_t *sectors, ova_s
         return false;
     if ((*st = ova_vpread(fd, h, sizeof h, m->offset, m->name, err)) != OVA_OK)
         return false;
-    if (memcmp(h, "KDMV", 4) != 0)
+    ova_sparse_fields f;
+    if (!ova_sparse_header_decode(h, &f))
         return false;
-    *sectors = ova_get_le64(h + 12);
+    *sectors = f.capacity;
     return true;
 }
 
@@ -279,16 +283,12 @@ static ova_status cross_check(int fd, xmlNode *root, const ova_vmember *m, size_
         for (xmlNode *f = sec->children; f; f = f->next) {
             if (!is_el(f, "File"))
                 continue;
-            if (nf == capf) {
-                size_t nc = capf ? capf * 2 : 8;
-                ref_file *nfp = realloc(files, nc * sizeof *nfp);
-                if (nfp == NULL) {
-                    st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", on);
-                    goto out;
-                }
-                files = nfp;
-                capf = nc;
+            ref_file *nfp = ova_grow(files, &capf, nf + 1, sizeof *nfp);
+            if (nfp == NULL) {
+                st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", on);
+                goto out;
             }
+            files = nfp;
             ref_file *r = &files[nf++];
             r->id = attr(f, "id");
             r->href = attr(f, "href");

@@ -1,13 +1,12 @@
 /* validate_tar.c - the ustar walk of `ovatool validate`: headers, checksums,
  * sizes, padding, end-of-archive blocks and member names (docs/formats.md 5.2). */
-#include "ovatool/validate.h"
+#include "validate/validate_internal.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "format/tar.h"
+#include "util/grow.h"
 
 #define F_NAME_LEN 100
 #define F_TYPEFLAG 156
@@ -15,28 +14,6 @@
 #define F_VERSION 263
 #define F_PREFIX 345
 #define F_PREFIX_LEN 155
-
-ova_status ova_vpread(int fd, void *buf, size_t n, uint64_t off, const char *what, ova_err *err)
-{
-    unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return ova_err_errno(err, OVA_E_IO, errno, "%s: read at offset %llu", what,
-                                 (unsigned long long)off);
-        }
-        if (r == 0)
-            /* sizes were checked against fstat: the file shrank under us */
-            return ova_err_set(err, OVA_E_IO, "%s: unexpected end of file at offset %llu", what,
-                               (unsigned long long)off);
-        p += r;
-        n -= (size_t)r;
-        off += (uint64_t)r;
-    }
-    return OVA_OK;
-}
 
 static bool all_zero(const unsigned char *p, size_t n)
 {
@@ -194,16 +171,12 @@ ova_status ova_vtar_walk(int fd, uint64_t size, const char *label, ova_vmember *
                               OVA_VALIDATE_MAX_MEMBERS);
                 break;
             }
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                ova_vmember *nm = realloc(m, nc * sizeof *nm);
-                if (nm == NULL) {
-                    st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory for the member table", label);
-                    goto out;
-                }
-                m = nm;
-                cap = nc;
+            ova_vmember *nm = ova_grow(m, &cap, n + 1, sizeof *nm);
+            if (nm == NULL) {
+                st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory for the member table", label);
+                goto out;
             }
+            m = nm;
             memcpy(m[n].name, name, sizeof name);
             m[n].offset = data;
             m[n].size = msize;

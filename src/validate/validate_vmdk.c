@@ -1,23 +1,25 @@
-/* validate_vmdk.c - the streamOptimized VMDK checks of `ovatool validate`:
- * a push parser that walks header, descriptor, grain markers, grain tables,
- * GD, footer and EOS in one pass (docs/formats.md section 3), and the deep pass
- * that inflates the grains the grain tables point at. */
+/* validate_vmdk.c - the streamOptimized VMDK structure check of `ovatool
+ * validate`: a push parser that walks header, descriptor, grain markers,
+ * grain tables, GD, footer and EOS in one pass (docs/formats.md section 3).
+ * The deep pass, which inflates the grains, is validate_deep.c. */
 #include "ovatool/validate.h"
+#include "validate/validate_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
 
 #include "ovatool/descriptor.h"
+#include "format/sparse_header.h"
 #include "format/vmdk_stream.h"
+#include "util/grow.h"
 
 /* VirtualBox rejects compressed grains of 2 x 64 KiB and more (docs/formats.md 3.4). */
-#define GRAIN_CSIZE_LIMIT (2u * OVA_GRAIN_SIZE)
+#define GRAIN_CSIZE_LIMIT OVA_SPARSE_MAX_CSIZE
 /* VirtualBox's limit on descriptorSize (docs/formats.md 3.11); also caps the allocation. */
-#define DESC_SECTORS_MAX 20480u
+#define DESC_SECTORS_MAX OVA_SPARSE_MAX_DESC_SECTORS
 #define GT_BYTES (OVA_GT_ENTRIES * 4u)
 
 enum { ST_HEADER, ST_DESC, ST_RECORD, ST_GT, ST_GD, ST_FOOTER, ST_DONE };
@@ -149,39 +151,35 @@ static void on_header(ova_vmdk_walk *w)
 {
     const unsigned char *h = w->acc;
     memcpy(w->head, h, OVA_SECTOR);
-    if (memcmp(h, "KDMV", 4) != 0) {
+    ova_sparse_fields f;
+    if (!ova_sparse_header_decode(h, &f)) {
         FATAL(w, "not a sparse VMDK: no KDMV magic in the header");
         return;
     }
-    uint32_t version = ova_get_le32(h + 4);
-    uint32_t flags = ova_get_le32(h + 8);
-    w->capacity = ova_get_le64(h + 12);
-    uint64_t grain = ova_get_le64(h + 20);
-    w->desc_off = ova_get_le64(h + 28);
-    w->desc_sectors = ova_get_le64(h + 36);
-    uint32_t gtes = ova_get_le32(h + 44);
-    uint64_t gd_offset = ova_get_le64(h + 56);
-    w->overhead = ova_get_le64(h + 64);
-    unsigned compress = (unsigned)h[77] | (unsigned)h[78] << 8;
+    w->capacity = f.capacity;
+    w->desc_off = f.desc_offset;
+    w->desc_sectors = f.desc_size;
+    w->overhead = f.overhead;
 
-    if (version != 3)
-        prob(w, "header version %u, must be 3 (ESXi refuses other versions)", version);
-    if ((flags & 0x30000u) != 0x30000u)
-        prob(w, "header flags 0x%08x lack bit 16 (compressed grains) or bit 17 (markers)", flags);
-    if (h[73] != '\n' || h[74] != ' ' || h[75] != '\r' || h[76] != '\n')
+    if (f.version != 3)
+        prob(w, "header version %u, must be 3 (ESXi refuses other versions)", f.version);
+    if ((f.flags & (OVA_SPARSE_FLAG_COMPRESSED | OVA_SPARSE_FLAG_MARKERS)) !=
+        (OVA_SPARSE_FLAG_COMPRESSED | OVA_SPARSE_FLAG_MARKERS))
+        prob(w, "header flags 0x%08x lack bit 16 (compressed grains) or bit 17 (markers)", f.flags);
+    if (!f.nl_ok)
         prob(w, "header newline-detection bytes are damaged (was the file transferred as text?)");
-    if (compress != 1)
-        prob(w, "header compressAlgorithm %u, must be 1 (deflate)", compress);
-    if (gd_offset != OVA_GD_AT_END)
+    if (f.compress != 1)
+        prob(w, "header compressAlgorithm %u, must be 1 (deflate)", (unsigned)f.compress);
+    if (f.gd_offset != OVA_GD_AT_END)
         prob(w, "header gdOffset is %llu, must be GD_AT_END (the real one belongs in the footer)",
-             (unsigned long long)gd_offset);
+             (unsigned long long)f.gd_offset);
     /* the rest of the walk depends on the geometry: stop if it is off */
-    if (grain != OVA_GRAIN_SECTORS) {
-        FATAL(w, "header grainSize %llu, must be 128", (unsigned long long)grain);
+    if (f.grain != OVA_GRAIN_SECTORS) {
+        FATAL(w, "header grainSize %llu, must be 128", (unsigned long long)f.grain);
         return;
     }
-    if (gtes != OVA_GT_ENTRIES) {
-        FATAL(w, "header numGTEsPerGT %u, must be 512", gtes);
+    if (f.gtes != OVA_GT_ENTRIES) {
+        FATAL(w, "header numGTEsPerGT %u, must be 512", f.gtes);
         return;
     }
     if (w->capacity == 0 || w->capacity > OVA_VALIDATE_MAX_CAPACITY / OVA_SECTOR) {
@@ -453,16 +451,12 @@ static void on_gt(ova_vmdk_walk *w)
         prob(w, "grain table at sector %llu does not follow the grains of its group", (unsigned long long)block);
     } else if (w->n_orphans < w->n_gts) {
         /* an empty table for a group without data: legal, checked against the GD */
-        if (w->n_orphans == w->cap_orphans) {
-            size_t nc = w->cap_orphans ? w->cap_orphans * 2 : 16;
-            uint32_t *p = realloc(w->orphans, nc * sizeof *p);
-            if (p == NULL) {
-                w->nomem = w->stopped = true;
-                return;
-            }
-            w->orphans = p;
-            w->cap_orphans = nc;
+        uint32_t *p = ova_grow(w->orphans, &w->cap_orphans, w->n_orphans + 1, sizeof *p);
+        if (p == NULL) {
+            w->nomem = w->stopped = true;
+            return;
         }
+        w->orphans = p;
         w->orphans[w->n_orphans++] = (uint32_t)block;
     } else {
         prob(w, "more grain tables than groups (sector %llu)", (unsigned long long)block);
@@ -581,117 +575,4 @@ ova_status ova_vmdk_walk_finish(ova_vmdk_walk *w, ova_vmdk_facts *facts, ova_err
     if (w->nomem)
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory for the grain tables", w->name);
     return OVA_OK;
-}
-
-/* ---- the deep pass ---- */
-
-static void deep_prob(ova_deep_result *r, const ova_vdisk *d, uint64_t disk, uint64_t lba, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static void deep_prob(ova_deep_result *r, const ova_vdisk *d, uint64_t disk, uint64_t lba, const char *fmt, ...)
-{
-    r->count++;
-    if (r->n >= OVA_VALIDATE_MAX_DEEP || r->probs == NULL)
-        return;
-    ova_deep_problem *p = &r->probs[r->n++];
-    p->disk = disk;
-    p->lba = lba;
-    char what[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    snprintf(p->text, sizeof p->text, "%s: %s", d->name, what);
-}
-
-void ova_deep_result_free(ova_deep_result *r)
-{
-    free(r->probs);
-    memset(r, 0, sizeof *r);
-}
-
-ova_status ova_validate_deep_disk(int fd, const ova_vdisk *d, uint64_t disk_index, unsigned rank,
-                                  unsigned nranks, ova_deep_result *r, ova_err *err)
-{
-    if (!d->sound || nranks == 0)
-        return OVA_OK;
-    /* the walk capped capacity; recheck, the vdisk may have come over MPI */
-    if (d->n_gds == 0 || d->n_gds > OVA_VALIDATE_MAX_CAPACITY / OVA_GT_COVERAGE + 1 ||
-        d->gd_sector > d->size / OVA_SECTOR || d->n_gds * 4 > d->size - d->gd_sector * OVA_SECTOR)
-        return ova_err_set(err, OVA_E_USAGE, "%s: inconsistent disk facts for the deep pass", d->name);
-    if (r->probs == NULL) {
-        r->probs = calloc(OVA_VALIDATE_MAX_DEEP, sizeof *r->probs);
-        if (r->probs == NULL)
-            return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", d->name);
-    }
-    uint32_t *gd = malloc((size_t)d->n_gds * 4);
-    unsigned char *rec = malloc(OVA_GRAIN_MARKER_SIZE + GRAIN_CSIZE_LIMIT);
-    unsigned char *out = malloc(OVA_GRAIN_SIZE + 1);
-    unsigned char gt[GT_BYTES];
-    ova_status st = OVA_OK;
-    if (gd == NULL || rec == NULL || out == NULL) {
-        st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", d->name);
-        goto out;
-    }
-    if ((st = ova_vpread(fd, gd, (size_t)d->n_gds * 4, d->offset + d->gd_sector * OVA_SECTOR, d->name, err)) !=
-        OVA_OK)
-        goto out;
-    for (uint64_t g = rank; g < d->n_gds; g += nranks) {
-        uint32_t gde = ova_get_le32((const unsigned char *)&gd[g]);
-        if (gde == 0)
-            continue;
-        if ((uint64_t)gde * OVA_SECTOR + GT_BYTES > d->size) {
-            deep_prob(r, d, disk_index, g * OVA_GT_ENTRIES * OVA_GRAIN_SECTORS,
-                      "grain directory entry %llu points past the end of the disk", (unsigned long long)g);
-            continue;
-        }
-        if ((st = ova_vpread(fd, gt, sizeof gt, d->offset + (uint64_t)gde * OVA_SECTOR, d->name, err)) != OVA_OK)
-            goto out;
-        for (unsigned i = 0; i < OVA_GT_ENTRIES; i++) {
-            uint64_t sec = ova_get_le32(gt + 4 * i);
-            if (sec == 0)
-                continue;
-            uint64_t lba = (g * OVA_GT_ENTRIES + i) * OVA_GRAIN_SECTORS;
-            uint64_t at = sec * OVA_SECTOR;
-            if (at + OVA_SECTOR > d->size) {
-                deep_prob(r, d, disk_index, lba, "grain at LBA %llu: table entry points past the end of the disk",
-                          (unsigned long long)lba);
-                continue;
-            }
-            if ((st = ova_vpread(fd, rec, OVA_SECTOR, d->offset + at, d->name, err)) != OVA_OK)
-                goto out;
-            uint64_t mlba = ova_get_le64(rec);
-            uint32_t csize = ova_get_le32(rec + 8);
-            if (mlba != lba || csize == 0 || csize >= GRAIN_CSIZE_LIMIT ||
-                OVA_GRAIN_MARKER_SIZE + (uint64_t)csize > d->size - at) {
-                deep_prob(r, d, disk_index, lba, "grain at LBA %llu: table entry does not point at its grain marker",
-                          (unsigned long long)lba);
-                continue;
-            }
-            size_t total = OVA_GRAIN_MARKER_SIZE + csize;
-            if (total > OVA_SECTOR &&
-                (st = ova_vpread(fd, rec + OVA_SECTOR, total - OVA_SECTOR, d->offset + at + OVA_SECTOR, d->name,
-                                 err)) != OVA_OK)
-                goto out;
-            /* one byte of room beyond a grain tells "too long" from "exact" */
-            uLongf out_len = OVA_GRAIN_SIZE + 1;
-            int zr = uncompress(out, &out_len, rec + OVA_GRAIN_MARKER_SIZE, csize);
-            r->inflated++;
-            if (zr == Z_BUF_ERROR)
-                deep_prob(r, d, disk_index, lba, "grain at LBA %llu (sector %llu) inflates to more than 65536 bytes",
-                          (unsigned long long)lba, (unsigned long long)sec);
-            else if (zr != Z_OK)
-                deep_prob(r, d, disk_index, lba, "grain at LBA %llu (sector %llu) does not inflate: zlib %s",
-                          (unsigned long long)lba, (unsigned long long)sec,
-                          zr == Z_DATA_ERROR ? "data error (corrupt or truncated stream)" : zError(zr));
-            else if (out_len != OVA_GRAIN_SIZE)
-                deep_prob(r, d, disk_index, lba, "grain at LBA %llu (sector %llu) inflates to %lu bytes, not 65536",
-                          (unsigned long long)lba, (unsigned long long)sec, (unsigned long)out_len);
-        }
-    }
-out:
-    free(gd);
-    free(rec);
-    free(out);
-    return st;
 }

@@ -15,6 +15,7 @@
 
 #include "fuzz.h"
 #include "ovatool/validate.h"
+#include "validate/validate_internal.h"
 #include "format/vmdk_stream.h"
 
 #ifndef OVATOOL_FUZZ_SCHEMA_DIR

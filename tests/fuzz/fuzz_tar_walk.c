@@ -11,6 +11,7 @@
 #include "fuzz.h"
 #include "format/tar.h"
 #include "ovatool/validate.h"
+#include "validate/validate_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,4 +1,4 @@
-/* export_write_loop.c - rank 0's write loop: unit results, whichever rank
+/* mpi_write_loop.c - rank 0's write loop: unit results, whichever rank
  * made them, into the OVA writer in unit order (mpi_engine.h). */
 #include "engine/mpi_engine.h"
 

@@ -1,0 +1,67 @@
+/* validate_internal.h - what the files of the validator share; not API.
+ *
+ * The dependency runs one way:
+ *   validate_common.c  problem lists (ova_vlist_*), the name index, ova_vpread
+ *        ^
+ *   validate_tar.c     the ustar walk       -> ova_vtar_walk
+ *   validate_vmdk.c    the VMDK stream walk (API in validate.h)
+ *   validate_deep.c    the deep pass over the disks the walk found sound (validate.h)
+ *   validate_ovf.c     the OVF checks       -> ova_vovf_check
+ *        ^
+ *   validate.c         the driver: runs the checks over one OVA
+ *        ^
+ *   mpi_validate.c     the driver split over MPI ranks
+ * The checks never call each other or the driver.
+ */
+#ifndef OVATOOL_VALIDATE_INTERNAL_H
+#define OVATOOL_VALIDATE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ovatool/status.h"
+#include "ovatool/validate.h"
+
+typedef struct ova_vmember {
+    char name[OVA_VNAME_MAX];
+    uint64_t offset;           /* first data byte in the OVA */
+    uint64_t size;             /* as the header says */
+    bool truncated;            /* the archive ends inside the data: named, never read */
+} ova_vmember;
+
+/* Name lookups: an OVF may hold a million References/File entries (the
+ * descriptor limit allows it), so nothing is looked up by a scan per entry.
+ * An index is the keys with their positions, sorted by (key, position);
+ * building it is O(n log n), a lookup O(log n). Keys are borrowed. */
+typedef struct ova_vkey {
+    const char *key;
+    size_t pos;
+} ova_vkey;
+
+/* Sort n keys by key, then position. */
+void ova_vkeys_sort(ova_vkey *keys, size_t n);
+/* The run of entries whose key is s: [*first, *end) (indexes into keys),
+ * empty when *first == *end. keys must be sorted. */
+void ova_vkeys_range(const ova_vkey *keys, size_t n, const char *s, size_t *first, size_t *end);
+/* The lowest position with key s, or -1. */
+ssize_t ova_vkeys_find(const ova_vkey *keys, size_t n, const char *s);
+/* An index of the member names (malloc'd; NULL when out of memory). */
+ova_vkey *ova_vmember_index(const ova_vmember *m, size_t n);
+
+/* pread exactly n bytes at off; a short read is an I/O error (what names
+ * the member or the OVA). validate_common.c. */
+ova_status ova_vpread(int fd, void *buf, size_t n, uint64_t off, const char *what, ova_err *err);
+
+/* Walk the tar headers of the OVA (size bytes, label names it in problems);
+ * fills a malloc'd member table. */
+ova_status ova_vtar_walk(int fd, uint64_t size, const char *label, ova_vmember **members,
+                         size_t *n_members, ova_vlist *probs, ova_err *err);
+
+/* OVF checks: parse with libxml2, the DMTF schema when schema_dir has it,
+ * then References, Disk and capacity cross-checks against the members. */
+ova_status ova_vovf_check(int fd, const ova_vmember *members, size_t n_members, size_t ovf_index,
+                          const char *schema_dir, ova_validation *v, ova_err *err);
+
+#endif
