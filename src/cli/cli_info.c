@@ -13,35 +13,11 @@
 #include "ovatool/prepare.h"
 #include "ovatool/vm.h"
 
-static const char *scsi_name(ova_scsi_model m)
-{
-    switch (m) {
-    case OVA_SCSI_LSILOGIC: return "lsilogic";
-    case OVA_SCSI_LSISAS: return "lsisas1068";
-    case OVA_SCSI_PVSCSI: return "pvscsi";
-    case OVA_SCSI_BUSLOGIC: return "buslogic";
-    case OVA_SCSI_NONE: break;
-    }
-    return "";
-}
-
-static const char *nic_name(ova_nic_model m)
-{
-    switch (m) {
-    case OVA_NIC_E1000: return "e1000";
-    case OVA_NIC_E1000E: return "e1000e";
-    case OVA_NIC_VMXNET3: return "vmxnet3";
-    case OVA_NIC_VMXNET: return "vmxnet";
-    case OVA_NIC_PCNET32: return "vlance";
-    }
-    return "";
-}
-
 static const char *controller_model(const ova_prepared_disk *pd)
 {
     if (pd->device->bus != OVA_BUS_SCSI)
         return ova_bus_name(pd->device->bus);
-    return pd->controller != NULL ? scsi_name(pd->controller->model) : "scsi";
+    return pd->controller != NULL ? ova_scsi_model_name(pd->controller->model) : "scsi";
 }
 
 /* "512 KiB", "37.5 MiB", "3.00 GiB": readable at every disk size. */
@@ -205,7 +181,7 @@ int cli_info_cmd(int argc, char **argv)
             const ova_nic *n = &vm->nics[i];
             cli_json_object(&j, NULL);
             cli_json_int(&j, "index", n->index);
-            cli_json_str(&j, "model", nic_name(n->model));
+            cli_json_str(&j, "model", ova_nic_model_name(n->model));
             cli_json_str(&j, "network", n->network);
             cli_json_bool(&j, "connected", n->start_connected);
             cli_json_end(&j);
@@ -260,7 +236,7 @@ int cli_info_cmd(int argc, char **argv)
             ova_buf_putc(&b, '\n');
         }
         for (size_t i = 0; i < vm->n_nics; i++) {
-            ova_buf_printf(&b, "NIC %d:     %s on \"", vm->nics[i].index, nic_name(vm->nics[i].model));
+            ova_buf_printf(&b, "NIC %d:     %s on \"", vm->nics[i].index, ova_nic_model_name(vm->nics[i].model));
             cli_buf_text(&b, vm->nics[i].network);
             ova_buf_printf(&b, "\"%s\n", vm->nics[i].start_connected ? "" : " (not connected at start)");
         }

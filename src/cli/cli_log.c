@@ -68,6 +68,7 @@ void cli_buf_text(ova_buf *b, const char *s)
 /* Every log line passes through cli_buf_text: messages quote file names and
  * file content (VMX values, descriptor lines, member names), and a line
  * must not carry terminal escapes or forge further lines. */
+__attribute__((format(printf, 2, 0))) static void vlog(const char *level, const char *fmt, va_list ap);
 static void vlog(const char *level, const char *fmt, va_list ap)
 {
     char ts[32];

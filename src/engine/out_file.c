@@ -2,6 +2,7 @@
  * buffer and O_DIRECT where the file system allows it, and the write-behind
  * queue that makes them on a thread of their own (see out_file.h). */
 #include "engine/out_file.h"
+#include "util/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,25 +23,6 @@ struct ova_out_file {
     int started;            /* stage_off is set */
     int wrote_direct;       /* a direct write has succeeded */
 };
-
-ova_status ova_pwrite_full(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err)
-{
-    const unsigned char *b = buf;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pwrite(fd, b + done, n - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", path,
-                                 (unsigned long long)(off + done));
-        if (r == 0)
-            return ova_err_set(err, OVA_E_IO, "%s: write at offset %llu wrote nothing", path,
-                               (unsigned long long)(off + done));
-        done += (size_t)r;
-    }
-    return OVA_OK;
-}
 
 /* A second descriptor of fd's file (its own open file description, so
  * O_DIRECT stays off fd), or -1. Not by the file's name: in a folder others
@@ -99,7 +81,7 @@ static ova_status fall_back(ova_out_file *f, ova_err *err)
     f->dfd = -1;
     ova_status st = OVA_OK;
     if (f->started && f->stage_len > 0)
-        st = ova_pwrite_full(f->fd, f->stage, f->stage_len, f->stage_off, f->path, err);
+        st = ova_pwrite_exact(f->fd, f->stage, f->stage_len, f->stage_off, f->path, err);
     free(f->stage);
     f->stage = NULL;
     return st;
@@ -124,7 +106,7 @@ static ova_status write_direct(ova_out_file *f, size_t len, ova_err *err)
         /* a short direct write ends on a block boundary in practice; if not, the
          * rest cannot be retried aligned, so finish through the page cache */
         if ((size_t)r % OVA_OUT_ALIGN != 0 && done + (size_t)r < len)
-            return ova_pwrite_full(f->fd, f->stage + done + (size_t)r, len - done - (size_t)r,
+            return ova_pwrite_exact(f->fd, f->stage + done + (size_t)r, len - done - (size_t)r,
                                    f->stage_off + done + (size_t)r, f->path, err);
         done += (size_t)r;
         f->wrote_direct = 1;
@@ -138,7 +120,7 @@ static ova_status append(ova_out_file *f, const unsigned char *src, size_t n, ov
 {
     while (n > 0) {
         if (f->dfd < 0) /* fell back meanwhile */
-            return src ? ova_pwrite_full(f->fd, src, n, f->stage_off + f->stage_len, f->path, err) : OVA_OK;
+            return src ? ova_pwrite_exact(f->fd, src, n, f->stage_off + f->stage_len, f->path, err) : OVA_OK;
         size_t c = OVA_OUT_STAGE - f->stage_len;
         if (c > n)
             c = n;
@@ -165,7 +147,7 @@ ova_status ova_out_file_pwrite(ova_out_file *f, const void *buf, size_t n, uint6
 {
     const unsigned char *b = buf;
     if (f->dfd < 0)
-        return ova_pwrite_full(f->fd, b, n, off, f->path, err);
+        return ova_pwrite_exact(f->fd, b, n, off, f->path, err);
     if (!f->started) {
         f->stage_off = off - off % OVA_OUT_ALIGN;
         f->stage_len = (size_t)(off - f->stage_off);
@@ -175,7 +157,7 @@ ova_status ova_out_file_pwrite(ova_out_file *f, const void *buf, size_t n, uint6
     /* below the stage: those blocks are in the file already */
     if (off < f->stage_off) {
         size_t k = f->stage_off - off < n ? (size_t)(f->stage_off - off) : n;
-        ova_status st = ova_pwrite_full(f->fd, b, k, off, f->path, err);
+        ova_status st = ova_pwrite_exact(f->fd, b, k, off, f->path, err);
         if (st != OVA_OK || k == n)
             return st;
         b += k;
@@ -211,7 +193,7 @@ ova_status ova_out_file_flush(ova_out_file *f, ova_err *err)
             st = write_direct(f, a, err);
         /* the unaligned tail (or all of it, if direct writes just fell back) */
         if (st == OVA_OK && f->dfd >= 0 && a < f->stage_len)
-            st = ova_pwrite_full(f->fd, f->stage + a, f->stage_len - a, f->stage_off + a, f->path, err);
+            st = ova_pwrite_exact(f->fd, f->stage + a, f->stage_len - a, f->stage_off + a, f->path, err);
     }
     if (f->dfd >= 0) {
         close(f->dfd);

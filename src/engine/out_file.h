@@ -51,9 +51,6 @@ ova_status ova_out_file_pwrite(ova_out_file *f, const void *buf, size_t n, uint6
  * cache. Call before writing through fd directly, fsync and close. */
 ova_status ova_out_file_flush(ova_out_file *f, ova_err *err);
 
-/* pwrite all n bytes at off through fd (retrying short and interrupted
- * writes) or say which file and offset failed. */
-ova_status ova_pwrite_full(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err);
 
 /* 1 while writes bypass the page cache. */
 int ova_out_file_direct(const ova_out_file *f);

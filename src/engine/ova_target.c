@@ -3,6 +3,7 @@
  * of leftovers of earlier exports, and the fsync and rename into place
  * (ova_target.h). */
 #include "engine/ova_target.h"
+#include "util/grow.h"
 #include "ovatool/export.h"
 
 #include <dirent.h>
@@ -48,14 +49,10 @@ static ova_status add_input(ova_target *t, const char *path, size_t *cap, ova_er
     struct stat sb;
     if (path == NULL || stat(path, &sb) != 0)
         return OVA_OK; /* nothing there cannot be replaced */
-    if (t->n_inputs == *cap) {
-        size_t nc = *cap ? 2 * *cap : 16;
-        ova_target_input *ni = realloc(t->inputs, nc * sizeof *ni);
-        if (ni == NULL)
-            return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-        t->inputs = ni;
-        *cap = nc;
-    }
+    ova_target_input *ni = ova_grow(t->inputs, cap, t->n_inputs + 1, sizeof *ni);
+    if (ni == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    t->inputs = ni;
     t->inputs[t->n_inputs++] = (ova_target_input){ sb.st_dev, sb.st_ino, path };
     return OVA_OK;
 }

@@ -21,6 +21,7 @@
 #include "engine/ova_target.h"
 #include "format/tar.h"
 #include "format/vmdk_stream.h"
+#include "util/io.h"
 
 /* The export's progress, for the signal handler: lock-free atomics, so the
  * handler reads them without locks or allocation (async-signal-safe). */
@@ -201,9 +202,13 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
     size_t nd = plan->n_disks;
     w->disks = calloc(nd ? nd : 1, sizeof *w->disks);
     w->md = EVP_MD_CTX_new();
-    w->md_type = opts->sha == OVA_SHA1 ? EVP_sha1() : opts->sha == OVA_SHA512 ? EVP_sha512() : EVP_sha256();
+    w->md_type = ova_sha_md(opts->sha);
     if (w->disks == NULL || w->md == NULL) {
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (w->md_type == NULL) {
+        st = ova_err_set(err, OVA_E_INTERNAL, "internal error: no digest for manifest algorithm %d", (int)opts->sha);
         goto fail;
     }
 
@@ -369,8 +374,8 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
         goto fail;
     unsigned char end[OVA_LAYOUT_TRAILER] = { 0 };
     const ova_target *t = &w->target;
-    if ((st = ova_pwrite_full(t->fd, front, ova_layout_front_len(&w->layout), 0, t->tmp_path, err)) != OVA_OK ||
-        (st = ova_pwrite_full(t->fd, end, sizeof end, w->pos, t->tmp_path, err)) != OVA_OK)
+    if ((st = ova_pwrite_exact(t->fd, front, ova_layout_front_len(&w->layout), 0, t->tmp_path, err)) != OVA_OK ||
+        (st = ova_pwrite_exact(t->fd, end, sizeof end, w->pos, t->tmp_path, err)) != OVA_OK)
         goto fail;
     w->pos += sizeof end;
     /* once renamed, a failure to sync the folder leaves nothing to remove */

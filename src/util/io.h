@@ -44,8 +44,7 @@ ova_status ova_pread_exact(int fd, void *buf, size_t n, uint64_t off, const char
 
 /* pwrite exactly n bytes at off, retrying short writes and EINTR:
  *   "PATH: write at offset O failed: strerror", "PATH: write at offset O wrote nothing"
- * (both OVA_E_IO). The same contract as src/engine/out_file.c's
- * ova_pwrite_full, which is to become a call of this one. */
+ * (both OVA_E_IO). */
 ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err);
 
 /* "a directory", "a FIFO", "a socket", "a character device", ... for a

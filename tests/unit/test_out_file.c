@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "engine/out_file.h"
+#include "util/io.h"
 
 #define MIB (1u << 20)
 #define TOTAL (3 * OVA_OUT_STAGE + 5 * MIB + 777) /* crosses three stage blocks, ends unaligned */
@@ -95,7 +96,7 @@ static void run(const char *dir, int want_direct)
     assert_int_equal(ova_out_file_flush(s.f, &err), OVA_OK);
     assert_int_equal(ova_out_file_direct(s.f), 0);
     put(&s, TOTAL - 512, 512);                    /* after the flush: page cache */
-    assert_int_equal(ova_pwrite_full(fd, s.src, front, 0, path, &err), OVA_OK);
+    assert_int_equal(ova_pwrite_exact(fd, s.src, front, 0, path, &err), OVA_OK);
     memcpy(s.want, s.src, front);
     ova_out_file_close(&s.f);
     assert_null(s.f);
@@ -195,7 +196,7 @@ static void test_write_error_names_file(void **state)
 {
     (void)state;
     ova_err err = { 0 };
-    assert_int_equal(ova_pwrite_full(-1, "x", 1, 42, "some.ova", &err), OVA_E_IO);
+    assert_int_equal(ova_pwrite_exact(-1, "x", 1, 42, "some.ova", &err), OVA_E_IO);
     assert_non_null(strstr(err.msg, "some.ova"));
     assert_non_null(strstr(err.msg, "42"));
 }
