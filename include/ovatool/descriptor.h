@@ -52,6 +52,12 @@ typedef struct ova_descriptor {
     size_t n_extents;
     ova_ddb_entry *ddb;
     size_t n_ddb;
+    /* The first key that marks the disk as encrypted, as written, NULL if
+     * none: a header key encryption.* (an encrypted hosted disk's descriptor
+     * carries its key safe there) or ddb.keySafe / ddb.encryption.*.
+     * Recorded, not refused: the parser also serves `validate`; describing a
+     * disk refuses it. */
+    char *encryption_key;
 } ova_descriptor;
 
 /* Parse descriptor text (len bytes; NUL bytes end the text, as in embedded

@@ -34,6 +34,11 @@ typedef struct ova_ovf_options {
 ova_status ova_ovf_write(const ova_vm *vm, const ova_ovf_disk *disks, size_t n_disks,
                          const ova_ovf_options *opts, ova_buf *out, ova_err *err);
 
+/* VMware's ResourceSubType for a sound card model (sound.virtualDev,
+ * lower-cased: "hdaudio", "es1371", "sb16"); NULL for one it has no name
+ * for, which the OVF then leaves out (it is optional hardware). */
+const char *ova_ovf_sound_subtype(const char *dev);
+
 /* The guest table: vmw:osType and CIM OperatingSystemSection id for a VMX
  * guestOS key (case-insensitive). Unknown keys fall back to otherGuest64
  * (id 102) or otherGuest (id 1) by their "-64" suffix. desc gets a human

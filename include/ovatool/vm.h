@@ -42,6 +42,14 @@ typedef enum ova_device_kind {
     OVA_DEV_CDROM       /* CD/DVD drive (image or host device): exported as an empty drive */
 } ova_device_kind;
 
+/* What a CD-ROM drive is connected to in the VMX (the OVF always gets an
+ * empty drive; `ovatool info` shows this so a user knows what to re-attach). */
+typedef enum ova_cdrom_kind {
+    OVA_CDROM_IMAGE = 0,    /* deviceType "cdrom-image" (or none, with an .iso fileName): an ISO file */
+    OVA_CDROM_HOST,         /* "atapi-cdrom", "cdrom-raw" and other cdrom types: the host's drive */
+    OVA_CDROM_CLIENT        /* clientDevice = "TRUE": the drive of the machine running the console */
+} ova_cdrom_kind;
+
 typedef struct ova_device {
     ova_device_kind kind;
     ova_bus bus;
@@ -50,7 +58,35 @@ typedef struct ova_device {
     char *file_name;        /* fileName as written in the VMX (decoded), may be NULL for CD-ROMs */
     char *path;             /* disks: fileName resolved against the VMX's folder; else NULL */
     char *key_prefix;       /* "scsi1:3", for messages */
+    /* Disks: fileName is a path of another host (a Windows drive or UNC
+     * path here; ova_prepare also sets it for an absolute path that does not
+     * exist here), and path is the file of the same base name beside the
+     * VMX. ova_prepare names both in a warning. */
+    bool foreign_path;
+    char *mode;             /* disks: the .mode key as written ("independent-persistent",
+                               "independent-nonpersistent", "persistent"), NULL when absent
+                               (VMware's default, persistent); CD-ROMs: NULL */
+    ova_cdrom_kind cdrom;   /* CD-ROMs only */
+    bool start_connected;   /* CD-ROMs: .startConnected (default true, as VMware); disks: true */
 } ova_device;
+
+/* A present device that the OVA leaves out, with a warning: a SCSI
+ * passthrough device (a tape drive, a changer, a scanner: deviceType
+ * "scsi-passthru") is not a disk, and an importing host has no such
+ * device to give it. */
+typedef struct ova_left_out {
+    char *key_prefix;       /* "scsi0:1" */
+    char *device_type;      /* as written, "scsi-passthru" */
+    char *file_name;        /* the host device ("/dev/sg2"), NULL if none */
+} ova_left_out;
+
+/* encryption.type with encryption.keySafe/encryption.data. Only the partial
+ * kind gets past ova_vm_from_vmx: the others are refused. */
+typedef enum ova_encryption {
+    OVA_ENC_NONE = 0,
+    OVA_ENC_PARTIAL         /* encryption.type = "partial" (Workstation 17, for a vTPM): the VM's
+                               secrets (vTPM, NVRAM) are encrypted, the VMX keys and disks are not */
+} ova_encryption;
 
 typedef enum ova_nic_model {
     OVA_NIC_E1000 = 0,  /* "e1000" */
@@ -66,6 +102,10 @@ typedef struct ova_nic {
     char *network;          /* networkName, else connectionType ("nat", "bridged", "hostonly"; for
                                "custom" the vnet name, "/dev/" stripped), else "bridged" (VMware's default) */
     bool start_connected;
+    char *address_type;     /* ethernetN.addressType, lower-cased ("generated", "static", "vpx"),
+                               "generated" (VMware's default) when absent */
+    char *mac;              /* the MAC that address type uses: .address for "static", else
+                               .generatedAddress; NULL when the VMX has none (not yet powered on) */
 } ova_nic;
 
 typedef struct ova_vm {
@@ -85,6 +125,8 @@ typedef struct ova_vm {
     bool usb_xhci;          /* usb_xhci.present: the USB 3 controller */
     char *sound;            /* sound.virtualDev when sound.present ("hdaudio", "es1371", "sb16"), else NULL */
     bool floppy;            /* floppy0.present */
+    bool vtpm;              /* vtpm.present: a virtual TPM, which the OVA cannot carry */
+    ova_encryption encryption;
 
     ova_controller *controllers;   /* present controllers that hold at least one exported device,
                                       plus every present SCSI/SATA/NVMe controller; sorted by bus, index */
@@ -93,11 +135,23 @@ typedef struct ova_vm {
     size_t n_devices;
     ova_nic *nics;          /* present NICs, sorted by index */
     size_t n_nics;
+    ova_left_out *left_out; /* present devices the OVA leaves out, in device order */
+    size_t n_left_out;
+    /* Warnings about what the VMX has and the OVA will not (a left-out
+     * device, the vTPM and the secrets of a partially encrypted VM), each a
+     * whole message naming the VMX. The model cannot log (it is built
+     * without a callback, and a model built twice must not warn twice), so
+     * it keeps them, and ova_prepare gives them to its log callback, for
+     * export and info alike. */
+    char **warnings;
+    size_t n_warnings;
 } ova_vm;
 
 /* Build the VM model from a parsed VMX file. vmx_path is used to resolve
  * relative disk paths and for messages. Refuses (OVA_E_UNSUPPORTED, with a
- * message naming the key) raw/passthrough disks and encrypted VMs.
+ * message naming the key) raw disks and encrypted VMs but the partially
+ * encrypted kind; leaves SCSI passthrough devices out (vm->left_out), with
+ * a warning in vm->warnings. Reads no file.
  * On success *out must be released with ova_vm_free(). */
 ova_status ova_vm_from_vmx(const ova_vmx *vmx, const char *vmx_path, ova_vm **out, ova_err *err);
 

@@ -32,6 +32,56 @@ static const char *human(uint64_t v, char buf[32])
     return buf;
 }
 
+static const char *cdrom_kind_name(ova_cdrom_kind k)
+{
+    switch (k) {
+    case OVA_CDROM_IMAGE: return "iso";
+    case OVA_CDROM_HOST: return "host";
+    case OVA_CDROM_CLIENT: return "client";
+    }
+    return "";
+}
+
+static const char *cdrom_kind_text(ova_cdrom_kind k)
+{
+    switch (k) {
+    case OVA_CDROM_IMAGE: return "ISO image";
+    case OVA_CDROM_HOST: return "host device";
+    case OVA_CDROM_CLIENT: return "client device";
+    }
+    return "";
+}
+
+/* A disk without a .mode key is persistent: VMware's default. */
+static const char *disk_mode(const ova_device *d)
+{
+    return d->mode != NULL ? d->mode : "persistent";
+}
+
+/* The optional items the OVF gets beside disks, CD-ROMs and NICs, by the
+ * conditions write_optional() in ovf.c uses. A sound card of a model the
+ * OVF has no type for has subtype NULL: the OVF leaves it out. */
+typedef struct optional_dev {
+    const char *name;     /* the OVF item's ElementName */
+    const char *label;    /* for the text output */
+    const char *subtype;  /* its ResourceSubType */
+} optional_dev;
+
+static size_t optional_devices(const ova_vm *vm, optional_dev out[4])
+{
+    size_t n = 0;
+    if (vm->usb)
+        out[n++] = (optional_dev){ "usb", vm->usb_ehci ? "USB 2 controller" : "USB 1.1 controller",
+                                   "vmware.usb.ehci" };
+    if (vm->usb_xhci)
+        out[n++] = (optional_dev){ "usb_xhci", "USB 3 controller", "vmware.usb.xhci" };
+    if (vm->sound != NULL)
+        out[n++] = (optional_dev){ "sound", "sound card", ova_ovf_sound_subtype(vm->sound) };
+    if (vm->floppy)
+        out[n++] = (optional_dev){ "floppy0", "floppy drive", "vmware.floppy.remotedevice" };
+    return n;
+}
+
 /* The library's warnings (a disk file outside the VM's folder) go to stderr. */
 static void info_log(void *ctx, int level, const char *msg)
 {
@@ -56,8 +106,10 @@ static const cli_opt OPTS[] = {
 static void info_usage(FILE *f)
 {
     fprintf(f, "Usage: ovatool info VMX [--json] [--confine]\n"
-               "Shows what 'ovatool export' would write: the VM's hardware, each disk with its\n"
-               "controller, bus:unit, type, capacity, allocated bytes and snapshot depth, the NICs.\n"
+               "Shows what 'ovatool export' would write: the VM's hardware, annotation, encryption\n"
+               "and vTPM, each disk with its controller, bus:unit, type, capacity, allocated bytes,\n"
+               "snapshot depth, fileName and mode, the CD-ROMs, the NICs with their MACs, the optional\n"
+               "devices and the devices left out.\n"
                "Reads descriptors and grain tables only, never disk data.\n\nOptions:\n");
     cli_print_options(f, OPTS, N_OPTS);
 }
@@ -128,6 +180,8 @@ int cli_info_cmd(int argc, char **argv)
     int cim = 0;
     ova_guest_lookup(vm->guest_os, &vim_id, &cim, &desc);
     int running = prep->lock[0] != '\0';
+    optional_dev opt[4];
+    size_t n_opt = optional_devices(vm, opt);
 
     ova_buf b = OVA_BUF_INIT;
     if (json) {
@@ -145,6 +199,9 @@ int cli_info_cmd(int argc, char **argv)
         cli_json_str(&j, "firmware", vm->efi ? "efi" : "bios");
         cli_json_bool(&j, "secure_boot", vm->secure_boot);
         cli_json_bool(&j, "running", running);
+        cli_json_str(&j, "annotation", vm->annotation);
+        cli_json_str(&j, "encryption", vm->encryption == OVA_ENC_PARTIAL ? "partial" : "none");
+        cli_json_bool(&j, "vtpm", vm->vtpm);
         cli_json_array(&j, "disks");
         k = 0;
         for (size_t i = 0; i < vm->n_devices; i++) {
@@ -163,6 +220,9 @@ int cli_info_cmd(int argc, char **argv)
             cli_json_uint(&j, "capacity", di->capacity);
             cli_json_uint(&j, "allocated", di->allocated);
             cli_json_int(&j, "snapshot_depth", di->chain_depth);
+            cli_json_str(&j, "file_name", d->file_name);
+            cli_json_bool(&j, "foreign_path", d->foreign_path);
+            cli_json_str(&j, "mode", disk_mode(d));
             cli_json_end(&j);
         }
         cli_json_end(&j);
@@ -173,6 +233,8 @@ int cli_info_cmd(int argc, char **argv)
             cli_json_object(&j, NULL);
             cli_json_str(&j, "device", vm->devices[i].key_prefix);
             cli_json_str(&j, "file", vm->devices[i].file_name);
+            cli_json_str(&j, "kind", cdrom_kind_name(vm->devices[i].cdrom));
+            cli_json_bool(&j, "start_connected", vm->devices[i].start_connected);
             cli_json_end(&j);
         }
         cli_json_end(&j);
@@ -184,6 +246,26 @@ int cli_info_cmd(int argc, char **argv)
             cli_json_str(&j, "model", ova_nic_model_name(n->model));
             cli_json_str(&j, "network", n->network);
             cli_json_bool(&j, "connected", n->start_connected);
+            cli_json_str(&j, "address_type", n->address_type);
+            cli_json_str(&j, "mac", n->mac);
+            cli_json_end(&j);
+        }
+        cli_json_end(&j);
+        cli_json_array(&j, "optional_devices");
+        for (size_t i = 0; i < n_opt; i++) {
+            cli_json_object(&j, NULL);
+            cli_json_str(&j, "name", opt[i].name);
+            cli_json_str(&j, "subtype", opt[i].subtype);
+            cli_json_bool(&j, "exported", opt[i].subtype != NULL);
+            cli_json_end(&j);
+        }
+        cli_json_end(&j);
+        cli_json_array(&j, "left_out");
+        for (size_t i = 0; i < vm->n_left_out; i++) {
+            cli_json_object(&j, NULL);
+            cli_json_str(&j, "device", vm->left_out[i].key_prefix);
+            cli_json_str(&j, "type", vm->left_out[i].device_type);
+            cli_json_str(&j, "file", vm->left_out[i].file_name);
             cli_json_end(&j);
         }
         cli_json_end(&j);
@@ -205,6 +287,30 @@ int cli_info_cmd(int argc, char **argv)
         ova_buf_printf(&b, "\nMemory:    %llu MiB\n", (unsigned long long)vm->memory_mb);
         ova_buf_printf(&b, "Firmware:  %s%s\n", vm->efi ? "EFI" : "BIOS", vm->secure_boot ? ", secure boot" : "");
         ova_buf_printf(&b, "Hardware:  vmx-%02d\n", vm->hw_version);
+        if (vm->annotation != NULL && vm->annotation[0] != '\0') {
+            /* one output line per annotation line, so a multi-line note reads as written */
+            ova_buf_puts(&b, "Notes:     ");
+            for (const char *l = vm->annotation; l != NULL;) {
+                const char *nl = strchr(l, '\n');
+                size_t ll = nl ? (size_t)(nl - l) : strlen(l);
+                if (ll > 0 && l[ll - 1] == '\r')
+                    ll--; /* a note typed on Windows: CRLF (|0D|0A) */
+                char *line = strndup(l, ll);
+                if (line == NULL)
+                    b.failed = true;
+                else
+                    cli_buf_text(&b, line);
+                free(line);
+                ova_buf_puts(&b, "\n");
+                l = nl ? nl + 1 : NULL;
+                if (l != NULL)
+                    ova_buf_puts(&b, "           ");
+            }
+        }
+        if (vm->encryption == OVA_ENC_PARTIAL)
+            ova_buf_puts(&b, "Encrypted: partially (the VM's secrets only; hardware and disks in clear, exported)\n");
+        if (vm->vtpm)
+            ova_buf_puts(&b, "vTPM:      present; not part of the OVA (nor its secrets)\n");
         if (running)
             ova_buf_puts(&b, "State:     running or not cleanly shut down (.lck folders present)\n");
         k = 0;
@@ -218,7 +324,8 @@ int cli_info_cmd(int argc, char **argv)
                     ova_buf_puts(&b, ", was ");
                     cli_buf_text(&b, d->file_name);
                 }
-                ova_buf_putc(&b, '\n');
+                ova_buf_printf(&b, "\n           %s, %s\n", cdrom_kind_text(d->cdrom),
+                               d->start_connected ? "connected at start" : "not connected at start");
                 continue;
             }
             const ova_prepared_disk *pd = &prep->disks[k++];
@@ -233,12 +340,52 @@ int cli_info_cmd(int argc, char **argv)
                 ova_buf_printf(&b, ", %d snapshot level(s) (flattened on export)", di->chain_depth);
             ova_buf_puts(&b, "\n           ");
             cli_buf_text(&b, di->path);
+            ova_buf_puts(&b, "\n           fileName \"");
+            cli_buf_text(&b, d->file_name);
+            ova_buf_puts(&b, "\"");
+            if (d->foreign_path)
+                ova_buf_puts(&b, " (a path on another host: the file beside the VMX is used)");
+            ova_buf_puts(&b, ", mode ");
+            cli_buf_text(&b, disk_mode(d));
             ova_buf_putc(&b, '\n');
         }
         for (size_t i = 0; i < vm->n_nics; i++) {
             ova_buf_printf(&b, "NIC %d:     %s on \"", vm->nics[i].index, ova_nic_model_name(vm->nics[i].model));
             cli_buf_text(&b, vm->nics[i].network);
             ova_buf_printf(&b, "\"%s\n", vm->nics[i].start_connected ? "" : " (not connected at start)");
+            ova_buf_puts(&b, "           MAC ");
+            if (vm->nics[i].mac != NULL)
+                cli_buf_text(&b, vm->nics[i].mac);
+            else
+                ova_buf_puts(&b, "not assigned yet");
+            ova_buf_puts(&b, " (");
+            cli_buf_text(&b, vm->nics[i].address_type);
+            ova_buf_puts(&b, "; the OVF carries no MAC)\n");
+        }
+        if (n_opt > 0) {
+            ova_buf_puts(&b, "Optional:  ");
+            for (size_t i = 0; i < n_opt; i++) {
+                ova_buf_puts(&b, i ? ", " : "");
+                ova_buf_puts(&b, opt[i].label);
+                if (strcmp(opt[i].name, "sound") == 0) { /* its model, and whether the OVF has a type for it */
+                    ova_buf_puts(&b, " (");
+                    cli_buf_text(&b, vm->sound);
+                    ova_buf_puts(&b, opt[i].subtype != NULL ? ")" : ": left out, the OVF has no type for it)");
+                }
+            }
+            ova_buf_puts(&b, "\n");
+        }
+        for (size_t i = 0; i < vm->n_left_out; i++) {
+            const ova_left_out *l = &vm->left_out[i];
+            ova_buf_puts(&b, "Left out:  ");
+            cli_buf_text(&b, l->key_prefix);
+            ova_buf_puts(&b, " (deviceType ");
+            cli_buf_text(&b, l->device_type);
+            if (l->file_name != NULL) {
+                ova_buf_puts(&b, ", ");
+                cli_buf_text(&b, l->file_name);
+            }
+            ova_buf_puts(&b, "): a passthrough device, not a disk\n");
         }
     }
     if (ova_buf_failed(&b)) {

@@ -119,10 +119,12 @@ static bool looks_like_descriptor(const char *text, size_t n)
 }
 
 /* Read the descriptor of a link: a text file, or the text embedded in a
- * sparse file. A sparse extent without one (part of a split disk) and ESXi
- * redo logs are refused with a message saying what to open instead. */
-static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_err *err)
+ * sparse file (*embedded set). A sparse extent without one (part of a split
+ * disk) and ESXi redo logs are refused with a message saying what to open
+ * instead. */
+static ova_status read_descriptor(const char *path, ova_descriptor **out, bool *embedded, ova_err *err)
 {
+    *embedded = false;
     int fd;
     struct stat sb;
     ova_status st = ova_open_source(path, "disk", &fd, &sb, err);
@@ -140,6 +142,7 @@ static ova_status read_descriptor(const char *path, ova_descriptor **out, ova_er
         st = ova_sparse_read_header(fd, path, (uint64_t)sb.st_size, &h, err);
         if (st == OVA_OK && h.desc_offset != 0)
             st = ova_sparse_read_descriptor(fd, path, &h, OVA_DESC_MAX_SIZE, &buf, &n, err);
+        *embedded = true;
         /* qemu reserves an all-zero descriptor area in the pieces of split disks */
         if (st == OVA_OK && n == 0)
             st = ova_err_set(err, OVA_E_UNSUPPORTED,
@@ -264,9 +267,36 @@ static ova_status describe_link(const confine *cf, const char *path, ova_disk_li
 {
     memset(l, 0, sizeof *l);
     ova_descriptor *desc = NULL;
-    ova_status st = read_descriptor(path, &desc, err);
+    bool embedded = false;
+    ova_status st = read_descriptor(path, &desc, &embedded, err);
     if (st != OVA_OK)
         return st;
+    /* Raw disks: a host's physical disk or its partitions (Workstation's
+     * fullDevice and partitionedDevice, ESXi's RDMs). Their extents name
+     * devices; the data is the host's, not the VM's to package. */
+    static const char *const raw_types[] = { "fullDevice", "partitionedDevice", "vmfsRaw", "vmfsRawDeviceMap",
+                                             "vmfsPassthroughRawDeviceMap" };
+    for (size_t i = 0; i < sizeof raw_types / sizeof raw_types[0]; i++)
+        if (strcasecmp(desc->create_type, raw_types[i]) == 0) {
+            st = ova_err_set(err, OVA_E_UNSUPPORTED, "%s: raw disk (createType \"%s\") cannot be exported", path,
+                             desc->create_type);
+            ova_descriptor_free(&desc);
+            return st;
+        }
+    /* The data of an encrypted disk only opens with the VM's password. */
+    if (desc->encryption_key != NULL) {
+        st = ova_err_set(err, OVA_E_UNSUPPORTED,
+                         "%s: the disk is encrypted (%s is set); remove the encryption in VMware before exporting",
+                         path, desc->encryption_key);
+        ova_descriptor_free(&desc);
+        return st;
+    }
+    /* A single-file sparse disk (monolithicSparse, streamOptimized) carries
+     * its descriptor inside itself, and its one SPARSE extent is that file,
+     * whatever name the extent line gives: open-vmdk's vmdk-convert writes
+     * "disk", and a renamed file keeps its old name there. qemu and VMware
+     * read such a file as itself too. */
+    bool self_extent = embedded && desc->n_extents == 1 && desc->extents[0].type == OVA_EXTENT_SPARSE;
     bool oom = false;
     l->path = dup_or_null(path, &oom);
     l->create_type = dup_or_null(desc->create_type, &oom);
@@ -312,7 +342,7 @@ static ova_status describe_link(const confine *cf, const char *path, ova_disk_li
         start += e->size;
         if (x->type == OVA_EXTENT_ZERO)
             continue;
-        e->path = resolve(path, x->file_name);
+        e->path = self_extent ? strdup(path) : resolve(path, x->file_name);
         if (e->path == NULL) {
             st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
             goto fail;

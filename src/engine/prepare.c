@@ -3,6 +3,7 @@
  * mtime, unit size. */
 #include "ovatool/prepare.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,43 @@ static ova_status describe_disks(prep_ctx *c, ova_err *err)
     return OVA_OK;
 }
 
+/* A disk path written for another host: a Windows or UNC path (the model
+ * already took the base name beside the VMX), or an absolute path that does
+ * not exist here (/vmfs/volumes/... of an ESXi host, the home folder of the
+ * machine the VM was copied from) while a file of its base name lies beside
+ * the VMX. The rule is VMware's own when it opens a copied VM; the warning
+ * says which file stood in, since a stale copy beside the VMX would
+ * otherwise be exported without a word. */
+static ova_status resolve_foreign(prep_ctx *c, ova_device *dev, ova_err *err)
+{
+    const char *vmx_dir = c->p->vm->vmx_dir;
+    if (dev->kind != OVA_DEV_DISK)
+        return OVA_OK;
+    if (!dev->foreign_path && dev->file_name[0] == '/') {
+        struct stat sb;
+        if (stat(dev->path, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR))
+            return OVA_OK; /* it exists here (or opening it will say what is wrong) */
+        const char *base = strrchr(dev->file_name, '/') + 1;
+        char *beside = NULL;
+        if (*base == '\0')
+            return OVA_OK;
+        if (asprintf(&beside, "%s%s%s", strcmp(vmx_dir, ".") == 0 ? "" : vmx_dir,
+                     strcmp(vmx_dir, ".") == 0 || strcmp(vmx_dir, "/") == 0 ? "" : "/", base) < 0)
+            return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        if (stat(beside, &sb) != 0) {
+            free(beside); /* nothing stands in: the error names the path as written */
+            return OVA_OK;
+        }
+        free(dev->path);
+        dev->path = beside;
+        dev->foreign_path = true;
+    }
+    if (dev->foreign_path)
+        logf_(c, 1, "%s: %s: fileName \"%s\" is a path on another host; using %s, the file of that name beside the VMX",
+              c->opts->vmx_path, dev->key_prefix, dev->file_name, dev->path);
+    return OVA_OK;
+}
+
 ova_status ova_prepared_set_output(ova_prepared *p, const char *output, ova_err *err)
 {
     p->output[0] = '\0';
@@ -185,6 +223,13 @@ ova_status ova_prepare(const ova_prepare_opts *opts, ova_prepared **out, ova_err
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     prep_ctx c = { opts, p, 0 };
     ova_status st = ova_vm_load(opts->vmx_path, &p->vm, err);
+    if (st != OVA_OK)
+        goto fail;
+    /* what the OVA will lack (vm.h), for export and info alike */
+    for (size_t i = 0; i < p->vm->n_warnings; i++)
+        logf_(&c, 1, "%s", p->vm->warnings[i]);
+    for (size_t i = 0; st == OVA_OK && i < p->vm->n_devices; i++)
+        st = resolve_foreign(&c, &p->vm->devices[i], err);
     if (st != OVA_OK)
         goto fail;
     /* the VMX and every descriptor first: a running VM is refused before

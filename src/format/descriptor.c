@@ -179,10 +179,16 @@ static ova_status parse_key_value(parser *p, char *s, char *eq)
         value++;
     }
 
+    ova_descriptor *d = p->d;
+    if (d->encryption_key == NULL &&
+        (strncasecmp(key, "encryption.", 11) == 0 || strcasecmp(key, "ddb.keySafe") == 0 ||
+         strncasecmp(key, "ddb.encryption", 14) == 0) &&
+        !replace_str(&d->encryption_key, key))
+        return nomem(p);
+
     if (strncasecmp(key, "ddb.", 4) == 0)
         return add_ddb(p, key, value);
 
-    ova_descriptor *d = p->d;
     if (strcasecmp(key, "version") == 0) {
         uint64_t v;
         char *end;
@@ -458,6 +464,12 @@ ova_status ova_descriptor_parse(const char *text, size_t len, const char *name,
     }
     free(buf);
 
+    /* an encrypted disk's descriptor keeps its extents in the encrypted
+     * data: say so rather than "missing createType" */
+    if (st == OVA_OK && p.d->encryption_key != NULL && (!p.have_version || !p.have_create_type || p.d->n_extents == 0))
+        st = ova_err_set(err, OVA_E_UNSUPPORTED,
+                         "%s: the disk is encrypted (%s is set); remove the encryption in VMware before exporting",
+                         name, p.d->encryption_key);
     if (st == OVA_OK) {
         if (n == 0)
             st = ova_err_set(err, OVA_E_FORMAT, "%s: empty descriptor", name);
@@ -494,6 +506,7 @@ void ova_descriptor_free(ova_descriptor **d)
     free(x->create_type);
     free(x->parent_hint);
     free(x->encoding);
+    free(x->encryption_key);
     free(x);
     *d = NULL;
 }

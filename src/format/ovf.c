@@ -446,9 +446,7 @@ static void write_nics(writer *w, const ova_vm *vm, uint64_t id)
     }
 }
 
-/* VMware's subtype for a sound card model; NULL for one it has no name for
- * (the card is then left out: it is optional hardware). */
-static const char *sound_subtype(const char *dev)
+const char *ova_ovf_sound_subtype(const char *dev)
 {
     if (strcmp(dev, "hdaudio") == 0)
         return "vmware.soundcard.hdaudio";
@@ -466,7 +464,8 @@ static void config_elem(writer *w, int level, const char *key, const char *value
 }
 
 /* USB controllers, sound card and floppy drive: optional devices that an
- * importer may drop (ovf:required="false"), as ovftool marks them. */
+ * importer may drop (ovf:required="false"), as ovftool marks them.
+ * `ovatool info` lists them by the same conditions (cli_info.c). */
 static uint64_t write_optional(writer *w, const ova_vm *vm, uint64_t id)
 {
     if (vm->usb) {
@@ -490,7 +489,7 @@ static uint64_t write_optional(writer *w, const ova_vm *vm, uint64_t id)
         num_elem(w, 4, "rasd:ResourceType", 23);
         close_tag(w, 3, "Item");
     }
-    const char *snd = vm->sound ? sound_subtype(vm->sound) : NULL;
+    const char *snd = vm->sound ? ova_ovf_sound_subtype(vm->sound) : NULL;
     if (snd != NULL) {
         open_tag(w, 3, "Item ovf:required=\"false\"");
         text_elem(w, 4, "rasd:AutomaticAllocation", "false");

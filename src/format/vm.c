@@ -2,6 +2,7 @@
 #include "ovatool/vm.h"
 #include "util/grow.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +43,33 @@ typedef struct builder {
     const char *file;   /* VMX path for messages */
     ova_vm *vm;
     size_t cap_devices;
+    size_t cap_left_out;
+    size_t cap_warnings;
     ova_err *err;
 } builder;
 
 static ova_status nomem(builder *b)
 {
     return ova_err_set(b->err, OVA_E_NOMEM, "%s: out of memory", b->file);
+}
+
+/* Keep a warning for ova_prepare to log (vm.h says why the model keeps them). */
+static ova_status add_warning(builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static ova_status add_warning(builder *b, const char *fmt, ...)
+{
+    ova_vm *vm = b->vm;
+    char **grown = ova_grow(vm->warnings, &b->cap_warnings, vm->n_warnings + 1, sizeof *grown);
+    if (grown == NULL)
+        return nomem(b);
+    vm->warnings = grown;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&vm->warnings[vm->n_warnings], fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return nomem(b);
+    vm->n_warnings++;
+    return OVA_OK;
 }
 
 static int entry_line(const builder *b, const char *key)
@@ -125,11 +147,13 @@ static bool is_windows_absolute(const char *s)
     return s[0] == '\\' && s[1] == '\\';
 }
 
-static char *resolve_disk_path(const char *vmx_dir, const char *file_name)
+static char *resolve_disk_path(const char *vmx_dir, const char *file_name, bool *foreign)
 {
+    *foreign = false;
     if (file_name[0] == '/')
         return strdup(file_name);
     if (is_windows_absolute(file_name)) {
+        *foreign = true;
         /* A VM copied off a Windows host keeps its disks beside the VMX;
          * the drive letter path means nothing here. */
         const char *base = file_name;
@@ -141,8 +165,22 @@ static char *resolve_disk_path(const char *vmx_dir, const char *file_name)
     return join_path(vmx_dir, file_name);
 }
 
+/* What a CD-ROM is connected to: clientDevice first (the drive is then the
+ * console's, whatever deviceType says), then an ISO image by its type (or,
+ * without one, by the .iso name scan_device matched), else the host's drive. */
+static ova_cdrom_kind cdrom_kind(builder *b, const char *prefix, const char *type)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s.clientDevice", prefix);
+    if (ova_vmx_bool(b->vmx, key, false))
+        return OVA_CDROM_CLIENT;
+    if (type == NULL || strcasecmp(type, "cdrom-image") == 0)
+        return OVA_CDROM_IMAGE;
+    return OVA_CDROM_HOST;
+}
+
 static ova_status add_device(builder *b, ova_device_kind kind, ova_bus bus, int ctrl, int unit,
-                             const char *prefix, const char *file_name)
+                             const char *prefix, const char *file_name, const char *type)
 {
     ova_vm *vm = b->vm;
     ova_device *grown = ova_grow(vm->devices, &b->cap_devices, vm->n_devices + 1, sizeof *grown);
@@ -150,15 +188,24 @@ static ova_status add_device(builder *b, ova_device_kind kind, ova_bus bus, int 
         return nomem(b);
     vm->devices = grown;
     ova_device *d = &vm->devices[vm->n_devices];
-    *d = (ova_device){ kind, bus, ctrl, unit, NULL, NULL, NULL };
+    *d = (ova_device){ kind, bus, ctrl, unit, NULL, NULL, NULL, false, NULL, OVA_CDROM_IMAGE, true };
     /* count it now so ova_vm_free releases whatever got allocated */
     vm->n_devices++;
     if ((d->key_prefix = strdup(prefix)) == NULL)
         return nomem(b);
     if (dup_str(b, file_name, &d->file_name) != OVA_OK)
         return OVA_E_NOMEM;
-    if (kind == OVA_DEV_DISK && (d->path = resolve_disk_path(vm->vmx_dir, file_name)) == NULL)
-        return nomem(b);
+    if (kind == OVA_DEV_DISK) {
+        if ((d->path = resolve_disk_path(vm->vmx_dir, file_name, &d->foreign_path)) == NULL)
+            return nomem(b);
+        if (dup_str(b, nonempty(ova_vmx_getf(b->vmx, "%s.mode", prefix)), &d->mode) != OVA_OK)
+            return OVA_E_NOMEM;
+    } else {
+        d->cdrom = cdrom_kind(b, prefix, type);
+        char key[64];
+        snprintf(key, sizeof key, "%s.startConnected", prefix);
+        d->start_connected = ova_vmx_bool(b->vmx, key, true);
+    }
     return OVA_OK;
 }
 
@@ -178,9 +225,46 @@ static bool is_cdrom_type(const char *t)
     return strncasecmp(t, "atapi", 5) == 0 || strcasestr(t, "cdrom") != NULL;
 }
 
+/* "scsi-passthru": a host SCSI device (tape, changer, scanner) handed to
+ * the guest through its generic SCSI node (/dev/sgN). */
+static bool is_passthru_type(const char *t)
+{
+    return strcasestr(t, "passthru") != NULL;
+}
+
 static bool is_raw_type(const char *t)
 {
-    return strcasecmp(t, "plainDisk") == 0 || strcasestr(t, "passthru") != NULL || strcasestr(t, "raw") != NULL;
+    return strcasecmp(t, "plainDisk") == 0 || strcasestr(t, "raw") != NULL;
+}
+
+static const char *bus_label(ova_bus bus)
+{
+    switch (bus) {
+    case OVA_BUS_IDE: return "IDE";
+    case OVA_BUS_SCSI: return "SCSI";
+    case OVA_BUS_SATA: return "SATA";
+    case OVA_BUS_NVME: return "NVMe";
+    }
+    return "unknown";
+}
+
+/* A passthrough device is not a disk and no importing host has it: it is
+ * left out, named in vm->left_out (for info) and in a warning. */
+static ova_status leave_out(builder *b, ova_bus bus, const char *prefix, const char *type, const char *file_name)
+{
+    ova_vm *vm = b->vm;
+    ova_left_out *grown = ova_grow(vm->left_out, &b->cap_left_out, vm->n_left_out + 1, sizeof *grown);
+    if (grown == NULL)
+        return nomem(b);
+    vm->left_out = grown;
+    ova_left_out *l = &vm->left_out[vm->n_left_out];
+    *l = (ova_left_out){ NULL, NULL, NULL };
+    vm->n_left_out++;
+    if ((l->key_prefix = strdup(prefix)) == NULL || (l->device_type = strdup(type)) == NULL ||
+        dup_str(b, file_name, &l->file_name) != OVA_OK)
+        return nomem(b);
+    return add_warning(b, "%s: %s: %s passthrough device%s%s%s left out: not a disk", b->file, prefix,
+                       bus_label(bus), file_name ? " (" : "", file_name ? file_name : "", file_name ? ")" : "");
 }
 
 static ova_status scan_device(builder *b, ova_bus bus, int ctrl, int unit)
@@ -221,7 +305,10 @@ static ova_status scan_device(builder *b, ova_bus bus, int ctrl, int unit)
         kind = OVA_DEV_DISK;
     } else if (is_cdrom_type(type)) {
         kind = OVA_DEV_CDROM;
+    } else if (is_passthru_type(type)) {
+        return leave_out(b, bus, prefix, type, file_name);
     } else if (is_raw_type(type)) {
+        /* a raw disk is a host's physical disk: its data is the host's, not the VM's to package */
         return ova_err_set(b->err, OVA_E_UNSUPPORTED,
                            "%s: %s: raw or passthrough disk (deviceType \"%s\") cannot be exported", b->file,
                            prefix, type);
@@ -229,7 +316,7 @@ static ova_status scan_device(builder *b, ova_bus bus, int ctrl, int unit)
         return ova_err_set(b->err, OVA_E_UNSUPPORTED, "%s: line %d: %s.deviceType: unknown device type \"%s\"",
                            b->file, type_line, prefix, type);
     }
-    return add_device(b, kind, bus, ctrl, unit, prefix, file_name);
+    return add_device(b, kind, bus, ctrl, unit, prefix, file_name, type);
 }
 
 static ova_status scsi_model(builder *b, int ctrl, ova_scsi_model *out)
@@ -362,10 +449,24 @@ static ova_status scan_nics(builder *b)
             return nomem(b);
         ova_nic *nic = &vm->nics[vm->n_nics];
         snprintf(key, sizeof key, "ethernet%d.startConnected", n);
-        *nic = (ova_nic){ n, model, NULL, ova_vmx_bool(b->vmx, key, true) };
+        *nic = (ova_nic){ n, model, NULL, ova_vmx_bool(b->vmx, key, true), NULL, NULL };
         vm->n_nics++;
         if ((nic->network = strdup(nic_network(b, n))) == NULL)
             return nomem(b);
+        /* the MAC is for `ovatool info` (the OVF carries none: an importer
+         * assigns its own): a static one the guest's licences or DHCP
+         * reservations depend on must be set again by hand */
+        const char *at = nonempty(ova_vmx_getf(b->vmx, "ethernet%d.addressType", n));
+        if ((nic->address_type = strdup(at ? at : "generated")) == NULL)
+            return nomem(b);
+        for (char *p = nic->address_type; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        const char *mac = strcmp(nic->address_type, "static") == 0
+                              ? nonempty(ova_vmx_getf(b->vmx, "ethernet%d.address", n))
+                              : nonempty(ova_vmx_getf(b->vmx, "ethernet%d.generatedAddress", n));
+        if (dup_str(b, mac, &nic->mac) != OVA_OK)
+            return OVA_E_NOMEM;
     }
     return OVA_OK;
 }
@@ -445,14 +546,28 @@ static ova_status scan_core(builder *b)
     return OVA_OK;
 }
 
-ova_status ova_vm_from_vmx(const ova_vmx *vmx, const char *vmx_path, ova_vm **out, ova_err *err)
+/* Encryption. A fully encrypted VM keeps its configuration and its disks
+ * encrypted (encryption.keySafe, encryption.data; the VMX then holds little
+ * else): unreadable without the password, refused. Workstation 17 also
+ * writes encryption.type = "partial" for a VM that needs encryption only
+ * for its vTPM (Windows 11): the key safe then protects the vTPM and NVRAM,
+ * while the VMX's hardware keys and the disks are in clear, so the VM
+ * exports without its secrets. Any other type, or keys without a type, is
+ * the full kind. A disk that is itself encrypted is refused when its
+ * descriptor is read (describe.c), partial VM or not. */
+static ova_status check_encryption(const ova_vmx *vmx, const char *vmx_path, ova_encryption *out, ova_err *err)
 {
-    *out = NULL;
-    if (vmx_path == NULL)
-        vmx_path = vmx->path;
-    builder b = { vmx, vmx_path, NULL, 0, err };
-
-    /* The disks of an encrypted VM are unreadable without the key safe's password. */
+    *out = OVA_ENC_NONE;
+    const char *type = nonempty(ova_vmx_get(vmx, "encryption.type"));
+    if (type != NULL && strcasecmp(type, "partial") == 0) {
+        *out = OVA_ENC_PARTIAL;
+        return OVA_OK;
+    }
+    if (type != NULL)
+        return ova_err_set(err, OVA_E_UNSUPPORTED,
+                           "%s: line %d: the VM is encrypted (encryption.type \"%s\"); remove the encryption in "
+                           "VMware before exporting",
+                           vmx_path, ova_vmx_find(vmx, "encryption.type")->line, type);
     static const char *const enc_keys[] = { "encryption.keySafe", "encryption.data" };
     for (size_t i = 0; i < sizeof enc_keys / sizeof enc_keys[0]; i++)
         if (ova_vmx_get(vmx, enc_keys[i]) != NULL)
@@ -460,17 +575,53 @@ ova_status ova_vm_from_vmx(const ova_vmx *vmx, const char *vmx_path, ova_vm **ou
                                "%s: the VM is encrypted (%s is set); remove the encryption in VMware before "
                                "exporting",
                                vmx_path, enc_keys[i]);
+    return OVA_OK;
+}
+
+/* The vTPM and a partial encryption's key safe stay behind: the OVF has no
+ * TPM device and the secrets only open with the password on this host. */
+static ova_status scan_secrets(builder *b)
+{
+    ova_vm *vm = b->vm;
+    vm->vtpm = ova_vmx_bool(b->vmx, "vtpm.present", false);
+    const char *guest_note = " (a guest that keeps keys in its TPM, such as BitLocker or Windows Hello, will ask "
+                             "for its recovery key, and the importing host must add a new vTPM)";
+    if (vm->encryption == OVA_ENC_PARTIAL)
+        return add_warning(b,
+                           "%s: the VM is partially encrypted (encryption.type \"partial\"): its hardware and disks "
+                           "are in clear and exported; %sits secrets (encryption.keySafe, encryption.data) are "
+                           "not part of the OVA%s",
+                           b->file, vm->vtpm ? "the virtual TPM (vtpm.present) and " : "",
+                           vm->vtpm ? guest_note : "");
+    if (vm->vtpm)
+        return add_warning(b, "%s: the virtual TPM (vtpm.present) and its secrets are not part of the OVA%s", b->file,
+                           guest_note);
+    return OVA_OK;
+}
+
+ova_status ova_vm_from_vmx(const ova_vmx *vmx, const char *vmx_path, ova_vm **out, ova_err *err)
+{
+    *out = NULL;
+    if (vmx_path == NULL)
+        vmx_path = vmx->path;
+    builder b = { .vmx = vmx, .file = vmx_path, .err = err };
+
+    ova_encryption enc = OVA_ENC_NONE;
+    ova_status st = check_encryption(vmx, vmx_path, &enc, err);
+    if (st != OVA_OK)
+        return st;
 
     ova_vm *vm = calloc(1, sizeof *vm);
     if (vm == NULL)
         return nomem(&b);
     b.vm = vm;
-    ova_status st = OVA_OK;
+    vm->encryption = enc;
     if ((vm->vmx_path = strdup(vmx_path)) == NULL || (vm->vmx_dir = dir_of(vmx_path)) == NULL) {
         st = nomem(&b);
         goto fail;
     }
-    if ((st = scan_core(&b)) != OVA_OK || (st = scan_storage(&b)) != OVA_OK || (st = scan_nics(&b)) != OVA_OK)
+    if ((st = scan_core(&b)) != OVA_OK || (st = scan_storage(&b)) != OVA_OK || (st = scan_nics(&b)) != OVA_OK ||
+        (st = scan_secrets(&b)) != OVA_OK)
         goto fail;
     *out = vm;
     return OVA_OK;
@@ -500,9 +651,22 @@ void ova_vm_free(ova_vm **vm)
         free(v->devices[i].file_name);
         free(v->devices[i].path);
         free(v->devices[i].key_prefix);
+        free(v->devices[i].mode);
     }
-    for (size_t i = 0; i < v->n_nics; i++)
+    for (size_t i = 0; i < v->n_nics; i++) {
         free(v->nics[i].network);
+        free(v->nics[i].address_type);
+        free(v->nics[i].mac);
+    }
+    for (size_t i = 0; i < v->n_left_out; i++) {
+        free(v->left_out[i].key_prefix);
+        free(v->left_out[i].device_type);
+        free(v->left_out[i].file_name);
+    }
+    free(v->left_out);
+    for (size_t i = 0; i < v->n_warnings; i++)
+        free(v->warnings[i]);
+    free(v->warnings);
     free(v->devices);
     free(v->controllers);
     free(v->nics);

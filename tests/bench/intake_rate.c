@@ -125,7 +125,7 @@ int main(int argc, char **argv)
     /* rank 0: a VM with one disk of total units, written through ova_writer */
     long total = reps * (size - 1);
     ova_controller ctrl = { OVA_BUS_SCSI, 0, OVA_SCSI_LSILOGIC };
-    ova_device dev = { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 0, "intake.vmdk", "intake.vmdk", "scsi0:0" };
+    ova_device dev = { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 0, "intake.vmdk", "intake.vmdk", "scsi0:0", false, NULL, OVA_CDROM_IMAGE, true };
     ova_vm vm = { .display_name = "intake", .guest_os = "other-64", .num_vcpus = 1, .memory_mb = 256,
                   .hw_version = 14, .controllers = &ctrl, .n_controllers = 1, .devices = &dev, .n_devices = 1 };
     ova_disk_info *d = calloc(1, sizeof *d);

@@ -10,7 +10,10 @@
 #   footer: re-export of a disk ovatool wrote (streamOptimized with the
 #        grain directory at the end, found through the footer);
 #   multidisk: a sparse disk on scsi0:0, a flat one on sata0:1 and a
-#        snapshotted one on nvme0:0, compared disk by disk.
+#        snapshotted one on nvme0:0, compared disk by disk;
+#   selfextent: a streamOptimized and a monolithicSparse disk whose embedded
+#        descriptors name their extent "disk", as open-vmdk's vmdk-convert
+#        writes it (no file of that name exists: the extent is the file).
 source "$(dirname "$0")/lib.sh"
 case_=$1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
@@ -130,6 +133,34 @@ ethernet0.virtualDev = "vmxnet3"
 ethernet0.connectionType = "nat"
 VMX
     export_check vm.vmx a.raw b.raw c-top.raw ;;
+  selfextent)
+    make_raw src.raw $size
+    for fmt in streamOptimized monolithicSparse; do
+      qemu-img convert -q -f raw -O vmdk -o subformat=$fmt src.raw $fmt.vmdk
+      # qemu-img cannot rename an extent: a python3 edit of the embedded
+      # descriptor of the qemu-made file, NUL-padded to the length it had
+      python3 - "$fmt.vmdk" <<'PY'
+import struct, sys
+p = sys.argv[1]
+with open(p, "r+b") as f:
+    h = f.read(512)
+    off, size = struct.unpack_from("<QQ", h, 28)
+    f.seek(off * 512)
+    area = f.read(size * 512)
+    old = b'"' + p.encode() + b'"'
+    assert area.count(old) == 1, area[:400]
+    new = area.replace(old, b'"disk"')
+    new += b"\0" * (len(area) - len(new))
+    f.seek(off * 512)
+    f.write(new)
+PY
+      grep -qa 'SPARSE "disk"' $fmt.vmdk || fail "the edit of $fmt.vmdk did not take"
+      [ ! -e disk ] || fail "a file named disk exists"
+      out=$(qemu-img compare -f raw -F vmdk src.raw $fmt.vmdk) || fail "qemu-img compare, edited $fmt: $out"
+    done
+    write_vmx vm.vmx streamOptimized.vmdk
+    printf '%s\n' 'scsi0:1.present = "TRUE"' 'scsi0:1.fileName = "monolithicSparse.vmdk"' >> vm.vmx
+    export_check vm.vmx src.raw src.raw ;;
   *) fail "unknown case $case_" ;;
 esac
 pass "$case_"

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # info.sh - `ovatool info` shows the VM and its disks (controller, bus:unit,
-# type, capacity, allocated bytes, snapshot depth) as text and as JSON.
+# type, capacity, allocated bytes, snapshot depth) as text and as JSON, and
+# what a migration needs checked: annotation, encryption and vTPM, each
+# disk's fileName as written and mode, each CD-ROM's kind and connection,
+# each NIC's MAC, the optional devices and the devices left out; the
+# warnings about them reach stderr from info and export alike.
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -52,6 +56,109 @@ assert (b["device"], b["type"], b["capacity"]) == ("sata0:2", "twoGbMaxExtentFla
 assert a["snapshot_depth"] == 0 and d["running"] is False
 assert d["cdroms"][0]["file"] == "install.iso" and d["nics"][0]["model"] == "e1000e"
 PY
+# what a migration needs checked (new keys; the ones above are unchanged)
+python3 - json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["annotation"] is None and d["encryption"] == "none" and d["vtpm"] is False, d
+a, b = d["disks"]
+assert (a["file_name"], a["foreign_path"], a["mode"]) == ("a.vmdk", False, "persistent"), a
+c = d["cdroms"][0]
+assert (c["kind"], c["start_connected"]) == ("iso", True), c
+n = d["nics"][0]
+assert (n["address_type"], n["mac"]) == ("generated", None), n
+assert d["optional_devices"] == [] and d["left_out"] == [], d
+PY
+grep -q '^           ISO image, connected at start$' text || fail "CD-ROM kind line"
+grep -q '^           fileName "a.vmdk", mode persistent$' text || fail "disk fileName/mode line"
+
+# A Workstation 17 VM from the field: partially encrypted with a vTPM, a
+# SCSI tape, a disk path of the Windows host it came from, an independent
+# disk, a client and a host CD-ROM, a static MAC, USB, sound and floppy.
+cat > field.vmx <<'VMX'
+.encoding = "UTF-8"
+displayName = "Field VM"
+guestOS = "windows11-64"
+virtualHW.version = "21"
+firmware = "efi"
+annotation = "Line one|0Aline two"
+encryption.type = "partial"
+encryption.keySafe = "vmware:key/list/(pair/(phrase/abc))"
+encryption.data = "U2FsdGVkX1+vupppZksvRf5p"
+vtpm.present = "TRUE"
+scsi0.present = "TRUE"
+scsi0.virtualDev = "lsisas1068"
+scsi0:0.present = "TRUE"
+scsi0:0.fileName = "E:\VMs\Field VM\a.vmdk"
+scsi0:0.mode = "independent-persistent"
+scsi0:1.present = "TRUE"
+scsi0:1.deviceType = "scsi-passthru"
+scsi0:1.fileName = "/dev/sg2"
+ide1:0.present = "TRUE"
+ide1:0.deviceType = "cdrom-raw"
+ide1:0.fileName = "auto detect"
+ide1:0.clientDevice = "TRUE"
+ide1:1.present = "TRUE"
+ide1:1.deviceType = "atapi-cdrom"
+ide1:1.fileName = "/dev/sr0"
+ide1:1.startConnected = "FALSE"
+ethernet0.present = "TRUE"
+ethernet0.virtualDev = "vmxnet3"
+ethernet0.addressType = "static"
+ethernet0.address = "00:50:56:3f:12:34"
+usb.present = "TRUE"
+ehci.present = "TRUE"
+sound.present = "TRUE"
+sound.virtualDev = "hdaudio"
+floppy0.present = "TRUE"
+VMX
+"$OVATOOL" info field.vmx > field.txt 2> field.err || { cat field.err; fail "info of field.vmx failed"; }
+cat field.txt field.err
+grep -q '^Notes:     Line one$' field.txt && grep -q '^           line two$' field.txt || fail "annotation lines"
+grep -q '^Encrypted: partially' field.txt || fail "encryption line"
+grep -q '^vTPM:      present; not part of the OVA' field.txt || fail "vTPM line"
+grep -qF 'fileName "E:\VMs\Field VM\a.vmdk" (a path on another host: the file beside the VMX is used), mode independent-persistent' field.txt \
+  || fail "foreign fileName and mode line"
+grep -qx '           a.vmdk' field.txt || fail "resolved path of the foreign disk (beside the VMX)"
+grep -q '^CD-ROM ide1:0: exported as an empty drive, was auto detect$' field.txt || fail "client CD-ROM line"
+[ "$(grep -A1 '^CD-ROM ide1:0' field.txt | tail -1)" = "           client device, connected at start" ] || fail "client CD-ROM kind"
+[ "$(grep -A1 '^CD-ROM ide1:1' field.txt | tail -1)" = "           host device, not connected at start" ] || fail "host CD-ROM kind"
+grep -q '^           MAC 00:50:56:3f:12:34 (static; the OVF carries no MAC)$' field.txt || fail "MAC line"
+grep -q '^Optional:  USB 2 controller, sound card (hdaudio), floppy drive$' field.txt || fail "optional devices line"
+grep -q '^Left out:  scsi0:1 (deviceType scsi-passthru, /dev/sg2): a passthrough device, not a disk$' field.txt \
+  || fail "left-out line"
+# the warnings, on stderr: one each
+grep -q 'warning: .*field.vmx: scsi0:1: SCSI passthrough device (/dev/sg2) left out: not a disk' field.err \
+  || fail "passthrough warning"
+grep -q 'warning: .*field.vmx: the VM is partially encrypted' field.err || fail "encryption warning"
+grep -qF 'scsi0:0: fileName "E:\VMs\Field VM\a.vmdk" is a path on another host; using ' field.err \
+  || fail "foreign path warning"
+"$OVATOOL" info field.vmx --json > field.json
+python3 - field.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["annotation"] == "Line one\nline two", d["annotation"]
+assert d["encryption"] == "partial" and d["vtpm"] is True
+(a,) = d["disks"]
+assert a["file_name"] == "E:\\VMs\\Field VM\\a.vmdk" and a["foreign_path"] is True, a
+assert a["path"] == "a.vmdk" and a["mode"] == "independent-persistent", a
+c0, c1 = d["cdroms"]
+assert (c0["device"], c0["kind"], c0["start_connected"]) == ("ide1:0", "client", True), c0
+assert (c1["device"], c1["kind"], c1["start_connected"]) == ("ide1:1", "host", False), c1
+(n,) = d["nics"]
+assert (n["address_type"], n["mac"]) == ("static", "00:50:56:3f:12:34"), n
+assert [o["name"] for o in d["optional_devices"]] == ["usb", "sound", "floppy0"], d["optional_devices"]
+assert all(o["exported"] for o in d["optional_devices"])
+assert d["left_out"] == [{"device": "scsi0:1", "type": "scsi-passthru", "file": "/dev/sg2"}], d["left_out"]
+PY
+# export gives the same warnings and exports the disk beside the VMX
+"$OVATOOL" export field.vmx -o field.ova --progress 0 2> export.err || { cat export.err; fail "export of field.vmx"; }
+for w in 'SCSI passthrough device (/dev/sg2) left out' 'the VM is partially encrypted' 'is a path on another host'; do
+  grep -qF "$w" export.err || { cat export.err; fail "export lacks the warning: $w"; }
+done
+mkdir -p fx && tar -C fx -xf field.ova
+out=$(qemu-img compare -f raw -F vmdk a.raw fx/field-disk1.vmdk) || fail "qemu-img compare: $out"
+
 mkdir vm.vmx.lck
 "$OVATOOL" info vm.vmx --json | grep -q '"running":true' || fail "lock folder not reported"
 

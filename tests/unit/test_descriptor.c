@@ -821,6 +821,38 @@ static void test_api_misuse(void **state)
     assert_int_equal(ova_descriptor_sectors(NULL), 0);
 }
 
+/* Keys that mark an encrypted disk are recorded (the parser also serves
+ * validate; describing the disk refuses it), and a descriptor whose
+ * extents are inside the encrypted data is "encrypted", not "incomplete". */
+static void test_encryption_keys(void **state)
+{
+    (void)state;
+    ova_descriptor *d = parse_ok(HDR "RW 8 FLAT \"f.vmdk\" 0\n");
+    assert_null(d->encryption_key);
+    ova_descriptor_free(&d);
+    d = parse_ok(HDR "Encryption.KeySafe = \"vmware:key/list/(pair/(phrase/x))\"\nencryption.data = \"AAAA\"\n"
+                     "RW 8 FLAT \"f.vmdk\" 0\n");
+    assert_string_equal(d->encryption_key, "Encryption.KeySafe");
+    ova_descriptor_free(&d);
+    d = parse_ok(HDR "RW 8 FLAT \"f.vmdk\" 0\nddb.keySafe = \"k\"\n");
+    assert_string_equal(d->encryption_key, "ddb.keySafe");
+    assert_string_equal(ova_descriptor_ddb(d, "ddb.keySafe"), "k");
+    ova_descriptor_free(&d);
+    d = parse_ok(HDR "RW 8 FLAT \"f.vmdk\" 0\nddb.encryption.cipher = \"x\"\n");
+    assert_string_equal(d->encryption_key, "ddb.encryption.cipher");
+    ova_descriptor_free(&d);
+    /* "encoding" is not an encryption key */
+    d = parse_ok(HDR "encoding=\"UTF-8\"\nRW 8 FLAT \"f.vmdk\" 0\n");
+    assert_null(d->encryption_key);
+    ova_descriptor_free(&d);
+    const char *enc = "# Disk DescriptorFile\nversion=1\nencryption.keySafe = \"k\"\nencryption.data = \"d\"\n";
+    ova_err err = {0};
+    d = NULL;
+    assert_int_equal(ova_descriptor_parse(enc, strlen(enc), "e.vmdk", &d, &err), OVA_E_UNSUPPORTED);
+    assert_null(d);
+    assert_non_null(strstr(err.msg, "e.vmdk: the disk is encrypted (encryption.keySafe is set)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -845,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_header_errors),
         cmocka_unit_test(test_missing_parts),
         cmocka_unit_test(test_api_misuse),
+        cmocka_unit_test(test_encryption_keys),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1083,6 +1083,84 @@ static void t_corrupt_header(void **state)
     ova_disk_info_free(&d);
 }
 
+/* Rewrite the quoted extent name `old` in a sparse file's embedded
+ * descriptor to `new_name`, the text shifted and NUL-padded so the
+ * descriptor area keeps its length (an edit of a qemu-made file). */
+static void rename_embedded_extent(const char *name, const char *old, const char *new_name)
+{
+    uint64_t off = get64_at(name, 28) * 512, size = get64_at(name, 36) * 512;
+    assert_true(off > 0 && size > 0 && size <= MIB);
+    char *area = calloc(1, size + 1), *out = calloc(1, size + 1);
+    assert_non_null(area);
+    assert_non_null(out);
+    int fd = open(P(name), O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, area, size, (off_t)off), (ssize_t)size);
+    char *p = strstr(area, old);
+    if (p == NULL)
+        fail_msg("%s: no %s in the embedded descriptor", name, old);
+    size_t head = (size_t)(p - area);
+    assert_true(strlen(new_name) <= strlen(old));
+    memcpy(out, area, head);
+    memcpy(out + head, new_name, strlen(new_name));
+    strcpy(out + head + strlen(new_name), p + strlen(old));
+    assert_int_equal(pwrite(fd, out, size, (off_t)off), (ssize_t)size);
+    close(fd);
+    free(area);
+    free(out);
+}
+
+/* A single-file sparse disk's one SPARSE extent is the file itself,
+ * whatever its embedded descriptor calls it: open-vmdk's vmdk-convert
+ * names it "disk", and there is no file of that name. */
+static void t_self_extent(void **state)
+{
+    (void)state;
+    make_patterned("monolithicSparse", "ms.vmdk");
+    sh("qemu-img convert -f vmdk -O vmdk -o subformat=streamOptimized ms.vmdk so.vmdk");
+    const char *names[] = { "ms.vmdk", "so.vmdk" };
+    for (size_t i = 0; i < 2; i++) {
+        char old[32];
+        snprintf(old, sizeof old, "\"%s\"", names[i]);
+        rename_embedded_extent(names[i], old, "\"disk\"");
+        assert_true(find_in_file(names[i], "SPARSE \"disk\"") > 0);
+        ova_disk_info *d = describe_ok(names[i]);
+        assert_int_equal(d->n_extents, 1);
+        assert_string_equal(d->extents[0].path, P(names[i]));
+        ova_disk_info_free(&d);
+        check_disk(names[i]); /* qemu reads the edited file as itself, and so do we */
+    }
+    /* a text descriptor's SPARSE extent is still the file it names */
+    make_patterned("twoGbMaxExtentSparse", "split.vmdk");
+    replace_text("split.vmdk", "\"split-s001.vmdk\"", "\"disk\"");
+    char want[PATH_MAX + 8];
+    snprintf(want, sizeof want, "%s/disk", g_dir);
+    describe_fails("split.vmdk", OVA_OK, want, NULL, NULL);
+}
+
+/* Raw disks (a host's physical disk) and encrypted disks stay refused. */
+static void t_raw_and_encrypted(void **state)
+{
+    (void)state;
+    sh("qemu-img create -q -f vmdk -o subformat=monolithicFlat r.vmdk 1M");
+    replace_text("r.vmdk", "createType=\"monolithicFlat\"", "createType=\"fullDevice\"");
+    describe_fails("r.vmdk", OVA_E_UNSUPPORTED, "r.vmdk: raw disk (createType \"fullDevice\") cannot be exported",
+                   NULL, NULL);
+    replace_text("r.vmdk", "createType=\"fullDevice\"", "createType=\"partitionedDevice\"");
+    describe_fails("r.vmdk", OVA_E_UNSUPPORTED, "raw disk (createType \"partitionedDevice\")", NULL, NULL);
+    /* a complete descriptor with a key safe */
+    sh("qemu-img create -q -f vmdk -o subformat=monolithicFlat e.vmdk 1M");
+    replace_text("e.vmdk", "createType=\"monolithicFlat\"",
+                 "createType=\"monolithicFlat\"\nencryption.keySafe = \"vmware:key/list/(pair/(phrase/x))\"");
+    describe_fails("e.vmdk", OVA_E_UNSUPPORTED, "e.vmdk: the disk is encrypted (encryption.keySafe is set)", NULL,
+                   NULL);
+    /* the extents inside the encrypted data: encrypted, not "missing createType" */
+    sh("printf '# Disk DescriptorFile\\nversion=1\\nencryption.keySafe = \"vmware:key/list/(pair/(phrase/x))\"\\n"
+       "encryption.data = \"U2FsdGVkX1+vupppZksvRf5pq5g5XjFR\"\\n' > enc.vmdk");
+    describe_fails("enc.vmdk", OVA_E_UNSUPPORTED, "enc.vmdk: the disk is encrypted (encryption.keySafe is set)", NULL,
+                   NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1103,6 +1181,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_confine, setup, teardown),
         cmocka_unit_test_setup_teardown(t_not_a_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(t_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_self_extent, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_raw_and_encrypted, setup, teardown),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

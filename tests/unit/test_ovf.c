@@ -114,9 +114,9 @@ static void write_ok(const ova_vm *vm, const ova_ovf_disk *disks, size_t n, int 
 
 static ova_controller basic_ctrl[] = { { OVA_BUS_SCSI, 0, OVA_SCSI_LSILOGIC } };
 static ova_device basic_dev[] = {
-    { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 0, "basic.vmdk", "/vms/basic/basic.vmdk", "scsi0:0" },
+    { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 0, "basic.vmdk", "/vms/basic/basic.vmdk", "scsi0:0", false, NULL, OVA_CDROM_IMAGE, true },
 };
-static ova_nic basic_nic[] = { { 0, OVA_NIC_E1000, "nat", true } };
+static ova_nic basic_nic[] = { { 0, OVA_NIC_E1000, "nat", true, "generated", NULL } };
 static ova_vm basic_vm = {
     .vmx_path = "/vms/basic/basic.vmx", .vmx_dir = "/vms/basic", .display_name = "basic",
     .guest_os = "ubuntu-64", .annotation = NULL, .num_vcpus = 2, .cores_per_socket = 0,
@@ -230,14 +230,14 @@ static ova_controller ctl_ctrl[] = {
     { OVA_BUS_SATA, 0, OVA_SCSI_NONE },     { OVA_BUS_NVME, 0, OVA_SCSI_NONE },
 };
 static ova_device ctl_dev[] = {
-    { OVA_DEV_DISK, OVA_BUS_IDE, 0, 1, "ide.vmdk", "/v/ide.vmdk", "ide0:1" },
-    { OVA_DEV_CDROM, OVA_BUS_IDE, 1, 0, "/iso/x.iso", NULL, "ide1:0" },
-    { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 0, "s0.vmdk", "/v/s0.vmdk", "scsi0:0" },
-    { OVA_DEV_DISK, OVA_BUS_SCSI, 1, 2, "s1.vmdk", "/v/s1.vmdk", "scsi1:2" },
-    { OVA_DEV_DISK, OVA_BUS_SCSI, 2, 8, "s2.vmdk", "/v/s2.vmdk", "scsi2:8" },
-    { OVA_DEV_DISK, OVA_BUS_SCSI, 3, 15, "s3.vmdk", "/v/s3.vmdk", "scsi3:15" },
-    { OVA_DEV_DISK, OVA_BUS_SATA, 0, 29, "sata.vmdk", "/v/sata.vmdk", "sata0:29" },
-    { OVA_DEV_DISK, OVA_BUS_NVME, 0, 3, "nvme.vmdk", "/v/nvme.vmdk", "nvme0:3" },
+    { OVA_DEV_DISK, OVA_BUS_IDE, 0, 1, "ide.vmdk", "/v/ide.vmdk", "ide0:1", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_CDROM, OVA_BUS_IDE, 1, 0, "/iso/x.iso", NULL, "ide1:0", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 0, "s0.vmdk", "/v/s0.vmdk", "scsi0:0", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_DISK, OVA_BUS_SCSI, 1, 2, "s1.vmdk", "/v/s1.vmdk", "scsi1:2", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_DISK, OVA_BUS_SCSI, 2, 8, "s2.vmdk", "/v/s2.vmdk", "scsi2:8", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_DISK, OVA_BUS_SCSI, 3, 15, "s3.vmdk", "/v/s3.vmdk", "scsi3:15", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_DISK, OVA_BUS_SATA, 0, 29, "sata.vmdk", "/v/sata.vmdk", "sata0:29", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_DISK, OVA_BUS_NVME, 0, 3, "nvme.vmdk", "/v/nvme.vmdk", "nvme0:3", false, NULL, OVA_CDROM_IMAGE, true },
 };
 static ova_vm ctl_vm = {
     .vmx_path = "/v/ctl.vmx", .vmx_dir = "/v", .display_name = "controllers", .guest_os = "windows9-64",
@@ -330,12 +330,12 @@ static void test_controller_types(void **state)
 /* VM: every NIC type, shared networks, no disks                        */
 
 static ova_nic nics_nic[] = {
-    { 0, OVA_NIC_E1000, "nat", true },
-    { 1, OVA_NIC_E1000E, "bridged", false },
-    { 2, OVA_NIC_VMXNET3, "nat", true },
-    { 4, OVA_NIC_VMXNET, "hostonly", true },
-    { 7, OVA_NIC_PCNET32, "VM Network", false },
-    { 9, OVA_NIC_VMXNET3, "bridged", true },
+    { 0, OVA_NIC_E1000, "nat", true, "generated", NULL },
+    { 1, OVA_NIC_E1000E, "bridged", false, "generated", NULL },
+    { 2, OVA_NIC_VMXNET3, "nat", true, "generated", NULL },
+    { 4, OVA_NIC_VMXNET, "hostonly", true, "generated", NULL },
+    { 7, OVA_NIC_PCNET32, "VM Network", false, "generated", NULL },
+    { 9, OVA_NIC_VMXNET3, "bridged", true, "generated", NULL },
 };
 static ova_vm nics_vm = {
     .vmx_path = "/v/nics.vmx", .display_name = "nics", .guest_os = "other", .num_vcpus = 1,
@@ -397,9 +397,9 @@ static void test_nic_types(void **state)
 
 static ova_controller efi_ctrl[] = { { OVA_BUS_NVME, 0, OVA_SCSI_NONE } };
 static ova_device efi_dev[] = {
-    { OVA_DEV_DISK, OVA_BUS_NVME, 0, 0, "w.vmdk", "/v/w.vmdk", "nvme0:0" },
+    { OVA_DEV_DISK, OVA_BUS_NVME, 0, 0, "w.vmdk", "/v/w.vmdk", "nvme0:0", false, NULL, OVA_CDROM_IMAGE, true },
 };
-static ova_nic efi_nic[] = { { 0, OVA_NIC_E1000E, "nat", true } };
+static ova_nic efi_nic[] = { { 0, OVA_NIC_E1000E, "nat", true, "generated", NULL } };
 static ova_vm efi_vm = {
     .vmx_path = "/v/w.vmx", .display_name = "win2019", .guest_os = "windows2019srv-64", .num_vcpus = 4,
     .cores_per_socket = 2, .memory_mb = 8192, .hw_version = 21, .efi = true, .secure_boot = true,
@@ -514,13 +514,13 @@ static ova_controller multi_ctrl[] = {
     { OVA_BUS_SATA, 0, OVA_SCSI_NONE },
 };
 static ova_device multi_dev[] = {
-    { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 0, "m.vmdk", "/v/m.vmdk", "scsi0:0" },
-    { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 1, "m_1.vmdk", "/v/m_1.vmdk", "scsi0:1" },
-    { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 8, "m_2.vmdk", "/v/m_2.vmdk", "scsi0:8" },
-    { OVA_DEV_CDROM, OVA_BUS_SATA, 0, 0, "/iso/a.iso", NULL, "sata0:0" },
-    { OVA_DEV_CDROM, OVA_BUS_SATA, 0, 1, NULL, NULL, "sata0:1" },
+    { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 0, "m.vmdk", "/v/m.vmdk", "scsi0:0", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 1, "m_1.vmdk", "/v/m_1.vmdk", "scsi0:1", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_DISK, OVA_BUS_SCSI, 0, 8, "m_2.vmdk", "/v/m_2.vmdk", "scsi0:8", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_CDROM, OVA_BUS_SATA, 0, 0, "/iso/a.iso", NULL, "sata0:0", false, NULL, OVA_CDROM_IMAGE, true },
+    { OVA_DEV_CDROM, OVA_BUS_SATA, 0, 1, NULL, NULL, "sata0:1", false, NULL, OVA_CDROM_IMAGE, true },
 };
-static ova_nic multi_nic[] = { { 0, OVA_NIC_VMXNET3, "bridged", true } };
+static ova_nic multi_nic[] = { { 0, OVA_NIC_VMXNET3, "bridged", true, "generated", NULL } };
 static ova_vm multi_vm = {
     .vmx_path = "/v/m.vmx", .display_name = "multi", .guest_os = "debian12-64", .num_vcpus = 8,
     .memory_mb = 16384, .hw_version = 20, .controllers = multi_ctrl, .n_controllers = 2,
@@ -591,9 +591,9 @@ static char esc_net[] = "net\t\"q\" & <x>";
 static char esc_note[] = "first line\nsecond & <b>\"bold\"</b>\r\nthird\tline \xe2\x82\xac";
 static ova_controller esc_ctrl[] = { { OVA_BUS_SATA, 0, OVA_SCSI_NONE } };
 static ova_device esc_dev[] = {
-    { OVA_DEV_DISK, OVA_BUS_SATA, 0, 0, "a&b.vmdk", "/v/a&b.vmdk", "sata0:0" },
+    { OVA_DEV_DISK, OVA_BUS_SATA, 0, 0, "a&b.vmdk", "/v/a&b.vmdk", "sata0:0", false, NULL, OVA_CDROM_IMAGE, true },
 };
-static ova_nic esc_nic[] = { { 3, OVA_NIC_VMXNET3, esc_net, true } };
+static ova_nic esc_nic[] = { { 3, OVA_NIC_VMXNET3, esc_net, true, "generated", NULL } };
 static ova_vm esc_vm = {
     .vmx_path = "/v/esc.vmx", .display_name = esc_name, .guest_os = "UBUNTU-64", .annotation = esc_note,
     .num_vcpus = 1, .memory_mb = 1024, .hw_version = 14, .controllers = esc_ctrl, .n_controllers = 1,

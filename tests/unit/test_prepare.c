@@ -280,6 +280,72 @@ static void t_missing_vmx(void **state)
     assert_non_null(strstr(err.msg, "nothing.vmx"));
 }
 
+static void write_file(const char *name, const char *text)
+{
+    FILE *f = fopen(P(name), "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* What VMs from the field bring, through the log callback for export and
+ * info alike: a partially encrypted VM with a vTPM, a SCSI tape left out,
+ * a Windows path and an ESXi path replaced by the files beside the VMX. */
+static void t_field_warnings(void **state)
+{
+    (void)state;
+    if (!g_have_qemu)
+        OVA_SKIP("qemu-img/qemu-io not found: no VM to prepare\n");
+    write_file("field.vmx", "displayName = \"field\"\n"
+                            "encryption.type = \"partial\"\nencryption.keySafe = \"k\"\nencryption.data = \"d\"\n"
+                            "vtpm.present = \"TRUE\"\n"
+                            "scsi0.present = \"TRUE\"\n"
+                            "scsi0:0.present = \"TRUE\"\nscsi0:0.fileName = \"E:\\VMs\\field\\flat.vmdk\"\n"
+                            "scsi0:1.present = \"TRUE\"\nscsi0:1.deviceType = \"scsi-passthru\"\n"
+                            "scsi0:1.fileName = \"/dev/sg2\"\n"
+                            "scsi0:2.present = \"TRUE\"\n"
+                            "scsi0:2.fileName = \"/vmfs/volumes/datastore1/field/base.vmdk\"\n");
+    for (int inspect = 0; inspect < 2; inspect++) {
+        ova_prepare_opts o;
+        logged l;
+        opts_for(&o, &l);
+        o.vmx_path = P("field.vmx");
+        o.inspect = inspect != 0;
+        ova_prepared *p = prepare_ok(&o);
+        assert_int_equal(p->n_disks, 2);
+        assert_string_equal(p->disks[0].info->path, P("flat.vmdk"));
+        assert_string_equal(p->disks[1].info->path, P("base.vmdk"));
+        assert_true(p->disks[1].device->foreign_path);
+        assert_int_equal(l.warnings, 4);
+        const char *want[] = {
+            "the VM is partially encrypted (encryption.type \"partial\")",
+            "scsi0:1: SCSI passthrough device (/dev/sg2) left out: not a disk",
+            "scsi0:0: fileName \"E:\\VMs\\field\\flat.vmdk\" is a path on another host; using ",
+            "scsi0:2: fileName \"/vmfs/volumes/datastore1/field/base.vmdk\" is a path on another host; using ",
+        };
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+            if (strstr(l.all, want[i]) == NULL)
+                fail_msg("(inspect %d) no \"%s\" in the log:\n%s", inspect, want[i], l.all);
+        assert_non_null(strstr(l.all, P("base.vmdk")));
+        ova_prepared_free(&p);
+    }
+    /* an absolute path with nothing of its name beside the VMX: the error names it as written */
+    write_file("gone.vmx", "scsi0.present = \"TRUE\"\nscsi0:0.present = \"TRUE\"\n"
+                           "scsi0:0.fileName = \"/vmfs/volumes/datastore1/field/gone.vmdk\"\n");
+    ova_prepare_opts o;
+    logged l;
+    opts_for(&o, &l);
+    o.vmx_path = P("gone.vmx");
+    ova_prepared *p = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    assert_int_not_equal(ova_prepare(&o, &p, &err), OVA_OK);
+    assert_null(p);
+    if (strstr(err.msg, "/vmfs/volumes/datastore1/field/gone.vmdk") == NULL)
+        fail_msg("error does not name the path: %s", err.msg);
+    assert_int_equal(l.warnings, 0);
+}
+
 static void t_unit_size(void **state)
 {
     (void)state;
@@ -303,7 +369,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_chain_and_pairing), cmocka_unit_test(t_locks),
         cmocka_unit_test(t_output_dir),        cmocka_unit_test(t_missing_vmx),
-        cmocka_unit_test(t_unit_size),
+        cmocka_unit_test(t_unit_size),         cmocka_unit_test(t_field_warnings),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -333,11 +333,68 @@ static void test_raw_refused(void **state)
                 "vm.vmx: scsi0:1: raw or passthrough disk (deviceType \"rawDisk\") cannot be exported");
     build_fails("ide0:0.present = \"TRUE\"\nide0:0.deviceType = \"plainDisk\"\nide0:0.fileName = \"p.dat\"\n",
                 OVA_E_UNSUPPORTED, "vm.vmx: ide0:0: raw or passthrough disk (deviceType \"plainDisk\")");
-    build_fails("scsi0.present = \"TRUE\"\nscsi0:2.present = \"TRUE\"\nscsi0:2.deviceType = \"scsi-passthru\"\n"
-                "scsi0:2.fileName = \"/dev/sg1\"\n",
-                OVA_E_UNSUPPORTED, "scsi0:2: raw or passthrough disk (deviceType \"scsi-passthru\")");
     build_fails("sata0.present = \"TRUE\"\nsata0:0.present = \"TRUE\"\nsata0:0.deviceType = \"rawDiskPartition\"\n",
                 OVA_E_UNSUPPORTED, "sata0:0: raw or passthrough disk");
+}
+
+/* A SCSI passthrough device (tape, changer) is not a disk: left out, named
+ * in vm->left_out and in one warning each; the controller stays. */
+static void test_passthru_left_out(void **state)
+{
+    (void)state;
+    ova_vm *vm = build("scsi0.present = \"TRUE\"\n"
+                       "scsi0:0.present = \"TRUE\"\nscsi0:0.fileName = \"a.vmdk\"\n"
+                       "scsi0:1.present = \"TRUE\"\nscsi0:1.deviceType = \"scsi-passthru\"\n"
+                       "scsi0:1.fileName = \"/dev/sg2\"\n"
+                       "scsi1.present = \"TRUE\"\n"
+                       "scsi1:4.present = \"TRUE\"\nscsi1:4.deviceType = \"SCSI-PASSTHRU\"\n"
+                       "scsi2:0.present = \"TRUE\"\nscsi2:0.deviceType = \"scsi-passthru\"\n");
+    assert_int_equal(vm->n_devices, 1);
+    assert_int_equal(ova_vm_disk_count(vm), 1);
+    assert_int_equal(vm->n_controllers, 2);
+    assert_int_equal(vm->n_left_out, 2); /* scsi2 is not present: its device neither */
+    assert_string_equal(vm->left_out[0].key_prefix, "scsi0:1");
+    assert_string_equal(vm->left_out[0].device_type, "scsi-passthru");
+    assert_string_equal(vm->left_out[0].file_name, "/dev/sg2");
+    assert_string_equal(vm->left_out[1].key_prefix, "scsi1:4");
+    assert_null(vm->left_out[1].file_name);
+    assert_int_equal(vm->n_warnings, 2);
+    assert_string_equal(vm->warnings[0],
+                        VMX_PATH ": scsi0:1: SCSI passthrough device (/dev/sg2) left out: not a disk");
+    assert_string_equal(vm->warnings[1], VMX_PATH ": scsi1:4: SCSI passthrough device left out: not a disk");
+    ova_vm_free(&vm);
+    /* raw disks stay refused */
+    build_fails("scsi0.present = \"TRUE\"\nscsi0:1.present = \"TRUE\"\nscsi0:1.deviceType = \"rawDisk\"\n"
+                "scsi0:1.fileName = \"/dev/sdb\"\n",
+                OVA_E_UNSUPPORTED, "scsi0:1: raw or passthrough disk (deviceType \"rawDisk\")");
+}
+
+/* What a CD-ROM is connected to and whether it starts connected; disk modes. */
+static void test_cdrom_kinds_and_modes(void **state)
+{
+    (void)state;
+    ova_vm *vm = build("ide0:0.present = \"TRUE\"\nide0:0.deviceType = \"cdrom-image\"\nide0:0.fileName = \"a.iso\"\n"
+                       "ide0:1.present = \"TRUE\"\nide0:1.fileName = \"b.ISO\"\nide0:1.startConnected = \"FALSE\"\n"
+                       "ide1:0.present = \"TRUE\"\nide1:0.deviceType = \"atapi-cdrom\"\nide1:0.fileName = \"/dev/sr0\"\n"
+                       "ide1:1.present = \"TRUE\"\nide1:1.deviceType = \"cdrom-raw\"\nide1:1.fileName = \"auto detect\"\n"
+                       "ide1:1.clientDevice = \"TRUE\"\n"
+                       "sata0.present = \"TRUE\"\n"
+                       "sata0:0.present = \"TRUE\"\nsata0:0.fileName = \"p.vmdk\"\n"
+                       "sata0:1.present = \"TRUE\"\nsata0:1.fileName = \"i.vmdk\"\n"
+                       "sata0:1.mode = \"independent-persistent\"\n"
+                       "sata0:2.present = \"TRUE\"\nsata0:2.fileName = \"n.vmdk\"\n"
+                       "sata0:2.mode = \"independent-nonpersistent\"\n");
+    assert_int_equal(find_dev(vm, "ide0:0")->cdrom, OVA_CDROM_IMAGE);
+    assert_true(find_dev(vm, "ide0:0")->start_connected);
+    assert_int_equal(find_dev(vm, "ide0:1")->cdrom, OVA_CDROM_IMAGE);
+    assert_false(find_dev(vm, "ide0:1")->start_connected);
+    assert_int_equal(find_dev(vm, "ide1:0")->cdrom, OVA_CDROM_HOST);
+    assert_int_equal(find_dev(vm, "ide1:1")->cdrom, OVA_CDROM_CLIENT);
+    assert_null(find_dev(vm, "sata0:0")->mode);
+    assert_string_equal(find_dev(vm, "sata0:1")->mode, "independent-persistent");
+    assert_string_equal(find_dev(vm, "sata0:2")->mode, "independent-nonpersistent");
+    assert_int_equal(vm->n_warnings, 0);
+    ova_vm_free(&vm);
 }
 
 static void test_unknown_device_type(void **state)
@@ -383,6 +440,13 @@ static void test_disk_paths(void **state)
     assert_string_equal(win->file_name,
                         "C:\\Users\\Jos\xC3\xA9\\Documents\\Virtual Machines\\Win 10\\Win 10-0.vmdk");
     assert_string_equal(win->path, "/vms/My VM/Win 10-0.vmdk");
+    /* another host's paths are flagged (ova_prepare warns), this host's are not */
+    assert_true(win->foreign_path);
+    assert_true(find_dev(vm, "scsi0:5")->foreign_path);
+    assert_true(find_dev(vm, "scsi0:6")->foreign_path);
+    assert_false(find_dev(vm, "scsi0:0")->foreign_path);
+    assert_false(find_dev(vm, "scsi0:2")->foreign_path);
+    assert_false(find_dev(vm, "scsi0:3")->foreign_path); /* decided by ova_prepare, which looks at the files */
     assert_string_equal(find_dev(vm, "scsi0:5")->path, "/vms/My VM/fwd slash.vmdk");
     assert_string_equal(find_dev(vm, "scsi0:6")->path, "/vms/My VM/unc.vmdk");
     assert_string_equal(find_dev(vm, "scsi0:8")->path,
@@ -547,6 +611,48 @@ static void test_encrypted_refused(void **state)
                 OVA_E_UNSUPPORTED, "vm.vmx: the VM is encrypted (encryption.keySafe is set)");
     build_fails("encryption.data = \"AAAA\"\n", OVA_E_UNSUPPORTED, "vm.vmx: the VM is encrypted (encryption.data");
     build_fails("ENCRYPTION.KEYSAFE = \"\"\n", OVA_E_UNSUPPORTED, "encrypted");
+    /* any type but partial is the full kind */
+    build_fails("encryption.type = \"full\"\nencryption.keySafe = \"k\"\nencryption.data = \"d\"\n",
+                OVA_E_UNSUPPORTED, "vm.vmx: line 1: the VM is encrypted (encryption.type \"full\")");
+    build_fails("a = \"1\"\nencryption.type = \"partialx\"\n", OVA_E_UNSUPPORTED,
+                "line 2: the VM is encrypted (encryption.type \"partialx\")");
+    /* an empty type is no type: the keys decide */
+    build_fails("encryption.type = \"\"\nencryption.keySafe = \"k\"\n", OVA_E_UNSUPPORTED,
+                "(encryption.keySafe is set)");
+}
+
+/* Workstation 17's partial encryption (a vTPM's secrets only): exported,
+ * with one warning naming what stays behind. */
+static void test_partial_encryption(void **state)
+{
+    (void)state;
+    ova_vm *vm = build("encryption.type = \"Partial\"\nencryption.keySafe = \"k\"\nencryption.data = \"d\"\n"
+                       "vtpm.present = \"TRUE\"\n");
+    assert_int_equal(vm->encryption, OVA_ENC_PARTIAL);
+    assert_true(vm->vtpm);
+    assert_int_equal(vm->n_warnings, 1);
+    const char *w = vm->warnings[0];
+    if (strstr(w, VMX_PATH ": the VM is partially encrypted (encryption.type \"partial\")") == NULL ||
+        strstr(w, "the virtual TPM (vtpm.present)") == NULL ||
+        strstr(w, "(encryption.keySafe, encryption.data) are not part of the OVA") == NULL)
+        fail_msg("warning: %s", w);
+    ova_vm_free(&vm);
+    /* partial without a vTPM: no TPM words */
+    vm = build("encryption.type = \"partial\"\nencryption.keySafe = \"k\"\n");
+    assert_int_equal(vm->n_warnings, 1);
+    assert_null(strstr(vm->warnings[0], "TPM"));
+    ova_vm_free(&vm);
+    /* a vTPM alone */
+    vm = build("vtpm.present = \"TRUE\"\n");
+    assert_int_equal(vm->encryption, OVA_ENC_NONE);
+    assert_int_equal(vm->n_warnings, 1);
+    assert_non_null(strstr(vm->warnings[0], "the virtual TPM (vtpm.present) and its secrets are not part of the OVA"));
+    ova_vm_free(&vm);
+    /* neither: no warning */
+    vm = build("vtpm.present = \"FALSE\"\n");
+    assert_false(vm->vtpm);
+    assert_int_equal(vm->n_warnings, 0);
+    ova_vm_free(&vm);
 }
 
 static void test_case_insensitive_keys(void **state)
@@ -625,6 +731,74 @@ static void test_load_windows_host(void **state)
     ova_vm_free(&vm);
 }
 
+/* A Workstation 17 Windows 11 VM with a vTPM (fixture modelled on what
+ * Workstation writes): partially encrypted, exported with a warning. */
+static void test_load_ws17_vtpm(void **state)
+{
+    (void)state;
+    ova_vm *vm = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    if (ova_vm_load(FIX("ws17-win11-vtpm.vmx"), &vm, &err) != OVA_OK)
+        fail_msg("%s", err.msg);
+    assert_string_equal(vm->display_name, "Windows 11 x64");
+    assert_int_equal(vm->encryption, OVA_ENC_PARTIAL);
+    assert_true(vm->vtpm);
+    assert_int_equal(vm->n_warnings, 1);
+    assert_int_equal(ova_vm_disk_count(vm), 1);
+    const ova_device *cd = find_dev(vm, "sata0:1");
+    assert_int_equal(cd->cdrom, OVA_CDROM_IMAGE);
+    assert_false(cd->start_connected);
+    assert_string_equal(vm->nics[0].address_type, "generated");
+    assert_string_equal(vm->nics[0].mac, "00:0c:29:c5:d6:e7");
+    assert_string_equal(vm->sound, "hdaudio");
+    ova_vm_free(&vm);
+}
+
+/* A cluster node copied off a Windows host, with a tape drive, shared
+ * disks on other hosts' paths, static and vpx MACs. */
+static void test_load_ws16_cluster_node(void **state)
+{
+    (void)state;
+    ova_vm *vm = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    if (ova_vm_load(FIX("ws16-cluster-node.vmx"), &vm, &err) != OVA_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(vm->n_left_out, 1);
+    assert_string_equal(vm->left_out[0].key_prefix, "scsi0:1");
+    assert_int_equal(vm->n_warnings, 1);
+    assert_non_null(strstr(vm->warnings[0], "scsi0:1: SCSI passthrough device (/dev/sg2) left out: not a disk"));
+    assert_int_equal(ova_vm_disk_count(vm), 4);
+    const ova_device *q = find_dev(vm, "scsi1:0");
+    assert_true(q->foreign_path);
+    assert_string_equal(q->file_name, "E:\\Cluster\\quorum.vmdk");
+    assert_string_equal(q->path, OVATOOL_FIXTURES "/vmx/quorum.vmdk");
+    assert_string_equal(q->mode, "independent-persistent");
+    const ova_device *nas = find_dev(vm, "scsi1:1");
+    assert_true(nas->foreign_path);
+    assert_string_equal(nas->path, OVATOOL_FIXTURES "/vmx/data.vmdk");
+    assert_string_equal(nas->mode, "independent-nonpersistent");
+    const ova_device *logs = find_dev(vm, "scsi1:2");
+    assert_string_equal(logs->path, "/vmfs/volumes/datastore1/SQL node 2/logs.vmdk");
+    assert_string_equal(logs->mode, "persistent");
+    assert_int_equal(find_dev(vm, "ide1:0")->cdrom, OVA_CDROM_CLIENT);
+    assert_int_equal(find_dev(vm, "ide0:1")->cdrom, OVA_CDROM_HOST);
+    assert_false(find_dev(vm, "ide0:1")->start_connected);
+    assert_int_equal(vm->n_nics, 3);
+    assert_string_equal(vm->nics[0].address_type, "static");
+    assert_string_equal(vm->nics[0].mac, "00:50:56:3F:12:34");
+    assert_string_equal(vm->nics[1].address_type, "vpx");
+    assert_string_equal(vm->nics[1].mac, "00:50:56:aa:bb:cc");
+    assert_string_equal(vm->nics[2].address_type, "generated");
+    assert_null(vm->nics[2].mac);
+    assert_string_equal(vm->annotation,
+                        "SQL Server failover cluster, node 2\nShared disks on the NAS; tape for the nightly backup");
+    assert_int_equal(vm->encryption, OVA_ENC_NONE);
+    assert_false(vm->vtpm);
+    ova_vm_free(&vm);
+}
+
 static void test_load_errors(void **state)
 {
     (void)state;
@@ -684,6 +858,8 @@ int main(void)
         cmocka_unit_test(test_disk_device_types),
         cmocka_unit_test(test_cdrom_device_types),
         cmocka_unit_test(test_raw_refused),
+        cmocka_unit_test(test_passthru_left_out),
+        cmocka_unit_test(test_cdrom_kinds_and_modes),
         cmocka_unit_test(test_unknown_device_type),
         cmocka_unit_test(test_missing_or_odd_file_name),
         cmocka_unit_test(test_disk_paths),
@@ -694,9 +870,12 @@ int main(void)
         cmocka_unit_test(test_nic_present_and_connected),
         cmocka_unit_test(test_optional_devices),
         cmocka_unit_test(test_encrypted_refused),
+        cmocka_unit_test(test_partial_encryption),
         cmocka_unit_test(test_case_insensitive_keys),
         cmocka_unit_test(test_load_workstation),
         cmocka_unit_test(test_load_windows_host),
+        cmocka_unit_test(test_load_ws17_vtpm),
+        cmocka_unit_test(test_load_ws16_cluster_node),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_bus_names),
         cmocka_unit_test(test_null_path_uses_vmx_name),
