@@ -70,12 +70,13 @@ static ova_status add_extents(ova_target *t, const ova_extent *x, size_t n, size
 
 /* Every file this export reads: the VMX, and of each disk its descriptor,
  * its extent files, and those of every snapshot parent. */
-static ova_status collect_inputs(ova_target *t, const char *vmx_path, const ova_plan *plan, ova_err *err)
+static ova_status collect_inputs(ova_target *t, const char *vmx_path, ova_disk_info *const *disks, size_t n_disks,
+                                 ova_err *err)
 {
     size_t cap = 0;
     ova_status st = add_input(t, vmx_path, &cap, err);
-    for (size_t i = 0; st == OVA_OK && i < plan->n_disks; i++) {
-        const ova_disk_info *d = plan->disks[i];
+    for (size_t i = 0; st == OVA_OK && i < n_disks; i++) {
+        const ova_disk_info *d = disks[i];
         st = add_input(t, d->path, &cap, err);
         if (st == OVA_OK)
             st = add_extents(t, d->extents, d->n_extents, &cap, err);
@@ -207,6 +208,28 @@ static void report_leftovers(const char *dir, const char *fname, void (*warn)(vo
     }
 }
 
+ova_status ova_target_check(const char *output, const char *vmx_path, ova_disk_info *const *disks, size_t n_disks,
+                            ova_err *err)
+{
+    ova_target t;
+    ova_target_init(&t);
+    ova_status st = collect_inputs(&t, vmx_path, disks, n_disks, err);
+    if (st == OVA_OK)
+        st = check_target(&t, output, err);
+    ova_target_free(&t);
+    return st;
+}
+
+void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, const char *msg), void *warn_ctx)
+{
+    const char *slash = strrchr(output, '/');
+    size_t dl = slash ? (size_t)(slash - output) + 1 : 0;
+    char *dir = strndup(output, dl);
+    if (dir != NULL && output[dl] != '\0')
+        report_leftovers(dir, output + dl, warn, warn_ctx);
+    free(dir);
+}
+
 ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_path, const ova_plan *plan,
                              void (*warn)(void *ctx, const char *msg), void *warn_ctx, ova_err *err)
 {
@@ -219,7 +242,8 @@ ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_
     const char *fname = output + dl;
     if (*fname == '\0')
         return ova_err_set(err, OVA_E_USAGE, "%s: output must be a file name, not a folder", output);
-    if ((st = collect_inputs(t, vmx_path, plan, err)) != OVA_OK || (st = check_target(t, output, err)) != OVA_OK)
+    if ((st = collect_inputs(t, vmx_path, plan->disks, plan->n_disks, err)) != OVA_OK ||
+        (st = check_target(t, output, err)) != OVA_OK)
         return st;
     /* the folder part of output, with its '/' ("" for the current folder) */
     char *dir = strndup(output, dl);

@@ -42,6 +42,15 @@ void ova_target_init(ova_target *t);
 ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_path, const ova_plan *plan,
                              void (*warn)(void *ctx, const char *msg), void *warn_ctx, ova_err *err);
 
+/* The checks of ova_target_create without creating anything: may the
+ * rename put an OVA at output, given the inputs vmx_path and every file of
+ * disks[0..n_disks)? For the checks before an export (prepare.h). */
+ova_status ova_target_check(const char *output, const char *vmx_path, ova_disk_info *const *disks, size_t n_disks,
+                            ova_err *err);
+
+/* The leftover report of ova_target_create alone (for a dry run). */
+void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, const char *msg), void *warn_ctx);
+
 /* fsync the complete temporary file, close it, check the target again (it
  * may have changed during the export), rename into place and fsync the
  * folder. After the rename nothing is left to remove, whatever the result. */

@@ -39,6 +39,10 @@ typedef struct ova_writer_opts {
      * ova_writer_open), one message per call; NULL: not reported. */
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
+    /* The OVA's estimated size (prepare.h, ova_size_estimate.likely), for
+     * the message when the file system fills up: "FOLDER: disk full after
+     * writing X of about Y". 0: unknown. */
+    uint64_t expected_size;
 } ova_writer_opts;
 
 typedef struct ova_writer ova_writer;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +29,38 @@ const char *ova_file_kind(mode_t mode)
     return "not a regular file";
 }
 
+const char *ova_size_text(uint64_t bytes, char out[32])
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+    if (bytes < 1024) {
+        snprintf(out, 32, "%llu bytes", (unsigned long long)bytes);
+        return out;
+    }
+    double v = (double)bytes / 1024.0;
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(out, 32, "%.1f %s", v, units[u]);
+    return out;
+}
+
+const char *ova_user_desc(char *out, size_t cap)
+{
+    uid_t uid = geteuid();
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res != NULL && res->pw_name != NULL) {
+        char name[64];
+        snprintf(out, cap, "user %s (uid %u)", ova_quote_text(name, sizeof name, res->pw_name, 32),
+                 (unsigned)uid);
+    } else {
+        snprintf(out, cap, "uid %u", (unsigned)uid);
+    }
+    return out;
+}
+
 ova_status ova_open_source(const char *path, const char *what, int *fd_out, struct stat *sb_out, ova_err *err)
 {
     const char *sp = what != NULL ? " " : "";
@@ -39,6 +72,11 @@ ova_status ova_open_source(const char *path, const char *what, int *fd_out, stru
     do
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno == EACCES) {
+        char who[160];
+        return ova_err_set(err, OVA_E_IO, "%s: not readable by %s; run as a user who can read it or fix its "
+                           "permissions", path, ova_user_desc(who, sizeof who));
+    }
     if (fd < 0)
         return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open%s%s", path, sp, w);
     struct stat sb;

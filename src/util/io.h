@@ -18,6 +18,8 @@
 
 /* Open path read-only (O_CLOEXEC) if it is a regular file. what names the
  * file's role in messages and may be NULL:
+ *   "PATH: not readable by user NAME (uid N); run as a user who can read it
+ *    or fix its permissions"   (EACCES: every file an export reads comes here)
  *   "PATH: cannot open[ WHAT]: strerror"
  *   "PATH: [WHAT ]is a FIFO, not a regular file"
  * On success *fd is open and *sb (if not NULL) holds its fstat. */
@@ -47,6 +49,14 @@ ova_status ova_pread_exact(int fd, void *buf, size_t n, uint64_t off, const char
  * (both OVA_E_IO). The same contract as src/engine/out_file.c's
  * ova_pwrite_full, which is to become a call of this one. */
 ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err);
+
+/* bytes as "812 bytes", "4.0 MiB", "1.3 GiB" (powers of 1024, one
+ * decimal) for messages. Returns out. */
+const char *ova_size_text(uint64_t bytes, char out[32]);
+
+/* "user NAME (uid N)" for the effective user (or "uid N" when it has no
+ * name), for messages about permissions. Returns out. */
+const char *ova_user_desc(char *out, size_t cap);
 
 /* "a directory", "a FIFO", "a socket", "a character device", ... for a
  * file type that is not a regular file. */
