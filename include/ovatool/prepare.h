@@ -127,7 +127,8 @@ typedef struct ova_check_opts {
 typedef struct ova_check_result {
     ova_size_estimate size;   /* of the OVA */
     char folder[4096];        /* the output's folder ("." for the current one) */
-    int have_free;            /* free_bytes is known (statvfs worked) */
+    int have_free;            /* free_bytes is known (statvfs worked and the file system reports
+                                 its size: ramfs, for one, reports 0 blocks, 0 free) */
     uint64_t free_bytes;      /* f_bavail * f_frsize at folder */
     uint64_t existing;        /* bytes of the regular file at the output (replaced with overwrite), 0 none */
 } ova_check_result;

@@ -76,7 +76,7 @@ static ova_status plan_rank0(ova_engine *e, int threads_total, ova_buf *packed, 
     /* the writer refuses an output that is one of the inputs, and warns of
      * temporary files earlier exports left (ova_writer.h) */
     ova_writer_opts wo = { o->sha, o->target_hw, e->prep->mtime, o->buffered_io, o->vmx_path, writer_warn, e,
-                           cr.size.likely };
+                           cr.size.likely, !o->overwrite };
     if ((st = ova_writer_open(e->prep, e->plan, &wo, &e->writer, err)) != OVA_OK)
         return st;
     ova_plan_pack(e->plan, packed);

@@ -312,7 +312,24 @@ ova_status ova_target_commit(ova_target *t, ova_err *err)
     ova_status st = check_target(t, t->final_path, err);
     if (st != OVA_OK)
         return st;
-    if (rename(t->tmp_path, t->final_path) != 0)
+    int r = -1;
+    if (t->no_replace) {
+        r = renameat2(AT_FDCWD, t->tmp_path, AT_FDCWD, t->final_path, RENAME_NOREPLACE);
+        if (r != 0 && errno != EEXIST) { /* EINVAL, ENOSYS: not on this file system */
+            struct stat sb;
+            if (lstat(t->final_path, &sb) == 0)
+                errno = EEXIST;
+            else
+                r = rename(t->tmp_path, t->final_path);
+        }
+        if (r != 0 && errno == EEXIST)
+            return ova_err_set(err, OVA_E_USAGE,
+                               "%s exists (it appeared during the export); use --overwrite to replace it",
+                               t->final_path);
+    } else {
+        r = rename(t->tmp_path, t->final_path);
+    }
+    if (r != 0)
         return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot rename %s into place", t->final_path, t->tmp_path);
     g_tmp_set = 0;
     free(t->tmp_path);

@@ -30,6 +30,8 @@ typedef struct ova_target {
     int lock_fd;              /* fd's duplicate: holds the flock from close(fd) to the rename */
     ova_target_input *inputs; /* the VMX and every file of every disk */
     size_t n_inputs;
+    int no_replace;           /* set by the caller: the rename must not replace a file that
+                                 appeared at the target meanwhile (no --overwrite) */
 } ova_target;
 
 /* An empty target (no paths, fds -1), safe to discard and free. */
@@ -53,7 +55,10 @@ void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, con
 
 /* fsync the complete temporary file, close it, check the target again (it
  * may have changed during the export), rename into place and fsync the
- * folder. After the rename nothing is left to remove, whatever the result. */
+ * folder. With no_replace the rename is refused if a file appeared at the
+ * target meanwhile (another export's, say): RENAME_NOREPLACE, or where the
+ * file system lacks it, a look just before a plain rename. After the
+ * rename nothing is left to remove, whatever the result. */
 ova_status ova_target_commit(ova_target *t, ova_err *err);
 
 /* Remove the temporary file, if there still is one. */

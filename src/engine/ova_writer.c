@@ -236,6 +236,7 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
     if ((st = ova_target_create(&w->target, output, opts->vmx_path, plan, opts->warn, opts->warn_ctx, err)) !=
         OVA_OK)
         goto fail;
+    w->target.no_replace = opts->no_replace;
     ova_disk_stream_init(&w->stream, w->target.final_path, emit_hashed, w);
     if ((st = ova_out_file_open(w->target.fd, w->target.tmp_path, !opts->buffered_io, &w->out, err)) != OVA_OK)
         goto fail;

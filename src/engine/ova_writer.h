@@ -43,6 +43,9 @@ typedef struct ova_writer_opts {
      * the message when the file system fills up: "FOLDER: disk full after
      * writing X of about Y". 0: unknown. */
     uint64_t expected_size;
+    /* 1: never replace a file at the target (no --overwrite): one that
+     * appears during the export fails it at the rename (ova_target.h). */
+    int no_replace;
 } ova_writer_opts;
 
 typedef struct ova_writer ova_writer;

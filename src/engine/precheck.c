@@ -156,8 +156,11 @@ static ova_status check_folder(const char *folder, const char *output, ova_err *
 static ova_status check_space(const ova_prepared *p, const ova_check_opts *o, ova_check_result *r, ova_err *err)
 {
     struct statvfs vf;
-    if (statvfs(r->folder, &vf) != 0)
-        return OVA_OK; /* no figure to judge by: the export itself will tell */
+    /* no figure to judge by: the export itself will tell. A file system
+     * that reports no blocks at all (ramfs, some FUSE and network file
+     * systems) has no size to count free space in, not zero free space. */
+    if (statvfs(r->folder, &vf) != 0 || vf.f_blocks == 0)
+        return OVA_OK;
     r->have_free = 1;
     r->free_bytes = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
     char need[32], free_[32], likely[32], worst[32], old[32];
