@@ -295,17 +295,32 @@ static ova_status fsync_dir(const char *path, ova_err *err)
     return st;
 }
 
+/* fsync or close failed: a file system that reports a full disk only now
+ * (NFS and others report write errors at fsync or close) is said so. */
+static ova_status flush_failed(const ova_target *t, int e, const char *what, ova_err *err)
+{
+    if (e == ENOSPC || e == EDQUOT) {
+        const char *slash = strrchr(t->final_path, '/');
+        int dl = slash == NULL ? 1 : slash == t->final_path ? 1 : (int)(slash - t->final_path);
+        return ova_err_set(err, OVA_E_IO, "%.*s: disk full while flushing the OVA to it (%s: %s failed: %s)", dl,
+                           slash == NULL ? "." : slash == t->final_path ? "/" : t->final_path, t->tmp_path, what,
+                           strerror(e));
+    }
+    return ova_err_errno(err, OVA_E_IO, e, "%s: %s failed", t->tmp_path, what);
+}
+
 ova_status ova_target_commit(ova_target *t, ova_err *err)
 {
     if (fsync(t->fd) != 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: fsync failed", t->tmp_path);
+        return flush_failed(t, errno, "fsync", err);
     /* the lock belongs to the open file description: a duplicate keeps it
      * until the file is renamed, so it is never seen unlocked under its
      * temporary name while this export still runs */
     t->lock_fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
     if (close(t->fd) != 0) {
+        int e = errno;
         t->fd = -1;
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: close failed", t->tmp_path);
+        return flush_failed(t, e, "close", err);
     }
     t->fd = -1;
     /* the target may have changed during the export */
