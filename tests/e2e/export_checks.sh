@@ -12,7 +12,8 @@
 #  (c) an existing output: refused (exit 1, "FILE exists; use --overwrite to
 #      replace it", the file as it was), also by a dry run and with 2 ranks;
 #      with --overwrite replaced by a valid OVA.
-#  (d) as user nobody: an unreadable extent or descriptor, "FILE: not
+#  (d) as user nobody: an unreadable extent, descriptor or snapshot
+#      parent's extent, "FILE: not
 #      readable by user nobody (uid N); run as a user who can read it or fix
 #      its permissions", also in a dry run; an output folder it cannot
 #      write, "FOLDER: not writable by user nobody (uid N)...".
@@ -185,6 +186,17 @@ else
     failed "d/vm/vm.vmdk: not readable by user nobody (uid $uid); run as a user who can read it" 1 \
       asnobody "$OVATOOL" export d/vm/vm.vmx -o d/w/vm.ova
     chmod 0644 d/vm/vm.vmdk
+    # a snapshot parent's extent, found through the child's parentFileNameHint
+    mkdir -m 0755 d/chain
+    cp vm/vm.vmdk vm/vm-flat.vmdk d/chain/
+    qemu-img create -q -f vmdk -b vm.vmdk -F vmdk d/chain/vm-000001.vmdk
+    write_vmx d/chain/vm.vmx vm-000001.vmdk
+    chmod 0644 d/chain/*
+    chmod 0600 d/chain/vm-flat.vmdk
+    rc=0; asnobody "$OVATOOL" export d/chain/vm.vmx -o d/w/vm.ova --dry-run > out.log 2> err.log || rc=$?
+    [ "$rc" = 1 ] && grep -qE "ovatool: error: (.*/)?d/chain/vm-flat\.vmdk: not readable by user nobody \(uid $uid\); run as a user who can read it or fix its permissions\$" err.log \
+      || { cat err.log; fail "(d) an unreadable snapshot parent's extent: exit $rc"; }
+    note "(d) parent's extent: $(grep 'ovatool: error:' err.log | sed 's/^\[[^]]*\] //')"
     failed "d/ro: not writable by user nobody (uid $uid) (the folder of -o d/ro/vm.ova); run as a user who can write there" 1 \
       asnobody "$OVATOOL" export d/vm/vm.vmx -o d/ro/vm.ova
     failed "d/ro: not writable by user nobody (uid $uid)" 1 asnobody "$OVATOOL" export d/vm/vm.vmx -o d/ro/vm.ova --dry-run
