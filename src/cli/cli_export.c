@@ -24,7 +24,7 @@ enum { O_CONFINE = 512, O_OVERWRITE, O_DRY_RUN };
 static const cli_opt OPTS[] = {
     { "output", 1, 'o', "FILE|DIR",
       "the OVA to write (required), or a folder for DIR/<VM name>.ova; written under a temporary name first; "
-      "never one of the VM's own files, a symbolic link or a device" },
+      "never one of the VM's own files, a symbolic link or a device; an existing file only with --overwrite" },
     { "overwrite", 0, O_OVERWRITE, NULL,
       "replace an existing OVA at the output (once the new one is complete); without it, an existing file is "
       "refused" },
