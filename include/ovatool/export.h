@@ -25,6 +25,7 @@
 
 #include "ovatool/codec.h"
 #include "ovatool/manifest.h"
+#include "ovatool/prepare.h"
 #include "ovatool/status.h"
 
 typedef struct ova_export_opts {
@@ -45,6 +46,9 @@ typedef struct ova_export_opts {
     bool confine;             /* refuse disk, extent and parent files outside the VMX's folder
                                  (else each is named in a warning; disk.h ova_describe_opts) */
     bool store_incompressible; /* store grains that will not compress (codec.h); default on, off with --compress-all */
+    bool overwrite;           /* replace an existing OVA at the output (else refused: prepare.h ova_prepare_check) */
+    bool dry_run;             /* stop after the plan and every check: nothing is read but metadata, nothing
+                                 is written; rank 0 hands what it would write to hooks->preview */
 } ova_export_opts;
 
 void ova_export_opts_init(ova_export_opts *o);
@@ -76,13 +80,28 @@ typedef struct ova_progress {
     int final;                /* 1 on the last call */
 } ova_progress;
 
+/* What a dry run would write (opts->dry_run), valid during the preview
+ * call only. */
+typedef struct ova_export_preview {
+    const ova_prepared *prep;      /* the OVA path, the member base and names, every disk with its
+                                      capacity, allocated bytes and snapshot chain */
+    const ova_check_result *check; /* the estimate, the output's folder and its free space, the file
+                                      replaced (prepare.h) */
+    uint64_t units;                /* the plan: units of unit_grains grains */
+    uint32_t unit_grains;
+    int ranks;
+    int threads_total;
+} ova_export_preview;
+
 /* What the engine reports (on rank 0 only; called from engine threads, one
  * call at a time). log: level 0 info, 1 warning. progress: every
- * progress_secs seconds while units are written, and once at the end. */
+ * progress_secs seconds while units are written, and once at the end.
+ * preview: once, in a dry run that passed every check (may be NULL). */
 typedef struct ova_export_hooks {
     void (*log)(void *ctx, int level, const char *msg);
     void (*progress)(void *ctx, const ova_progress *p);
     void *ctx;
+    void (*preview)(void *ctx, const ova_export_preview *pv);
 } ova_export_hooks;
 
 /* For the CLI's SIGINT/SIGTERM handler (the OVA writer keeps this state). */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ovatool/codec.h"
 #include "ovatool/disk.h"
 #include "ovatool/status.h"
 #include "ovatool/vm.h"
@@ -87,5 +88,67 @@ void ova_prepared_free(ova_prepared **p);
  * *window units in flight at most. Why these sizes: prepare.c. */
 void ova_prepare_unit_size(uint64_t mem_limit, int ranks, int threads_total, uint32_t *unit_grains,
                            uint64_t *window);
+
+/* ---- before the first byte of disk data: output, target, space ---------- */
+
+/* What an OVA will take on disk, from what prepare knows: each disk's
+ * capacity and allocated bytes (no data is read). Why these figures:
+ * precheck.c. */
+typedef struct ova_size_estimate {
+    uint64_t best;    /* a lower bound: every allocated grain compressed to one 512-byte sector */
+    uint64_t likely;  /* allocated bytes at the ratio measured for the codec and level */
+    uint64_t worst;   /* every allocated grain stored as it is */
+} ova_size_estimate;
+
+/* The ratio (per mille of allocated bytes) ova_estimate_* take as likely
+ * for codec at level. */
+unsigned ova_estimate_ratio_permille(ova_codec_kind codec, int level);
+
+/* Add one disk of capacity bytes, allocated of them backed by data, to *e
+ * (its member: tar header, stream head, grains, grain tables, directory,
+ * footer). */
+void ova_estimate_disk(uint64_t capacity, uint64_t allocated, ova_codec_kind codec, int level,
+                       ova_size_estimate *e);
+
+/* The whole OVA of a prepared export: the front (tar headers, OVF,
+ * manifest), every disk, the trailer. */
+void ova_estimate_output(const ova_prepared *p, ova_codec_kind codec, int level, ova_size_estimate *e);
+
+typedef struct ova_check_opts {
+    const char *vmx_path;     /* the VMX read (the output must not be it) */
+    bool overwrite;           /* an existing regular file at the output may be replaced */
+    ova_codec_kind codec;     /* for the estimate */
+    int level;
+    /* Warnings (level 1): the likely size close to or above the free space. */
+    void (*log)(void *ctx, int level, const char *msg);
+    void *log_ctx;
+} ova_check_opts;
+
+typedef struct ova_check_result {
+    ova_size_estimate size;   /* of the OVA */
+    char folder[4096];        /* the output's folder ("." for the current one) */
+    int have_free;            /* free_bytes is known (statvfs worked and the file system reports
+                                 its size: ramfs, for one, reports 0 blocks, 0 free) */
+    uint64_t free_bytes;      /* f_bavail * f_frsize at folder */
+    uint64_t existing;        /* bytes of the regular file at the output (replaced with overwrite), 0 none */
+} ova_check_result;
+
+/* The checks an export makes on rank 0 after ova_prepare() and before any
+ * disk data is read, each refusal saying what to do (every disk, extent
+ * and parent file was opened by ova_prepare already: an unreadable one is
+ * refused there, util/io.h):
+ *   - the output's folder exists, is a folder and is writable;
+ *   - the output is none of the inputs and, if it exists, a regular file
+ *     (ova_writer_open's rules), and without overwrite does not exist:
+ *     "FILE exists; use --overwrite to replace it";
+ *   - free space at the folder (statvfs: f_bavail * f_frsize) against the
+ *     estimate: refused when even the best case does not fit, a warning
+ *     when the likely size is above 90% of it. An existing file that
+ *     overwrite replaces does not count as free: the new OVA is written
+ *     beside it and renamed over it only when complete, so both exist
+ *     until then (the refusal says so when that made the difference).
+ * Fills *r (the estimate also on refusal). Refusals are OVA_E_USAGE (the
+ * output) and OVA_E_IO (space). */
+ova_status ova_prepare_check(const ova_prepared *p, const ova_check_opts *o, ova_check_result *r, ova_err *err);
 
 #endif

@@ -16,22 +16,28 @@
 /* the one internal header the CLI includes: arming the tests' fault hook */
 #include "../util/fault.h"
 
-enum { O_THREADS = 256, O_NO_PIN, O_MEM, O_CODEC, O_LEVEL, O_COMPRESSION, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
+enum { O_NO_PIN = 256, O_MEM, O_CODEC, O_LEVEL, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
 
-enum { O_CONFINE = 512 };
+enum { O_CONFINE = 512, O_OVERWRITE, O_DRY_RUN };
 
 /* One table defines every option: getopt reads it, --help prints it. */
 static const cli_opt OPTS[] = {
     { "output", 1, 'o', "FILE|DIR",
       "the OVA to write (required), or a folder for DIR/<VM name>.ova; written under a temporary name first; "
-      "never one of the VM's own files, a symbolic link or a device" },
-    { "compression", 1, O_COMPRESSION, "PRESET",
+      "never one of the VM's own files, a symbolic link or a device; an existing file only with --overwrite" },
+    { "overwrite", 0, O_OVERWRITE, NULL,
+      "replace an existing OVA at the output (once the new one is complete); without it, an existing file is "
+      "refused" },
+    { "dry-run", 0, O_DRY_RUN, NULL,
+      "run every check and make the plan, then print what would be written (the OVA, its members, each disk's "
+      "capacity and allocated bytes, the estimated size) and stop: no disk data is read, nothing is written" },
+    { "compression", 1, 'c', "PRESET",
       "fast (isal 1) | balanced (libdeflate 6, the default) | max (libdeflate 9)" },
     { "codec", 1, O_CODEC, "NAME", "zlib | libdeflate | isal (default: the preset's); all write the zlib format" },
     { "level", 1, O_LEVEL, "N", "compression level (zlib 1-9, libdeflate 1-12, isal 1-3; default: the preset's)" },
     { "compress-all", 0, O_COMPRESS_ALL, NULL,
       "deflate every grain, also those a quick test says will not compress (default: store those as they are)" },
-    { "threads", 1, O_THREADS, "N", "compression threads per rank (default: one per core the rank may use)" },
+    { "threads", 1, 't', "N", "compression threads per rank (default: one per core the rank may use)" },
     { "no-pin", 0, O_NO_PIN, NULL, "do not bind compression threads to cores" },
     { "mem-limit", 1, O_MEM, "SIZE", "memory for units in flight per rank, e.g. 512M (default 512M)" },
     { "sha", 1, O_SHA, "ALG", "manifest digest: sha1 | sha256 | sha512 (default sha256)" },
@@ -54,7 +60,8 @@ static void export_usage(FILE *f)
     fprintf(f, "Usage: ovatool export VMX -o OUT.ova [options]\n"
                "       mpirun -n N ovatool export VMX -o OUT.ova [options]\n\nOptions:\n");
     cli_print_options(f, OPTS, N_OPTS);
-    fprintf(f, "\nExit status: 0 success, 1 failure (no output left behind), 2 usage error.\n");
+    fprintf(f, "\nExit status: 0 success (with --dry-run: every check passed), 1 failure (no output left "
+               "behind), 2 usage error.\n");
 }
 
 /* Set before the handlers are installed: rank 0 reports a signal, and
@@ -129,13 +136,125 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-static void log_cb(void *ctx, int level, const char *msg)
+/* "812 bytes", "37.5 MiB", "3.00 GiB" */
+static const char *human(uint64_t v, char buf[32])
 {
-    cli_progress_break(ctx);
+    if (v >= (1ull << 30))
+        snprintf(buf, 32, "%.2f GiB", (double)v / 1073741824.0);
+    else if (v >= (1ull << 20))
+        snprintf(buf, 32, "%.1f MiB", (double)v / 1048576.0);
+    else if (v >= 1024)
+        snprintf(buf, 32, "%.1f KiB", (double)v / 1024.0);
+    else
+        snprintf(buf, 32, "%llu bytes", (unsigned long long)v);
+    return buf;
+}
+
+/* --dry-run: what would be written, on stdout (text from input through
+ * cli_buf_text, as every human line), or as JSON with --json. */
+typedef struct preview_ctx {
+    cli_progress *prog;
+    const ova_export_opts *opts;
+    int json;
+} preview_ctx;
+
+static void log_preview(void *ctx, int level, const char *msg)
+{
+    preview_ctx *pc = ctx;
+    cli_progress_break(pc->prog);
     if (level > 0)
         cli_warn("%s", msg);
     else
         cli_info("%s", msg);
+}
+
+static void progress_preview(void *ctx, const ova_progress *p)
+{
+    cli_progress_cb(((preview_ctx *)ctx)->prog, p);
+}
+
+static void print_preview(void *ctx, const ova_export_preview *pv)
+{
+    const preview_ctx *pc = ctx;
+    const ova_prepared *p = pv->prep;
+    const ova_check_result *c = pv->check;
+    ova_buf b = OVA_BUF_INIT;
+    char h1[32], h2[32], h3[32];
+    if (pc->json) {
+        cli_json j;
+        cli_json_init(&j, &b);
+        cli_json_object(&j, NULL);
+        cli_json_bool(&j, "dry_run", true);
+        cli_json_str(&j, "output", p->output);
+        cli_json_uint(&j, "replaces_bytes", c->existing);
+        cli_json_array(&j, "members");
+        char name[128];
+        snprintf(name, sizeof name, "%s.ovf", p->member_base);
+        cli_json_object(&j, NULL);
+        cli_json_str(&j, "name", name);
+        cli_json_end(&j);
+        snprintf(name, sizeof name, "%s.mf", p->member_base);
+        cli_json_object(&j, NULL);
+        cli_json_str(&j, "name", name);
+        cli_json_end(&j);
+        for (size_t i = 0; i < p->n_disks; i++) {
+            const ova_disk_info *d = p->disks[i].info;
+            cli_json_object(&j, NULL);
+            cli_json_str(&j, "name", p->disks[i].member);
+            cli_json_str(&j, "disk", d->path);
+            cli_json_uint(&j, "capacity", d->capacity);
+            cli_json_uint(&j, "allocated", d->allocated);
+            cli_json_int(&j, "snapshot_levels", d->chain_depth);
+            cli_json_end(&j);
+        }
+        cli_json_end(&j);
+        cli_json_uint(&j, "estimate_best", c->size.best);
+        cli_json_uint(&j, "estimate_likely", c->size.likely);
+        cli_json_uint(&j, "estimate_worst", c->size.worst);
+        cli_json_str(&j, "folder", c->folder);
+        if (c->have_free)
+            cli_json_uint(&j, "free_bytes", c->free_bytes);
+        cli_json_uint(&j, "units", pv->units);
+        cli_json_uint(&j, "unit_grains", pv->unit_grains);
+        cli_json_int(&j, "ranks", pv->ranks);
+        cli_json_int(&j, "threads", pv->threads_total);
+        cli_json_str(&j, "codec", ova_codec_name(pc->opts->codec));
+        cli_json_int(&j, "level", pc->opts->level);
+        cli_json_end(&j);
+        ova_buf_putc(&b, '\n');
+    } else {
+        ova_buf_puts(&b, "Dry run: every check passed; nothing was read but metadata, nothing written.\nOutput:    ");
+        cli_buf_text(&b, p->output);
+        if (c->existing > 0)
+            ova_buf_printf(&b, " (replaces the existing file of %s)", human(c->existing, h1));
+        ova_buf_printf(&b, "\nMembers:   %s.ovf\n           %s.mf\n", p->member_base, p->member_base);
+        for (size_t i = 0; i < p->n_disks; i++) {
+            const ova_disk_info *d = p->disks[i].info;
+            ova_buf_printf(&b, "           %s: ", p->disks[i].member);
+            cli_buf_text(&b, p->disks[i].device->key_prefix);
+            ova_buf_printf(&b, ", capacity %s, %s allocated", human(d->capacity, h1), human(d->allocated, h2));
+            if (d->chain_depth > 0)
+                ova_buf_printf(&b, ", %d snapshot level(s) flattened", d->chain_depth);
+            ova_buf_puts(&b, "\n             from ");
+            cli_buf_text(&b, d->path);
+            ova_buf_putc(&b, '\n');
+        }
+        ova_buf_printf(&b, "Size:      about %s to %s, likely %s (%s level %d)\n", human(c->size.best, h1),
+                       human(c->size.worst, h2), human(c->size.likely, h3), ova_codec_name(pc->opts->codec),
+                       pc->opts->level);
+        ova_buf_puts(&b, "Space:     ");
+        if (c->have_free)
+            ova_buf_printf(&b, "%s free at ", human(c->free_bytes, h1));
+        else
+            ova_buf_puts(&b, "unknown free space at ");
+        cli_buf_text(&b, c->folder);
+        ova_buf_printf(&b, "\nPlan:      %llu unit(s) of %u grains; %d rank(s), %d compression thread(s)\n",
+                       (unsigned long long)pv->units, pv->unit_grains, pv->ranks, pv->threads_total);
+    }
+    if (!ova_buf_failed(&b))
+        fputs(b.data, stdout);
+    fflush(stdout);
+    ova_buf_free(&b);
 }
 
 static void print_json(const ova_export_opts *o, const ova_export_stats *s)
@@ -193,7 +312,7 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         case 'o': o->output = optarg; break;
         case 'q': cli_quiet = true; o->progress_secs = 0; break;
         case 'h': *help = 1; return NULL;
-        case O_THREADS:
+        case 't':
             if (!cli_parse_int(optarg, 1, 1024, &v))
                 return "--threads takes a number from 1 to 1024";
             o->threads = (int)v;
@@ -202,13 +321,15 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         case O_JSON: *json = 1; break;
         case O_FORCE: o->force = true; break;
         case O_CONFINE: o->confine = true; break;
+        case O_OVERWRITE: o->overwrite = true; break;
+        case O_DRY_RUN: o->dry_run = true; break;
         case O_BUFFERED: o->buffered_io = true; break;
         case O_COMPRESS_ALL: o->store_incompressible = false; break;
         case O_MEM:
             if (!cli_parse_size(optarg, &o->mem_limit))
                 return "--mem-limit takes a size such as 512M or 2G";
             break;
-        case O_COMPRESSION:
+        case 'c':
             if (strcasecmp(optarg, "fast") == 0) {
                 /* ISA-L when built in: ~3x libdeflate level 1 (README.md, "Performance") */
                 if (!codec_set)
@@ -340,7 +461,8 @@ int cli_export(int argc, char **argv)
     cli_progress_init(&prog, o.progress_secs);
     if (prog.tty)
         o.progress_secs = 0.5;
-    ova_export_hooks hooks = { log_cb, cli_progress_cb, &prog };
+    preview_ctx pctx = { &prog, &o, json };
+    ova_export_hooks hooks = { log_preview, progress_preview, &pctx, print_preview };
 
     g_sig_report = rank == 0;
     g_sig_newline = prog.tty;
@@ -357,7 +479,7 @@ int cli_export(int argc, char **argv)
         /* rank 0 tells the story, including other ranks' failures */
         if (rank == 0)
             cli_error("%s", err.msg[0] ? err.msg : ova_strstatus(st));
-    } else if (rank == 0) {
+    } else if (rank == 0 && !o.dry_run) {
         double secs = stats.seconds > 0 ? stats.seconds : 1e-9;
         cli_info("wrote %s: %.1f MiB from %.2f GiB of disk (%.2f GiB read), ratio %.3f, %.1f s, %.1f MiB/s; "
                  "%llu of %llu grains (%.1f MiB) stored, not compressed; "

@@ -12,6 +12,7 @@
 
 #include "engine/mpi_agree.h"
 #include "engine/mpi_engine.h"
+#include "engine/ova_target.h"
 #include "engine/unit.h"
 #include "util/fault.h"
 
@@ -56,13 +57,26 @@ static ova_status plan_rank0(ova_engine *e, int threads_total, ova_buf *packed, 
     if (st != OVA_OK)
         return st;
     memcpy(e->stats->output, e->prep->output, sizeof e->stats->output);
+    /* the output's folder, the target, the space, before any data is read */
+    ova_check_opts co = { o->vmx_path, o->overwrite, o->codec, o->level, e->hooks.log, e->hooks.ctx };
+    ova_check_result cr;
+    if ((st = ova_prepare_check(e->prep, &co, &cr, err)) != OVA_OK)
+        return st;
     uint32_t ug;
     ova_prepare_unit_size(o->mem_limit, e->size, threads_total, &ug, &e->window);
     if ((st = ova_plan_from_prepared(e->prep, ug, &e->plan, err)) != OVA_OK)
         return st;
+    if (o->dry_run) {
+        ova_target_report_leftovers(e->prep->output, writer_warn, e);
+        ova_export_preview pv = { e->prep, &cr, ova_plan_units(e->plan), ug, e->size, threads_total };
+        if (e->hooks.preview != NULL)
+            e->hooks.preview(e->hooks.ctx, &pv);
+        return OVA_OK;
+    }
     /* the writer refuses an output that is one of the inputs, and warns of
      * temporary files earlier exports left (ova_writer.h) */
-    ova_writer_opts wo = { o->sha, o->target_hw, e->prep->mtime, o->buffered_io, o->vmx_path, writer_warn, e };
+    ova_writer_opts wo = { o->sha, o->target_hw, e->prep->mtime, o->buffered_io, o->vmx_path, writer_warn, e,
+                           cr.size.likely, !o->overwrite };
     if ((st = ova_writer_open(e->prep, e->plan, &wo, &e->writer, err)) != OVA_OK)
         return st;
     ova_plan_pack(e->plan, packed);
@@ -83,7 +97,7 @@ static ova_status phase_plan(ova_engine *e, int threads_total, ova_err *err)
 {
     ova_buf packed = OVA_BUF_INIT;
     ova_status st = e->rank == 0 ? plan_rank0(e, threads_total, &packed, err) : OVA_OK;
-    if ((st = ova_mpi_agree(e->comm, st, err)) != OVA_OK)
+    if ((st = ova_mpi_agree(e->comm, st, err)) != OVA_OK || e->opts->dry_run)
         goto out;
     uint64_t hdr[2] = { packed.len, e->window };
     MPI_Bcast(hdr, 2, MPI_UINT64_T, 0, e->comm);
@@ -273,9 +287,9 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
     int remote_threads = threads_total - e->n_threads; /* rank 0's view */
 
     ova_status st = phase_plan(e, threads_total, err);
-    if (st == OVA_OK)
+    if (st == OVA_OK && !opts->dry_run)
         st = phase_readers(e, err);
-    if (st == OVA_OK) {
+    if (st == OVA_OK && !opts->dry_run) {
         phase_run(e, threads_total, remote_threads);
         st = phase_finish(e, err);
     }

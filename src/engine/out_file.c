@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/io.h"
+
 struct ova_out_file {
     int fd;                 /* the caller's descriptor, through the page cache */
     int dfd;                /* the same file opened with O_DIRECT, or -1 */
@@ -22,7 +24,50 @@ struct ova_out_file {
     size_t stage_len;       /* valid bytes from stage[0] */
     int started;            /* stage_off is set */
     int wrote_direct;       /* a direct write has succeeded */
+    uint64_t high;          /* end of the highest byte range written so far */
+    char *space_dir;        /* the output's folder, for "disk full" (NULL: plain messages) */
+    uint64_t space_expected;/* the OVA's estimated size, 0 unknown */
 };
+
+/* A failed write of the OVA. A full file system (ENOSPC, EDQUOT) is said
+ * in the user's terms: which folder, how much was written, of about how
+ * much (ova_out_file_set_space); anything else names the file and offset. */
+static ova_status write_failed(const ova_out_file *f, int e, uint64_t off, ova_err *err)
+{
+    if ((e == ENOSPC || e == EDQUOT) && f->space_dir != NULL) {
+        char done[32], total[32];
+        uint64_t d = f->high > off ? f->high : off;
+        ova_size_text(d, done);
+        if (f->space_expected > 0)
+            return ova_err_set(err, OVA_E_IO, "%s: disk full after writing %s of about %s (%s: %s)", f->space_dir,
+                               done, ova_size_text(f->space_expected, total), f->path, strerror(e));
+        return ova_err_set(err, OVA_E_IO, "%s: disk full after writing %s (%s: %s)", f->space_dir, done, f->path,
+                           strerror(e));
+    }
+    return ova_err_errno(err, OVA_E_IO, e, "%s: write at offset %llu failed", f->path, (unsigned long long)off);
+}
+
+/* A write through f's own descriptor, noting what was written. */
+static ova_status pwrite_fd(ova_out_file *f, const void *buf, size_t n, uint64_t off, ova_err *err)
+{
+    size_t done;
+    int e = ova_pwrite_all(f->fd, buf, n, off, &done);
+    if (e != 0)
+        return write_failed(f, e, off + done, err);
+    if (done < n)
+        return ova_err_set(err, OVA_E_IO, "%s: write at offset %llu wrote nothing", f->path,
+                           (unsigned long long)(off + done));
+    if (off + n > f->high)
+        f->high = off + n;
+    return OVA_OK;
+}
+
+void ova_out_file_set_space(ova_out_file *f, const char *folder, uint64_t expected)
+{
+    free(f->space_dir);
+    f->space_dir = folder != NULL ? strdup(folder) : NULL;
+    f->space_expected = expected;
+}
 
 /* A second descriptor of fd's file (its own open file description, so
  * O_DIRECT stays off fd), or -1. Not by the file's name: in a folder others
@@ -81,7 +126,7 @@ static ova_status fall_back(ova_out_file *f, ova_err *err)
     f->dfd = -1;
     ova_status st = OVA_OK;
     if (f->started && f->stage_len > 0)
-        st = ova_pwrite_exact(f->fd, f->stage, f->stage_len, f->stage_off, f->path, err);
+        st = pwrite_fd(f, f->stage, f->stage_len, f->stage_off, err);
     free(f->stage);
     f->stage = NULL;
     return st;
@@ -98,18 +143,19 @@ static ova_status write_direct(ova_out_file *f, size_t len, ova_err *err)
         if (r < 0 && errno == EINVAL && !f->wrote_direct)
             return fall_back(f, err); /* alignment this file system does not take */
         if (r < 0)
-            return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", f->path,
-                                 (unsigned long long)(f->stage_off + done));
+            return write_failed(f, errno, f->stage_off + done, err);
         if (r == 0)
             return ova_err_set(err, OVA_E_IO, "%s: write at offset %llu wrote nothing", f->path,
                                (unsigned long long)(f->stage_off + done));
         /* a short direct write ends on a block boundary in practice; if not, the
          * rest cannot be retried aligned, so finish through the page cache */
         if ((size_t)r % OVA_OUT_ALIGN != 0 && done + (size_t)r < len)
-            return ova_pwrite_exact(f->fd, f->stage + done + (size_t)r, len - done - (size_t)r,
-                                   f->stage_off + done + (size_t)r, f->path, err);
+            return pwrite_fd(f, f->stage + done + (size_t)r, len - done - (size_t)r,
+                             f->stage_off + done + (size_t)r, err);
         done += (size_t)r;
         f->wrote_direct = 1;
+        if (f->stage_off + done > f->high)
+            f->high = f->stage_off + done;
     }
     return OVA_OK;
 }
@@ -120,7 +166,7 @@ static ova_status append(ova_out_file *f, const unsigned char *src, size_t n, ov
 {
     while (n > 0) {
         if (f->dfd < 0) /* fell back meanwhile */
-            return src ? ova_pwrite_exact(f->fd, src, n, f->stage_off + f->stage_len, f->path, err) : OVA_OK;
+            return src ? pwrite_fd(f, src, n, f->stage_off + f->stage_len, err) : OVA_OK;
         size_t c = OVA_OUT_STAGE - f->stage_len;
         if (c > n)
             c = n;
@@ -147,7 +193,7 @@ ova_status ova_out_file_pwrite(ova_out_file *f, const void *buf, size_t n, uint6
 {
     const unsigned char *b = buf;
     if (f->dfd < 0)
-        return ova_pwrite_exact(f->fd, b, n, off, f->path, err);
+        return pwrite_fd(f, b, n, off, err);
     if (!f->started) {
         f->stage_off = off - off % OVA_OUT_ALIGN;
         f->stage_len = (size_t)(off - f->stage_off);
@@ -157,7 +203,7 @@ ova_status ova_out_file_pwrite(ova_out_file *f, const void *buf, size_t n, uint6
     /* below the stage: those blocks are in the file already */
     if (off < f->stage_off) {
         size_t k = f->stage_off - off < n ? (size_t)(f->stage_off - off) : n;
-        ova_status st = ova_pwrite_exact(f->fd, b, k, off, f->path, err);
+        ova_status st = pwrite_fd(f, b, k, off, err);
         if (st != OVA_OK || k == n)
             return st;
         b += k;
@@ -193,7 +239,7 @@ ova_status ova_out_file_flush(ova_out_file *f, ova_err *err)
             st = write_direct(f, a, err);
         /* the unaligned tail (or all of it, if direct writes just fell back) */
         if (st == OVA_OK && f->dfd >= 0 && a < f->stage_len)
-            st = ova_pwrite_exact(f->fd, f->stage + a, f->stage_len - a, f->stage_off + a, f->path, err);
+            st = pwrite_fd(f, f->stage + a, f->stage_len - a, f->stage_off + a, err);
     }
     if (f->dfd >= 0) {
         close(f->dfd);
@@ -212,6 +258,7 @@ void ova_out_file_close(ova_out_file **pf)
     if (f->dfd >= 0)
         close(f->dfd);
     free(f->stage);
+    free(f->space_dir);
     free(f);
     *pf = NULL;
 }

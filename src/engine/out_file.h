@@ -44,6 +44,12 @@ typedef struct ova_out_file ova_out_file;
  * without /proc by name, not following a link, checked to be fd's file). */
 ova_status ova_out_file_open(int fd, const char *path, int want_direct, ova_out_file **out, ova_err *err);
 
+/* Word a full file system (ENOSPC, EDQUOT) in the user's terms from now
+ * on: "FOLDER: disk full after writing X of about Y (FILE: strerror)",
+ * X the bytes written so far and Y expected, the OVA's estimated size
+ * (0: unknown, and "of about" is left out). folder is copied. */
+void ova_out_file_set_space(ova_out_file *f, const char *folder, uint64_t expected);
+
 /* Write n bytes at offset off. */
 ova_status ova_out_file_pwrite(ova_out_file *f, const void *buf, size_t n, uint64_t off, ova_err *err);
 

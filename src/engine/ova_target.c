@@ -67,12 +67,13 @@ static ova_status add_extents(ova_target *t, const ova_extent *x, size_t n, size
 
 /* Every file this export reads: the VMX, and of each disk its descriptor,
  * its extent files, and those of every snapshot parent. */
-static ova_status collect_inputs(ova_target *t, const char *vmx_path, const ova_plan *plan, ova_err *err)
+static ova_status collect_inputs(ova_target *t, const char *vmx_path, ova_disk_info *const *disks, size_t n_disks,
+                                 ova_err *err)
 {
     size_t cap = 0;
     ova_status st = add_input(t, vmx_path, &cap, err);
-    for (size_t i = 0; st == OVA_OK && i < plan->n_disks; i++) {
-        const ova_disk_info *d = plan->disks[i];
+    for (size_t i = 0; st == OVA_OK && i < n_disks; i++) {
+        const ova_disk_info *d = disks[i];
         st = add_input(t, d->path, &cap, err);
         if (st == OVA_OK)
             st = add_extents(t, d->extents, d->n_extents, &cap, err);
@@ -204,6 +205,28 @@ static void report_leftovers(const char *dir, const char *fname, void (*warn)(vo
     }
 }
 
+ova_status ova_target_check(const char *output, const char *vmx_path, ova_disk_info *const *disks, size_t n_disks,
+                            ova_err *err)
+{
+    ova_target t;
+    ova_target_init(&t);
+    ova_status st = collect_inputs(&t, vmx_path, disks, n_disks, err);
+    if (st == OVA_OK)
+        st = check_target(&t, output, err);
+    ova_target_free(&t);
+    return st;
+}
+
+void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, const char *msg), void *warn_ctx)
+{
+    const char *slash = strrchr(output, '/');
+    size_t dl = slash ? (size_t)(slash - output) + 1 : 0;
+    char *dir = strndup(output, dl);
+    if (dir != NULL && output[dl] != '\0')
+        report_leftovers(dir, output + dl, warn, warn_ctx);
+    free(dir);
+}
+
 ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_path, const ova_plan *plan,
                              void (*warn)(void *ctx, const char *msg), void *warn_ctx, ova_err *err)
 {
@@ -216,7 +239,8 @@ ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_
     const char *fname = output + dl;
     if (*fname == '\0')
         return ova_err_set(err, OVA_E_USAGE, "%s: output must be a file name, not a folder", output);
-    if ((st = collect_inputs(t, vmx_path, plan, err)) != OVA_OK || (st = check_target(t, output, err)) != OVA_OK)
+    if ((st = collect_inputs(t, vmx_path, plan->disks, plan->n_disks, err)) != OVA_OK ||
+        (st = check_target(t, output, err)) != OVA_OK)
         return st;
     /* the folder part of output, with its '/' ("" for the current folder) */
     char *dir = strndup(output, dl);
@@ -268,24 +292,56 @@ static ova_status fsync_dir(const char *path, ova_err *err)
     return st;
 }
 
+/* fsync or close failed: a file system that reports a full disk only now
+ * (NFS and others report write errors at fsync or close) is said so. */
+static ova_status flush_failed(const ova_target *t, int e, const char *what, ova_err *err)
+{
+    if (e == ENOSPC || e == EDQUOT) {
+        const char *slash = strrchr(t->final_path, '/');
+        int dl = slash == NULL ? 1 : slash == t->final_path ? 1 : (int)(slash - t->final_path);
+        return ova_err_set(err, OVA_E_IO, "%.*s: disk full while flushing the OVA to it (%s: %s failed: %s)", dl,
+                           slash == NULL ? "." : slash == t->final_path ? "/" : t->final_path, t->tmp_path, what,
+                           strerror(e));
+    }
+    return ova_err_errno(err, OVA_E_IO, e, "%s: %s failed", t->tmp_path, what);
+}
+
 ova_status ova_target_commit(ova_target *t, ova_err *err)
 {
     if (fsync(t->fd) != 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: fsync failed", t->tmp_path);
+        return flush_failed(t, errno, "fsync", err);
     /* the lock belongs to the open file description: a duplicate keeps it
      * until the file is renamed, so it is never seen unlocked under its
      * temporary name while this export still runs */
     t->lock_fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
     if (close(t->fd) != 0) {
+        int e = errno;
         t->fd = -1;
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: close failed", t->tmp_path);
+        return flush_failed(t, e, "close", err);
     }
     t->fd = -1;
     /* the target may have changed during the export */
     ova_status st = check_target(t, t->final_path, err);
     if (st != OVA_OK)
         return st;
-    if (rename(t->tmp_path, t->final_path) != 0)
+    int r = -1;
+    if (t->no_replace) {
+        r = renameat2(AT_FDCWD, t->tmp_path, AT_FDCWD, t->final_path, RENAME_NOREPLACE);
+        if (r != 0 && errno != EEXIST) { /* EINVAL, ENOSYS: not on this file system */
+            struct stat sb;
+            if (lstat(t->final_path, &sb) == 0)
+                errno = EEXIST;
+            else
+                r = rename(t->tmp_path, t->final_path);
+        }
+        if (r != 0 && errno == EEXIST)
+            return ova_err_set(err, OVA_E_USAGE,
+                               "%s exists (it appeared during the export); use --overwrite to replace it",
+                               t->final_path);
+    } else {
+        r = rename(t->tmp_path, t->final_path);
+    }
+    if (r != 0)
         return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot rename %s into place", t->final_path, t->tmp_path);
     g_tmp_set = 0;
     free(t->tmp_path);

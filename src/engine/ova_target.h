@@ -30,6 +30,8 @@ typedef struct ova_target {
     int lock_fd;              /* fd's duplicate: holds the flock from close(fd) to the rename */
     ova_target_input *inputs; /* the VMX and every file of every disk */
     size_t n_inputs;
+    int no_replace;           /* set by the caller: the rename must not replace a file that
+                                 appeared at the target meanwhile (no --overwrite) */
 } ova_target;
 
 /* An empty target (no paths, fds -1), safe to discard and free. */
@@ -42,9 +44,21 @@ void ova_target_init(ova_target *t);
 ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_path, const ova_plan *plan,
                              void (*warn)(void *ctx, const char *msg), void *warn_ctx, ova_err *err);
 
+/* The checks of ova_target_create without creating anything: may the
+ * rename put an OVA at output, given the inputs vmx_path and every file of
+ * disks[0..n_disks)? For the checks before an export (prepare.h). */
+ova_status ova_target_check(const char *output, const char *vmx_path, ova_disk_info *const *disks, size_t n_disks,
+                            ova_err *err);
+
+/* The leftover report of ova_target_create alone (for a dry run). */
+void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, const char *msg), void *warn_ctx);
+
 /* fsync the complete temporary file, close it, check the target again (it
  * may have changed during the export), rename into place and fsync the
- * folder. After the rename nothing is left to remove, whatever the result. */
+ * folder. With no_replace the rename is refused if a file appeared at the
+ * target meanwhile (another export's, say): RENAME_NOREPLACE, or where the
+ * file system lacks it, a look just before a plain rename. After the
+ * rename nothing is left to remove, whatever the result. */
 ova_status ova_target_commit(ova_target *t, ova_err *err);
 
 /* Remove the temporary file, if there still is one. */

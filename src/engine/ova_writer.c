@@ -241,9 +241,21 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
     if ((st = ova_target_create(&w->target, output, opts->vmx_path, plan, opts->warn, opts->warn_ctx, err)) !=
         OVA_OK)
         goto fail;
+    w->target.no_replace = opts->no_replace;
     ova_disk_stream_init(&w->stream, w->target.final_path, emit_hashed, w);
     if ((st = ova_out_file_open(w->target.fd, w->target.tmp_path, !opts->buffered_io, &w->out, err)) != OVA_OK)
         goto fail;
+    {
+        /* the output's folder, as "disk full" names it */
+        const char *slash = strrchr(output, '/');
+        char *dir = slash == NULL ? strdup(".") : slash == output ? strdup("/") : strndup(output, (size_t)(slash - output));
+        if (dir == NULL) {
+            st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        ova_out_file_set_space(w->out, dir, opts->expected_size);
+        free(dir);
+    }
     w->pos = ova_layout_front_len(&w->layout);
     if ((st = ova_out_queue_start(w->out, w->target.final_path, &w->queue, err)) != OVA_OK)
         goto fail;
@@ -373,9 +385,10 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
     if ((st = ova_layout_front(&w->layout, &ovf, &mf, w->opts.mtime, &front, err)) != OVA_OK)
         goto fail;
     unsigned char end[OVA_LAYOUT_TRAILER] = { 0 };
-    const ova_target *t = &w->target;
-    if ((st = ova_pwrite_exact(t->fd, front, ova_layout_front_len(&w->layout), 0, t->tmp_path, err)) != OVA_OK ||
-        (st = ova_pwrite_exact(t->fd, end, sizeof end, w->pos, t->tmp_path, err)) != OVA_OK)
+    /* through w->out, flushed above (so straight to the file): a full file
+     * system is reported as it is for the disks */
+    if ((st = ova_out_file_pwrite(w->out, front, ova_layout_front_len(&w->layout), 0, err)) != OVA_OK ||
+        (st = ova_out_file_pwrite(w->out, end, sizeof end, w->pos, err)) != OVA_OK)
         goto fail;
     w->pos += sizeof end;
     /* once renamed, a failure to sync the folder leaves nothing to remove */

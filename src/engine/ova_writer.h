@@ -39,6 +39,13 @@ typedef struct ova_writer_opts {
      * ova_writer_open), one message per call; NULL: not reported. */
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
+    /* The OVA's estimated size (prepare.h, ova_size_estimate.likely), for
+     * the message when the file system fills up: "FOLDER: disk full after
+     * writing X of about Y". 0: unknown. */
+    uint64_t expected_size;
+    /* 1: never replace a file at the target (no --overwrite): one that
+     * appears during the export fails it at the rename (ova_target.h). */
+    int no_replace;
 } ova_writer_opts;
 
 typedef struct ova_writer ova_writer;

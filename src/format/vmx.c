@@ -440,6 +440,37 @@ fail:
     return st;
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* A disk or an OVA given where the VMX belongs would otherwise fail on its
+ * first line with "expected key = value": say what the file is instead.
+ * By content first (a sparse extent's magic, a descriptor's first line, a
+ * tar header's "ustar"), then by name (a flat extent is just bytes). */
+static ova_status not_a_vmx(const char *path, const char *buf, size_t len, ova_err *err)
+{
+    static const char desc[] = "# Disk DescriptorFile";
+    const char *what = NULL;
+    if ((len >= 4 && memcmp(buf, "KDMV", 4) == 0) || (len >= 4 && memcmp(buf, "COWD", 4) == 0))
+        what = "a VMDK disk (sparse extent)";
+    else if (len >= sizeof desc - 1 && memcmp(buf, desc, sizeof desc - 1) == 0)
+        what = "a VMDK disk descriptor";
+    else if (len >= 262 && memcmp(buf + 257, "ustar", 5) == 0)
+        what = "a tar archive (an OVA?)";
+    else if (ends_with(path, ".vmdk"))
+        what = "a VMDK disk (by its name)";
+    else if (ends_with(path, ".ova") || ends_with(path, ".ovf"))
+        what = "an OVA or OVF (by its name)";
+    if (what == NULL)
+        return OVA_OK;
+    return ova_err_set(err, OVA_E_USAGE,
+                       "%s: is %s, not a VMX file; give the VM's .vmx file (it names the disks), or use "
+                       "'ovatool validate' to check an OVA", path, what);
+}
+
 ova_status ova_vmx_load(const char *path, ova_vmx **out, ova_err *err)
 {
     *out = NULL;
@@ -495,7 +526,9 @@ ova_status ova_vmx_load(const char *path, ova_vmx **out, ova_err *err)
         }
     }
     close(fd);
-    ova_status st = ova_vmx_parse(buf, len, path, out, err);
+    ova_status st = not_a_vmx(path, buf, len, err);
+    if (st == OVA_OK)
+        st = ova_vmx_parse(buf, len, path, out, err);
     free(buf);
     return st;
 }

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +29,38 @@ const char *ova_file_kind(mode_t mode)
     return "not a regular file";
 }
 
+const char *ova_size_text(uint64_t bytes, char out[32])
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+    if (bytes < 1024) {
+        snprintf(out, 32, "%llu bytes", (unsigned long long)bytes);
+        return out;
+    }
+    double v = (double)bytes / 1024.0;
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(out, 32, "%.1f %s", v, units[u]);
+    return out;
+}
+
+const char *ova_user_desc(char *out, size_t cap)
+{
+    uid_t uid = geteuid();
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res != NULL && res->pw_name != NULL) {
+        char name[64];
+        snprintf(out, cap, "user %s (uid %u)", ova_quote_text(name, sizeof name, res->pw_name, 32),
+                 (unsigned)uid);
+    } else {
+        snprintf(out, cap, "uid %u", (unsigned)uid);
+    }
+    return out;
+}
+
 ova_status ova_open_source(const char *path, const char *what, int *fd_out, struct stat *sb_out, ova_err *err)
 {
     const char *sp = what != NULL ? " " : "";
@@ -39,6 +72,11 @@ ova_status ova_open_source(const char *path, const char *what, int *fd_out, stru
     do
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno == EACCES) {
+        char who[160];
+        return ova_err_set(err, OVA_E_IO, "%s: not readable by %s; run as a user who can read it or fix its "
+                           "permissions", path, ova_user_desc(who, sizeof who));
+    }
     if (fd < 0)
         return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open%s%s", path, sp, w);
     struct stat sb;
@@ -109,23 +147,37 @@ ova_status ova_pread_exact(int fd, void *buf, size_t n, uint64_t off, const char
     return OVA_OK;
 }
 
-ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err)
+int ova_pwrite_all(int fd, const void *buf, size_t n, uint64_t off, size_t *done_out)
 {
     const unsigned char *b = buf;
     size_t done = 0;
+    int e = 0;
     while (done < n) {
         ssize_t r = pwrite(fd, b + done, n - done, (off_t)(off + done));
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0)
-            return ova_err_errno(err, OVA_E_IO, errno, "%s: write at offset %llu failed", path,
-                                 (unsigned long long)(off + done));
-        /* a zero-byte write would loop forever: the file system took nothing */
+        if (r < 0) {
+            e = errno;
+            break;
+        }
         if (r == 0)
-            return ova_err_set(err, OVA_E_IO, "%s: write at offset %llu wrote nothing", path,
-                               (unsigned long long)(off + done));
+            break; /* the file system took nothing: retrying would loop forever */
         done += (size_t)r;
     }
+    *done_out = done;
+    return e;
+}
+
+ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err)
+{
+    size_t done;
+    int e = ova_pwrite_all(fd, buf, n, off, &done);
+    if (e != 0)
+        return ova_err_errno(err, OVA_E_IO, e, "%s: write at offset %llu failed", path,
+                             (unsigned long long)(off + done));
+    if (done < n)
+        return ova_err_set(err, OVA_E_IO, "%s: write at offset %llu wrote nothing", path,
+                           (unsigned long long)(off + done));
     return OVA_OK;
 }
 

@@ -18,6 +18,8 @@
 
 /* Open path read-only (O_CLOEXEC) if it is a regular file. what names the
  * file's role in messages and may be NULL:
+ *   "PATH: not readable by user NAME (uid N); run as a user who can read it
+ *    or fix its permissions"   (EACCES: every file an export reads comes here)
  *   "PATH: cannot open[ WHAT]: strerror"
  *   "PATH: [WHAT ]is a FIFO, not a regular file"
  * On success *fd is open and *sb (if not NULL) holds its fstat. */
@@ -42,10 +44,25 @@ int ova_pread_full(int fd, void *buf, size_t n, uint64_t off, size_t *done);
 ova_status ova_pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *path, const char *what,
                            ova_err *err);
 
+/* The one pwrite loop: write n bytes at off, retrying short writes and
+ * EINTR. Returns 0 when all n bytes were written, or when a pwrite took
+ * nothing (then *done < n), else the errno of the failed pwrite; *done
+ * always holds the bytes written. For callers that word a full disk their
+ * own way (out_file.c); the others use ova_pwrite_exact. */
+int ova_pwrite_all(int fd, const void *buf, size_t n, uint64_t off, size_t *done);
+
 /* pwrite exactly n bytes at off, retrying short writes and EINTR:
  *   "PATH: write at offset O failed: strerror", "PATH: write at offset O wrote nothing"
  * (both OVA_E_IO). */
 ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err);
+
+/* bytes as "812 bytes", "4.0 MiB", "1.3 GiB" (powers of 1024, one
+ * decimal) for messages. Returns out. */
+const char *ova_size_text(uint64_t bytes, char out[32]);
+
+/* "user NAME (uid N)" for the effective user (or "uid N" when it has no
+ * name), for messages about permissions. Returns out. */
+const char *ova_user_desc(char *out, size_t cap);
 
 /* "a directory", "a FIFO", "a socket", "a character device", ... for a
  * file type that is not a regular file. */

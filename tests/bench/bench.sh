@@ -143,13 +143,13 @@ echo "== efficiency: codec ceiling and ovatool balanced --compress-all, paired" 
 # one warm-up export first (not counted): the previous step wrote 2 GB.
 # --compress-all: the ceiling is the codec on every grain, so ovatool is
 # measured doing the same work (storing is measured in its own section)
-"$ova" export "$vmx" -o "$out/eff.ova" --compression balanced --compress-all -q
+"$ova" export "$vmx" -o "$out/eff.ova" --overwrite --compression balanced --compress-all -q
 : > "$out/eff"
 for ((i = 0; i < reps; i++)); do
   rate=$("$build/tests/bench/codec_rate" "$raw" libdeflate 6 1 128)
   pc=$(kv "$rate" per_core_mb_s)
   t0=$(now)
-  "$ova" export "$vmx" -o "$out/eff.ova" --compression balanced --compress-all -q
+  "$ova" export "$vmx" -o "$out/eff.ova" --overwrite --compression balanced --compress-all -q
   t1=$(now)
   awk -v pc="$pc" -v c="$cores" -v a="$t1" -v b="$t0" -v nz="$(awk -v f="$f" -v b="$image_bytes" 'BEGIN { printf "%.0f", f * b }')" \
     'BEGIN { got = nz / (a - b) / 1e6; printf "%.4f %.1f %.1f\n", got / (pc * c), got, pc }' >> "$out/eff"
@@ -170,7 +170,7 @@ for gib in 1 16; do
   # worst moment (one unit more or less is ~12% here): median of REPS runs
   : > "$out/rss$gib"
   for ((i = 0; i < reps; i++)); do
-    "$ova" export "$d/m.vmx" -o "$d/m.ova" -q --json > "$d/json"
+    "$ova" export "$d/m.vmx" -o "$d/m.ova" --overwrite -q --json > "$d/json"
     num "$d/json" rss_max_kb >> "$out/rss$gib"
   done
   eval "rss$gib=$(median < "$out/rss$gib")"
@@ -213,7 +213,7 @@ store_section() {
           local extra=""
           [ $m = off ] && extra=--compress-all
           t0=$(now)
-          "$ova" export "$v" -o "$odir/st-$m.ova" --compression "$p" --threads "$cores" -q --json $extra > "$out/st-$m.json"
+          "$ova" export "$v" -o "$odir/st-$m.ova" --overwrite --compression "$p" --threads "$cores" -q --json $extra > "$out/st-$m.json"
           t1=$(now)
           echo "$i $m $(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }') $(stat -c %s "$odir/st-$m.ova")" \
                "$(num "$out/st-$m.json" grains_stored) $(num "$out/st-$m.json" grains_written)" >> "$out/st.$disk.$p"

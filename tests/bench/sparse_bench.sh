@@ -54,7 +54,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 for d in small big; do
   : > "$d.times"
   for ((i = 0; i < reps; i++)); do
-    "$ova" export "$d.vmx" -o "$d.ova" -q --json > "$d.json"
+    "$ova" export "$d.vmx" -o "$d.ova" --overwrite -q --json > "$d.json"
     get "$d.json" seconds >> "$d.times"
   done
   "$ova" info "$d.vmx" --json > "$d.info"

@@ -11,11 +11,13 @@
 #      export names each in a warning, as left by an interrupted export (and
 #      deletable) or as in use by an export running now; it deletes none.
 #  (c) ENOSPC: the output on a 4 MiB tmpfs, a disk that compresses to 16 MiB;
-#      1 and 3 ranks, O_DIRECT and --buffered-io: exit 1, "No space left on
-#      device" naming the temporary file, the tmpfs empty afterwards.
+#      1 and 3 ranks, O_DIRECT and --buffered-io: exit 1, "FOLDER: disk full
+#      after writing X of about Y" naming the temporary file and "No space
+#      left on device", the tmpfs empty afterwards.
 #  (d) EACCES, as user nobody: an output folder it cannot write, an extent
 #      and a descriptor it cannot read; 1 and 2 ranks: exit 1, the error
-#      names the file and says "Permission denied", nothing written.
+#      names the file or folder and says which user cannot read or write
+#      it, nothing written.
 #  (e) kill -9 of rank 1 and of rank 0 of a 3-rank mpirun job: mpirun exits
 #      non-zero and every process of the job is gone within 30 s; rank 1:
 #      rank 0 removes its temporary file (it gets SIGTERM from mpirun);
@@ -96,9 +98,9 @@ mknod out/null.ova c 1 3                 # a device node (/dev/null's numbers)
 refused 1 out/null.ova "is a character device, not a regular file"
 mkfifo out/fifo.ova
 refused 2 out/fifo.ova "is a FIFO, not a regular file"
-# an ordinary OVA is still written, and replaced by the next export
+# an ordinary OVA is still written, and replaced by the next export with --overwrite
 "$OVATOOL" export vm/vm.vmx -o out/ok.ova -q || fail "export to out/ok.ova failed"
-"$OVATOOL" export vm/vm.vmx -o out/ok.ova -q || fail "export over the existing out/ok.ova failed"
+"$OVATOOL" export vm/vm.vmx -o out/ok.ova --overwrite -q || fail "export over the existing out/ok.ova failed"
 "$OVATOOL" validate out/ok.ova -q || fail "out/ok.ova does not validate"
 [ -z "$(find out -name '.*.part')" ] || fail "a .part file was left in out/"
 note "(a) outputs that are inputs or not regular files: refused; $((SECONDS - T0)) s"
@@ -141,10 +143,10 @@ grep -qE "warning: out-b/\.vm\.ova\.AbC123\.part: left behind by an interrupted 
   || fail "(b) a .part file was deleted"
 rm out-b/.vm.ova.*.part out-b/.other.ova.AbC123.part
 # an export running now: its temporary file is in use, not a leftover
-"$OVATOOL" export slow/slow.vmx -o out-b/vm.ova "${SLOW[@]}" -q 2> slow.log &
+"$OVATOOL" export slow/slow.vmx -o out-b/vm.ova --overwrite "${SLOW[@]}" -q 2> slow.log &
 slow=$!; BG+=("$slow")
 running=$(wait_part out-b)
-"$OVATOOL" export vm/vm.vmx -o out-b/vm.ova -q 2> log || { cat log; fail "(b) export beside a running one failed"; }
+"$OVATOOL" export vm/vm.vmx -o out-b/vm.ova --overwrite -q 2> log || { cat log; fail "(b) export beside a running one failed"; }
 cat log
 grep -qF "warning: out-b/$running: temporary file of another export to vm.ova, running now (it holds the file's lock)" log \
   || fail "(b) the running export's temporary file was not reported as in use"
@@ -168,8 +170,8 @@ if mount -t tmpfs -o size=4m,mode=0755 ovatool-faults "$WORK/full"; then
     local n=$1 rc=0; shift
     run_ranks "$n" export big/big.vmx -o full/big.ova --progress 0 "$@" > log 2>&1 || rc=$?
     [ "$rc" = 1 ] || { cat log; fail "(c) ENOSPC, $n rank(s) $*: exit $rc, not 1"; }
-    grep -qE 'ovatool: error: full/\.big\.ova\.[A-Za-z0-9]{6}\.part: write at offset [0-9]+ failed: No space left on device$' log \
-      || { cat log; fail "(c) ENOSPC, $n rank(s) $*: no 'No space left on device' error naming the file"; }
+    grep -qE 'ovatool: error: full: disk full after writing [0-9.]+ (bytes|KiB|MiB) of about [0-9.]+ MiB \(full/\.big\.ova\.[A-Za-z0-9]{6}\.part: No space left on device\)$' log \
+      || { cat log; fail "(c) ENOSPC, $n rank(s) $*: no 'disk full' error naming the folder and the file"; }
     [ "$(grep -c 'ovatool: error:' log)" = 1 ] || { cat log; fail "(c) ENOSPC, $n rank(s) $*: not exactly one error line"; }
     [ -z "$(ls -A full)" ] || { ls -la full; fail "(c) ENOSPC, $n rank(s) $*: files left on the full file system"; }
     if [ "${1:-}" = --buffered-io ]; then
@@ -220,15 +222,16 @@ else
     note "(d) $n rank(s) as nobody, -o $out: exit $rc: $(grep 'ovatool: error:' log | sed 's/^\[[^]]*\] //')"
   }
   # the output folder
-  denied 1 acc/ro/acc.ova 'acc/ro/acc\.ova: cannot create the temporary output file acc/ro/\.acc\.ova\.[A-Za-z0-9]{6}\.part: Permission denied'
-  denied 2 acc/ro/acc.ova 'acc/ro/acc\.ova: cannot create the temporary output file acc/ro/\.acc\.ova\.[A-Za-z0-9]{6}\.part: Permission denied'
+  nb="user nobody \(uid $(id -u nobody)\)"
+  denied 1 acc/ro/acc.ova "acc/ro: not writable by $nb \(the folder of -o acc/ro/acc\.ova\); run as a user who can write there, fix its permissions or choose another folder"
+  denied 2 acc/ro/acc.ova "acc/ro: not writable by $nb \(the folder of -o acc/ro/acc\.ova\); .*"
   # a source disk's extent, then its descriptor
   chmod 0600 acc/vm/acc-flat.vmdk
-  denied 1 acc/w/acc.ova '.*acc/vm/acc-flat\.vmdk.*: Permission denied'
-  denied 2 acc/w/acc.ova '.*acc/vm/acc-flat\.vmdk.*: Permission denied'
+  denied 1 acc/w/acc.ova ".*acc/vm/acc-flat\.vmdk: not readable by $nb; run as a user who can read it or fix its permissions"
+  denied 2 acc/w/acc.ova ".*acc/vm/acc-flat\.vmdk: not readable by $nb; run as a user who can read it or fix its permissions"
   chmod 0644 acc/vm/acc-flat.vmdk
   chmod 0600 acc/vm/acc.vmdk
-  denied 1 acc/w/acc.ova '.*acc/vm/acc\.vmdk.*: Permission denied'
+  denied 1 acc/w/acc.ova ".*acc/vm/acc\.vmdk: not readable by $nb; run as a user who can read it or fix its permissions"
   chmod 0644 acc/vm/acc.vmdk
   # and with everything readable, nobody's export works
   "${NB[@]}" env HOME=/ TMPDIR="$WORK/acc/tmp" "$OVATOOL" export acc/vm/acc.vmx -o acc/w/acc.ova -q \

@@ -95,7 +95,7 @@ for args in "--compression fast" "--compression max" "--codec zlib --level 1"; d
     continue
   fi
   # shellcheck disable=SC2086
-  "$OVATOOL" export half.vmx -o preset.ova $args -q --json > preset.json
+  "$OVATOOL" export half.vmx -o preset.ova --overwrite $args -q --json > preset.json
   [ "$(json preset.json grains_stored)" = "$(json half.1.json grains_stored)" ] ||
     fail "half with $args: $(json preset.json grains_stored) grains stored, not $(json half.1.json grains_stored)"
   check_ova preset.ova half.raw

@@ -209,7 +209,7 @@ static ova_status write_unit(export *x, ova_writer *w, uint64_t u, ova_err *err)
 
 static ova_writer_opts writer_opts(ova_sha sha, int buffered)
 {
-    ova_writer_opts o = { sha, 0, MTIME, buffered, P("vm.vmx"), collect_warning, NULL };
+    ova_writer_opts o = { sha, 0, MTIME, buffered, P("vm.vmx"), collect_warning, NULL, 0, 0 };
     return o;
 }
 
@@ -459,6 +459,33 @@ static void t_refused_targets(void **state)
     assert_true((uint64_t)g_released == ova_plan_units(x.plan));
     assert_int_equal(count_parts("late.ova"), 0);
     SH("[ -L late.ova ] && qemu-img check -q d1.vmdk");
+
+    /* no_replace (no --overwrite): a file that appears at the target during
+     * the export (another export's OVA) is left as it is, and this export
+     * fails at the rename, leaving nothing of its own */
+    o.no_replace = 1;
+    ova_err_clear(&err);
+    assert_int_equal(open_at(&x, "race.ova", &o, &w, &err), OVA_OK);
+    g_released = 0;
+    for (uint64_t u = 0; u < ova_plan_units(x.plan); u++)
+        assert_int_equal(write_unit(&x, w, u, &err), OVA_OK);
+    SH("echo other > race.ova");
+    assert_int_equal(ova_writer_finish(&w, &err), OVA_E_USAGE);
+    assert_null(w);
+    if (strstr(err.msg, "race.ova exists (it appeared during the export); use --overwrite to replace it") == NULL)
+        fail_msg("no_replace: %s", err.msg);
+    assert_int_equal(count_parts("race.ova"), 0);
+    SH("[ \"$(cat race.ova)\" = other ]");
+    /* and with nothing there, it is written as usual */
+    SH("rm race.ova");
+    ova_err_clear(&err);
+    assert_int_equal(open_at(&x, "race.ova", &o, &w, &err), OVA_OK);
+    for (uint64_t u = 0; u < ova_plan_units(x.plan); u++)
+        assert_int_equal(write_unit(&x, w, u, &err), OVA_OK);
+    if (ova_writer_finish(&w, &err) != OVA_OK)
+        fail_msg("no_replace, nothing there: %s", err.msg);
+    assert_true(exists("race.ova"));
+    assert_int_equal(count_parts("race.ova"), 0);
     export_free(&x);
 }
 
