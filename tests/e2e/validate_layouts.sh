@@ -161,6 +161,8 @@ for n in 1 3; do
   grep -qE '^VALID: .*, [1-9][0-9]* inflated' "out.$n" || fail "--deep with $n ranks inflated nothing"
 done
 cmp out.1 out.3 || fail "--deep output differs between 1 and 3 ranks"
+validate 3 qemu.ova --deep --target esxi
+[ "$rc" = 3 ] || { cat out.3 err.3; fail "--deep --target esxi with 3 ranks exited $rc, expected 3"; }
 validate 1 qemu.ova --json --target esxi
 expect_rc 3 "--json --target esxi"
 python3 -c '
