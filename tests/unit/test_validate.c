@@ -910,6 +910,13 @@ static void h_pax(size_t i, unsigned char *h)
         rechecksum(h);
     }
 }
+static void h_sparse(size_t i, unsigned char *h)
+{
+    if (i == 2) {
+        h[156] = 'S';
+        rechecksum(h);
+    }
+}
 static void h_slash(size_t i, unsigned char *h)
 {
     if (i == 2) {
@@ -977,6 +984,7 @@ static void test_ova_defects(void **state)
           "t-disk1.vmdk: not listed in the manifest t.mf" },
         { "PAX", { OVF_OK, STD_CAP, false, true, h_pax, NULL }, "PAX extended header" },
         { "slash", { OVF_OK, STD_CAP, false, true, h_slash, NULL }, "contains '/'" },
+        { "GNU sparse", { OVF_OK, STD_CAP, false, true, h_sparse, NULL }, "GNU sparse member (tar type 'S'" },
         { "bad checksum", { OVF_OK, STD_CAP, false, true, h_badsum, NULL }, "bad checksum" },
         { "no end blocks", { OVF_OK, STD_CAP, false, false, NULL, NULL }, "no end-of-archive blocks" },
         { "trailing data", { OVF_OK, STD_CAP, false, true, NULL, "junk" }, "non-zero data after the end-of-archive" },
