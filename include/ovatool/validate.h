@@ -10,8 +10,18 @@
  *
  * Memory stays bounded whatever the disk size: members are hashed and walked
  * in 1 MiB chunks, and a VMDK walk keeps one grain table's worth of state
- * plus one 32-bit entry per grain table (8 MiB for the 64 TiB maximum).
+ * plus one 32-bit entry per grain table (8 MiB for the 64 TiB maximum); a
+ * stream whose tables precede the grains takes 20 bytes per table more
+ * (GD, a 32-bit digest of each table, their order: 40 MiB at 64 TiB).
  * Every size read from the file is capped before anything is allocated.
+ *
+ * Findings come in three levels (docs/formats.md 3.12):
+ *   - problems: the data is wrong or unreadable (exit 3 in the CLI);
+ *   - risks: sound data in a form a named importer is known to reject, each
+ *     line naming the importers and the public report it rests on; they fail
+ *     the check only for a target importer they name, or in strict mode;
+ *   - notes: layouts other than ovftool's that VMware's own tools also write
+ *     and importers read; they never change the verdict.
  *
  * Everything here is MPI-free; ova_validate_mpi() is in ovatool/validate_mpi.h,
  * so that only its callers need <mpi.h>. What the checks share internally is
@@ -78,6 +88,17 @@ void ova_vlist_free(ova_vlist *l);
 
 /* ---- the result ---- */
 
+/* Importers a risk names (ova_validation.risk_importers is their OR). */
+#define OVA_IMPORTER_ESXI 1u        /* ESXi and vCenter, through their own import or ovftool */
+#define OVA_IMPORTER_WORKSTATION 2u /* VMware Workstation / Fusion */
+#define OVA_IMPORTER_VIRTUALBOX 4u
+
+/* "esxi", "workstation", "virtualbox" or "any" (0: no one importer) to a
+ * mask of OVA_IMPORTER_* bits; false for any other word. */
+bool ova_importer_parse(const char *word, unsigned *mask);
+/* The importers of mask as "ESXi/vCenter, Workstation" (for messages). */
+const char *ova_importer_names(unsigned mask, char *buf, size_t cap);
+
 /* What the deep pass needs to know about one VMDK member. Plain data: it is
  * broadcast to the other ranks as bytes. */
 typedef struct ova_vdisk {
@@ -85,14 +106,17 @@ typedef struct ova_vdisk {
     uint64_t offset;       /* first byte of the member in the OVA */
     uint64_t size;         /* member bytes */
     uint64_t capacity;     /* sectors, from the header (0 if unreadable) */
-    uint64_t gd_sector;    /* GD block, in sectors from the member start (from the footer) */
+    uint64_t gd_sector;    /* GD block, in sectors from the member start (footer or header) */
     uint64_t n_gds;        /* grain directory entries */
     uint64_t grains;       /* grain records the structure walk found */
     int sound;             /* 1: the walk found no problem, the deep pass may trust GD and GTs */
 } ova_vdisk;
 
 typedef struct ova_validation {
-    ova_vlist problems;
+    ova_vlist problems;        /* data wrong or unreadable */
+    ova_vlist risks;           /* sound data a named importer is known to reject, with the evidence */
+    unsigned risk_importers;   /* OR of the OVA_IMPORTER_* bits the risks name */
+    ova_vlist layout_notes;    /* layouts other than ovftool's that importers read (NOTE: lines) */
     ova_buf notes;             /* informational lines ("... skipped: why"), '\n' after each */
     uint64_t ova_size;
     size_t n_members;
@@ -106,8 +130,14 @@ typedef struct ova_validation {
 
 void ova_validation_init(ova_validation *v);
 void ova_validation_free(ova_validation *v);
-/* No problem found. */
+/* No problem found (risks and notes aside). */
 bool ova_validation_ok(const ova_validation *v);
+/* The verdict for a target: no problem, no risk naming an importer of
+ * target_mask, and with strict no risk at all. */
+bool ova_validation_passes(const ova_validation *v, unsigned target_mask, bool strict);
+/* Add a risk for the importers of mask ("member: what"). */
+void ova_validation_risk(ova_validation *v, unsigned importers, const char *member, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 typedef struct ova_validate_opts {
     const char *schema_dir;    /* DMTF OVF schema folder (dsp8023_1.1.1.xsd); NULL: skip, with a note */
@@ -146,9 +176,16 @@ typedef struct ova_vmdk_facts {
     bool header_ok;            /* the header was readable; capacity is valid */
     uint64_t capacity;         /* sectors */
     bool sound;                /* header, descriptor, stream, GD and GTs all correct */
-    uint64_t gd_sector;        /* from the footer */
+    uint64_t gd_sector;        /* from the footer, or from the header when gd_in_header */
     uint64_t n_gds;
     uint64_t grains;           /* grain records walked */
+    /* What the driver words as risks and notes (docs/formats.md 3.12): */
+    bool gd_in_header;         /* header gdOffset names a GD written with its GTs before the grains */
+    uint32_t flags;            /* header flags */
+    uint64_t rgd_offset;       /* header rgdOffset */
+    uint64_t eos_sector;       /* the first end-of-stream marker (0: none reached) */
+    uint64_t zero_tail;        /* zero bytes after it (non-zero ones are a problem) */
+    uint64_t unchecked_gts;    /* GTs before the GD a one-pass walk could not check (disk not sound) */
 } ova_vmdk_facts;
 
 /* name is used in problems; size is the member size (the walk needs it to

@@ -15,7 +15,8 @@
  * grain-table groups g with g % size == r) and the grain problems gathered
  * to rank 0, sorted by disk and LBA, so the result does not depend on the
  * rank count. Returns the same status on every rank; v is complete on rank
- * 0, elsewhere only v->problems.count (the verdict) is set. */
+ * 0; elsewhere only the verdict is set: v->problems.count, v->risks.count and
+ * v->risk_importers. */
 ova_status ova_validate_mpi(const char *path, const ova_validate_opts *o, MPI_Comm comm,
                             ova_validation *v, ova_err *err);
 

@@ -123,11 +123,20 @@ ova_status ova_validate_mpi(const char *path, const ova_validate_opts *o, MPI_Co
 
 verdict:
     if (st == OVA_OK) {
-        /* every rank learns the verdict, so all exit with the same code */
-        uint64_t count = rank == 0 ? v->problems.count : 0;
-        MPI_Bcast(&count, 1, MPI_UINT64_T, 0, comm);
-        if (rank != 0)
-            v->problems.count = count;
+        /* every rank learns the verdict (problems, and the risks a target
+         * or --strict judges), so all exit with the same code */
+        uint64_t facts[3] = { 0, 0, 0 };
+        if (rank == 0) {
+            facts[0] = v->problems.count;
+            facts[1] = v->risks.count;
+            facts[2] = v->risk_importers;
+        }
+        MPI_Bcast(facts, 3, MPI_UINT64_T, 0, comm);
+        if (rank != 0) {
+            v->problems.count = facts[0];
+            v->risks.count = facts[1];
+            v->risk_importers = (unsigned)facts[2];
+        }
     }
     MPI_Comm_free(&comm);
     return st;

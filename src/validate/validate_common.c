@@ -62,6 +62,70 @@ void ova_vlist_free(ova_vlist *l)
     l->count = 0;
 }
 
+/* ---- risks and importers ---- */
+
+static const struct {
+    const char *word;
+    const char *name;
+    unsigned bit;
+} IMPORTERS[] = {
+    { "esxi", "ESXi/vCenter (ovftool included)", OVA_IMPORTER_ESXI },
+    { "workstation", "Workstation/Fusion", OVA_IMPORTER_WORKSTATION },
+    { "virtualbox", "VirtualBox", OVA_IMPORTER_VIRTUALBOX },
+};
+#define N_IMPORTERS (sizeof IMPORTERS / sizeof IMPORTERS[0])
+
+bool ova_importer_parse(const char *word, unsigned *mask)
+{
+    if (strcmp(word, "any") == 0) {
+        *mask = 0;
+        return true;
+    }
+    for (size_t i = 0; i < N_IMPORTERS; i++)
+        if (strcmp(word, IMPORTERS[i].word) == 0) {
+            *mask = IMPORTERS[i].bit;
+            return true;
+        }
+    return false;
+}
+
+const char *ova_importer_names(unsigned mask, char *buf, size_t cap)
+{
+    size_t at = 0;
+    if (cap == 0)
+        return buf;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_IMPORTERS; i++) {
+        if (!(mask & IMPORTERS[i].bit))
+            continue;
+        int n = snprintf(buf + at, cap - at, "%s%s", at ? ", " : "", IMPORTERS[i].name);
+        if (n < 0 || (size_t)n >= cap - at)
+            break;
+        at += (size_t)n;
+    }
+    return buf;
+}
+
+void ova_validation_risk(ova_validation *v, unsigned importers, const char *member, const char *fmt, ...)
+{
+    char what[1024], names[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    v->risk_importers |= importers;
+    ova_vlist_add(&v->risks, member, "[%s] %s", ova_importer_names(importers, names, sizeof names), what);
+}
+
+bool ova_validation_passes(const ova_validation *v, unsigned target_mask, bool strict)
+{
+    if (v->problems.count != 0)
+        return false;
+    if (strict && v->risks.count != 0)
+        return false;
+    return (v->risk_importers & target_mask) == 0;
+}
+
 /* ---- reading the OVA ---- */
 
 ova_status ova_vpread(int fd, void *buf, size_t n, uint64_t off, const char *what, ova_err *err)

@@ -137,6 +137,12 @@ ova_status ova_vtar_walk(int fd, uint64_t size, const char *label, ova_vmember *
         } else if (type == 'L' || type == 'K') {
             ova_vlist_add(probs, who, "GNU long-name entry (member names must fit the 100-byte field)");
             regular = false;
+        } else if (type == 'S') {
+            /* tar -S of qemu-img's output, whose file has holes: the member
+             * holds a sparse map and the data runs, not the file's bytes */
+            ova_vlist_add(probs, who, "GNU sparse member (tar type 'S', as `tar -S` makes of a file with holes): "
+                          "readers that do not expand it read other bytes than the file's");
+            regular = false;
         } else if (type != '0' && type != '\0') {
             ova_vlist_add(probs, who, "not a regular file (tar type '%c')",
                           type >= 0x20 && type < 0x7f ? type : '?');

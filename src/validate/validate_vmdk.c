@@ -1,6 +1,12 @@
 /* validate_vmdk.c - the streamOptimized VMDK structure check of `ovatool
  * validate`: a push parser that walks header, descriptor, grain markers,
  * grain tables, GD, footer and EOS in one pass (docs/formats.md section 3).
+ * Two layouts are read (3.12): VMware's, GD_AT_END in the header with grain
+ * tables, GD and footer in markers after the grains; and the one open-vmdk
+ * and qemu-img write, the header's gdOffset naming a GD that, with its grain
+ * tables, precedes the grains, and no footer. In the second, each table is
+ * reduced to a digest of its entries when it streams past, and the grain
+ * markers of its group must give the same digest.
  * The deep pass, which inflates the grains, is validate_deep.c. */
 #include "ovatool/validate.h"
 #include "validate/validate_internal.h"
@@ -22,7 +28,9 @@
 #define DESC_SECTORS_MAX OVA_SPARSE_MAX_DESC_SECTORS
 #define GT_BYTES (OVA_GT_ENTRIES * 4u)
 
-enum { ST_HEADER, ST_DESC, ST_RECORD, ST_GT, ST_GD, ST_FOOTER, ST_DONE };
+enum { ST_HEADER, ST_DESC, ST_RECORD, ST_GT, ST_GD, ST_FOOTER, ST_HGD, ST_HGT, ST_TAIL, ST_DONE };
+/* gt_pos of a group whose table (header-GD layout) is not compared with its grains */
+#define GT_SKIP UINT32_MAX
 /* Where in the stream we are: grains and GTs, then GD, footer, EOS. */
 enum { PH_GRAINS, PH_AFTER_GD, PH_AFTER_FOOTER, PH_AFTER_EOS };
 
@@ -60,6 +68,22 @@ struct ova_vmdk_walk {
     size_t n_orphans, cap_orphans;
     uint64_t gd_sector;
     uint32_t *gd;
+
+    /* the header-GD layout (gdOffset is not GD_AT_END) */
+    bool gd_in_header;
+    uint32_t flags;
+    uint64_t rgd_offset, hgd;
+    bool desc_ok;              /* the descriptor lies where a descriptor may */
+    bool desc_pending, gd_pending;
+    uint64_t *gt_order;        /* GT sector << 32 | group, sorted: the tables after the GD */
+    size_t n_order, next_order;
+    uint32_t *gt_sum;          /* per group: digest of its table's entries, 0 once compared */
+    uint32_t cur_sum;          /* digest of the current group's grain markers */
+    uint64_t last_gt;          /* the table read last, for directory entries that share it */
+    uint32_t last_sum;
+    bool last_bad;
+    uint64_t unchecked;        /* tables before the GD: passed before the walk knew them */
+    uint64_t eos_sector, zero_tail;
 };
 
 static void prob(ova_vmdk_walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -143,8 +167,187 @@ void ova_vmdk_walk_free(ova_vmdk_walk **wp)
     free(w->gt_pos);
     free(w->orphans);
     free(w->gd);
+    free(w->gt_order);
+    free(w->gt_sum);
     free(w);
     *wp = NULL;
+}
+
+/* A 32-bit digest of one grain-table entry (slot, sector); a table's digest
+ * is the sum over its non-zero entries, so the grain markers of its group,
+ * met later, can be summed the same way and compared. */
+static uint32_t gte_digest(uint64_t slot, uint64_t sector)
+{
+    uint64_t x = (slot << 32 | sector) + 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return (uint32_t)(x ^ (x >> 31));
+}
+
+static void apply_gt(ova_vmdk_walk *w, uint64_t g, uint64_t block, uint32_t sum, bool bad)
+{
+    if (bad) {
+        w->gt_pos[g] = GT_SKIP;
+    } else {
+        w->gt_pos[g] = (uint32_t)block;
+        w->gt_sum[g] = sum;
+    }
+}
+
+/* What comes next before the first grain: the descriptor, the header's GD
+ * and the tables it names, in file order; then the records at overHead. */
+static void next_meta(ova_vmdk_walk *w)
+{
+    uint64_t at = w->pos / OVA_SECTOR;
+    for (;;) {
+        uint64_t best = UINT64_MAX;
+        int what = 0;
+        if (w->desc_pending) {
+            best = w->desc_off;
+            what = 1;
+        }
+        if (w->gd_pending && w->hgd < best) {
+            best = w->hgd;
+            what = 2;
+        }
+        if (!w->gd_pending && w->next_order < w->n_order && (w->gt_order[w->next_order] >> 32) < best) {
+            best = w->gt_order[w->next_order] >> 32;
+            what = 3;
+        }
+        if (what == 1) {
+            expect(w, (best - at) * OVA_SECTOR, (size_t)w->desc_sectors * OVA_SECTOR, ST_DESC);
+            return;
+        }
+        if (what == 2) {
+            w->gd_pending = false;
+            expect(w, (best - at) * OVA_SECTOR, (size_t)w->gd_sectors * OVA_SECTOR, ST_HGD);
+            return;
+        }
+        if (what == 3) {
+            uint64_t g = w->gt_order[w->next_order] & 0xffffffffu;
+            if (w->last_gt != 0 && best == w->last_gt) { /* two entries, one table */
+                apply_gt(w, g, best, w->last_sum, w->last_bad);
+                w->next_order++;
+                continue;
+            }
+            if (best < at) {
+                prob(w, "grain directory entry %llu: the grain table at sector %llu overlaps the one before it",
+                     (unsigned long long)g, (unsigned long long)best);
+                w->gt_pos[g] = GT_SKIP;
+                w->next_order++;
+                continue;
+            }
+            expect(w, (best - at) * OVA_SECTOR, GT_BYTES, ST_HGT);
+            return;
+        }
+        expect(w, w->overhead * OVA_SECTOR - w->pos, OVA_SECTOR, ST_RECORD);
+        return;
+    }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static bool overlaps(uint64_t a, uint64_t an, uint64_t b, uint64_t bn) { return a < b + bn && b < a + an; }
+
+/* The header's grain directory: every entry names a table before the
+ * first grain, clear of the header, descriptor and directory. */
+static void on_hgd(ova_vmdk_walk *w)
+{
+    size_t n = (size_t)w->n_gts;
+    w->gd = malloc(n * sizeof *w->gd);
+    w->gt_sum = calloc(n, sizeof *w->gt_sum);
+    w->gt_order = malloc(n * sizeof *w->gt_order);
+    if (w->gd == NULL || w->gt_sum == NULL || w->gt_order == NULL) {
+        w->nomem = w->stopped = true;
+        return;
+    }
+    uint64_t file_sectors = w->size / OVA_SECTOR, bad = 0, first = 0;
+    const char *first_why = "";
+    for (size_t g = 0; g < n; g++) {
+        uint32_t gde = ova_get_le32(w->acc + 4 * g);
+        w->gd[g] = gde;
+        if (gde == 0)
+            continue;
+        const char *why = NULL;
+        if ((uint64_t)gde + 4 > file_sectors)
+            why = "past the end of the disk";
+        else if ((uint64_t)gde + 4 > w->overhead)
+            why = "among the grains";
+        else if (overlaps(gde, 4, 0, 1) || (w->desc_ok && overlaps(gde, 4, w->desc_off, w->desc_sectors)) ||
+                 overlaps(gde, 4, w->hgd, w->gd_sectors))
+            why = "onto the header, the embedded descriptor or the directory itself";
+        if (why != NULL) {
+            if (bad++ == 0) {
+                first = g;
+                first_why = why;
+            }
+            w->gt_pos[g] = GT_SKIP;
+        } else if (gde < w->hgd) {
+            w->gt_pos[g] = GT_SKIP; /* streamed past already */
+            w->unchecked++;
+        } else {
+            w->gt_order[w->n_order++] = (uint64_t)gde << 32 | g;
+        }
+    }
+    if (bad > 0)
+        prob(w, "grain directory (sector %llu): %llu entries do not name a grain table before the first grain "
+             "(sector %llu); entry %llu is %u, %s", (unsigned long long)w->hgd, (unsigned long long)bad,
+             (unsigned long long)w->overhead, (unsigned long long)first, w->gd[first], first_why);
+    if (w->n_order > 1)
+        qsort(w->gt_order, w->n_order, sizeof *w->gt_order, cmp_u64);
+    next_meta(w);
+}
+
+/* One grain table named by the header's GD: entries must point at the
+ * grains, and are kept as the digest of the group. */
+static void on_hgt(ova_vmdk_walk *w)
+{
+    uint64_t o = w->gt_order[w->next_order++];
+    uint64_t block = o >> 32, g = o & 0xffffffffu, file_sectors = w->size / OVA_SECTOR;
+    uint32_t sum = 0;
+    unsigned bad = 0, first = 0;
+    for (unsigned i = 0; i < OVA_GT_ENTRIES; i++) {
+        uint32_t e = ova_get_le32(w->acc + 4 * i);
+        if (e == 0)
+            continue;
+        if (e < w->overhead || e >= file_sectors) {
+            if (bad++ == 0)
+                first = i;
+            continue;
+        }
+        sum += gte_digest(i, e);
+    }
+    if (bad > 0)
+        prob(w, "grain table of group %llu (sector %llu): %u entries point outside the grains (sectors %llu..%llu); "
+             "entry %u is %u", (unsigned long long)g, (unsigned long long)block, bad,
+             (unsigned long long)w->overhead, (unsigned long long)(file_sectors - 1), first,
+             ova_get_le32(w->acc + 4 * first));
+    w->last_gt = block;
+    w->last_sum = sum;
+    w->last_bad = bad > 0;
+    apply_gt(w, g, block, sum, bad > 0);
+    next_meta(w);
+}
+
+/* The grains of cur_group are all seen: compare them with its table. */
+static void close_group(ova_vmdk_walk *w)
+{
+    uint64_t g = w->cur_group;
+    w->cur_open = false;
+    if (w->gt_pos[g] == GT_SKIP)
+        return;
+    if (w->gd[g] == 0)
+        prob(w, "grains of grain-table group %llu have no grain table: grain directory entry %llu is 0",
+             (unsigned long long)g, (unsigned long long)g);
+    else if (w->cur_sum != w->gt_sum[g])
+        prob(w, "grain table of group %llu (sector %u) disagrees with the grain markers of its group: an entry "
+             "names no grain marker of its LBA, or a grain has no entry (--deep names the grain)",
+             (unsigned long long)g, w->gt_pos[g]);
+    w->gt_sum[g] = 0;
 }
 
 static void on_header(ova_vmdk_walk *w)
@@ -162,7 +365,8 @@ static void on_header(ova_vmdk_walk *w)
     w->overhead = f.overhead;
 
     if (f.version != 3)
-        prob(w, "header version %u, must be 3 (ESXi refuses other versions)", f.version);
+        prob(w, "header version %u, must be 3 (ESXi refuses streams of other versions: glennmatthews/cot#65)",
+             f.version);
     if ((f.flags & (OVA_SPARSE_FLAG_COMPRESSED | OVA_SPARSE_FLAG_MARKERS)) !=
         (OVA_SPARSE_FLAG_COMPRESSED | OVA_SPARSE_FLAG_MARKERS))
         prob(w, "header flags 0x%08x lack bit 16 (compressed grains) or bit 17 (markers)", f.flags);
@@ -170,9 +374,10 @@ static void on_header(ova_vmdk_walk *w)
         prob(w, "header newline-detection bytes are damaged (was the file transferred as text?)");
     if (f.compress != 1)
         prob(w, "header compressAlgorithm %u, must be 1 (deflate)", (unsigned)f.compress);
-    if (f.gd_offset != OVA_GD_AT_END)
-        prob(w, "header gdOffset is %llu, must be GD_AT_END (the real one belongs in the footer)",
-             (unsigned long long)f.gd_offset);
+    w->flags = f.flags;
+    w->rgd_offset = f.rgd_offset;
+    if ((f.flags & OVA_SPARSE_FLAG_RGD) && f.rgd_offset > w->size / OVA_SECTOR)
+        prob(w, "header rgdOffset %llu is past the end of the disk", (unsigned long long)f.rgd_offset);
     /* the rest of the walk depends on the geometry: stop if it is off */
     if (f.grain != OVA_GRAIN_SECTORS) {
         FATAL(w, "header grainSize %llu, must be 128", (unsigned long long)f.grain);
@@ -204,14 +409,33 @@ static void on_header(ova_vmdk_walk *w)
         prob(w, "embedded descriptor (sector %llu, %llu sectors) is not inside the %llu sectors before the "
              "first grain", (unsigned long long)w->desc_off, (unsigned long long)w->desc_sectors,
              (unsigned long long)w->overhead);
-        expect(w, w->overhead * OVA_SECTOR - OVA_SECTOR, OVA_SECTOR, ST_RECORD);
-        return;
+    } else {
+        w->desc_ok = w->desc_pending = true;
     }
-    expect(w, (w->desc_off - 1) * OVA_SECTOR, (size_t)w->desc_sectors * OVA_SECTOR, ST_DESC);
+    if (f.gd_offset != OVA_GD_AT_END) {
+        /* open-vmdk's and qemu-img's layout: GD and GTs before the grains, no footer */
+        w->gd_in_header = true;
+        w->hgd = f.gd_offset;
+        if (w->hgd == 0 || w->hgd > w->overhead || w->gd_sectors > w->overhead - w->hgd) {
+            FATAL(w, "header gdOffset %llu: a grain directory of %llu sectors there does not end before the first "
+                  "grain (overHead %llu); a stream without a footer must have it there",
+                  (unsigned long long)w->hgd, (unsigned long long)w->gd_sectors, (unsigned long long)w->overhead);
+            return;
+        }
+        if (w->desc_ok && w->hgd < w->desc_off + w->desc_sectors && w->desc_off < w->hgd + w->gd_sectors) {
+            FATAL(w, "header gdOffset %llu: the grain directory overlaps the embedded descriptor (sectors %llu..%llu)",
+                  (unsigned long long)w->hgd, (unsigned long long)w->desc_off,
+                  (unsigned long long)(w->desc_off + w->desc_sectors - 1));
+            return;
+        }
+        w->gd_pending = true;
+    }
+    next_meta(w);
 }
 
 static void on_desc(ova_vmdk_walk *w)
 {
+    w->desc_pending = false;
     ova_descriptor *d = NULL;
     ova_err e;
     ova_err_clear(&e);
@@ -241,7 +465,7 @@ static void on_desc(ova_vmdk_walk *w)
                  (unsigned long long)sectors, (unsigned long long)w->capacity);
         ova_descriptor_free(&d);
     }
-    expect(w, w->overhead * OVA_SECTOR - w->pos, OVA_SECTOR, ST_RECORD);
+    next_meta(w);
 }
 
 static void flush_run(ova_vmdk_walk *w)
@@ -303,20 +527,31 @@ static void on_grain(ova_vmdk_walk *w, uint64_t s, uint64_t lba, uint32_t csize)
         w->any_grain = true;
         w->last_lba = lba;
         uint64_t gi = lba / OVA_GRAIN_SECTORS, g = gi / OVA_GT_ENTRIES;
-        if (w->cur_open && g != w->cur_group) {
-            prob(w, "grains of grain-table group %llu are not followed by their grain table",
-                 (unsigned long long)w->cur_group);
-            w->cur_open = false;
+        if (w->gd_in_header) {
+            if (w->cur_open && g != w->cur_group)
+                close_group(w);
+            if (!w->cur_open) {
+                w->cur_open = true;
+                w->cur_group = g;
+                w->cur_sum = 0;
+            }
+            w->cur_sum += gte_digest(gi % OVA_GT_ENTRIES, s);
+        } else {
+            if (w->cur_open && g != w->cur_group) {
+                prob(w, "grains of grain-table group %llu are not followed by their grain table",
+                     (unsigned long long)w->cur_group);
+                w->cur_open = false;
+            }
+            if (!w->cur_open) {
+                if (w->gt_pos[g] != 0)
+                    prob(w, "grain marker at sector %llu: group %llu already had its grain table",
+                         (unsigned long long)s, (unsigned long long)g);
+                w->cur_open = true;
+                w->cur_group = g;
+                memset(w->cur_slot, 0, sizeof w->cur_slot);
+            }
+            w->cur_slot[gi % OVA_GT_ENTRIES] = (uint32_t)s;
         }
-        if (!w->cur_open) {
-            if (w->gt_pos[g] != 0)
-                prob(w, "grain marker at sector %llu: group %llu already had its grain table",
-                     (unsigned long long)s, (unsigned long long)g);
-            w->cur_open = true;
-            w->cur_group = g;
-            memset(w->cur_slot, 0, sizeof w->cur_slot);
-        }
-        w->cur_slot[gi % OVA_GT_ENTRIES] = (uint32_t)s;
     }
     expect(w, rec - OVA_SECTOR, OVA_SECTOR, ST_RECORD);
 }
@@ -336,6 +571,14 @@ static void on_record(ova_vmdk_walk *w)
     if (!all_zero(m + 16, OVA_SECTOR - 16))
         prob(w, "metadata marker at sector %llu has non-zero bytes after its type field", (unsigned long long)s);
     uint64_t left = w->size - w->pos; /* bytes after the marker */
+    if (w->gd_in_header && type != OVA_MARKER_EOS) {
+        FATAL(w, "%s marker at sector %llu, but the header already names the grain directory (gdOffset %llu): "
+              "tables before the grains and tables in markers after them cannot both count",
+              type == OVA_MARKER_GT ? "grain-table" : type == OVA_MARKER_GD ? "grain-directory"
+              : type == OVA_MARKER_FOOTER ? "footer" : "an unknown", (unsigned long long)s,
+              (unsigned long long)w->hgd);
+        return;
+    }
     switch (type) {
     case OVA_MARKER_GT:
         if (w->phase != PH_GRAINS) {
@@ -392,13 +635,23 @@ static void on_record(ova_vmdk_walk *w)
                   (unsigned long long)val);
             return;
         }
+        w->eos_sector = s;
+        if (left != 0 && w->gd_in_header) {
+            /* qemu-img's padding: readers find the tables through the
+             * header, so zeros here are harmless to them (a risk the
+             * driver words); anything else is checked in ST_TAIL */
+            w->phase = PH_AFTER_EOS;
+            w->state = ST_TAIL;
+            return;
+        }
         if (left != 0) {
-            /* a zero sector is an EOS: readers that stream stop here */
+            /* a zero sector is an EOS: readers that stream stop here, and
+             * qemu and VirtualBox find the footer counting from the end */
             FATAL(w, "end-of-stream marker (zero sector) at sector %llu is not the last sector; %llu bytes follow",
                   (unsigned long long)s, (unsigned long long)left);
             return;
         }
-        if (w->phase != PH_AFTER_FOOTER)
+        if (w->phase != PH_AFTER_FOOTER && !w->gd_in_header)
             prob(w, "end-of-stream marker at sector %llu without %s before it", (unsigned long long)s,
                  w->phase == PH_GRAINS ? "a grain directory and footer" : "a footer");
         w->phase = PH_AFTER_EOS;
@@ -520,6 +773,8 @@ static void dispatch(ova_vmdk_walk *w)
     case ST_GT: on_gt(w); break;
     case ST_GD: on_gd(w); break;
     case ST_FOOTER: on_footer(w); break;
+    case ST_HGD: on_hgd(w); break;
+    case ST_HGT: on_hgt(w); break;
     default: break;
     }
 }
@@ -528,6 +783,21 @@ void ova_vmdk_walk_feed(ova_vmdk_walk *w, const void *data, size_t n)
 {
     const unsigned char *p = data;
     while (n > 0 && !w->stopped && w->state != ST_DONE) {
+        if (w->state == ST_TAIL) {
+            size_t i = 0;
+            while (i < n && p[i] == 0)
+                i++;
+            w->zero_tail += i;
+            w->pos += i;
+            p += i;
+            n -= i;
+            if (n > 0) {
+                FATAL(w, "end-of-stream marker at sector %llu is not the last sector: non-zero data at sector %llu "
+                      "after it", (unsigned long long)w->eos_sector, (unsigned long long)(w->pos / OVA_SECTOR));
+                w->zero_tail = 0;
+            }
+            continue;
+        }
         if (w->skip > 0) {
             size_t take = w->skip < n ? (size_t)w->skip : n;
             w->skip -= take;
@@ -553,11 +823,27 @@ void ova_vmdk_walk_feed(ova_vmdk_walk *w, const void *data, size_t n)
 ova_status ova_vmdk_walk_finish(ova_vmdk_walk *w, ova_vmdk_facts *facts, ova_err *err)
 {
     flush_run(w);
-    if (!w->stopped && w->state != ST_DONE) {
+    if (w->gd_in_header && w->gd != NULL && !w->stopped) {
+        /* the last group, then tables whose grains never came */
+        if (w->cur_open)
+            close_group(w);
+        uint64_t orphan = 0, first = 0;
+        for (uint64_t g = 0; g < w->n_gts; g++)
+            if (w->gt_pos[g] != GT_SKIP && w->gt_sum[g] != 0 && orphan++ == 0)
+                first = g;
+        if (orphan > 0)
+            prob(w, "%llu grain tables name grains that have no grain marker; the first is group %llu's (sector %u)",
+                 (unsigned long long)orphan, (unsigned long long)first, w->gt_pos[first]);
+    }
+    if (!w->stopped && w->state != ST_DONE && w->state != ST_TAIL) {
         if (w->state == ST_HEADER)
             prob(w, "too short for a VMDK header (%llu bytes)", (unsigned long long)w->size);
         else if (w->skip > 0 || w->acc_len > 0)
             prob(w, "the disk ends inside a record (truncated)");
+        else if (w->phase == PH_GRAINS && w->gd_in_header)
+            prob(w, "no end-of-stream marker after the last grain: ESXi's OVF deploy rejects such a stream "
+                 "(qemu gitlab issue 1357: qemu-img writes none for an empty disk, nor after a last grain that "
+                 "does not compress; appending one zero sector fixes it)");
         else if (w->phase == PH_GRAINS)
             prob(w, "no grain directory, footer or end-of-stream marker (truncated?)");
         else if (w->phase == PH_AFTER_GD)
@@ -568,10 +854,16 @@ ova_status ova_vmdk_walk_finish(ova_vmdk_walk *w, ova_vmdk_facts *facts, ova_err
     memset(facts, 0, sizeof *facts);
     facts->header_ok = w->header_ok;
     facts->capacity = w->header_ok ? w->capacity : 0;
-    facts->sound = w->header_ok && !w->stopped && w->n_probs == 0 && w->phase == PH_AFTER_EOS;
-    facts->gd_sector = w->gd_sector;
+    facts->sound = w->header_ok && !w->stopped && w->n_probs == 0 && w->phase == PH_AFTER_EOS && w->unchecked == 0;
+    facts->gd_sector = w->gd_in_header ? w->hgd : w->gd_sector;
     facts->n_gds = w->n_gts;
     facts->grains = w->grains;
+    facts->gd_in_header = w->gd_in_header;
+    facts->flags = w->flags;
+    facts->rgd_offset = w->rgd_offset;
+    facts->eos_sector = w->eos_sector;
+    facts->zero_tail = w->stopped ? 0 : w->zero_tail;
+    facts->unchecked_gts = w->unchecked;
     if (w->nomem)
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory for the grain tables", w->name);
     return OVA_OK;

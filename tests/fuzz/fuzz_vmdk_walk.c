@@ -156,7 +156,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_fail("walk status %d fed at once, %d fed in chunks", (int)a.st, (int)b.st);
     if (a.st == OVA_OK) {
         if (a.f.header_ok != b.f.header_ok || a.f.capacity != b.f.capacity || a.f.sound != b.f.sound ||
-            a.f.gd_sector != b.f.gd_sector || a.f.n_gds != b.f.n_gds || a.f.grains != b.f.grains)
+            a.f.gd_sector != b.f.gd_sector || a.f.n_gds != b.f.n_gds || a.f.grains != b.f.grains ||
+            a.f.gd_in_header != b.f.gd_in_header || a.f.eos_sector != b.f.eos_sector ||
+            a.f.zero_tail != b.f.zero_tail || a.f.unchecked_gts != b.f.unchecked_gts)
             fuzz_fail("walk facts differ fed at once (sound %d, %llu grains) and in chunks (sound %d, %llu grains)",
                       a.f.sound, (unsigned long long)a.f.grains, b.f.sound, (unsigned long long)b.f.grains);
         if (a.probs.count != b.probs.count || a.probs.text.len != b.probs.text.len ||

@@ -61,6 +61,9 @@ wr "$d/chain" disk.vmdk 'write -P 0xef 8k 4k'
 qemu-img create -q -f raw "$work/raw.img" 1M
 qemu-io -f raw -c 'write -P 0xab 0 64k' "$work/raw.img" >/dev/null
 qemu-img convert -O vmdk -o subformat=streamOptimized "$work/raw.img" "$work/converted.vmdk"
+# and the way open-vmdk's vmdk-convert lays one out (GD and GTs first, no footer),
+# by the test-side writer the build makes (tests/e2e/stream_meta_first.c)
+"$build/tests/e2e/stream_meta_first" "$work/raw.img" "$work/meta-first.vmdk"
 
 # ---- OVAs exported by ovatool (named fuzz.ova: members fuzz.ovf, fuzz.mf,
 # fuzz-disk1.vmdk, ..., the names fuzz_ovf's fixed members use) ----
@@ -126,6 +129,7 @@ pack "$c/disk_chain/chain-depth2" "$d/chain/disk.vmdk" "$d/chain/mid.vmdk" "$d/c
 
 cp "$work/ova1/x/fuzz-disk1.vmdk" "$c/vmdk_walk/ovatool-stream.vmdk"
 cp "$work/converted.vmdk" "$c/vmdk_walk/qemu-img-convert.vmdk"
+cp "$work/meta-first.vmdk" "$c/vmdk_walk/open-vmdk-layout.vmdk"
 
 cp "$work/ova1/fuzz.ova" "$c/tar_walk/ovatool.ova"
 cp "$t/ustar.tar" "$t/gnu-longname.tar" "$t/pax.tar" "$c/tar_walk/"

@@ -372,7 +372,7 @@ static void test_walk_defects(void **state)
         { "compressAlgorithm", m_compress, "compressAlgorithm 0" },
         { "grainSize", m_grainsize, "grainSize 64" },
         { "magic", m_magic, "no KDMV magic" },
-        { "gdOffset", m_gdoffset, "must be GD_AT_END" },
+        { "gdOffset", m_gdoffset, "but the header already names the grain directory (gdOffset 21)" },
         { "overHead", m_overhead, "overHead" },
         { "capacity", m_capacity, "above 64 TiB" },
         { "descriptor extent", m_desc_extent, "extents hold" },
@@ -535,6 +535,207 @@ static void test_deep(void **state)
     close(fd);
     unlink(path);
     ova_buf_free(&s);
+}
+
+/* ---- the header-GD layout (open-vmdk, qemu-img; docs/formats.md 3.12) ---- */
+
+/* A stream as open-vmdk writes it: header gdOffset 21, GD, every GT, grains
+ * from overHead (the end of the GTs), EOS; no footer. tail_zero sectors of
+ * zeros follow the EOS (qemu-img's padding). */
+#define MF_GD 21u
+static void build_meta_stream(uint64_t capacity, const uint64_t *grains, size_t n, unsigned tail_zero, ova_buf *out)
+{
+    ova_buf v = OVA_BUF_INIT;
+    build_stream(capacity, grains, n, UINT64_MAX, &v); /* for its header and descriptor */
+    uint64_t n_gts = ova_stream_gts(capacity), gd_sectors = (n_gts * 4 + OVA_SECTOR - 1) / OVA_SECTOR;
+    uint64_t gt0 = MF_GD + gd_sectors, overhead = gt0 + 4 * n_gts;
+    ova_buf_reset(out);
+    ova_buf_fill(out, 0, (size_t)overhead * OVA_SECTOR);
+    assert_false(ova_buf_failed(out));
+    memcpy(out->data, v.data, 21 * OVA_SECTOR);
+    unsigned char *h = (unsigned char *)out->data;
+    ova_put_le64(h + 56, MF_GD);
+    ova_put_le64(h + 64, overhead);
+    unsigned char *rec = malloc(ova_grain_record_max());
+    assert_non_null(rec);
+    for (uint64_t t = 0; t < n_gts; t++)
+        ova_put_le32((unsigned char *)out->data + MF_GD * OVA_SECTOR + 4 * t, (uint32_t)(gt0 + 4 * t));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t sector = out->len / OVA_SECTOR;
+        ova_put_le32((unsigned char *)out->data + gt0 * OVA_SECTOR + 4 * grains[i], (uint32_t)sector);
+        size_t len = grain_record(grains[i], OVA_GRAIN_SIZE, rec);
+        ova_buf_append(out, rec, len);
+    }
+    ova_buf_fill(out, 0, OVA_SECTOR * (1 + (size_t)tail_zero)); /* EOS, then the padding */
+    assert_false(ova_buf_failed(out));
+    free(rec);
+    ova_buf_free(&v);
+}
+
+static void meta_std(ova_buf *s) { build_meta_stream(STD_CAP, STD_GRAINS, STD_N, 0, s); }
+/* sector of GT t and of the first grain in meta_std */
+#define MF_GT(t) ((size_t)(MF_GD + 1 + 4 * (t)) * OVA_SECTOR)
+#define MF_OVERHEAD ((size_t)(MF_GD + 1 + 8) * OVA_SECTOR)
+
+static void test_walk_meta_first(void **state)
+{
+    (void)state;
+    ova_buf s = OVA_BUF_INIT;
+    meta_std(&s);
+    size_t chunks[] = { 1, 7, 511, 512, 4096, 1 << 20 };
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        ova_vlist probs = { OVA_BUF_INIT, 0, 0 };
+        ova_vmdk_facts f;
+        walk((unsigned char *)s.data, s.len, chunks[i], &probs, &f);
+        if (probs.count != 0) {
+            dump(&probs);
+            fail_msg("chunk %zu: %llu problems in open-vmdk's layout", chunks[i], (unsigned long long)probs.count);
+        }
+        assert_true(f.sound);
+        assert_true(f.gd_in_header);
+        assert_int_equal(f.gd_sector, MF_GD);
+        assert_int_equal(f.grains, STD_N);
+        assert_int_equal(f.zero_tail, 0);
+        assert_int_equal(f.eos_sector, s.len / OVA_SECTOR - 1);
+        ova_vlist_free(&probs);
+    }
+
+    /* the deep pass reads its tables through the header's gdOffset */
+    ova_vlist probs = { OVA_BUF_INIT, 0, 0 };
+    ova_vmdk_facts f;
+    walk((unsigned char *)s.data, s.len, 65536, &probs, &f);
+    ova_vdisk d = vdisk_of(&s, &f);
+    char path[4096];
+    int fd = temp_file(s.data, s.len, path);
+    ova_err err;
+    ova_err_clear(&err);
+    ova_deep_result r = { 0 };
+    assert_int_equal(ova_validate_deep_disk(fd, &d, 0, 0, 1, &r, &err), OVA_OK);
+    assert_int_equal(r.inflated, STD_N);
+    assert_int_equal(r.count, 0);
+    ova_deep_result_free(&r);
+    close(fd);
+    unlink(path);
+    ova_vlist_free(&probs);
+
+    /* qemu-img's padding after the EOS: sound, the zeros counted for the driver's risk */
+    build_meta_stream(STD_CAP, STD_GRAINS, STD_N, 126, &s);
+    walk((unsigned char *)s.data, s.len, 4096, &probs, &f);
+    dump(&probs);
+    assert_int_equal(probs.count, 0);
+    assert_true(f.sound);
+    assert_int_equal(f.zero_tail, 126 * OVA_SECTOR);
+    assert_int_equal(f.eos_sector, s.len / OVA_SECTOR - 127);
+    ova_vlist_free(&probs);
+
+    /* an empty disk with its EOS is sound; without it (qemu-img's) it is not */
+    build_meta_stream(4 * MIB, NULL, 0, 0, &s);
+    walk((unsigned char *)s.data, s.len, 4096, &probs, &f);
+    dump(&probs);
+    assert_int_equal(probs.count, 0);
+    assert_true(f.sound);
+    ova_vlist_free(&probs);
+    s.len -= OVA_SECTOR;
+    walk((unsigned char *)s.data, s.len, 4096, &probs, &f);
+    assert_true(has_problem(&probs, "no end-of-stream marker after the last grain: ESXi"));
+    assert_false(f.sound);
+    ova_vlist_free(&probs);
+    ova_buf_free(&s);
+}
+
+static void mf_drop_eos(ova_buf *s) { s->len -= OVA_SECTOR; }
+static void mf_tail_junk(ova_buf *s)
+{
+    ova_buf_fill(s, 0, 2 * OVA_SECTOR);
+    s->data[s->len - 100] = 1;
+}
+static void mf_gte_out(ova_buf *s) { ova_put_le32((unsigned char *)s->data + MF_GT(0), 99999999); }
+static void mf_gte_meta(ova_buf *s) { ova_put_le32((unsigned char *)s->data + MF_GT(0) + 4, 3); }
+static void mf_gte_wrong(ova_buf *s) { ova_put_le32((unsigned char *)s->data + MF_GT(1), 0); }
+static void mf_gte_extra(ova_buf *s) { ova_put_le32((unsigned char *)s->data + MF_GT(0) + 8, (uint32_t)(MF_OVERHEAD / OVA_SECTOR)); }
+static void mf_gde_zero(ova_buf *s) { ova_put_le32((unsigned char *)s->data + MF_GD * OVA_SECTOR + 4, 0); }
+static void mf_gde_out(ova_buf *s) { ova_put_le32((unsigned char *)s->data + MF_GD * OVA_SECTOR, 5000000); }
+static void mf_gde_grains(ova_buf *s) { ova_put_le32((unsigned char *)s->data + MF_GD * OVA_SECTOR, (uint32_t)(MF_OVERHEAD / OVA_SECTOR)); }
+static void mf_gde_desc(ova_buf *s) { ova_put_le32((unsigned char *)s->data + MF_GD * OVA_SECTOR, 2); }
+static void mf_gd_late(ova_buf *s) { ova_put_le64((unsigned char *)s->data + 56, MF_OVERHEAD / OVA_SECTOR); }
+static void mf_marker(ova_buf *s)
+{
+    /* a GT marker and table between the last grain and the EOS */
+    s->len -= OVA_SECTOR;
+    unsigned char m[OVA_SECTOR] = { 0 };
+    ova_put_le64(m, 4);
+    ova_put_le32(m + 12, 1);
+    ova_buf_append(s, m, sizeof m);
+    ova_buf_fill(s, 0, 5 * OVA_SECTOR);
+}
+
+static void test_walk_meta_first_defects(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        mutate_fn fn;
+        const char *want;
+    } cases[] = {
+        { "drop EOS", mf_drop_eos, "no end-of-stream marker after the last grain" },
+        { "data after EOS", mf_tail_junk, "is not the last sector: non-zero data" },
+        { "GT entry past the end", mf_gte_out, "grain table of group 0 (sector 22): 1 entries point outside the grains" },
+        { "GT entry into the metadata", mf_gte_meta, "entries point outside the grains" },
+        { "GT entry missing", mf_gte_wrong, "grain table of group 1 (sector 26) disagrees with the grain markers" },
+        { "GT entry without a grain", mf_gte_extra, "disagrees with the grain markers" },
+        { "GD entry 0", mf_gde_zero, "grains of grain-table group 1 have no grain table" },
+        { "GD entry past the end", mf_gde_out, "entry 0 is 5000000, past the end of the disk" },
+        { "GD entry among the grains", mf_gde_grains, "among the grains" },
+        { "GD entry onto the descriptor", mf_gde_desc, "onto the header, the embedded descriptor" },
+        { "GD after overHead", mf_gd_late, "does not end before the first grain" },
+        { "metadata marker", mf_marker, "grain-table marker at sector" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ova_buf s = OVA_BUF_INIT;
+        meta_std(&s);
+        cases[i].fn(&s);
+        for (size_t chunk = 7; chunk <= 4096; chunk *= 585) {
+            ova_vlist probs = { OVA_BUF_INIT, 0, 0 };
+            ova_vmdk_facts f;
+            walk((unsigned char *)s.data, s.len, chunk, &probs, &f);
+            if (getenv("VALIDATE_TEST_DUMP")) {
+                print_message("%s:\n", cases[i].what);
+                dump(&probs);
+            }
+            if (!has_problem(&probs, cases[i].want)) {
+                dump(&probs);
+                fail_msg("%s: no problem containing \"%s\"", cases[i].what, cases[i].want);
+            }
+            assert_false(f.sound);
+            ova_vlist_free(&probs);
+        }
+        ova_buf_free(&s);
+    }
+}
+
+/* Risks and notes reach the result, and the verdict follows the target. */
+static void test_levels(void **state)
+{
+    (void)state;
+    unsigned m = 99;
+    assert_true(ova_importer_parse("esxi", &m));
+    assert_int_equal(m, OVA_IMPORTER_ESXI);
+    assert_true(ova_importer_parse("any", &m));
+    assert_int_equal(m, 0);
+    assert_false(ova_importer_parse("ESX", &m));
+    ova_validation v;
+    ova_validation_init(&v);
+    assert_true(ova_validation_passes(&v, OVA_IMPORTER_ESXI, true));
+    ova_validation_risk(&v, OVA_IMPORTER_WORKSTATION, "d.vmdk", "trailing %s", "zeros");
+    assert_true(ova_validation_ok(&v));
+    assert_true(ova_validation_passes(&v, 0, false));
+    assert_true(ova_validation_passes(&v, OVA_IMPORTER_ESXI, false));
+    assert_false(ova_validation_passes(&v, OVA_IMPORTER_WORKSTATION, false));
+    assert_false(ova_validation_passes(&v, 0, true));
+    assert_true(has_problem(&v.risks, "d.vmdk: [Workstation/Fusion] trailing zeros"));
+    ova_vlist_add(&v.problems, "x", "bad");
+    assert_false(ova_validation_passes(&v, 0, false));
+    ova_validation_free(&v);
 }
 
 static void test_merge_cap(void **state)
@@ -709,6 +910,13 @@ static void h_pax(size_t i, unsigned char *h)
         rechecksum(h);
     }
 }
+static void h_sparse(size_t i, unsigned char *h)
+{
+    if (i == 2) {
+        h[156] = 'S';
+        rechecksum(h);
+    }
+}
 static void h_slash(size_t i, unsigned char *h)
 {
     if (i == 2) {
@@ -776,6 +984,7 @@ static void test_ova_defects(void **state)
           "t-disk1.vmdk: not listed in the manifest t.mf" },
         { "PAX", { OVF_OK, STD_CAP, false, true, h_pax, NULL }, "PAX extended header" },
         { "slash", { OVF_OK, STD_CAP, false, true, h_slash, NULL }, "contains '/'" },
+        { "GNU sparse", { OVF_OK, STD_CAP, false, true, h_sparse, NULL }, "GNU sparse member (tar type 'S'" },
         { "bad checksum", { OVF_OK, STD_CAP, false, true, h_badsum, NULL }, "bad checksum" },
         { "no end blocks", { OVF_OK, STD_CAP, false, false, NULL, NULL }, "no end-of-archive blocks" },
         { "trailing data", { OVF_OK, STD_CAP, false, true, NULL, "junk" }, "non-zero data after the end-of-archive" },
@@ -1049,6 +1258,9 @@ int main(void)
         cmocka_unit_test(test_walk_sparse_groups),
         cmocka_unit_test(test_walk_defects),
         cmocka_unit_test(test_walk_problem_cap),
+        cmocka_unit_test(test_walk_meta_first),
+        cmocka_unit_test(test_walk_meta_first_defects),
+        cmocka_unit_test(test_levels),
         cmocka_unit_test(test_deep),
         cmocka_unit_test(test_merge_cap),
         cmocka_unit_test(test_ova_valid),
