@@ -37,12 +37,22 @@ typedef struct cli_opt {
     const char *help;
 } cli_opt;
 
-/* Fill lo (n + 1 entries) and short_opts (":" + short options) from a table. */
+/* Fill lo (n + 1 entries) and short_opts (":" + short options) from a
+ * table, and reset getopt (optind 1, opterr 0) for a fresh parse. */
 size_t cli_getopt_table(const cli_opt *opts, size_t n, struct option *lo, char *short_opts, size_t short_len);
 /* The --help lines for a table. */
 void cli_print_options(FILE *f, const cli_opt *opts, size_t n);
 /* The message for getopt_long's ':' (missing value) or '?' (unknown option). */
 const char *cli_getopt_error(int c, char **argv);
+/* What a parse ends in: -1 to go on; else the exit status for --help
+ * (EXIT_OK, usage printed on stdout) or a usage error (EXIT_USAGE, why
+ * and a pointer to --help on stderr). print 0: decide only (ranks other
+ * than 0 stay quiet). */
+int cli_usage_outcome(const char *cmd, int help, const char *why, void (*usage)(FILE *), int print);
+/* After the options: exactly one operand, stored in *out. Returns NULL, or
+ * the usage error: missing when there is none, "unexpected argument 'X'"
+ * when there are more. */
+const char *cli_one_operand(int argc, char **argv, const char *missing, const char **out);
 
 /* "512M", "2G", "1048576", "64k": bytes. false if malformed or zero. */
 bool cli_parse_size(const char *s, uint64_t *out);

@@ -96,12 +96,9 @@ static void demo_usage(FILE *f)
 /* Parse argv; returns NULL on success or a reason for a usage error. */
 static const char *parse(int argc, char **argv, const char **dir, long *mib, int *help)
 {
-    static char reason[256];
     struct option lo[N_OPTS + 1];
     char short_opts[16];
     cli_getopt_table(OPTS, N_OPTS, lo, short_opts, sizeof short_opts);
-    optind = 1;
-    opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, short_opts, lo, NULL)) != -1) {
         switch (c) {
@@ -113,14 +110,7 @@ static const char *parse(int argc, char **argv, const char **dir, long *mib, int
         default: return cli_getopt_error(c, argv);
         }
     }
-    if (optind >= argc)
-        return "missing DIR";
-    if (optind + 1 < argc) {
-        snprintf(reason, sizeof reason, "unexpected argument '%s'", argv[optind + 1]);
-        return reason;
-    }
-    *dir = argv[optind];
-    return NULL;
+    return cli_one_operand(argc, argv, "missing DIR", dir);
 }
 
 int cli_demo(int argc, char **argv)
@@ -129,14 +119,9 @@ int cli_demo(int argc, char **argv)
     long mib = 64;
     int help = 0;
     const char *why = parse(argc, argv, &dir, &mib, &help);
-    if (help) {
-        demo_usage(stdout);
-        return EXIT_OK;
-    }
-    if (why != NULL) {
-        fprintf(stderr, "ovatool demo: %s; try 'ovatool demo --help'\n", why);
-        return EXIT_USAGE;
-    }
+    int outcome = cli_usage_outcome("demo", help, why, demo_usage, 1);
+    if (outcome >= 0)
+        return outcome;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         cli_error("%s: %s", dir, strerror(errno));
         return EXIT_FAIL;

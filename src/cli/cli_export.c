@@ -304,8 +304,6 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
     int codec_set = 0, level_set = 0;
     *json = 0;
     long v;
-    optind = 1;
-    opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, short_opts, lo, NULL)) != -1) {
         switch (c) {
@@ -383,13 +381,9 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         snprintf(reason, sizeof reason, "level %d is not valid for %s", o->level, ova_codec_name(o->codec));
         return reason;
     }
-    if (optind >= argc)
-        return "missing the VMX file";
-    if (optind + 1 < argc) {
-        snprintf(reason, sizeof reason, "unexpected argument '%s'", argv[optind + 1]);
-        return reason;
-    }
-    o->vmx_path = argv[optind];
+    const char *why = cli_one_operand(argc, argv, "missing the VMX file", &o->vmx_path);
+    if (why != NULL)
+        return why;
     if (o->output == NULL)
         return "missing -o OUT.ova";
     return NULL;
@@ -435,15 +429,10 @@ int cli_export(int argc, char **argv)
     ova_export_opts_init(&o);
     int help = 0, json = 0;
     const char *why = parse(argc, argv, &o, &help, &json);
-    if (help || why != NULL) {
-        if (rank == 0) {
-            if (help)
-                export_usage(stdout);
-            else
-                fprintf(stderr, "ovatool export: %s; try 'ovatool export --help'\n", why);
-        }
+    int outcome = cli_usage_outcome("export", help, why, export_usage, rank == 0);
+    if (outcome >= 0) {
         MPI_Finalize();
-        return help ? EXIT_OK : EXIT_USAGE;
+        return outcome;
     }
     if (size > 1 && provided < MPI_THREAD_MULTIPLE) {
         if (rank == 0)

@@ -117,12 +117,9 @@ static void info_usage(FILE *f)
 /* Parse argv; returns NULL on success or a reason for a usage error. */
 static const char *parse(int argc, char **argv, const char **vmx_path, int *json, int *confine, int *help)
 {
-    static char reason[256];
     struct option lo[N_OPTS + 1];
     char short_opts[16];
     cli_getopt_table(OPTS, N_OPTS, lo, short_opts, sizeof short_opts);
-    optind = 1;
-    opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, short_opts, lo, NULL)) != -1) {
         switch (c) {
@@ -132,14 +129,7 @@ static const char *parse(int argc, char **argv, const char **vmx_path, int *json
         default: return cli_getopt_error(c, argv);
         }
     }
-    if (optind >= argc)
-        return "missing the VMX file";
-    if (optind + 1 < argc) {
-        snprintf(reason, sizeof reason, "unexpected argument '%s'", argv[optind + 1]);
-        return reason;
-    }
-    *vmx_path = argv[optind];
-    return NULL;
+    return cli_one_operand(argc, argv, "missing the VMX file", vmx_path);
 }
 
 int cli_info_cmd(int argc, char **argv)
@@ -147,14 +137,9 @@ int cli_info_cmd(int argc, char **argv)
     const char *vmx_path = NULL;
     int json = 0, confine = 0, help = 0;
     const char *why = parse(argc, argv, &vmx_path, &json, &confine, &help);
-    if (help) {
-        info_usage(stdout);
-        return EXIT_OK;
-    }
-    if (why != NULL) {
-        fprintf(stderr, "ovatool info: %s; try 'ovatool info --help'\n", why);
-        return EXIT_USAGE;
-    }
+    int outcome = cli_usage_outcome("info", help, why, info_usage, 1);
+    if (outcome >= 0)
+        return outcome;
 
     /* the same preparation as an export's, so info shows what export
      * would do: inspect records lock folders (of every file export reads)

@@ -21,6 +21,9 @@ size_t cli_getopt_table(const cli_opt *opts, size_t n, struct option *lo, char *
     memset(&lo[n], 0, sizeof lo[n]);
     if (short_len > 0)
         short_opts[k] = '\0';
+    /* every subcommand parses from the start, and words its own errors */
+    optind = 1;
+    opterr = 0;
     return n;
 }
 
@@ -43,4 +46,30 @@ const char *cli_getopt_error(int c, char **argv)
     static char reason[256];
     snprintf(reason, sizeof reason, c == ':' ? "option %s needs a value" : "unknown option %s", argv[optind - 1]);
     return reason;
+}
+
+const char *cli_one_operand(int argc, char **argv, const char *missing, const char **out)
+{
+    static char reason[256];
+    if (optind >= argc)
+        return missing;
+    if (optind + 1 < argc) {
+        snprintf(reason, sizeof reason, "unexpected argument '%s'", argv[optind + 1]);
+        return reason;
+    }
+    *out = argv[optind];
+    return NULL;
+}
+
+int cli_usage_outcome(const char *cmd, int help, const char *why, void (*usage)(FILE *), int print)
+{
+    if (!help && why == NULL)
+        return -1;
+    if (print) {
+        if (help)
+            usage(stdout);
+        else
+            fprintf(stderr, "ovatool %s: %s; try 'ovatool %s --help'\n", cmd, why, cmd);
+    }
+    return help ? EXIT_OK : EXIT_USAGE;
 }

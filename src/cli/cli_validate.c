@@ -61,8 +61,6 @@ static const char *parse(int argc, char **argv, vargs *a)
     struct option lo[N_OPTS + 1];
     char short_opts[16];
     cli_getopt_table(OPTS, N_OPTS, lo, short_opts, sizeof short_opts);
-    optind = 1;
-    opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, short_opts, lo, NULL)) != -1) {
         switch (c) {
@@ -84,14 +82,7 @@ static const char *parse(int argc, char **argv, vargs *a)
             return cli_getopt_error(c, argv);
         }
     }
-    if (optind >= argc)
-        return "missing the OVA file";
-    if (optind + 1 < argc) {
-        snprintf(reason, sizeof reason, "unexpected argument '%s'", argv[optind + 1]);
-        return reason;
-    }
-    a->path = argv[optind];
-    return NULL;
+    return cli_one_operand(argc, argv, "missing the OVA file", &a->path);
 }
 
 static void log_cb(void *ctx, const char *msg)
@@ -239,15 +230,10 @@ int cli_validate(int argc, char **argv)
     memset(&a, 0, sizeof a);
     a.target = "any";
     const char *why = parse(argc, argv, &a);
-    if (a.help || why != NULL) {
-        if (rank == 0) {
-            if (a.help)
-                validate_usage(stdout);
-            else
-                fprintf(stderr, "ovatool validate: %s; try 'ovatool validate --help'\n", why);
-        }
+    int outcome = cli_usage_outcome("validate", a.help, why, validate_usage, rank == 0);
+    if (outcome >= 0) {
         MPI_Finalize();
-        return a.help ? EXIT_OK : EXIT_USAGE;
+        return outcome;
     }
     /* a schema that ships with ovatool and is missing is a broken install,
      * not a reason to call an OVA valid unchecked */

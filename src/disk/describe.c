@@ -19,6 +19,7 @@
 #include "format/vmdk_stream.h"
 #include "ovatool/limits.h"
 #include "util/io.h"
+#include "util/log.h"
 
 static void extents_free(ova_extent *x, size_t n)
 {
@@ -250,11 +251,10 @@ static ova_status check_confined(const confine *c, const char *by, const char *r
         st = ova_err_set(err, OVA_E_UNSUPPORTED,
                          "%s%s%s %s resolves to %s, outside the VM's folder %s: refused (--confine)", by, sep, role,
                          path, real, c->root);
-    } else if (!inside && c->o->log != NULL) {
-        char msg[OVA_ERR_MAX];
-        snprintf(msg, sizeof msg, "%s%s%s %s resolves to %s, outside the VM's folder %s (--confine would refuse it)",
-                 by, sep, role, path, real, c->root);
-        c->o->log(c->o->log_ctx, 1, msg);
+    } else if (!inside) {
+        ova_logf(c->o->log, c->o->log_ctx, 1,
+                 "%s%s%s %s resolves to %s, outside the VM's folder %s (--confine would refuse it)", by, sep, role,
+                 path, real, c->root);
     }
     free(real);
     return st;

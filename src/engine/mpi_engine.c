@@ -1,5 +1,6 @@
 /* mpi_engine.c - pieces the export engine's files share (mpi_engine.h). */
 #include "engine/mpi_engine.h"
+#include "util/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,14 +14,12 @@ double ova_engine_seconds(const struct timespec *t0)
 
 void ova_engine_log(ova_engine *e, int level, const char *fmt, ...)
 {
-    if (e->hooks.log == NULL || e->rank != 0)
+    if (e->rank != 0)
         return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    ova_vlogf(e->hooks.log, e->hooks.ctx, level, fmt, ap);
     va_end(ap);
-    e->hooks.log(e->hooks.ctx, level, msg);
 }
 
 /* Blocking MPI calls in Open MPI spin on a core while they wait. The

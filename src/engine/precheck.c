@@ -44,6 +44,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "engine/ova_target.h"
 #include "format/tar.h"
 #include "format/vmdk_stream.h"
@@ -102,18 +103,7 @@ void ova_estimate_output(const ova_prepared *p, ova_codec_kind codec, int level,
     e->worst += EST_FRONT_LIKELY + EST_TRAILER;
 }
 
-static void logf_(const ova_check_opts *o, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void logf_(const ova_check_opts *o, int level, const char *fmt, ...)
-{
-    if (o->log == NULL)
-        return;
-    char msg[OVA_ERR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    o->log(o->log_ctx, level, msg);
-}
+#define logf_(o, level, ...) ova_logf((o)->log, (o)->log_ctx, level, __VA_ARGS__)
 
 /* The folder the OVA goes to: it must exist, be a folder, and let this
  * user create files in it. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/log.h"
 #include "engine/ova_writer.h"
 #include "engine/plan.h"
 #include "engine/unit.h"
@@ -26,18 +27,7 @@ typedef struct prep_ctx {
     int lock_warned;
 } prep_ctx;
 
-static void logf_(const prep_ctx *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void logf_(const prep_ctx *c, int level, const char *fmt, ...)
-{
-    if (c->opts->log == NULL)
-        return;
-    char msg[OVA_ERR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    c->opts->log(c->opts->log_ctx, level, msg);
-}
+#define logf_(c, level, ...) ova_logf((c)->opts->log, (c)->opts->log_ctx, level, __VA_ARGS__)
 
 /* A running (or crashed) VM keeps a lock folder "<file>.lck" beside its VMX
  * and each file of its disks. Exporting it would copy disks mid-write:
