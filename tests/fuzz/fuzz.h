@@ -68,8 +68,11 @@ int fuzz_disk_names_local(const uint8_t *data, size_t size);
  * read it through ova_disk_reader: the first 192 KiB in chunks that cross
  * grain boundaries (compared with one read of the same range), windows
  * spread over the capacity, and the end. Returns what happened; why (may be
- * NULL) gets the first error message. */
-enum { FUZZ_DISK_REFUSED = 0, FUZZ_DISK_READ_FAILED = 1, FUZZ_DISK_OK = 2 };
+ * NULL) gets the first error message. DECLINED: describe understood the
+ * disk and refused it on purpose (OVA_E_UNSUPPORTED: encrypted, a raw
+ * device), which a sound VMDK stream may legitimately be; REFUSED: any
+ * other describe failure. */
+enum { FUZZ_DISK_REFUSED = 0, FUZZ_DISK_READ_FAILED = 1, FUZZ_DISK_OK = 2, FUZZ_DISK_DECLINED = 3 };
 int fuzz_disk_exercise(const char *path, char *why, size_t why_cap);
 
 #endif

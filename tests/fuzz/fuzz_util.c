@@ -292,7 +292,7 @@ int fuzz_disk_exercise(const char *path, char *why, size_t why_cap)
     }
     if (st != OVA_OK) {
         snprintf(why, why_cap, "%s", err.msg);
-        return FUZZ_DISK_REFUSED;
+        return st == OVA_E_UNSUPPORTED ? FUZZ_DISK_DECLINED : FUZZ_DISK_REFUSED;
     }
     /* what describe yields must be good enough for a reader (disk.h) */
     ova_err cerr = { 0 };
