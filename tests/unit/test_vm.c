@@ -423,7 +423,7 @@ static void test_disk_paths(void **state)
     ova_vm *vm = build("scsi0.present = \"TRUE\"\n"
                        "scsi0:0.present = \"TRUE\"\nscsi0:0.fileName = \"My VM.vmdk\"\n"
                        "scsi0:1.present = \"TRUE\"\nscsi0:1.fileName = \"disks/data disk 2.vmdk\"\n"
-                       "scsi0:2.present = \"TRUE\"\nscsi0:2.fileName = \"../shared/base.vmdk\"\n"
+                       "scsi0:2.present = \"TRUE\"\nscsi0:2.fileName = \"../common/base.vmdk\"\n"
                        "scsi0:3.present = \"TRUE\"\nscsi0:3.fileName = \"/data/vmfs/abs disk.vmdk\"\n"
                        "scsi0:4.present = \"TRUE\"\n"
                        "scsi0:4.fileName = \"C:\\Users\\Jos|C3|A9\\Documents\\Virtual Machines\\Win 10\\Win 10-0.vmdk\"\n"
@@ -434,7 +434,7 @@ static void test_disk_paths(void **state)
     assert_int_equal(vm->n_devices, 8);
     assert_string_equal(find_dev(vm, "scsi0:0")->path, "/vms/My VM/My VM.vmdk");
     assert_string_equal(find_dev(vm, "scsi0:1")->path, "/vms/My VM/disks/data disk 2.vmdk");
-    assert_string_equal(find_dev(vm, "scsi0:2")->path, "/vms/My VM/../shared/base.vmdk");
+    assert_string_equal(find_dev(vm, "scsi0:2")->path, "/vms/My VM/../common/base.vmdk");
     assert_string_equal(find_dev(vm, "scsi0:3")->path, "/data/vmfs/abs disk.vmdk");
     const ova_device *win = find_dev(vm, "scsi0:4");
     assert_string_equal(win->file_name,
