@@ -75,4 +75,10 @@ int fuzz_disk_names_local(const uint8_t *data, size_t size);
 enum { FUZZ_DISK_REFUSED = 0, FUZZ_DISK_READ_FAILED = 1, FUZZ_DISK_OK = 2, FUZZ_DISK_DECLINED = 3 };
 int fuzz_disk_exercise(const char *path, char *why, size_t why_cap);
 
+/* A problem list as the CLI will print it: no line holds a control
+ * character (they would reach the terminal), as many lines come out as
+ * the list says it kept, and it kept no more than it counted. */
+struct ova_vlist;
+void fuzz_check_problem_lines(const struct ova_vlist *l);
+
 #endif

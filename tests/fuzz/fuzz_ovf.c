@@ -55,16 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     close(fd);
     if (st != OVA_OK && err.msg[0] == '\0')
         fuzz_fail("ova_vovf_check failed without a message");
-    size_t pos = 0, len, lines = 0;
-    const char *s;
-    while ((s = ova_vlist_next(&v.problems, &pos, &len)) != NULL) {
-        for (size_t i = 0; i < len; i++)
-            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-                fuzz_fail("problem line holds control character 0x%02x", (unsigned char)s[i]);
-        lines++;
-    }
-    if (lines != v.problems.kept)
-        fuzz_fail("%zu problem lines, %zu kept", lines, v.problems.kept);
+    fuzz_check_problem_lines(&v.problems);
     ova_validation_free(&v);
     return 0;
 }

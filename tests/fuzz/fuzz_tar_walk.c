@@ -39,12 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fuzz_fail("member %zu is truncated but not the last", i);
             prev_end = m[i].offset + m[i].size;
         }
-        size_t pos = 0, len;
-        const char *s;
-        while ((s = ova_vlist_next(&probs, &pos, &len)) != NULL)
-            for (size_t i = 0; i < len; i++)
-                if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-                    fuzz_fail("problem line holds control character 0x%02x", (unsigned char)s[i]);
+        fuzz_check_problem_lines(&probs);
     } else if (m != NULL || n != 0) {
         fuzz_fail("ova_vtar_walk failed but returned members");
     }

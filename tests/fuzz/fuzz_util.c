@@ -16,6 +16,7 @@
 #include "ovatool/descriptor.h"
 #include "ovatool/disk.h"
 #include "ovatool/limits.h"
+#include "ovatool/validate.h"
 #include "disk/sparse.h"
 
 void fuzz_fail(const char *fmt, ...)
@@ -340,4 +341,18 @@ int fuzz_disk_exercise(const char *path, char *why, size_t why_cap)
     ova_disk_reader_close(&r);
     ova_disk_info_free(&d);
     return ok ? FUZZ_DISK_OK : FUZZ_DISK_READ_FAILED;
+}
+
+void fuzz_check_problem_lines(const struct ova_vlist *l)
+{
+    size_t pos = 0, len, lines = 0;
+    const char *s;
+    while ((s = ova_vlist_next(l, &pos, &len)) != NULL) {
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+                fuzz_fail("problem line %zu holds control character 0x%02x", lines + 1, (unsigned char)s[i]);
+        lines++;
+    }
+    if (lines != l->kept || l->kept > l->count)
+        fuzz_fail("problem list: %zu lines, kept %zu, count %llu", lines, l->kept, (unsigned long long)l->count);
 }

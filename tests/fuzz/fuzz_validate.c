@@ -37,16 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (v.grains_inflated > v.grains)
             fuzz_fail("%llu grains inflated, %llu walked", (unsigned long long)v.grains_inflated,
                       (unsigned long long)v.grains);
-        size_t pos = 0, len, lines = 0;
-        const char *s;
-        while ((s = ova_vlist_next(&v.problems, &pos, &len)) != NULL) {
-            for (size_t i = 0; i < len; i++)
-                if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-                    fuzz_fail("problem line holds control character 0x%02x", (unsigned char)s[i]);
-            lines++;
-        }
-        if (lines != v.problems.kept)
-            fuzz_fail("%zu problem lines, %zu kept", lines, v.problems.kept);
+        fuzz_check_problem_lines(&v.problems);
     }
     ova_validation_free(&v);
     return 0;

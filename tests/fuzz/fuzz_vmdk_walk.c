@@ -52,20 +52,6 @@ static void walk(const uint8_t *data, size_t size, int chunked, walked *out)
     ova_vmdk_walk_free(&w);
 }
 
-static void check_lines(const ova_vlist *l)
-{
-    size_t pos = 0, len, lines = 0;
-    const char *s;
-    while ((s = ova_vlist_next(l, &pos, &len)) != NULL) {
-        for (size_t i = 0; i < len; i++)
-            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-                fuzz_fail("problem line %zu holds control character 0x%02x", lines + 1, (unsigned char)s[i]);
-        lines++;
-    }
-    if (lines != l->kept || l->kept > l->count)
-        fuzz_fail("problem list: %zu lines, kept %zu, count %llu", lines, l->kept, (unsigned long long)l->count);
-}
-
 /* The file name on the one extent line of the embedded descriptor, if it
  * is a plain local name; else 0 (the check is skipped). */
 static int extent_name(const uint8_t *data, size_t size, char *name, size_t cap)
@@ -170,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     b.probs.text.data ? b.probs.text.data : "");
             fuzz_fail("walk problems differ fed at once and fed in chunks (above)");
         }
-        check_lines(&a.probs);
+        fuzz_check_problem_lines(&a.probs);
         if (a.f.sound && a.probs.count != 0)
             fuzz_fail("a sound disk with %llu problems", (unsigned long long)a.probs.count);
         if (a.f.sound)
