@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "unit_skip.h"
+#include "unit_shell.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -33,31 +34,14 @@ static char g_dir[PATH_MAX];
 
 /* ---- helpers ---- */
 
-__attribute__((format(printf, 1, 2)))
-static void sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ( ", g_dir);
-    va_list ap;
-    va_start(ap, fmt);
-    n += vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + n, sizeof cmd - (size_t)n, " ) >/dev/null");
-    int rc = system(cmd);
-    if (rc != 0)
-        fail_msg("command failed (%d): %s", rc, cmd);
-}
+/* a shell command in the test folder that must succeed (stdout dropped) */
+#define sh(...)                                                                                                   \
+    do {                                                                                                          \
+        if (unit_run(g_dir, 1, __VA_ARGS__) != 0)                                                                 \
+            fail_msg("command failed: " __VA_ARGS__);                                                             \
+    } while (0)
 
-/* name inside the test folder (a few rotating buffers) */
-static const char *P(const char *name)
-{
-    static char bufs[4][PATH_MAX];
-    static int k;
-    char *b = bufs[k++ % 4];
-    if (snprintf(b, PATH_MAX, "%s/%s", g_dir, name) >= PATH_MAX)
-        fail_msg("path too long: %s", name);
-    return b;
-}
+#define P(name) unit_path(g_dir, (name))
 
 static ova_disk_info *describe_ok(const char *name)
 {

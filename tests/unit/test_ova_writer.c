@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "unit_skip.h"
+#include "unit_shell.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -34,19 +35,7 @@ static int g_have_tools;
 
 /* ---- helpers ---- */
 
-/* Run a shell command in the test folder; its exit status. */
-__attribute__((format(printf, 1, 2)))
-static int run(const char *fmt, ...)
-{
-    char cmd[8192];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ( ", g_dir);
-    va_list ap;
-    va_start(ap, fmt);
-    n += vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + n, sizeof cmd - (size_t)n, " )");
-    return system(cmd);
-}
+#define run(...) unit_run(g_dir, 0, __VA_ARGS__)
 
 #define SH(...)                                                                                                   \
     do {                                                                                                          \
@@ -54,16 +43,7 @@ static int run(const char *fmt, ...)
             fail_msg("command failed: " __VA_ARGS__);                                                             \
     } while (0)
 
-/* name inside the test folder (a few rotating buffers) */
-static const char *P(const char *name)
-{
-    static char bufs[4][PATH_MAX];
-    static int k;
-    char *b = bufs[k++ % 4];
-    if (snprintf(b, PATH_MAX, "%s/%s", g_dir, name) >= PATH_MAX)
-        fail_msg("path too long: %s", name);
-    return b;
-}
+#define P(name) unit_path(g_dir, (name))
 
 static int exists(const char *name)
 {
@@ -215,12 +195,6 @@ static ova_writer_opts writer_opts(ova_sha sha, int buffered)
 
 /* ---- fixtures ---- */
 
-static int have(const char *cmd)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "command -v %s >/dev/null 2>&1", cmd);
-    return system(buf) == 0;
-}
 
 static int setup(void **state)
 {
@@ -229,8 +203,8 @@ static int setup(void **state)
     snprintf(g_dir, sizeof g_dir, "%s/test_ova_writer.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(g_dir) == NULL)
         return -1;
-    g_have_tools = have("qemu-img") && have("qemu-io") && have("tar") && have("sha1sum") && have("sha256sum") &&
-                   have("sha512sum");
+    g_have_tools = unit_have("qemu-img") && unit_have("qemu-io") && unit_have("tar") && unit_have("sha1sum") && unit_have("sha256sum") &&
+                   unit_have("sha512sum");
     if (g_have_tools)
         make_vm();
     return 0;

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "unit_skip.h"
+#include "unit_shell.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -23,15 +24,7 @@
 static char g_dir[PATH_MAX];
 static int g_have_qemu;
 
-static const char *P(const char *name)
-{
-    static char bufs[4][PATH_MAX];
-    static int k;
-    char *b = bufs[k++ % 4];
-    if (snprintf(b, PATH_MAX, "%s/%s", g_dir, name) >= PATH_MAX)
-        fail_msg("path too long: %s", name);
-    return b;
-}
+#define P(name) unit_path(g_dir, (name))
 
 /* What the log callback was given. */
 typedef struct logged {

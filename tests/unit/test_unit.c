@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "unit_skip.h"
+#include "unit_shell.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -29,25 +30,8 @@
 static char g_dir[PATH_MAX];
 static unsigned char *g_raw; /* the disk's content, padded with zeros to whole grains */
 
-__attribute__((format(printf, 1, 2)))
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ( ", g_dir);
-    va_list ap;
-    va_start(ap, fmt);
-    n += vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + n, sizeof cmd - (size_t)n, " ) >/dev/null");
-    return system(cmd);
-}
+#define run(...) unit_run(g_dir, 1, __VA_ARGS__)
 
-static int have(const char *cmd)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "command -v %s >/dev/null 2>&1", cmd);
-    return system(buf) == 0;
-}
 
 /* Grain 0 text-like (compresses), 1 unallocated, 2 random (will not
  * compress), 3 written as zeros (allocated, all zero), 4 random in its
@@ -79,7 +63,7 @@ static int setup(void **state)
     snprintf(g_dir, sizeof g_dir, "%s/test_unit.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(g_dir) == NULL)
         return -1;
-    if (have("qemu-img") && have("qemu-io") && make_disk() != 0)
+    if (unit_have("qemu-img") && unit_have("qemu-io") && make_disk() != 0)
         return -1;
     return 0;
 }

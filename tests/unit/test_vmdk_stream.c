@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "unit_skip.h"
+#include "unit_shell.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,19 +132,13 @@ static void t_records_and_tail(void **state)
     free(t);
 }
 
-static int have(const char *cmd)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "command -v %s >/dev/null 2>&1", cmd);
-    return system(buf) == 0;
-}
 
 /* Build a 3-grain-table disk with a partial last grain and read it back
  * with qemu-img: the bytes must equal what we compressed. */
 static void t_qemu_reads_our_stream(void **state)
 {
     (void)state;
-    if (!have("qemu-img")) {
+    if (!unit_have("qemu-img")) {
         OVA_SKIP("qemu-img not installed\n");
     }
     char dir[] = "/tmp/ovatool-stream.XXXXXX";
