@@ -29,7 +29,10 @@
 #      with 1 and 2 ranks, and nothing left on the file system.
 # Parts (d) and (g) need root (setpriv, mount); they are skipped otherwise.
 source "$(dirname "$0")/lib.sh"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-checks.XXXXXX")
+# In /tmp, not TMPDIR (the build tree): part (d) runs as user nobody, who
+# must reach this folder, and a clone in a private folder (/root, a
+# `mktemp -d`) would hide the build tree from every other user.
+WORK=$(mktemp -d "/tmp/ovatool-checks.XXXXXX")
 MOUNTS=()
 cleanup() {
   local m
@@ -169,22 +172,25 @@ else
   mkdir -m 0777 d/w
   mkdir -m 1777 d/tmp
   chmod 0755 "$WORK"
+  # the tool as nobody can reach it (the build tree may sit in a private folder)
+  mkdir -m 0755 nbbin && cp "$OVATOOL" nbbin/ovatool && chmod 0755 nbbin/ovatool
+  NBTOOL=$WORK/nbbin/ovatool
   cp vm/vm.vmdk vm/vm-flat.vmdk vm/vm.vmx d/vm/
   chmod 0644 d/vm/*
   uid=$(id -u nobody)
-  if ! "${NB[@]}" test -x "$OVATOOL" -a -r d/vm/vm.vmx -a -w d/w; then
-    skip_part "(d) as user nobody (nobody cannot reach $OVATOOL or $WORK)"
+  if ! "${NB[@]}" test -x "$NBTOOL" -a -r d/vm/vm.vmx -a -w d/w; then
+    skip_part "(d) as user nobody (nobody cannot reach $NBTOOL or $WORK)"
   else
     asnobody() { "${NB[@]}" env HOME=/ TMPDIR="$WORK/d/tmp" "$@"; }
     chmod 0600 d/vm/vm-flat.vmdk
     want="d/vm/vm-flat.vmdk: not readable by user nobody (uid $uid); run as a user who can read it or fix its permissions"
-    failed "$want" 1 asnobody "$OVATOOL" export d/vm/vm.vmx -o d/w/vm.ova
-    failed "$want" 1 asnobody "$OVATOOL" export d/vm/vm.vmx -o d/w/vm.ova --dry-run
-    failed "$want" 1 asnobody "$MPIEXEC" -n 2 --oversubscribe "$OVATOOL" export d/vm/vm.vmx -o d/w/vm.ova
+    failed "$want" 1 asnobody "$NBTOOL" export d/vm/vm.vmx -o d/w/vm.ova
+    failed "$want" 1 asnobody "$NBTOOL" export d/vm/vm.vmx -o d/w/vm.ova --dry-run
+    failed "$want" 1 asnobody "$MPIEXEC" -n 2 --oversubscribe "$NBTOOL" export d/vm/vm.vmx -o d/w/vm.ova
     chmod 0644 d/vm/vm-flat.vmdk
     chmod 0600 d/vm/vm.vmdk
     failed "d/vm/vm.vmdk: not readable by user nobody (uid $uid); run as a user who can read it" 1 \
-      asnobody "$OVATOOL" export d/vm/vm.vmx -o d/w/vm.ova
+      asnobody "$NBTOOL" export d/vm/vm.vmx -o d/w/vm.ova
     chmod 0644 d/vm/vm.vmdk
     # a snapshot parent's extent, found through the child's parentFileNameHint
     mkdir -m 0755 d/chain
@@ -193,15 +199,15 @@ else
     write_vmx d/chain/vm.vmx vm-000001.vmdk
     chmod 0644 d/chain/*
     chmod 0600 d/chain/vm-flat.vmdk
-    rc=0; asnobody "$OVATOOL" export d/chain/vm.vmx -o d/w/vm.ova --dry-run > out.log 2> err.log || rc=$?
+    rc=0; asnobody "$NBTOOL" export d/chain/vm.vmx -o d/w/vm.ova --dry-run > out.log 2> err.log || rc=$?
     [ "$rc" = 1 ] && grep -qE "ovatool: error: (.*/)?d/chain/vm-flat\.vmdk: not readable by user nobody \(uid $uid\); run as a user who can read it or fix its permissions\$" err.log \
       || { cat err.log; fail "(d) an unreadable snapshot parent's extent: exit $rc"; }
     note "(d) parent's extent: $(grep 'ovatool: error:' err.log | sed 's/^\[[^]]*\] //')"
     failed "d/ro: not writable by user nobody (uid $uid) (the folder of -o d/ro/vm.ova); run as a user who can write there" 1 \
-      asnobody "$OVATOOL" export d/vm/vm.vmx -o d/ro/vm.ova
-    failed "d/ro: not writable by user nobody (uid $uid)" 1 asnobody "$OVATOOL" export d/vm/vm.vmx -o d/ro/vm.ova --dry-run
+      asnobody "$NBTOOL" export d/vm/vm.vmx -o d/ro/vm.ova
+    failed "d/ro: not writable by user nobody (uid $uid)" 1 asnobody "$NBTOOL" export d/vm/vm.vmx -o d/ro/vm.ova --dry-run
     [ -z "$(find d/ro d/w -mindepth 1)" ] || { ls -la d/ro d/w; fail "(d) files left behind"; }
-    asnobody "$OVATOOL" export d/vm/vm.vmx -o d/w/vm.ova -q || fail "(d) nobody cannot export a readable VM"
+    asnobody "$NBTOOL" export d/vm/vm.vmx -o d/w/vm.ova -q || fail "(d) nobody cannot export a readable VM"
   fi
 fi
 note "(d) permissions: $((SECONDS - t)) s"

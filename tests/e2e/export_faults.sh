@@ -29,7 +29,10 @@
 # Needs root (mknod, mount, setpriv); exit 77 (skipped) otherwise.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (mknod, mount, setpriv)"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-faults.XXXXXX")
+# In /tmp, not TMPDIR (the build tree): part (d) runs as user nobody, who
+# must reach this folder, and a clone in a private folder (/root, a
+# `mktemp -d`) would hide the build tree from every other user.
+WORK=$(mktemp -d "/tmp/ovatool-faults.XXXXXX")
 BG=()  # background exports, stopped at exit
 cleanup() {
   local p
@@ -198,22 +201,25 @@ mkdir -m 0755 acc acc/vm acc/ro
 mkdir -m 0777 acc/w
 mkdir -m 1777 acc/tmp                       # nobody's TMPDIR (mpirun's session folder)
 chmod 0755 "$WORK"
+# the tool as nobody can reach it (the build tree may sit in a private folder)
+mkdir -m 0755 nbbin && cp "$OVATOOL" nbbin/ovatool && chmod 0755 nbbin/ovatool
+NBTOOL=$WORK/nbbin/ovatool
 truncate -s 4M acc/vm/src.raw
 head -c 1048576 /dev/urandom | dd of=acc/vm/src.raw bs=1M seek=1 conv=notrunc status=none
 qemu-img convert -q -f raw -O vmdk -o subformat=monolithicFlat acc/vm/src.raw acc/vm/acc.vmdk
 rm acc/vm/src.raw
 write_vmx acc/vm/acc.vmx acc.vmdk acc
 chmod 0644 acc/vm/*
-if ! "${NB[@]}" test -x "$OVATOOL" -a -r acc/vm/acc.vmx -a -w acc/w; then
-  skip_part "(d) EACCES as nobody (nobody cannot reach $OVATOOL or $WORK)"
+if ! "${NB[@]}" test -x "$NBTOOL" -a -r acc/vm/acc.vmx -a -w acc/w; then
+  skip_part "(d) EACCES as nobody (nobody cannot reach $NBTOOL or $WORK)"
 else
   # denied RANKS OUT WANT_RE: the export as nobody exits 1 with one error matching WANT_RE
   denied() {
     local n=$1 out=$2 want=$3 rc=0
     if [ "$n" = 1 ]; then
-      "${NB[@]}" env HOME=/ TMPDIR="$WORK/acc/tmp" "$OVATOOL" export acc/vm/acc.vmx -o "$out" --progress 0 > log 2>&1 || rc=$?
+      "${NB[@]}" env HOME=/ TMPDIR="$WORK/acc/tmp" "$NBTOOL" export acc/vm/acc.vmx -o "$out" --progress 0 > log 2>&1 || rc=$?
     else
-      "${NB[@]}" env HOME=/ TMPDIR="$WORK/acc/tmp" "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export acc/vm/acc.vmx -o "$out" --progress 0 > log 2>&1 || rc=$?
+      "${NB[@]}" env HOME=/ TMPDIR="$WORK/acc/tmp" "$MPIEXEC" -n "$n" --oversubscribe "$NBTOOL" export acc/vm/acc.vmx -o "$out" --progress 0 > log 2>&1 || rc=$?
     fi
     [ "$rc" = 1 ] || { cat log; fail "(d) $n rank(s), -o $out: exit $rc, not 1"; }
     grep -qE "ovatool: error: $want\$" log || { cat log; fail "(d) $n rank(s), -o $out: no error matching '$want'"; }
@@ -234,7 +240,7 @@ else
   denied 1 acc/w/acc.ova ".*acc/vm/acc\.vmdk: not readable by $nb; run as a user who can read it or fix its permissions"
   chmod 0644 acc/vm/acc.vmdk
   # and with everything readable, nobody's export works
-  "${NB[@]}" env HOME=/ TMPDIR="$WORK/acc/tmp" "$OVATOOL" export acc/vm/acc.vmx -o acc/w/acc.ova -q \
+  "${NB[@]}" env HOME=/ TMPDIR="$WORK/acc/tmp" "$NBTOOL" export acc/vm/acc.vmx -o acc/w/acc.ova -q \
     || fail "(d) nobody cannot export a readable VM into a writable folder"
   note "(d) EACCES: $((SECONDS - t)) s"
 fi
