@@ -82,11 +82,13 @@ ova_status ova_prepared_set_output(ova_prepared *p, const char *output, ova_err 
 /* Free and set *p to NULL. Accepts NULL. */
 void ova_prepared_free(ova_prepared **p);
 
-/* The unit size and window for a job of ranks ranks running threads_total
- * compression threads in all, with mem_limit bytes per rank for units in
- * flight: *unit_grains grains per unit (a power of two, 16..512) and
- * *window units in flight at most. Why these sizes: prepare.c. */
-void ova_prepare_unit_size(uint64_t mem_limit, int ranks, int threads_total, uint32_t *unit_grains,
+/* The unit size and window for a job of ranks ranks, the busiest of them
+ * running rank_threads compression threads, with mem_limit bytes per rank
+ * for units in flight: *unit_grains grains per unit (a power of two,
+ * 16..512) and *window units one rank's limit holds. The total thread
+ * count plays no part: each rank's memory decides. Why these sizes:
+ * prepare.c. */
+void ova_prepare_unit_size(uint64_t mem_limit, int ranks, int rank_threads, uint32_t *unit_grains,
                            uint64_t *window);
 
 /* ---- before the first byte of disk data: output, target, space ---------- */

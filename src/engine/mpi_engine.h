@@ -6,7 +6,11 @@
  *
  * Messages (all on a private duplicate of the caller's communicator):
  *   REQ    worker thread -> rank 0   int32 thread index: "give me a unit"
- *   GRANT  rank 0 -> worker thread   int64 unit, or -1 = stop; tag GRANT + thread index
+ *   GRANT  rank 0 -> worker thread   int64 unit (or -1 = stop) and int64 cleared (1: rank 0
+ *                                    has room for its result, send it when done; 0: send
+ *                                    READY first); tag GRANT + thread index
+ *   READY  worker thread -> rank 0   int64 unit + int64 thread index: "my result is done"
+ *   CLEAR  rank 0 -> worker thread   int64 unit: "send it now"; tag CLEAR + thread index
  *   RESULT worker thread -> rank 0   a unit result (ova_unit_hdr + records)
  *   ERROR  worker thread -> rank 0   int64 unit (or -1) + message text; the thread then ends
  *   WAKE   rank 0 -> rank 0          wakes the service loop after the window moved or
@@ -28,9 +32,11 @@
 #include "ovatool/export.h"
 #include "ovatool/prepare.h"
 
-enum { TAG_REQ = 1, TAG_RESULT, TAG_ERROR, TAG_WAKE, TAG_GRANT = 100 };
+enum { TAG_REQ = 1, TAG_RESULT, TAG_ERROR, TAG_WAKE, TAG_READY, TAG_GRANT = 100, TAG_CLEAR = 100 + 1024 };
 
 typedef struct ova_pending { int src, tid; } ova_pending; /* a request waiting for the window */
+/* a finished remote result waiting for room at rank 0 */
+typedef struct ova_ready { int src, tid; uint64_t unit; } ova_ready;
 
 typedef struct ova_engine {
     const ova_export_opts *opts;
@@ -44,8 +50,9 @@ typedef struct ova_engine {
     size_t unit_max;
     ova_export_hooks hooks;
 
-    /* threads of this rank */
+    /* threads of this rank; rank 0: the most threads any rank runs */
     int n_threads;
+    int n_threads_max;
     ova_cores cores;
 
     /* rank 0: dispatch and write state, under mu */
@@ -54,14 +61,23 @@ typedef struct ova_engine {
     pthread_cond_t cv_write;   /* a result arrived or job ended */
     uint64_t next_unit;        /* next unit to grant */
     uint64_t write_head;       /* next unit to write */
+    /* Two windows (mpi_export.c sizes them). Units are granted while
+     * unit < write_head + window: enough for every thread of the job to
+     * have one. Rank 0 takes in or files a result only while unit <
+     * write_head + hold: what rank 0's own memory limit holds beside its
+     * threads' units; results beyond it wait at their senders (READY and
+     * CLEAR) or in rank 0's threads. Alone, hold == window. */
     uint64_t window;
-    unsigned char **slots;     /* results waiting to be written, by unit % window */
+    uint64_t hold;
+    unsigned char **slots;     /* results waiting to be written, by unit % hold */
     int failed;
     ova_err first_err;
     int first_from;            /* the rank whose failure first_err reports (0: rank 0's own) */
     int service_running;
     ova_pending *pend;
     size_t n_pend;
+    ova_ready *ready;          /* finished remote results not yet cleared to come in */
+    size_t n_ready;
     ova_writer *writer;
     ova_export_stats *stats;
     struct timespec t0;
@@ -78,6 +94,7 @@ typedef struct ova_worker {
     const struct ova_unit_io *io; /* how it takes and delivers units: rank 0's or another rank's */
     int tid;
     unsigned char *blob;          /* a result buffer it still holds; freed when it ends */
+    int cleared;                  /* other ranks: rank 0 has room for the current unit's result */
 } ova_worker;
 
 /* Set up worker tid of e's rank; then run ova_worker_main(w) on a thread. */

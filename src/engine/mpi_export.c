@@ -62,8 +62,19 @@ static ova_status plan_rank0(ova_engine *e, int threads_total, ova_buf *packed, 
     ova_check_result cr;
     if ((st = ova_prepare_check(e->prep, &co, &cr, err)) != OVA_OK)
         return st;
+    /* Units by one rank's memory (prepare.c). Rank 0 keeps its threads'
+     * units and, within the rest of its limit, the results waiting to be
+     * written (hold); the grant window adds a unit for every thread of the
+     * job, whose results wait at their senders until they fit. Alone, one
+     * window bounds it all, as the hold includes rank 0's threads. */
     uint32_t ug;
-    ova_prepare_unit_size(o->mem_limit, e->size, threads_total, &ug, &e->window);
+    uint64_t per_rank;
+    ova_prepare_unit_size(o->mem_limit, e->size, e->n_threads_max, &ug, &per_rank);
+    e->window = e->hold = per_rank;
+    if (e->size > 1) {
+        e->hold = per_rank > (uint64_t)e->n_threads + 1 ? per_rank - (uint64_t)e->n_threads : 1;
+        e->window = e->hold + (uint64_t)threads_total;
+    }
     if ((st = ova_plan_from_prepared(e->prep, ug, &e->plan, err)) != OVA_OK)
         return st;
     if (o->dry_run) {
@@ -159,15 +170,17 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
         ova_writer_note_progress(0, stats->bytes_in);
         ova_engine_log(e, 0,
                        "exporting %zu disk(s), %.2f GiB, as %llu units of %u grains; %d rank(s), %d compression "
-                       "thread(s); %s level %d, %s; memory limit %llu MiB per rank (%llu units in flight); output %s",
+                       "thread(s); %s level %d, %s; memory limit %llu MiB per rank (%llu units in flight, %llu "
+                       "waiting at rank 0); output %s",
                        e->plan->n_disks, (double)stats->bytes_in / 1073741824.0, (unsigned long long)e->n_units,
                        e->plan->unit_grains, e->size, threads_total, ova_codec_name(opts->codec), opts->level,
                        opts->store_incompressible ? "incompressible grains stored" : "every grain compressed",
                        (unsigned long long)(opts->mem_limit >> 20), (unsigned long long)e->window,
-                       ova_writer_direct(e->writer) ? "with O_DIRECT" : "through the page cache");
-        e->slots = calloc((size_t)e->window, sizeof *e->slots);
+                       (unsigned long long)e->hold, ova_writer_direct(e->writer) ? "with O_DIRECT" : "through the page cache");
+        e->slots = calloc((size_t)e->hold, sizeof *e->slots);
         e->pend = calloc((size_t)remote_threads + 1, sizeof *e->pend);
-        if (e->slots == NULL || e->pend == NULL)
+        e->ready = calloc((size_t)remote_threads + 1, sizeof *e->ready);
+        if (e->slots == NULL || e->pend == NULL || e->ready == NULL)
             ova_engine_fail0(e, 0, OVA_E_NOMEM, "rank 0: out of memory for the unit window");
         e->service_running = e->size > 1;
     }
@@ -284,6 +297,7 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
         e->n_threads = MAX_THREADS;
     int threads_total = 0;
     MPI_Reduce(&e->n_threads, &threads_total, 1, MPI_INT, MPI_SUM, 0, e->comm);
+    MPI_Reduce(&e->n_threads, &e->n_threads_max, 1, MPI_INT, MPI_MAX, 0, e->comm);
     int remote_threads = threads_total - e->n_threads; /* rank 0's view */
 
     ova_status st = phase_plan(e, threads_total, err);
@@ -298,10 +312,11 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
         ova_disk_reader_close(&e->readers[i]);
     free(e->readers);
     /* results never written (after a failure) */
-    for (uint64_t i = 0; e->slots != NULL && i < e->window; i++)
+    for (uint64_t i = 0; e->slots != NULL && i < e->hold; i++)
         free(e->slots[i]);
     free(e->slots);
     free(e->pend);
+    free(e->ready);
     ova_writer_abort(&e->writer);
     ova_plan_free(&e->plan);
     ova_prepared_free(&e->prep);

@@ -1,6 +1,7 @@
 /* mpi_service.c - rank 0's service loop: grants units to other ranks'
- * threads within the window, checks and files their results, and takes
- * their errors (mpi_engine.h). */
+ * threads within the window, clears their finished results to come in
+ * when rank 0 has room, checks and files them, and takes their errors
+ * (mpi_engine.h). */
 #include "engine/mpi_engine.h"
 
 #include <stdio.h>
@@ -8,6 +9,26 @@
 #include <string.h>
 
 #include "engine/unit.h"
+
+/* May unit u's result come in now (under mu)? Inside the hold window, or
+ * after a failure, when results come only to be dropped. */
+static int may_hold(const ova_engine *e, uint64_t u)
+{
+    return e->failed || u < e->write_head + e->hold;
+}
+
+/* Answer a request with unit u (-1: stop), cleared if its result will fit. */
+static void send_grant(ova_engine *e, int64_t u, int src, int tid, int cleared)
+{
+    int64_t g[2] = { u, cleared };
+    MPI_Send(g, 2, MPI_INT64_T, src, TAG_GRANT + tid, e->comm);
+}
+
+static void send_clear(ova_engine *e, const ova_ready *r)
+{
+    int64_t u = (int64_t)r->unit;
+    MPI_Send(&u, 1, MPI_INT64_T, r->src, TAG_CLEAR + r->tid, e->comm);
+}
 
 /* Decide the answer to one request (under mu): a unit, -1 = stop, or -2 = wait. */
 static int64_t decide(ova_engine *e)
@@ -52,8 +73,10 @@ static const char *bad_result(const ova_engine *e, const ova_unit_hdr *h, size_t
     if (count < sizeof *h || count - sizeof *h != h->records_len || h->records_len % OVA_SECTOR != 0)
         return "its length does not match its header";
     if (h->unit >= e->n_units || h->unit < e->write_head || h->unit >= e->next_unit ||
-        e->slots[h->unit % e->window] != NULL)
+        e->slots[h->unit % e->hold] != NULL)
         return "it names a unit that was not granted or is already in";
+    if (h->unit >= e->write_head + e->hold)
+        return "it came before rank 0 cleared it";
     size_t d;
     uint64_t first;
     uint32_t n;
@@ -89,14 +112,26 @@ void ova_engine_service(ova_engine *e, int remote_threads)
             int64_t u = decide(e);
             if (u == -2)
                 e->pend[e->n_pend++] = (ova_pending){ ms.MPI_SOURCE, tid };
+            int cleared = u >= 0 && may_hold(e, (uint64_t)u);
             pthread_mutex_unlock(&e->mu);
             if (u != -2) {
-                MPI_Send(&u, 1, MPI_INT64_T, ms.MPI_SOURCE, TAG_GRANT + tid, e->comm);
+                send_grant(e, u, ms.MPI_SOURCE, tid, cleared);
                 if (u < 0)
                     stopped++;
                 else
                     outstanding++;
             }
+        } else if (ms.MPI_TAG == TAG_READY) {
+            int64_t rd[2];
+            MPI_Recv(rd, 2, MPI_INT64_T, ms.MPI_SOURCE, TAG_READY, e->comm, MPI_STATUS_IGNORE);
+            ova_ready r = { ms.MPI_SOURCE, (int)rd[1], (uint64_t)rd[0] };
+            pthread_mutex_lock(&e->mu);
+            int now = may_hold(e, r.unit);
+            if (!now)
+                e->ready[e->n_ready++] = r;
+            pthread_mutex_unlock(&e->mu);
+            if (now)
+                send_clear(e, &r);
         } else if (ms.MPI_TAG == TAG_RESULT) {
             int fits = count > 0 && (size_t)count <= e->unit_max;
             unsigned char *blob = fits ? malloc((size_t)count) : NULL;
@@ -120,7 +155,7 @@ void ova_engine_service(ova_engine *e, int remote_threads)
             if ((size_t)count < sizeof *h)
                 bad = "it is shorter than a unit header";
             else if (!e->failed && h->status == OVA_UNIT_OK && (bad = bad_result(e, h, (size_t)count)) == NULL) {
-                e->slots[h->unit % e->window] = blob;
+                e->slots[h->unit % e->hold] = blob;
                 keep = 1;
                 pthread_cond_broadcast(&e->cv_write);
             }
@@ -168,13 +203,28 @@ void ova_engine_service(ova_engine *e, int remote_threads)
                 break;
             }
             ova_pending pq = e->pend[--e->n_pend];
+            int cleared = u >= 0 && may_hold(e, (uint64_t)u);
             pthread_mutex_unlock(&e->mu);
-            MPI_Send(&u, 1, MPI_INT64_T, pq.src, TAG_GRANT + pq.tid, e->comm);
+            send_grant(e, u, pq.src, pq.tid, cleared);
             if (u < 0)
                 stopped++;
             else
                 outstanding++;
         }
+        /* clear finished results that now fit (at most one per thread) */
+        pthread_mutex_lock(&e->mu);
+        for (size_t i = 0; i < e->n_ready;) {
+            if (!may_hold(e, e->ready[i].unit)) {
+                i++;
+                continue;
+            }
+            ova_ready r = e->ready[i];
+            e->ready[i] = e->ready[--e->n_ready];
+            pthread_mutex_unlock(&e->mu);
+            send_clear(e, &r);
+            pthread_mutex_lock(&e->mu);
+        }
+        pthread_mutex_unlock(&e->mu);
     }
     pthread_mutex_lock(&e->mu);
     e->service_running = 0;

@@ -43,15 +43,23 @@ static unsigned char *buffer_local(ova_worker *w)
     return w->blob;
 }
 
+/* rank 0: file the result once it is inside the hold window (with other
+ * ranks, units are granted further ahead than rank 0 keeps results) */
 static void deliver_local(ova_worker *w, unsigned char *blob)
 {
     ova_engine *e = w->e;
     const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
     pthread_mutex_lock(&e->mu);
-    e->slots[h->unit % e->window] = blob;
-    pthread_cond_broadcast(&e->cv_write);
+    while (!e->failed && h->unit >= e->write_head + e->hold)
+        pthread_cond_wait(&e->cv_grant, &e->mu);
+    if (!e->failed) {
+        e->slots[h->unit % e->hold] = blob;
+        pthread_cond_broadcast(&e->cv_write);
+    } else {
+        free(blob); /* the job failed: nothing will write it */
+    }
+    w->blob = NULL; /* the writer's now, or gone */
     pthread_mutex_unlock(&e->mu);
-    w->blob = NULL; /* the writer's now */
 }
 
 static void fail_local(ova_worker *w, int64_t unit, const ova_err *err)
@@ -82,11 +90,13 @@ static int64_t take_remote(ova_worker *w)
     ova_engine *e = w->e;
     int32_t tid = w->tid;
     for (;;) {
-        int64_t u;
+        int64_t g[2];
         MPI_Request req;
-        MPI_Irecv(&u, 1, MPI_INT64_T, 0, TAG_GRANT + tid, e->comm, &req);
+        MPI_Irecv(g, 2, MPI_INT64_T, 0, TAG_GRANT + tid, e->comm, &req);
         MPI_Send(&tid, 1, MPI_INT32_T, 0, TAG_REQ, e->comm);
         ova_mpi_wait(&req);
+        int64_t u = g[0];
+        w->cleared = g[1] != 0;
         if (u < 0 || !atomic_load(&e->local_abort))
             return u;
         ova_unit_hdr h;
@@ -106,9 +116,18 @@ static unsigned char *buffer_remote(ova_worker *w)
     return w->blob;
 }
 
+/* other ranks: a result rank 0 had no room for at the grant waits here,
+ * in this thread's buffer, until rank 0 clears it */
 static void deliver_remote(ova_worker *w, unsigned char *blob)
 {
     const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
+    if (!w->cleared) {
+        int64_t rd[2] = { (int64_t)h->unit, w->tid }, ok;
+        MPI_Request creq;
+        MPI_Irecv(&ok, 1, MPI_INT64_T, 0, TAG_CLEAR + w->tid, w->e->comm, &creq);
+        MPI_Send(rd, 2, MPI_INT64_T, 0, TAG_READY, w->e->comm);
+        ova_mpi_wait(&creq);
+    }
     MPI_Request sreq;
     MPI_Isend(blob, (int)(sizeof *h + h->records_len), MPI_BYTE, 0, TAG_RESULT, w->e->comm, &sreq);
     ova_mpi_wait(&sreq);
@@ -174,7 +193,7 @@ void *ova_worker_main(void *p)
 
 void ova_worker_init(ova_worker *w, ova_engine *e, int tid)
 {
-    *w = (ova_worker){ e, e->rank == 0 ? &LOCAL_IO : &REMOTE_IO, tid, NULL };
+    *w = (ova_worker){ e, e->rank == 0 ? &LOCAL_IO : &REMOTE_IO, tid, NULL, 0 };
 }
 
 void ova_worker_not_started(ova_engine *e)
@@ -182,6 +201,6 @@ void ova_worker_not_started(ova_engine *e)
     ova_err te;
     ova_err_clear(&te);
     ova_err_set(&te, OVA_E_NOMEM, "cannot start a compression thread");
-    ova_worker none = { e, &REMOTE_IO, -1, NULL };
+    ova_worker none = { e, &REMOTE_IO, -1, NULL, 0 };
     fail_remote(&none, -1, &te);
 }

@@ -24,14 +24,14 @@ void *ova_engine_write_loop(void *p)
     double next_progress = e->opts->progress_secs;
     for (;;) {
         pthread_mutex_lock(&e->mu);
-        while (!e->failed && e->write_head < e->n_units && e->slots[e->write_head % e->window] == NULL)
+        while (!e->failed && e->write_head < e->n_units && e->slots[e->write_head % e->hold] == NULL)
             pthread_cond_wait(&e->cv_write, &e->mu);
         if (e->failed || e->write_head >= e->n_units) {
             pthread_mutex_unlock(&e->mu);
             break;
         }
-        unsigned char *blob = e->slots[e->write_head % e->window];
-        e->slots[e->write_head % e->window] = NULL; /* ours now, whatever happens */
+        unsigned char *blob = e->slots[e->write_head % e->hold];
+        e->slots[e->write_head % e->hold] = NULL; /* ours now, whatever happens */
         pthread_mutex_unlock(&e->mu);
 
         const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
@@ -50,7 +50,7 @@ void *ova_engine_write_loop(void *p)
                                  e->stats->bytes_in);
         pthread_mutex_lock(&e->mu);
         e->write_head++;
-        int wake = e->service_running && e->n_pend > 0;
+        int wake = e->service_running && (e->n_pend > 0 || e->n_ready > 0);
         pthread_cond_broadcast(&e->cv_grant);
         pthread_mutex_unlock(&e->mu);
         if (wake)

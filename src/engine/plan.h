@@ -4,9 +4,9 @@
  * A unit is a run of unit_grains grains of one disk (never crossing a disk
  * or grain-table boundary): a power of two dividing 512, the grains of one
  * grain table. The engine uses 64 grains (4 MiB of disk) in a single
- * process and 512 (32 MiB) with several ranks, or fewer when the memory
- * limit would otherwise leave fewer units in flight than there are
- * compression threads. Units are numbered across disks in
+ * process and 512 (32 MiB) with several ranks, or fewer when one rank's
+ * memory limit would otherwise hold fewer than two units per thread of
+ * the busiest rank. Units are numbered across disks in
  * export order, so unit order is output order: rank 0 writes units 0, 1,
  * 2, ... whatever rank compressed them.
  */

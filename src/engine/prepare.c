@@ -262,8 +262,12 @@ void ova_prepared_free(ova_prepared **pp)
 }
 
 /* The unit size: the largest power of two of grains, up to a start size,
- * that still lets every thread have a unit in flight plus as many again
- * for reordering.
+ * that still lets every thread of the busiest rank have a unit in flight
+ * plus as many again for reordering, within that rank's own memory limit.
+ * The size depends on one rank's threads, never on how many ranks joined:
+ * every rank holds only its own threads' units (rank 0 also the results
+ * waiting to be written, which its hold window bounds: mpi_export.c), so
+ * a job of 64 ranks plans the same units as a job of 2.
  *
  * The start size depends on who compresses. Alone, rank 0's threads fill
  * a fresh result buffer per unit: at a whole grain table (512 grains,
@@ -275,13 +279,14 @@ void ova_prepared_free(ova_prepared **pp)
  * is its intake of messages, and 32 MiB units carry the same bytes in 8x
  * fewer messages: 15-20% more intake (intake_rate, 512 vs 64 grains);
  * remote threads reuse one buffer, so no faults there. */
-void ova_prepare_unit_size(uint64_t mem_limit, int ranks, int threads_total, uint32_t *unit_grains,
+void ova_prepare_unit_size(uint64_t mem_limit, int ranks, int rank_threads, uint32_t *unit_grains,
                            uint64_t *window)
 {
     uint32_t g = ranks > 1 ? OVA_UNIT_GRAINS_MANY_RANKS : OVA_UNIT_GRAINS_ONE_RANK;
+    uint64_t want = 2 * (uint64_t)(rank_threads > 0 ? rank_threads : 1);
     for (;;) {
         uint64_t w = mem_limit / ova_unit_max_size(g);
-        if (w >= 2 * (uint64_t)threads_total || g == 16) {
+        if (w >= want || g == 16) {
             *unit_grains = g;
             *window = w < 2 ? 2 : w;
             return;

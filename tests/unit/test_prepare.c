@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/unit.h"
+#include "ovatool/export.h"
 #include "ovatool/prepare.h"
 
 static char g_dir[PATH_MAX];
@@ -357,12 +359,34 @@ static void t_unit_size(void **state)
     assert_true(w >= 2);
 }
 
+/* Issue 13: units by one rank's memory, never shrunk because more ranks
+ * joined. 8 and 64 ranks of 16 threads with the default limit (512 MiB,
+ * ova_export_opts_init) plan units of at least 8 MiB, the same size, and
+ * each rank's window holds two units per thread of its own. */
+static void t_unit_size_many_ranks(void **state)
+{
+    (void)state;
+    ova_export_opts o;
+    ova_export_opts_init(&o);
+    uint32_t g8, g64;
+    uint64_t w8, w64;
+    ova_prepare_unit_size(o.mem_limit, 8, 16, &g8, &w8);
+    ova_prepare_unit_size(o.mem_limit, 64, 16, &g64, &w64);
+    assert_true((uint64_t)g8 * OVA_GRAIN_SIZE >= (8u << 20));
+    assert_true((uint64_t)g64 * OVA_GRAIN_SIZE >= (8u << 20));
+    assert_int_equal(g8, g64);
+    assert_int_equal(w8, w64);
+    assert_true(w64 >= 2 * 16);
+    assert_true(w64 * ova_unit_max_size(g64) <= o.mem_limit);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_chain_and_pairing), cmocka_unit_test(t_locks),
         cmocka_unit_test(t_output_dir),        cmocka_unit_test(t_missing_vmx),
-        cmocka_unit_test(t_unit_size),         cmocka_unit_test(t_field_warnings),
+        cmocka_unit_test(t_unit_size),         cmocka_unit_test(t_unit_size_many_ranks),
+        cmocka_unit_test(t_field_warnings),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
