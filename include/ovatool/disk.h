@@ -57,6 +57,17 @@ typedef struct ova_disk_link {
     size_t n_extents;
 } ova_disk_link;
 
+/* A run of grains [first, end) of a disk. */
+typedef struct ova_grain_run {
+    uint64_t first, end;
+} ova_grain_run;
+
+/* The data map's grain: runs start and end on multiples of it (1 MiB, the
+ * smallest unit the engine plans), or of a larger power of two when the
+ * map would otherwise pass OVA_DATA_MAP_RUNS_MAX runs. */
+#define OVA_DATA_MAP_GRAINS 16u
+#define OVA_DATA_MAP_RUNS_MAX 65536u
+
 typedef struct ova_disk_info {
     char *path;              /* the descriptor as the VMX names it (resolved) */
     char *create_type;
@@ -75,6 +86,15 @@ typedef struct ova_disk_info {
      * chain (allocated grains; data regions of flat files per SEEK_DATA).
      * An estimate for `ovatool info` and ovf:populatedSize. */
     uint64_t allocated;
+    /* Where the flattened disk may hold data, from the same scan: runs of
+     * grains in order, apart, on multiples of OVA_DATA_MAP_GRAINS (or
+     * coarser: at most OVA_DATA_MAP_RUNS_MAX runs, so memory and the plan
+     * broadcast stay bounded). Every grain outside reads as zeros, so the
+     * plan skips it. data_mapped false (an info built by hand): no map,
+     * every grain may hold data. */
+    bool data_mapped;
+    ova_grain_run *data_runs;
+    size_t n_data_runs;
 } ova_disk_info;
 
 /* Parse the descriptor at path (a text descriptor or a sparse file with an

@@ -49,6 +49,7 @@ void ova_disk_info_free(ova_disk_info **pd)
     free(d->create_type);
     free(d->tools_version);
     free(d->tools_install_type);
+    free(d->data_runs);
     free(d);
     *pd = NULL;
 }

@@ -51,7 +51,8 @@ static inline size_t ova_disk_find_extent(const ova_extent *x, size_t n, uint64_
 }
 
 /* Count d's allocated bytes (sectors some link holds data for, holes of
- * flat files left out) into d->allocated; scan.c. The last step of
+ * flat files left out) into d->allocated, and map the grains that hold
+ * them into d->data_runs; scan.c. The last step of
  * ova_disk_describe_ex. */
 ova_status ova_disk_scan_allocated(ova_disk_info *d, ova_err *err);
 

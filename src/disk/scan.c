@@ -1,6 +1,7 @@
 /* scan.c - counting the allocated bytes of a described disk (what
- * `ovatool info` and the plan report) from its grain tables and the holes
- * of its flat files, without reading disk data. */
+ * `ovatool info` and the plan report) and mapping where it may hold data
+ * (what the plan skips), from its grain tables and the holes of its flat
+ * files, without reading disk data. */
 #include "ovatool/disk.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include "disk/disk_internal.h"
 #include "disk/sparse.h"
 #include "format/vmdk_stream.h"
+#include "util/grow.h"
 #include "util/io.h"
 
 #define SCAN_WINDOW ((uint64_t)32 << 20) /* bytes of the disk the allocation scan looks at per step */
@@ -268,6 +270,82 @@ static ova_status link_next(scan *s, scan_link *sl, uint64_t pos, uint64_t *next
     return OVA_OK;
 }
 
+/* The data map being built: d's runs, their capacity and grain (a power
+ * of two of grains, OVA_DATA_MAP_GRAINS or more). */
+typedef struct data_map {
+    ova_disk_info *d;
+    size_t cap;
+    uint64_t gran;
+    uint64_t total;           /* grains of the disk */
+} data_map;
+
+/* Coarsen the map to twice its grain: every run widened to the new grain,
+ * touching runs merged. Repeated while the map is full, it bounds the map
+ * at OVA_DATA_MAP_RUNS_MAX runs whatever the disk holds (a disk with data
+ * every few MiB ends up mapped as data everywhere, which it nearly is). */
+static void map_coarsen(data_map *m)
+{
+    ova_disk_info *d = m->d;
+    m->gran *= 2;
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_data_runs; i++) {
+        uint64_t a = d->data_runs[i].first / m->gran * m->gran;
+        uint64_t b = (d->data_runs[i].end + m->gran - 1) / m->gran * m->gran;
+        if (b > m->total)
+            b = m->total;
+        if (n > 0 && a <= d->data_runs[n - 1].end) {
+            if (b > d->data_runs[n - 1].end)
+                d->data_runs[n - 1].end = b;
+        } else {
+            d->data_runs[n++] = (ova_grain_run){ a, b };
+        }
+    }
+    d->n_data_runs = n;
+}
+
+/* Add grains [a, b) (in order, after every run so far) to the map. */
+static ova_status map_add(data_map *m, uint64_t a, uint64_t b, ova_err *err)
+{
+    ova_disk_info *d = m->d;
+    a = a / m->gran * m->gran;
+    b = (b + m->gran - 1) / m->gran * m->gran;
+    if (b > m->total)
+        b = m->total;
+    if (d->n_data_runs > 0 && a <= d->data_runs[d->n_data_runs - 1].end) {
+        if (b > d->data_runs[d->n_data_runs - 1].end)
+            d->data_runs[d->n_data_runs - 1].end = b;
+        return OVA_OK;
+    }
+    while (d->n_data_runs >= OVA_DATA_MAP_RUNS_MAX) {
+        map_coarsen(m);
+        if (a / (m->gran) * m->gran <= d->data_runs[d->n_data_runs - 1].end)
+            return map_add(m, a, b, err);
+    }
+    ova_grain_run *r = ova_grow(d->data_runs, &m->cap, d->n_data_runs + 1, sizeof *r);
+    if (r == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory for the data map", d->path);
+    d->data_runs = r;
+    r[d->n_data_runs++] = (ova_grain_run){ a, b };
+    return OVA_OK;
+}
+
+/* Add the map grains of the scan's window (we its end) that hold data. */
+static ova_status map_window(data_map *m, const scan *s, uint64_t we, ova_err *err)
+{
+    const uint64_t per = (uint64_t)OVA_DATA_MAP_GRAINS * OVA_GRAIN_SIZE / OVA_SECTOR / 64; /* words */
+    ova_status st = OVA_OK;
+    for (uint64_t w0 = 0; st == OVA_OK && w0 < WIN_WORDS && s->ws + w0 * 64 * OVA_SECTOR < we; w0 += per) {
+        uint64_t any = 0;
+        for (uint64_t w = w0; w < w0 + per; w++)
+            any |= s->data[w];
+        if (any != 0) {
+            uint64_t g = (s->ws + w0 * 64 * OVA_SECTOR) / OVA_GRAIN_SIZE;
+            st = map_add(m, g, g + OVA_DATA_MAP_GRAINS, err);
+        }
+    }
+    return st;
+}
+
 ova_status ova_disk_scan_allocated(ova_disk_info *d, ova_err *err)
 {
     int nl = d->chain_depth + 1;
@@ -285,6 +363,11 @@ ova_status ova_disk_scan_allocated(ova_disk_info *d, ova_err *err)
     }
     ova_status st = OVA_OK;
     uint64_t total = 0;
+    free(d->data_runs);
+    d->data_runs = NULL;
+    d->n_data_runs = 0;
+    d->data_mapped = false;
+    data_map m = { d, 0, OVA_DATA_MAP_GRAINS, ova_stream_grains(d->capacity) };
     for (uint64_t ws = 0; st == OVA_OK && ws < d->capacity; ws += SCAN_WINDOW) {
         /* skip the windows in which no link can hold data */
         uint64_t next = UINT64_MAX;
@@ -328,6 +411,8 @@ ova_status ova_disk_scan_allocated(ova_disk_info *d, ova_err *err)
         }
         for (size_t w = 0; w < WIN_WORDS; w++)
             total += (uint64_t)__builtin_popcountll(s->data[w]);
+        if (st == OVA_OK)
+            st = map_window(&m, s, we, err);
     }
     for (int k = 0; k < nl; k++)
         if (sl[k].fd >= 0)
@@ -335,6 +420,7 @@ ova_status ova_disk_scan_allocated(ova_disk_info *d, ova_err *err)
     free(sl);
     free(s);
     d->allocated = total * OVA_SECTOR;
+    d->data_mapped = st == OVA_OK;
     return st;
 }
 

@@ -51,6 +51,8 @@ struct ova_writer {
     EVP_MD_CTX *md;
     uint64_t next_unit;
     ova_disk_stream stream;   /* the disk being written */
+    size_t at_disk;           /* the next grain to place: disk at_disk, grain at_grain */
+    uint64_t at_grain;        /* (0: that disk is not started) */
 
     /* the write-behind queue (out_file.h): the caller's thread hashes, in
      * order, and hands the bytes over with their offset */
@@ -302,6 +304,49 @@ static ova_status finish_disk(ova_writer *w, size_t d, uint64_t size, ova_err *e
     return pwrite_all(w, hdr, sizeof hdr, o->hdr_off, err);
 }
 
+/* Grains first..first+n-1 of disk d are placed: the stream's grain table,
+ * or the disk's end, and the cursor past them. */
+static ova_status grains_done(ova_writer *w, size_t d, uint64_t first, uint64_t n, ova_err *err)
+{
+    uint64_t size;
+    ova_status st = ova_disk_stream_grains_done(&w->stream, first, (uint32_t)n, &size, err);
+    if (st != OVA_OK)
+        return st;
+    if (size != 0 && (st = finish_disk(w, d, size, err)) != OVA_OK)
+        return st;
+    w->at_grain = first + n;
+    if (w->at_grain == ova_stream_grains(w->plan->disks[d]->capacity)) {
+        w->at_disk++;
+        w->at_grain = 0;
+    }
+    return OVA_OK;
+}
+
+/* Place the grains no planned unit covers, from the cursor to grain `to`
+ * of disk d (d == n_disks: to the end of the last disk). The plan leaves
+ * out units with no data anywhere in the chain (plan.h); their grains are
+ * unallocated in the stream, as zero grains of a planned unit are, so the
+ * bytes are those of a plan with every unit. A disk with no planned unit
+ * is started and finished here. */
+static ova_status skip_to(ova_writer *w, size_t d, uint64_t to, ova_err *err)
+{
+    ova_status st = OVA_OK;
+    while (st == OVA_OK && (w->at_disk < d || (w->at_disk == d && w->at_grain < to))) {
+        size_t k = w->at_disk;
+        uint64_t end = k < d ? ova_stream_grains(w->plan->disks[k]->capacity) : to;
+        if (w->at_grain == 0 && (st = start_disk(w, k, err)) != OVA_OK)
+            break;
+        /* to the end of the current group first: its table goes out if it
+         * holds data; the groups after it hold none */
+        uint64_t a = w->at_grain;
+        uint64_t group_end = (a / OVA_GT_ENTRIES + 1) * OVA_GT_ENTRIES;
+        uint64_t b = end < group_end ? end : group_end;
+        if ((st = grains_done(w, k, a, b - a, err)) == OVA_OK && b < end)
+            st = grains_done(w, k, b, end - b, err);
+    }
+    return st;
+}
+
 ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned char *records,
                            void (*release)(void *), void *owner, ova_err *err)
 {
@@ -315,8 +360,10 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
     uint64_t first;
     uint32_t n;
     ova_plan_unit(w->plan, h->unit, &d, &first, &n);
-    ova_status st;
-    if (first == 0 && (st = start_disk(w, d, err)) != OVA_OK) {
+    ova_status st = skip_to(w, d, first, err);
+    if (st == OVA_OK && first == 0)
+        st = start_disk(w, d, err);
+    if (st != OVA_OK) {
         release(owner);
         return st;
     }
@@ -334,10 +381,7 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
         release(owner);
     }
 
-    uint64_t size;
-    if ((st = ova_disk_stream_grains_done(&w->stream, first, n, &size, err)) != OVA_OK)
-        return st;
-    if (size != 0 && (st = finish_disk(w, d, size, err)) != OVA_OK)
+    if ((st = grains_done(w, d, first, n, err)) != OVA_OK)
         return st;
     w->next_unit++;
     return OVA_OK;
@@ -362,6 +406,9 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
                          (unsigned long long)w->next_unit, (unsigned long long)ova_plan_units(w->plan));
         goto fail;
     }
+    /* the disks, or ends of disks, with no planned unit */
+    if ((st = skip_to(w, w->plan->n_disks, 0, err)) != OVA_OK)
+        goto fail;
     /* every disk byte in the file and no write failed, before the front */
     if ((st = ova_out_queue_drain(w->queue, err)) != OVA_OK)
         goto fail;

@@ -6,6 +6,7 @@
 
 #include "format/vmdk_stream.h"
 #include "ovatool/prepare.h"
+#include "util/grow.h"
 
 #define PLAN_MAGIC 0x4e4c5041564fULL /* "OVAPLN" */
 
@@ -18,8 +19,53 @@ void ova_plan_free(ova_plan **pp)
         ova_disk_info_free(&p->disks[i]);
     free(p->disks);
     free(p->first_unit);
+    free(p->runs);
     free(p);
     *pp = NULL;
+}
+
+/* Units [ua, ub) of disk d (its own numbering) are planned: after the
+ * plan's last run, merged with it when they touch. */
+static ova_status add_units(ova_plan *p, size_t d, uint64_t ua, uint64_t ub, size_t *cap)
+{
+    uint64_t *fu = p->first_unit;
+    if (p->n_runs > 0) {
+        ova_plan_run *last = &p->runs[p->n_runs - 1];
+        uint64_t last_end = last->first_grain / p->unit_grains + last->n_units;
+        if (last->disk == d && ua <= last_end) {
+            if (ub > last_end) {
+                last->n_units += ub - last_end;
+                fu[d + 1] += ub - last_end;
+            }
+            return OVA_OK;
+        }
+    }
+    ova_plan_run *r = ova_grow(p->runs, cap, p->n_runs + 1, sizeof *r);
+    if (r == NULL)
+        return OVA_E_NOMEM;
+    p->runs = r;
+    r[p->n_runs++] = (ova_plan_run){ fu[d + 1], ua * p->unit_grains, ub - ua, d };
+    fu[d + 1] += ub - ua;
+    return OVA_OK;
+}
+
+/* Plan the units of disk d that its data map says may hold data (all of
+ * them without a map). */
+static ova_status add_disk_runs(ova_plan *p, size_t d, size_t *cap)
+{
+    const ova_disk_info *di = p->disks[d];
+    uint64_t g = ova_stream_grains(di->capacity), ug = p->unit_grains;
+    uint64_t units = g / ug + (g % ug != 0);
+    if (!di->data_mapped)
+        return units > 0 ? add_units(p, d, 0, units, cap) : OVA_OK;
+    for (size_t k = 0; k < di->n_data_runs; k++) {
+        uint64_t a = di->data_runs[k].first / ug, b = (di->data_runs[k].end + ug - 1) / ug;
+        if (b > units)
+            b = units;
+        if (a < b && add_units(p, d, a, b, cap) != OVA_OK)
+            return OVA_E_NOMEM;
+    }
+    return OVA_OK;
 }
 
 ova_status ova_plan_new(ova_disk_info **disks, size_t n_disks, uint32_t unit_grains, ova_plan **out,
@@ -46,9 +92,13 @@ ova_status ova_plan_new(ova_disk_info **disks, size_t n_disks, uint32_t unit_gra
     p->n_disks = n_disks;
     p->first_unit = fu;
     p->unit_grains = unit_grains;
+    size_t cap = 0;
     for (size_t i = 0; i < n_disks; i++) {
-        uint64_t g = ova_stream_grains(disks[i]->capacity);
-        fu[i + 1] = fu[i] + g / unit_grains + (g % unit_grains != 0);
+        fu[i + 1] = fu[i];
+        if (add_disk_runs(p, i, &cap) != OVA_OK) {
+            ova_plan_free(&p);
+            return ova_err_set(err, OVA_E_NOMEM, "out of memory building the plan");
+        }
     }
     *out = p;
     return OVA_OK;
@@ -70,17 +120,18 @@ uint64_t ova_plan_units(const ova_plan *p) { return p->first_unit[p->n_disks]; }
 void ova_plan_unit(const ova_plan *p, uint64_t unit, size_t *disk, uint64_t *first_grain,
                    uint32_t *n_grains)
 {
-    size_t lo = 0, hi = p->n_disks;
+    size_t lo = 0, hi = p->n_runs;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (p->first_unit[mid] <= unit)
+        if (p->runs[mid].first_unit <= unit)
             lo = mid;
         else
             hi = mid;
     }
-    *disk = lo;
-    *first_grain = (unit - p->first_unit[lo]) * p->unit_grains;
-    uint64_t total = ova_stream_grains(p->disks[lo]->capacity);
+    const ova_plan_run *r = &p->runs[lo];
+    *disk = r->disk;
+    *first_grain = r->first_grain + (unit - r->first_unit) * p->unit_grains;
+    uint64_t total = ova_stream_grains(p->disks[r->disk]->capacity);
     uint64_t left = total - *first_grain;
     *n_grains = left < p->unit_grains ? (uint32_t)left : p->unit_grains;
 }
@@ -135,6 +186,12 @@ void ova_plan_pack(const ova_plan *p, ova_buf *b)
         putstr(b, d->tools_version);
         putstr(b, d->tools_install_type);
         put64(b, d->allocated);
+        /* the data map, so that every rank plans the same units */
+        put64(b, d->data_mapped ? d->n_data_runs : UINT64_MAX);
+        for (size_t k = 0; d->data_mapped && k < d->n_data_runs; k++) {
+            put64(b, d->data_runs[k].first);
+            put64(b, d->data_runs[k].end);
+        }
         put_extents(b, d->extents, d->n_extents);
         /* the snapshot chain, so that every rank can read through it */
         put64(b, (uint64_t)d->chain_depth);
@@ -220,6 +277,37 @@ static void get_extents(reader *r, ova_extent **out, size_t *n_out)
     }
 }
 
+/* A disk's data map: runs in order, apart, within the disk (UINT64_MAX
+ * runs: no map). */
+static void get_data_map(reader *r, ova_disk_info *d)
+{
+    uint64_t n = get64(r);
+    if (r->bad || n == UINT64_MAX)
+        return;
+    if (n > OVA_DATA_MAP_RUNS_MAX || n > r->left / 16) {
+        r->bad = 1;
+        return;
+    }
+    d->data_mapped = true;
+    if (n == 0)
+        return;
+    d->data_runs = calloc((size_t)n, sizeof *d->data_runs);
+    if (d->data_runs == NULL) {
+        r->bad = 1;
+        return;
+    }
+    uint64_t grains = ova_stream_grains(d->capacity), prev = 0;
+    for (uint64_t k = 0; k < n && !r->bad; k++) {
+        ova_grain_run *g = &d->data_runs[k];
+        g->first = get64(r);
+        g->end = get64(r);
+        if (g->first >= g->end || g->end > grains || (k > 0 && g->first <= prev))
+            r->bad = 1;
+        prev = g->end;
+        d->n_data_runs++;
+    }
+}
+
 ova_status ova_plan_unpack(const void *data, size_t len, ova_plan **out, ova_err *err)
 {
     reader r = { data, len, 0 };
@@ -247,6 +335,7 @@ ova_status ova_plan_unpack(const void *data, size_t len, ova_plan **out, ova_err
         d->tools_version = getstr(&r);
         d->tools_install_type = getstr(&r);
         d->allocated = get64(&r);
+        get_data_map(&r, d);
         get_extents(&r, &d->extents, &d->n_extents);
         uint64_t depth = get64(&r);
         if (r.bad || depth > OVA_CHAIN_MAX) {

@@ -26,11 +26,21 @@
 #define OVA_UNIT_GRAINS_ONE_RANK 64u
 #define OVA_UNIT_GRAINS_MANY_RANKS 512u
 
+/* Consecutive planned units of one disk. */
+typedef struct ova_plan_run {
+    uint64_t first_unit;      /* the number of its first unit */
+    uint64_t first_grain;     /* that unit's first grain (a multiple of unit_grains) */
+    uint64_t n_units;
+    size_t disk;
+} ova_plan_run;
+
 typedef struct ova_plan {
     ova_disk_info **disks;    /* owned */
     size_t n_disks;
-    uint64_t *first_unit;     /* first unit of each disk; first_unit[n_disks] = total */
+    uint64_t *first_unit;     /* first planned unit of each disk; first_unit[n_disks] = total */
     uint32_t unit_grains;     /* grains per unit: a power of two, 1..512 */
+    ova_plan_run *runs;       /* in unit order */
+    size_t n_runs;
 } ova_plan;
 
 /* Build a plan from described disks; takes ownership of disks[] entries
@@ -48,7 +58,8 @@ ova_status ova_plan_from_prepared(struct ova_prepared *prep, uint32_t unit_grain
 uint64_t ova_plan_units(const ova_plan *p);
 
 /* Which disk a unit belongs to, its first grain and its grain count (the
- * last unit of a disk may be shorter). */
+ * last unit of a disk may be shorter). Consecutive units need not be
+ * adjacent on the disk: empty ones are not planned. */
 void ova_plan_unit(const ova_plan *p, uint64_t unit, size_t *disk, uint64_t *first_grain,
                    uint32_t *n_grains);
 

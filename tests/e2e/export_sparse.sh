@@ -13,7 +13,13 @@
 #        snapshotted one on nvme0:0, compared disk by disk;
 #   selfextent: a streamOptimized and a monolithicSparse disk whose embedded
 #        descriptors name their extent "disk", as open-vmdk's vmdk-convert
-#        writes it (no file of that name exists: the extent is the file).
+#        writes it (no file of that name exists: the extent is the file);
+#   huge: a 3 TiB monolithicSparse disk holding a few MiB: the plan lists
+#        only the units that hold data (--json's units, 1 and 3 ranks), and
+#        the OVA's disk is the source (qemu-img compare).
+#   monolithicSparse also runs 3 ranks of 3 threads with --mem-limit 4M, so
+#   that results wait at their senders until rank 0 has room (README
+#   "Bounded memory").
 source "$(dirname "$0")/lib.sh"
 case_=$1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
@@ -59,7 +65,35 @@ case $case_ in
     qemu-img convert -q -f raw -O vmdk -o subformat="$case_" src.raw disk.vmdk
     qemu-img info disk.vmdk | grep -q "create type: $case_" || fail "qemu-img did not make a $case_ disk"
     write_vmx vm.vmx disk.vmdk
-    export_check vm.vmx src.raw ;;
+    export_check vm.vmx src.raw
+    if [ "$case_" = monolithicSparse ]; then
+      note "3 ranks of 3 threads, --mem-limit 4M"
+      mkdir -p rm
+      run_ranks 3 export vm.vmx -o rm/vm.ova --progress 0 --threads 3 --mem-limit 4M
+      cmp r1/vm.ova rm/vm.ova || fail "the OVA with results waiting at their senders differs"
+    fi ;;
+  huge)
+    qemu-img create -q -f vmdk -o subformat=monolithicSparse disk.vmdk 3T
+    head -c 3145728 /dev/urandom > rnd.bin
+    T=$((1 << 40))
+    qemu-io -f vmdk -c "write -P 0x41 0 1M" -c "write -s rnd.bin $((T + 65536)) 3M" \
+      -c "write -P 0x42 $((2 * T + 5 * 1048576 + 512)) 4k" -c "write -z $((2 * T + 64 * 1048576)) 1M" \
+      -c "write -P 0x43 $((3 * T - 1048576)) 1M" disk.vmdk >/dev/null
+    write_vmx vm.vmx disk.vmdk
+    for n in 1 3; do
+      note "export with $n rank(s)"
+      mkdir -p "r$n"
+      run_ranks "$n" export vm.vmx -o "r$n/vm.ova" --progress 0 --json > "r$n/json"
+      units=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["units"])' "r$n/json") \
+        || { cat "r$n/json"; fail "no units in --json"; }
+      # one unit for each place with data (4 MiB units with 1 rank, 32 MiB
+      # with 3), the zeros written at 2 TiB + 64 MiB one more if qemu-io
+      # allocated them. Without the data map: 786,432 or 98,304 units.
+      [ "$units" -ge 4 ] && [ "$units" -le 5 ] || fail "$units units planned with $n rank(s), expected 4 or 5"
+    done
+    cmp r1/vm.ova r3/vm.ova || fail "1-rank and 3-rank OVAs differ"
+    mkdir x && tar -C x -xf r1/vm.ova
+    out=$(qemu-img compare -f vmdk -F vmdk disk.vmdk x/vm-disk1.vmdk) || fail "qemu-img compare: $out" ;;
   twoGbMaxExtentSparse|twoGbMaxExtentFlat)
     big=$((4608 * 1048576 + 3 * 512))
     make_raw src.raw $big

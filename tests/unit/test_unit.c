@@ -131,7 +131,11 @@ static uint32_t compress_all(uint32_t unit_grains, size_t chunk, bool store, gra
 
     uint32_t stored = 0;
     uint64_t units = ova_plan_units(plan), covered = 0;
-    assert_true(units == (GRAINS + unit_grains - 1) / unit_grains);
+    assert_true(units <= (GRAINS + unit_grains - 1) / unit_grains);
+    /* grains of units the plan left out (plan.h) get no record */
+    bool planned[GRAINS] = { false };
+    for (uint64_t g = 0; g < GRAINS; g++)
+        recs[g] = (grain_rec){ 0, NULL };
     for (uint64_t u = 0; u < units; u++) {
         size_t d;
         uint64_t first;
@@ -152,6 +156,8 @@ static uint32_t compress_all(uint32_t unit_grains, size_t chunk, bool store, gra
         uint32_t n_data = 0;
         for (uint32_t i = 0; i < n; i++) {
             uint64_t g = first + i;
+            assert_false(planned[g]);
+            planned[g] = true;
             recs[g].len = 0;
             recs[g].stream = NULL;
             if (raw_zero(g)) {
@@ -188,7 +194,15 @@ static uint32_t compress_all(uint32_t unit_grains, size_t chunk, bool store, gra
         assert_true(h->n_stored <= h->n_data);
         stored += h->n_stored;
     }
-    assert_true(covered == GRAINS);
+    /* only grains with no data anywhere are left out: grains 16..31 (a
+     * whole 1 MiB of the data map) with units of up to 16 grains */
+    for (uint64_t g = 0; g < GRAINS; g++)
+        if (!planned[g] && !raw_zero(g))
+            fail_msg("grain %llu has data but no unit planned", (unsigned long long)g);
+    if (unit_grains <= 16)
+        assert_true(covered == GRAINS - 16);
+    else
+        assert_true(covered == GRAINS);
     free(back);
     free(out);
     ova_unit_worker_free(&w);
