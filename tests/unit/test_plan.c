@@ -108,6 +108,68 @@ static void t_small_units(void **state)
     assert_int_equal(ova_plan_new(v, 1, 100, &p, NULL), OVA_E_USAGE); /* not a power of two */
 }
 
+/* A data map: only the units touching it are planned, numbered on across
+ * disks; the map survives the broadcast, and a bad one is refused. */
+static void t_data_map(void **state)
+{
+    (void)state;
+    ova_disk_info **v = calloc(3, sizeof *v);
+    v[0] = disk("a.vmdk", 3ull << 40, 1);            /* 3 TiB: 98,304 units of 512 grains */
+    v[1] = disk("b.vmdk", 64ull << 20, 1);           /* mapped, nothing in it */
+    v[2] = disk("c.vmdk", (33ull << 20) + 512, 1);   /* no map: every unit */
+    static const ova_grain_run runs[] = {
+        { 0, 16 },                                   /* unit 0 */
+        { 1000, 1040 },                              /* grains 992..1055: units 1 and 2 */
+        { 1056, 1072 },                              /* unit 2 again: merged */
+        { (3ull << 40) / 65536 - 16, (3ull << 40) / 65536 }, /* the last unit */
+    };
+    v[0]->data_mapped = true;
+    v[0]->data_runs = malloc(sizeof runs);
+    memcpy(v[0]->data_runs, runs, sizeof runs);
+    v[0]->n_data_runs = 4;
+    v[1]->data_mapped = true;
+    ova_plan *p = NULL;
+    assert_int_equal(ova_plan_new(v, 3, 512, &p, NULL), OVA_OK);
+    assert_int_equal(ova_plan_units(p), 4 + 0 + 2);
+    assert_int_equal(p->first_unit[1], 4);
+    assert_int_equal(p->first_unit[2], 4);
+    static const struct { size_t d; uint64_t first; uint32_t n; } want[] = {
+        { 0, 0, 512 }, { 0, 512, 512 }, { 0, 1024, 512 }, { 0, 98303ull * 512, 512 }, { 2, 0, 512 }, { 2, 512, 17 },
+    };
+    for (uint64_t u = 0; u < 6; u++) {
+        size_t d;
+        uint64_t first;
+        uint32_t n;
+        ova_plan_unit(p, u, &d, &first, &n);
+        assert_int_equal(d, want[u].d);
+        assert_true(first == want[u].first);
+        assert_int_equal(n, want[u].n);
+    }
+
+    ova_buf b = OVA_BUF_INIT;
+    ova_plan_pack(p, &b);
+    ova_plan *q = NULL;
+    assert_int_equal(ova_plan_unpack(b.data, b.len, &q, NULL), OVA_OK);
+    assert_int_equal(ova_plan_units(q), 6);
+    assert_int_equal(q->n_runs, p->n_runs);
+    assert_memory_equal(q->runs, p->runs, p->n_runs * sizeof *p->runs);
+    assert_true(q->disks[1]->data_mapped && q->disks[1]->n_data_runs == 0);
+    assert_false(q->disks[2]->data_mapped);
+    ova_plan_free(&q);
+
+    /* runs out of order: refused, not planned */
+    ova_buf bad = OVA_BUF_INIT;
+    p->disks[0]->data_runs[1] = (ova_grain_run){ 4, 8 };
+    ova_plan_pack(p, &bad);
+    ova_err err;
+    ova_err_clear(&err);
+    assert_int_equal(ova_plan_unpack(bad.data, bad.len, &q, &err), OVA_E_MPI);
+    assert_null(q);
+    ova_buf_free(&bad);
+    ova_buf_free(&b);
+    ova_plan_free(&p);
+}
+
 static void t_is_zero(void **state)
 {
     (void)state;
@@ -129,6 +191,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_units),
         cmocka_unit_test(t_small_units),
+        cmocka_unit_test(t_data_map),
         cmocka_unit_test(t_is_zero),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
