@@ -4,7 +4,14 @@
  * own thread), when the other ranks send ready-made units as fast as MPI
  * carries them.
  *
- *   mpirun -n N intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS]]
+ *   mpirun -n N intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS [serial]]]
+ *
+ * Rank 0 runs the engine's threads: one receives (the service loop), one
+ * hashes and hands bytes on (the write loop, ova_writer_unit), the
+ * writer's I/O thread writes; received units wait between the first two
+ * in a queue of at most 16. With "serial", one thread receives and hashes
+ * in turn (how this tool measured before 2026-12-01), which shows what the
+ * overlap is worth.
  *
  * Each sender compresses one unit (of the engine's multi-rank size, 512
  * grains = 32 MiB, or UNIT_GRAINS) of text-like grains once (libdeflate 6)
@@ -14,6 +21,7 @@
  * data taken in. */
 #include <errno.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +71,52 @@ static size_t build_unit(unsigned char *blob, int seed)
     return sizeof *h + used;
 }
 
+/* Received units on their way from the receiving thread to the hashing
+ * one (rank 0), in unit order. */
+#define QMAX 16
+typedef struct intake_q {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned char *q[QMAX];
+    long head, tail, total;
+    ova_writer *w;
+    int failed;
+    ova_err err;
+} intake_q;
+
+/* The hashing thread: units off the queue into the writer, in order. */
+static void *hash_loop(void *arg)
+{
+    intake_q *iq = arg;
+    for (long u = 0; u < iq->total; u++) {
+        pthread_mutex_lock(&iq->mu);
+        while (iq->head == iq->tail)
+            pthread_cond_wait(&iq->cv, &iq->mu);
+        unsigned char *b = iq->q[iq->head % QMAX];
+        iq->head++;
+        pthread_cond_broadcast(&iq->cv);
+        pthread_mutex_unlock(&iq->mu);
+        ova_unit_hdr *h = (ova_unit_hdr *)(void *)b;
+        if (ova_writer_unit(iq->w, h, b + sizeof *h, free, b, &iq->err) != OVA_OK) {
+            iq->failed = 1;
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* The receiving thread's hand-over: wait while the queue is full. */
+static void enqueue(intake_q *iq, unsigned char *b)
+{
+    pthread_mutex_lock(&iq->mu);
+    while (iq->tail - iq->head >= QMAX)
+        pthread_cond_wait(&iq->cv, &iq->mu);
+    iq->q[iq->tail % QMAX] = b;
+    iq->tail++;
+    pthread_cond_broadcast(&iq->cv);
+    pthread_mutex_unlock(&iq->mu);
+}
+
 /* A whole decimal number in [lo, hi], else -1. */
 static long number(const char *s, long lo, long hi)
 {
@@ -77,7 +131,7 @@ static int usage(int rank, const char *msg)
 {
     if (rank == 0)
         fprintf(stderr, "intake_rate: %s\n"
-                        "usage: mpirun -n N (N >= 2) intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS]]\n",
+                        "usage: mpirun -n N (N >= 2) intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS [serial]]]\n",
                 msg);
     MPI_Finalize();
     return 2;
@@ -89,8 +143,11 @@ int main(int argc, char **argv)
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (argc < 2 || argc > 4 || size < 2)
+    if (argc < 2 || argc > 5 || size < 2)
         return usage(rank, "needs an output file and at least one sender");
+    if (argc > 4 && strcmp(argv[4], "serial") != 0)
+        return usage(rank, "the fourth argument can only be \"serial\"");
+    int serial = argc > 4;
     long mib = argc > 2 ? number(argv[2], 1, 1L << 30) : 1024;
     if (mib < 0)
         return usage(rank, "MIB_PER_SENDER must be a number from 1 to 2^30");
@@ -160,8 +217,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "intake_rate: %s\n", err.msg);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
+    intake_q iq = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { NULL }, 0, 0, total, w, 0, { 0 } };
+    ova_err_clear(&iq.err);
+    pthread_t hasher;
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
+    if (!serial && pthread_create(&hasher, NULL, hash_loop, &iq) != 0) {
+        fprintf(stderr, "intake_rate: cannot start the hashing thread\n");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     unsigned long long bytes = 0;
     for (long u = 0; u < total; u++) {
         MPI_Status st;
@@ -181,8 +245,17 @@ int main(int argc, char **argv)
         ova_unit_hdr *h = (ova_unit_hdr *)(void *)b;
         h->unit = (uint64_t)u;
         bytes += h->records_len;
-        if (ova_writer_unit(w, h, b + sizeof *h, free, b, &err) != OVA_OK) {
+        if (!serial) {
+            enqueue(&iq, b);
+        } else if (ova_writer_unit(w, h, b + sizeof *h, free, b, &err) != OVA_OK) {
             fprintf(stderr, "intake_rate: %s\n", err.msg);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    }
+    if (!serial) {
+        pthread_join(hasher, NULL);
+        if (iq.failed) {
+            fprintf(stderr, "intake_rate: %s\n", iq.err.msg);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
     }
@@ -193,7 +266,8 @@ int main(int argc, char **argv)
     double dt = MPI_Wtime() - t0;
     unlink(argv[1]);
     ova_plan_free(&plan);
-    printf("senders=%d bytes=%llu seconds=%.3f intake_mb_s=%.1f\n", size - 1, bytes, dt, (double)bytes / dt / 1e6);
+    printf("senders=%d unit_grains=%u mode=%s bytes=%llu seconds=%.3f intake_mb_s=%.1f\n", size - 1, UG,
+           serial ? "serial" : "overlap", bytes, dt, (double)bytes / dt / 1e6);
     MPI_Finalize();
     return 0;
 }
