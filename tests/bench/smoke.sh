@@ -17,10 +17,10 @@
 # plugins are unloaded before LeakSanitizer looks, as in the e2e tests),
 # whatever ASAN_OPTIONS says otherwise.
 set -euo pipefail
-[ $# = 3 ] || { echo "usage: smoke.sh CODEC_RATE INTAKE_RATE STORE_RATE" >&2; exit 2; }
-codec_rate=$1 intake_rate=$2 store_rate=$3
+[ $# = 4 ] || { echo "usage: smoke.sh CODEC_RATE INTAKE_RATE STORE_RATE UNIT_SIZE" >&2; exit 2; }
+codec_rate=$1 intake_rate=$2 store_rate=$3 unit_size=$4
 mpiexec=${MPIEXEC:-mpirun}
-for t in "$codec_rate" "$intake_rate" "$store_rate"; do
+for t in "$codec_rate" "$intake_rate" "$store_rate" "$unit_size"; do
   [ -x "$t" ] || { echo "FAIL: $t not built" >&2; exit 1; }
 done
 command -v qemu-img >/dev/null || { echo "SKIP: qemu-img not installed (apt-get install qemu-utils)"; exit 77; }
@@ -137,9 +137,24 @@ awk -v b="$bytes" -v r="$(kv "$line" intake_mb_s)" -v s="$(kv "$line" seconds)" 
 [ ! -e "$out" ] || fail "intake_rate left $out behind"
 leftover=$(find "$tmp" -name '*.part' | head -1)
 [ -z "$leftover" ] || fail "intake_rate left a temporary file: $leftover"
+# the serial mode (receive and hash in turn), as scale.sh runs it
+line=$(ASAN_OPTIONS=$asan_leaks_off timeout -k 10 180 "$mpiexec" -n 3 "$intake_rate" "$out" 64 512 serial) ||
+  fail "intake_rate serial exited $?"
+[[ " $line " == *" mode=serial "* ]] && [ "$(kv "$line" bytes)" = "$bytes" ] || fail "intake_rate serial: $line"
 set +e
 ASAN_OPTIONS=$asan_leaks_off "$mpiexec" -n 3 "$intake_rate" "$out" 1 >/dev/null 2>&1
 [ $? != 0 ] || fail "intake_rate accepted MIB_PER_SENDER 1 (less than one unit)"
+ASAN_OPTIONS=$asan_leaks_off "$mpiexec" -n 3 "$intake_rate" "$out" 64 512 fast >/dev/null 2>&1
+[ $? = 2 ] || fail "intake_rate accepted a mode other than serial"
 set -e
-echo "bench smoke: codec_rate, store_rate and intake_rate OK"
+
+# unit_size: the planner's units for 64 x 16 threads are at least 8 MiB
+line=$(ASAN_OPTIONS=$asan_leaks_on "$unit_size" 64 16)
+echo "unit_size 64 16: $line"
+[ "$(kv "$line" unit_grains)" -ge 128 ] || fail "unit_size 64 16: $line"
+set +e
+"$unit_size" 0 16 >/dev/null 2>&1
+[ $? = 2 ] || fail "unit_size accepted 0 ranks"
+set -e
+echo "bench smoke: codec_rate, store_rate, intake_rate and unit_size OK"
 [ -z "$skipped" ] || exit 77
