@@ -15,6 +15,22 @@ void ova_engine_report_progress(ova_engine *e, uint64_t done, int final)
     e->hooks.progress(e->hooks.ctx, &p);
 }
 
+/* The disk bytes up to the end of unit u: every disk before its own and
+ * its own up to the unit's last grain. Units the plan left out (plan.h)
+ * count as done once the writer is past them. */
+static uint64_t disk_bytes_done(const ova_plan *plan, uint64_t u)
+{
+    size_t d;
+    uint64_t first;
+    uint32_t n;
+    ova_plan_unit(plan, u, &d, &first, &n);
+    uint64_t done = 0;
+    for (size_t i = 0; i < d; i++)
+        done += plan->disks[i]->capacity;
+    uint64_t in_disk = (first + n) * OVA_GRAIN_SIZE;
+    return done + (in_disk < plan->disks[d]->capacity ? in_disk : plan->disks[d]->capacity);
+}
+
 void *ova_engine_write_loop(void *p)
 {
     ova_engine *e = p;
@@ -39,7 +55,7 @@ void *ova_engine_write_loop(void *p)
         e->stats->grains_data += h->n_data;
         e->stats->grains_stored += h->n_stored;
         e->stats->bytes_stored += (uint64_t)h->n_stored * OVA_GRAIN_SIZE;
-        done_bytes += (uint64_t)h->n_grains * OVA_GRAIN_SIZE;
+        done_bytes = disk_bytes_done(e->plan, h->unit);
         /* the writer frees the blob once its records are in the file */
         ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, free, blob, &err);
         if (st != OVA_OK) {
