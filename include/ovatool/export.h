@@ -49,6 +49,10 @@ typedef struct ova_export_opts {
     bool overwrite;           /* replace an existing OVA at the output (else refused: prepare.h ova_prepare_check) */
     bool dry_run;             /* stop after the plan and every check: nothing is read but metadata, nothing
                                  is written; rank 0 hands what it would write to hooks->preview */
+    /* Resume (engine/resume.h): a journaled export, written to OUT.partial with its durable point in
+     * OUT.journal, and continued from that point when a matching journal is there. */
+    bool resume;
+    double journal_secs;      /* at most this often a durable point inside a disk (default 5 s) */
 } ova_export_opts;
 
 void ova_export_opts_init(ova_export_opts *o);

@@ -18,7 +18,7 @@
 
 enum { O_NO_PIN = 256, O_MEM, O_CODEC, O_LEVEL, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
 
-enum { O_CONFINE = 512, O_OVERWRITE, O_DRY_RUN };
+enum { O_CONFINE = 512, O_OVERWRITE, O_DRY_RUN, O_RESUME };
 
 /* One table defines every option: getopt reads it, --help prints it. */
 static const cli_opt OPTS[] = {
@@ -28,6 +28,10 @@ static const cli_opt OPTS[] = {
     { "overwrite", 0, O_OVERWRITE, NULL,
       "replace an existing OVA at the output (once the new one is complete); without it, an existing file is "
       "refused" },
+    { "resume", 0, O_RESUME, NULL,
+      "journal the export (OUT.partial + OUT.journal beside the output) so that one stopped by a signal, a time "
+      "limit, a kill or a lost node continues where it stopped when run again with --resume, with any number of "
+      "ranks; continues a matching journal found there, refuses one whose sources or options differ" },
     { "dry-run", 0, O_DRY_RUN, NULL,
       "run every check and make the plan, then print what would be written (the OVA, its members, each disk's "
       "capacity and allocated bytes, the estimated size) and stop: no disk data is read, nothing is written" },
@@ -321,6 +325,7 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         case O_CONFINE: o->confine = true; break;
         case O_OVERWRITE: o->overwrite = true; break;
         case O_DRY_RUN: o->dry_run = true; break;
+        case O_RESUME: o->resume = true; break;
         case O_BUFFERED: o->buffered_io = true; break;
         case O_COMPRESS_ALL: o->store_incompressible = false; break;
         case O_MEM:
@@ -413,6 +418,16 @@ static void export_env(ova_export_opts *o)
         long r = strtol(fr, &end, 10);
         if (end != fr && r >= 0 && r <= INT_MAX && (*end == '\0' || *end == ':'))
             ova_fault_arm(*end == ':' ? end + 1 : "export.unit", (int)r);
+    }
+    /* Test hook: OVATOOL_TEST_JOURNAL_SECS=S takes a durable point inside a
+     * disk at most every S seconds (0: at every grain-table group) instead
+     * of every 5, so that tests stop at points they choose. */
+    const char *js = getenv("OVATOOL_TEST_JOURNAL_SECS");
+    if (js != NULL && *js) {
+        char *end;
+        double v = strtod(js, &end);
+        if (end != js && *end == '\0' && v >= 0)
+            o->journal_secs = v;
     }
 }
 

@@ -63,6 +63,8 @@ typedef struct ova_engine {
     ova_pending *pend;
     size_t n_pend;
     ova_writer *writer;
+    uint64_t first_unit;       /* a resumed export's first unit (resume.h), else 0 */
+    uint64_t first_bytes;      /* disk bytes before it */
     ova_export_stats *stats;
     struct timespec t0;
 

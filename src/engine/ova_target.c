@@ -123,6 +123,11 @@ static ova_status check_target(const ova_target *t, const char *output, ova_err 
 
 /* Is name the temporary file of an export to fname: ".FNAME.XXXXXX.part"
  * with six characters that mkostemps could have chosen? */
+ova_status ova_target_inputs(ova_target *t, const char *vmx_path, const ova_plan *plan, ova_err *err)
+{
+    return collect_inputs(t, vmx_path, plan->disks, plan->n_disks, err);
+}
+
 static int is_part_of(const char *name, const char *fname)
 {
     size_t fl = strlen(fname), nl = strlen(name);
@@ -276,6 +281,33 @@ ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_
     return OVA_OK;
 }
 
+ova_status ova_target_create_partial(ova_target *t, const char *output, const char *partial_path,
+                                     const char *vmx_path, const ova_plan *plan, ova_err *err)
+{
+    ova_status st;
+    t->keep = 1; /* nothing here is ours to remove until it is locked */
+    if ((t->final_path = strdup(output)) == NULL || (t->tmp_path = strdup(partial_path)) == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    if ((st = collect_inputs(t, vmx_path, plan->disks, plan->n_disks, err)) != OVA_OK ||
+        (st = check_target(t, output, err)) != OVA_OK || (st = check_target(t, partial_path, err)) != OVA_OK)
+        return st;
+    t->fd = open(partial_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (t->fd < 0)
+        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open the partial output", partial_path);
+    struct stat sb;
+    if (fstat(t->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return ova_err_set(err, OVA_E_USAGE, "%s: the partial output is not a regular file", partial_path);
+    /* ours until the rename; a lock held elsewhere is an export running
+     * now, whose file is not ours to remove */
+    t->keep = 1;
+    if (flock(t->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+        return ova_err_set(err, OVA_E_USAGE,
+                           "%s: another export to %s is running now (it holds this partial output's lock)",
+                           partial_path, output);
+    t->keep = 0;
+    return OVA_OK;
+}
+
 static ova_status fsync_dir(const char *path, ova_err *err)
 {
     const char *slash = strrchr(path, '/');
@@ -351,7 +383,7 @@ ova_status ova_target_commit(ova_target *t, ova_err *err)
 
 void ova_target_discard(ova_target *t)
 {
-    if (t->tmp_path != NULL)
+    if (t->tmp_path != NULL && !t->keep)
         unlink(t->tmp_path);
     g_tmp_set = 0;
 }

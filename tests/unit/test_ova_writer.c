@@ -189,7 +189,7 @@ static ova_status write_unit(export *x, ova_writer *w, uint64_t u, ova_err *err)
 
 static ova_writer_opts writer_opts(ova_sha sha, int buffered)
 {
-    ova_writer_opts o = { sha, 0, MTIME, buffered, P("vm.vmx"), collect_warning, NULL, 0, 0 };
+    ova_writer_opts o = { sha, 0, MTIME, buffered, P("vm.vmx"), collect_warning, NULL, 0, 0, NULL, NULL, NULL, 0, 0 };
     return o;
 }
 
