@@ -115,6 +115,13 @@ typedef struct ova_export_hooks {
  * succeeded, else 0. */
 const char *ova_writer_signal_cleanup(int *removed);
 
+/* Async-signal-safe: ask a journaled export (opts.resume) running in this
+ * process to stop at its next durable point (at most one grain-table group,
+ * 32 MiB of disk, away). It then fails with OVA_E_STOPPED, keeping
+ * OUT.partial and OUT.journal for a run with --resume. No effect on an
+ * export without a journal, or on ranks other than 0. */
+void ova_export_request_stop(void);
+
 /* Progress for a signal handler to report: disk bytes whose units went to
  * the writer, and disk bytes in all. Any thread may note; the handler's
  * read is async-signal-safe (lock-free atomics). 0, 0 before any note. */

@@ -65,12 +65,14 @@ static void export_usage(FILE *f)
                "       mpirun -n N ovatool export VMX -o OUT.ova [options]\n\nOptions:\n");
     cli_print_options(f, OPTS, N_OPTS);
     fprintf(f, "\nExit status: 0 success (with --dry-run: every check passed), 1 failure (no output left "
-               "behind), 2 usage error.\n");
+               "behind, except a journaled export's resumable files), 2 usage error, 75 stopped by SIGTERM, SIGINT or "
+               "SIGUSR1 with --resume at a durable point (run again with --resume to continue).\n");
 }
 
 /* Set before the handlers are installed: rank 0 reports a signal, and
- * starts a new line first when a progress bar may be on screen. */
-static volatile sig_atomic_t g_sig_report, g_sig_newline;
+ * starts a new line first when a progress bar may be on screen; with
+ * --resume a signal asks the export to stop at a durable point instead. */
+static volatile sig_atomic_t g_sig_report, g_sig_newline, g_sig_resume;
 
 /* Only async-signal-safe calls from here to on_signal's end: write(2) of
  * fixed strings and integers formatted by hand (no stdio, no malloc,
@@ -109,9 +111,27 @@ static void sig_put_gib(uint64_t bytes) /* "1.23 GiB", rounded like %.2f */
 }
 
 /* ovatool: stopped by SIGTERM after 1.23 GiB of 4.00 GiB (31%); removed partial output DIR/.x.ova.XXXXXX.part */
+static const char *sig_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM";
+}
+
 static void on_signal(int sig)
 {
     int saved = errno, removed = 0;
+    if (g_sig_resume && sig != SIGHUP) {
+        /* ovatool: SIGTERM: stopping at the next durable point (--resume) */
+        ova_export_request_stop();
+        if (g_sig_report) {
+            if (g_sig_newline)
+                sig_put("\n");
+            sig_put("ovatool: ");
+            sig_put(sig_name(sig));
+            sig_put(": stopping at the next durable point (--resume)\n");
+        }
+        errno = saved;
+        return;
+    }
     const char *part = ova_writer_signal_cleanup(&removed);
     if (g_sig_report) {
         uint64_t done = 0, total = 0;
@@ -119,7 +139,7 @@ static void on_signal(int sig)
         if (g_sig_newline)
             sig_put("\n");
         sig_put("ovatool: stopped by ");
-        sig_put(sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+        sig_put(sig_name(sig));
         if (total > 0) {
             sig_put(" after ");
             sig_put_gib(done);
@@ -470,16 +490,21 @@ int cli_export(int argc, char **argv)
 
     g_sig_report = rank == 0;
     g_sig_newline = prog.tty;
+    g_sig_resume = o.resume;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
+    signal(SIGUSR1, on_signal); /* Slurm's warning before the time limit (--signal=B:USR1@120) */
 
     ova_export_stats stats;
     ova_err err;
     ova_err_clear(&err);
     ova_status st = ova_export(&o, MPI_COMM_WORLD, &hooks, &stats, &err);
     cli_progress_break(&prog);
-    if (st != OVA_OK) {
+    if (st == OVA_E_STOPPED) {
+        if (rank == 0)
+            cli_warn("%s", err.msg);
+    } else if (st != OVA_OK) {
         /* rank 0 tells the story, including other ranks' failures */
         if (rank == 0)
             cli_error("%s", err.msg[0] ? err.msg : ova_strstatus(st));
@@ -498,5 +523,5 @@ int cli_export(int argc, char **argv)
             print_json(&o, &stats);
     }
     MPI_Finalize();
-    return st == OVA_OK ? EXIT_OK : EXIT_FAIL;
+    return st == OVA_OK ? EXIT_OK : st == OVA_E_STOPPED ? EXIT_STOPPED : EXIT_FAIL;
 }

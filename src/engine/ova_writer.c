@@ -33,6 +33,11 @@
  * handler reads them without locks or allocation (async-signal-safe). */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the signal handler needs lock-free 64-bit atomics");
 static _Atomic unsigned long long g_done, g_total;
+/* A stop a signal asked for (ova_export_request_stop): lock-free likewise. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs a lock-free int");
+static atomic_int g_stop;
+
+void ova_export_request_stop(void) { atomic_store_explicit(&g_stop, 1, memory_order_relaxed); }
 
 typedef struct disk_out {
     char name[128];           /* member name (ova_tar_header enforces < 100) */
@@ -363,16 +368,25 @@ static ova_status maybe_checkpoint(ova_writer *w, size_t d, uint64_t first, uint
         ova_out_queue_drain(w->queue, err);
         ova_fault_kill(w->kill_point);
     }
-    if (disk_done)
-        return checkpoint(w, (uint32_t)d + 1, 0, err);
-    if ((first + n) % OVA_GT_ENTRIES != 0)
+    int stop = atomic_load_explicit(&g_stop, memory_order_relaxed);
+    ova_status st = OVA_OK;
+    if (disk_done) {
+        st = checkpoint(w, (uint32_t)d + 1, 0, err);
+    } else if ((first + n) % OVA_GT_ENTRIES != 0) {
         return OVA_OK;
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    double since = (double)(t.tv_sec - w->jlast.tv_sec) + (double)(t.tv_nsec - w->jlast.tv_nsec) / 1e9;
-    if (since < w->opts.journal_secs)
-        return OVA_OK;
-    return checkpoint(w, (uint32_t)d, first + n, err);
+    } else {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double since = (double)(t.tv_sec - w->jlast.tv_sec) + (double)(t.tv_nsec - w->jlast.tv_nsec) / 1e9;
+        if (stop || since >= w->opts.journal_secs)
+            st = checkpoint(w, (uint32_t)d, first + n, err);
+    }
+    if (st != OVA_OK || !stop)
+        return st;
+    return ova_err_set(err, OVA_E_STOPPED,
+                       "stopped on request at a durable point: %s holds %llu bytes, %s where it ends; run the same "
+                       "command with --resume (any number of ranks) to continue, or with --overwrite to start over",
+                       w->target.tmp_path, (unsigned long long)w->pos, w->jpath);
 }
 
 ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const ova_writer_opts *opts,
