@@ -222,6 +222,26 @@ ova_status ova_target_check(const char *output, const char *vmx_path, ova_disk_i
     return st;
 }
 
+/* A journaled export's files (resume.h): OUT.partial and OUT.journal. */
+static void report_resumable(const char *output, void (*warn)(void *ctx, const char *msg), void *warn_ctx)
+{
+    char partial[PATH_MAX], journal[PATH_MAX], msg[3 * PATH_MAX + 256];
+    struct stat pb, jb;
+    if (warn == NULL || snprintf(partial, sizeof partial, "%s.partial", output) >= (int)sizeof partial ||
+        snprintf(journal, sizeof journal, "%s.journal", output) >= (int)sizeof journal)
+        return;
+    int hp = lstat(partial, &pb) == 0, hj = lstat(journal, &jb) == 0;
+    if (hj)
+        snprintf(msg, sizeof msg, "%s: a resumable export to %s (partial output %s, %llu bytes); the export will "
+                 "continue it with --resume, discard it with --overwrite, and refuse to run with neither",
+                 journal, output, partial, hp ? (unsigned long long)pb.st_size : 0ull);
+    else if (hp)
+        snprintf(msg, sizeof msg, "%s: left by a journaled export to %s that stopped before its first durable "
+                 "point (%llu bytes); it can be deleted", partial, output, (unsigned long long)pb.st_size);
+    if (hj || hp)
+        warn(warn_ctx, msg);
+}
+
 void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, const char *msg), void *warn_ctx)
 {
     const char *slash = strrchr(output, '/');
@@ -230,6 +250,7 @@ void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, con
     if (dir != NULL && output[dl] != '\0')
         report_leftovers(dir, output + dl, warn, warn_ctx);
     free(dir);
+    report_resumable(output, warn, warn_ctx);
 }
 
 ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_path, const ova_plan *plan,

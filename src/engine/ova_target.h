@@ -66,7 +66,8 @@ ova_status ova_target_inputs(ova_target *t, const char *vmx_path, const ova_plan
 ova_status ova_target_check(const char *output, const char *vmx_path, ova_disk_info *const *disks, size_t n_disks,
                             ova_err *err);
 
-/* The leftover report of ova_target_create alone (for a dry run). */
+/* The leftover report of ova_target_create alone (for a dry run), and a
+ * journaled export's OUT.partial and OUT.journal (resume.h), if any. */
 void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, const char *msg), void *warn_ctx);
 
 /* fsync the complete temporary file, close it, check the target again (it

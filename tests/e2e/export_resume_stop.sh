@@ -94,6 +94,9 @@ refused() {
 
 note "refusals"
 stop_run TERM 1
+# a dry run names the resumable export (leftovers of this target)
+"$OVATOOL" export vm.vmx -o out.ova --dry-run > log 2>&1 || true
+grep -q "out.ova.journal: a resumable export to out.ova" log || { cat log; fail "the dry run does not name the journal"; }
 refused other-level "level 9, now libdeflate level 6" --compression max --threads 1 --level 6
 refused compress-all "(--compress-all)" "${OPTS[@]}" --compress-all
 refused sha "--sha" "${OPTS[@]}" --sha sha512
