@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/unit.h"
 #include "util/fault.h"
@@ -134,6 +135,9 @@ static ova_status compress_unit(ova_engine *e, ova_unit_worker *uw, uint64_t u, 
     uint64_t first;
     uint32_t n;
     ova_plan_unit(e->plan, u, &d, &first, &n);
+    /* a slow export whatever the machine, for the tests of time limits */
+    if (ova_fault("export.slow"))
+        nanosleep(&(struct timespec){ 1, 0 }, NULL);
     /* the tests' proof that a failure on any rank stops the job cleanly */
     if (ova_fault("export.unit"))
         return ova_err_set(err, OVA_E_IO, "%s: injected read failure at byte %llu (test fault export.unit)",

@@ -16,6 +16,9 @@
  *   "export.plan"     a rank other than 0 finds no room to receive the plan
  *                     (mpi_export.c)
  *   "export.readers"  a rank fails to open its disk readers (mpi_export.c)
+ *   "export.slow"     every unit takes a second longer on the rank, so that a
+ *                     test's time limit stops the export at a known pace
+ *                     (mpi_workers.c)
  *   "export.kill"     a rank other than 0 dies (SIGKILL) when it is granted
  *                     a unit of the plan's second half, like a lost node
  *                     (mpi_workers.c)
