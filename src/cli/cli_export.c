@@ -110,12 +110,14 @@ static void sig_put_gib(uint64_t bytes) /* "1.23 GiB", rounded like %.2f */
     sig_put(" GiB");
 }
 
-/* ovatool: stopped by SIGTERM after 1.23 GiB of 4.00 GiB (31%); removed partial output DIR/.x.ova.XXXXXX.part */
 static const char *sig_name(int sig)
 {
     return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM";
 }
 
+/* ovatool: stopped by SIGTERM after 1.23 GiB of 4.00 GiB (31%); removed partial output DIR/.x.ova.XXXXXX.part
+ * With --resume (not SIGHUP: a closed terminal is no request to pause) the
+ * export is asked to stop at its next durable point instead (exit 75). */
 static void on_signal(int sig)
 {
     int saved = errno, removed = 0;
