@@ -3,9 +3,11 @@
 #include "engine/resume.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +76,17 @@ static ova_status deps_now(const ova_export_opts *o, const ova_prepared *prep, c
     return OVA_OK;
 }
 
+/* Does a running export hold the partial output's lock (ova_target.h)? */
+static int partial_in_use(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return busy;
+}
+
 static char *with_suffix(const char *path, const char *suffix)
 {
     size_t a = strlen(path), b = strlen(suffix);
@@ -99,6 +112,11 @@ ova_status ova_resume_setup(const ova_export_opts *o, const ova_prepared *prep, 
     int have_journal = lstat(r->journal_path, &sb) == 0;
     int have_partial = lstat(r->partial_path, &pb) == 0;
 
+    if (have_partial && partial_in_use(r->partial_path))
+        return ova_err_set(err, OVA_E_USAGE,
+                           "%s: another export to %s is running now (it holds this partial output's lock); wait "
+                           "for it, or stop it (with --resume it stops at a durable point) and run again",
+                           r->partial_path, out);
     if (have_journal && !o->resume) {
         if (!o->overwrite)
             return ova_err_set(err, OVA_E_USAGE,

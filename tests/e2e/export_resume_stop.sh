@@ -10,7 +10,8 @@
 #    clean-up, export_signal.sh)
 #  - a resume after a source disk changed, with other options, or over a
 #    damaged partial output is refused with the reason, and the files stay
-#  - --overwrite without --resume discards them and exports afresh
+#  - --overwrite without --resume discards them and exports afresh; a
+#    second export to a target that one is writing now is refused
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -92,8 +93,26 @@ refused() {
   [ ! -e out.ova ] || fail "$name: an OVA was written"
 }
 
+note "a second export to a target being written is refused, with --resume or --overwrite"
+rm -f out.ova out.ova.partial out.ova.journal
+OVATOOL_TEST_JOURNAL_SECS=0 "$OVATOOL" export vm.vmx -o out.ova --resume "${OPTS[@]}" > log 2>&1 &
+pid=$!
+i=0
+while [ ! -e out.ova.journal ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+[ -e out.ova.journal ] || { kill -KILL $pid; fail "no durable point after 30 s"; }
+for extra in --resume --overwrite; do
+  set +e
+  "$OVATOOL" export vm.vmx -o out.ova $extra "${OPTS[@]}" > log2 2>&1
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] && grep -q "is running now" log2 || { cat log2; kill -KILL $pid; fail "$extra: a second export was not refused"; }
+done
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+[ "$rc" = 75 ] || { cat log; fail "the first export ended with $rc, not 75"; }
+[ -f out.ova.partial ] && [ -f out.ova.journal ] || fail "the refused exports touched the running one's files"
+
 note "refusals"
-stop_run TERM 1
 # a dry run names the resumable export (leftovers of this target)
 "$OVATOOL" export vm.vmx -o out.ova --dry-run > log 2>&1 || true
 grep -q "out.ova.journal: a resumable export to out.ova" log || { cat log; fail "the dry run does not name the journal"; }
