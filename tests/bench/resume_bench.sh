@@ -12,7 +12,12 @@
 #      point), then the resume alone is timed; median resume time, and its
 #      ratio to a whole export and to the part that was left (target: the
 #      part left plus one read of the begun disk member's durable prefix).
-#      Every resumed OVA is compared (cmp) with the uninterrupted one.
+#      Every resumed OVA is compared (cmp) with the uninterrupted one. The
+#      part left is measured in output bytes; the image's data sits in its
+#      first GiB, so the compression work left is larger than the output
+#      left suggests, and the read-back (from the file system: the partial
+#      output was written with O_DIRECT, so not from the page cache) is part
+#      of the resume's time.
 # Environment: BUILD (default ./build), REPS (3), RANKS (1: one process;
 # N: mpirun -n N for every run), WORK (where the OVAs go; default
 # DATA_DIR/resume-out, removed at the end).
