@@ -96,6 +96,12 @@ static ova_status plan_rank0(ova_engine *e, int threads_total, ova_buf *packed, 
     ova_resume_clear(&rs);
     if (st != OVA_OK)
         return st;
+    uint64_t rb;
+    double rbs;
+    ova_writer_readback(e->writer, &rb, &rbs);
+    if (rb > 0) /* the cost of recomputing the begun member's digest (journal.h) */
+        ova_engine_log(e, 0, "read back %.1f MiB of the partial output in %.2f s to continue its disk's digest",
+                       (double)rb / 1048576.0, rbs);
     ova_plan_pack(e->plan, packed);
     if (ova_buf_failed(packed))
         return ova_err_set(err, OVA_E_NOMEM, "out of memory packing the plan");

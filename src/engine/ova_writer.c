@@ -70,6 +70,8 @@ struct ova_writer {
     /* a journaled export (journal.h): the point saved last, and when */
     ova_journal *jn;
     char *jpath;              /* the journal's file */
+    uint64_t rb_bytes;        /* resumed: bytes read back for the digest, and the seconds */
+    double rb_secs;
     int kill_in;              /* tests (fault.h): units until this process dies, 0 for none */
     const char *kill_point;   /* the fault point that armed kill_in */
     ova_buf jbuf;
@@ -112,6 +114,12 @@ void ova_member_base(const char *output, char out[81])
 }
 
 uint64_t ova_writer_bytes(const ova_writer *w) { return w->pos; }
+
+void ova_writer_readback(const ova_writer *w, uint64_t *bytes, double *secs)
+{
+    *bytes = w->rb_bytes;
+    *secs = w->rb_secs;
+}
 
 int ova_writer_direct(const ova_writer *w) { return w->out != NULL && ova_out_file_direct(w->out); }
 
@@ -285,9 +293,14 @@ static ova_status journal_begin(ova_writer *w, ova_err *err)
         uint32_t dl = 0;
         if (EVP_DigestInit_ex(w->md, w->md_type, NULL) != 1)
             return ova_err_set(err, OVA_E_INTERNAL, "digest init failed");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if ((st = hash_back(w, k->hdr_off + OVA_TAR_BLOCK, p->pos, err)) != OVA_OK ||
             (st = digest_so_far(w, dg, &dl, err)) != OVA_OK)
             return st;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        w->rb_bytes = p->pos - k->hdr_off - OVA_TAR_BLOCK;
+        w->rb_secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         if (dl != k->digest_len || memcmp(dg, k->digest, dl) != 0)
             return ova_err_set(err, OVA_E_USAGE,
                                "%s: its first %llu bytes are not those %s recorded (the disk member %s differs): "

@@ -110,6 +110,11 @@ void ova_writer_abort(ova_writer **w);
  * go through it (--buffered-io, or a file system that refuses O_DIRECT). */
 int ova_writer_direct(const ova_writer *w);
 
+/* A resumed export (ova_writer_opts.journal): the bytes of the begun disk
+ * member read back to recompute its digest, and the seconds that took
+ * (both 0 otherwise). */
+void ova_writer_readback(const ova_writer *w, uint64_t *bytes, double *secs);
+
 /* Bytes written so far, and the OVA size after finish. */
 uint64_t ova_writer_bytes(const ova_writer *w);
 
