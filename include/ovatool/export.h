@@ -49,6 +49,10 @@ typedef struct ova_export_opts {
     bool overwrite;           /* replace an existing OVA at the output (else refused: prepare.h ova_prepare_check) */
     bool dry_run;             /* stop after the plan and every check: nothing is read but metadata, nothing
                                  is written; rank 0 hands what it would write to hooks->preview */
+    /* Resume (engine/resume.h): a journaled export, written to OUT.partial with its durable point in
+     * OUT.journal, and continued from that point when a matching journal is there. */
+    bool resume;
+    double journal_secs;      /* at most this often a durable point inside a disk (default 5 s) */
 } ova_export_opts;
 
 void ova_export_opts_init(ova_export_opts *o);
@@ -110,6 +114,13 @@ typedef struct ova_export_hooks {
  * file's path (NULL if there is none) and sets *removed to 1 if the unlink
  * succeeded, else 0. */
 const char *ova_writer_signal_cleanup(int *removed);
+
+/* Async-signal-safe: ask a journaled export (opts.resume) running in this
+ * process to stop at its next durable point (at most one grain-table group,
+ * 32 MiB of disk, away). It then fails with OVA_E_STOPPED, keeping
+ * OUT.partial and OUT.journal for a run with --resume. No effect on an
+ * export without a journal, or on ranks other than 0. */
+void ova_export_request_stop(void);
 
 /* Progress for a signal handler to report: disk bytes whose units went to
  * the writer, and disk bytes in all. Any thread may note; the handler's

@@ -21,7 +21,8 @@ typedef enum ova_status {
     OVA_E_CODEC,       /* the compressor failed */
     OVA_E_MPI,         /* an MPI call failed */
     OVA_E_ABORTED,     /* another rank failed; this one stopped */
-    OVA_E_INTERNAL     /* a bug: ovatool broke one of its own rules (the message says which) */
+    OVA_E_INTERNAL,    /* a bug: ovatool broke one of its own rules (the message says which) */
+    OVA_E_STOPPED      /* a journaled export stopped on request at a durable point: resumable */
 } ova_status;
 
 /* Room for one message: long enough for two paths and an explanation. */

@@ -11,7 +11,7 @@
 #include "ovatool/export.h"
 
 /* Exit codes, the same on every rank (README "Exit status"). */
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_STOPPED = 75 /* export --resume stopped by a signal, resumable (EX_TEMPFAIL: try again) */ };
 
 /* Logging to stderr: one line per message, ISO-8601 UTC timestamp first,
  * flushed at once, no carriage returns or colours (batch-log friendly). */

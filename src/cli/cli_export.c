@@ -18,7 +18,7 @@
 
 enum { O_NO_PIN = 256, O_MEM, O_CODEC, O_LEVEL, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
 
-enum { O_CONFINE = 512, O_OVERWRITE, O_DRY_RUN };
+enum { O_CONFINE = 512, O_OVERWRITE, O_DRY_RUN, O_RESUME };
 
 /* One table defines every option: getopt reads it, --help prints it. */
 static const cli_opt OPTS[] = {
@@ -28,6 +28,10 @@ static const cli_opt OPTS[] = {
     { "overwrite", 0, O_OVERWRITE, NULL,
       "replace an existing OVA at the output (once the new one is complete); without it, an existing file is "
       "refused" },
+    { "resume", 0, O_RESUME, NULL,
+      "journal the export (OUT.partial + OUT.journal beside the output) so that one stopped by a signal, a time "
+      "limit, a kill or a lost node continues where it stopped when run again with --resume, with any number of "
+      "ranks; continues a matching journal found there, refuses one whose sources or options differ" },
     { "dry-run", 0, O_DRY_RUN, NULL,
       "run every check and make the plan, then print what would be written (the OVA, its members, each disk's "
       "capacity and allocated bytes, the estimated size) and stop: no disk data is read, nothing is written" },
@@ -61,12 +65,14 @@ static void export_usage(FILE *f)
                "       mpirun -n N ovatool export VMX -o OUT.ova [options]\n\nOptions:\n");
     cli_print_options(f, OPTS, N_OPTS);
     fprintf(f, "\nExit status: 0 success (with --dry-run: every check passed), 1 failure (no output left "
-               "behind), 2 usage error.\n");
+               "behind, except a journaled export's resumable files), 2 usage error, 75 stopped by SIGTERM, SIGINT or "
+               "SIGUSR1 with --resume at a durable point (run again with --resume to continue).\n");
 }
 
 /* Set before the handlers are installed: rank 0 reports a signal, and
- * starts a new line first when a progress bar may be on screen. */
-static volatile sig_atomic_t g_sig_report, g_sig_newline;
+ * starts a new line first when a progress bar may be on screen; with
+ * --resume a signal asks the export to stop at a durable point instead. */
+static volatile sig_atomic_t g_sig_report, g_sig_newline, g_sig_resume;
 
 /* Only async-signal-safe calls from here to on_signal's end: write(2) of
  * fixed strings and integers formatted by hand (no stdio, no malloc,
@@ -104,10 +110,30 @@ static void sig_put_gib(uint64_t bytes) /* "1.23 GiB", rounded like %.2f */
     sig_put(" GiB");
 }
 
-/* ovatool: stopped by SIGTERM after 1.23 GiB of 4.00 GiB (31%); removed partial output DIR/.x.ova.XXXXXX.part */
+static const char *sig_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM";
+}
+
+/* ovatool: stopped by SIGTERM after 1.23 GiB of 4.00 GiB (31%); removed partial output DIR/.x.ova.XXXXXX.part
+ * With --resume (not SIGHUP: a closed terminal is no request to pause) the
+ * export is asked to stop at its next durable point instead (exit 75). */
 static void on_signal(int sig)
 {
     int saved = errno, removed = 0;
+    if (g_sig_resume && sig != SIGHUP) {
+        /* ovatool: SIGTERM: stopping at the next durable point (--resume) */
+        ova_export_request_stop();
+        if (g_sig_report) {
+            if (g_sig_newline)
+                sig_put("\n");
+            sig_put("ovatool: ");
+            sig_put(sig_name(sig));
+            sig_put(": stopping at the next durable point (--resume)\n");
+        }
+        errno = saved;
+        return;
+    }
     const char *part = ova_writer_signal_cleanup(&removed);
     if (g_sig_report) {
         uint64_t done = 0, total = 0;
@@ -115,7 +141,7 @@ static void on_signal(int sig)
         if (g_sig_newline)
             sig_put("\n");
         sig_put("ovatool: stopped by ");
-        sig_put(sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+        sig_put(sig_name(sig));
         if (total > 0) {
             sig_put(" after ");
             sig_put_gib(done);
@@ -321,6 +347,7 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         case O_CONFINE: o->confine = true; break;
         case O_OVERWRITE: o->overwrite = true; break;
         case O_DRY_RUN: o->dry_run = true; break;
+        case O_RESUME: o->resume = true; break;
         case O_BUFFERED: o->buffered_io = true; break;
         case O_COMPRESS_ALL: o->store_incompressible = false; break;
         case O_MEM:
@@ -414,6 +441,16 @@ static void export_env(ova_export_opts *o)
         if (end != fr && r >= 0 && r <= INT_MAX && (*end == '\0' || *end == ':'))
             ova_fault_arm(*end == ':' ? end + 1 : "export.unit", (int)r);
     }
+    /* Test hook: OVATOOL_TEST_JOURNAL_SECS=S takes a durable point inside a
+     * disk at most every S seconds (0: at every grain-table group) instead
+     * of every 5, so that tests stop at points they choose. */
+    const char *js = getenv("OVATOOL_TEST_JOURNAL_SECS");
+    if (js != NULL && *js) {
+        char *end;
+        double v = strtod(js, &end);
+        if (end != js && *end == '\0' && v >= 0)
+            o->journal_secs = v;
+    }
 }
 
 int cli_export(int argc, char **argv)
@@ -455,16 +492,21 @@ int cli_export(int argc, char **argv)
 
     g_sig_report = rank == 0;
     g_sig_newline = prog.tty;
+    g_sig_resume = o.resume;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
+    signal(SIGUSR1, on_signal); /* Slurm's warning before the time limit (--signal=B:USR1@120) */
 
     ova_export_stats stats;
     ova_err err;
     ova_err_clear(&err);
     ova_status st = ova_export(&o, MPI_COMM_WORLD, &hooks, &stats, &err);
     cli_progress_break(&prog);
-    if (st != OVA_OK) {
+    if (st == OVA_E_STOPPED) {
+        if (rank == 0)
+            cli_warn("%s", err.msg);
+    } else if (st != OVA_OK) {
         /* rank 0 tells the story, including other ranks' failures */
         if (rank == 0)
             cli_error("%s", err.msg[0] ? err.msg : ova_strstatus(st));
@@ -483,5 +525,5 @@ int cli_export(int argc, char **argv)
             print_json(&o, &stats);
     }
     MPI_Finalize();
-    return st == OVA_OK ? EXIT_OK : EXIT_FAIL;
+    return st == OVA_OK ? EXIT_OK : st == OVA_E_STOPPED ? EXIT_STOPPED : EXIT_FAIL;
 }

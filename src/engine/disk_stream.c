@@ -52,6 +52,25 @@ ova_status ova_disk_stream_start(ova_disk_stream *s, const ova_stream_info *si, 
     return OVA_OK;
 }
 
+ova_status ova_disk_stream_resume(ova_disk_stream *s, uint64_t capacity, uint64_t sector, const uint32_t *gd,
+                                  uint64_t n_gd, const char *disk_path, ova_err *err)
+{
+    uint64_t n = ova_stream_gts(capacity);
+    if (n_gd > n)
+        return ova_err_set(err, OVA_E_INTERNAL, "internal error: %llu grain tables resumed for %s, which has %llu",
+                           (unsigned long long)n_gd, disk_path, (unsigned long long)n);
+    free(s->gd);
+    s->gd = calloc(n ? n : 1, sizeof *s->gd);
+    if (s->gd == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory for the grain directory of %s", disk_path);
+    memcpy(s->gd, gd, (size_t)n_gd * sizeof *gd);
+    s->capacity = capacity;
+    s->sector = sector;
+    memset(s->gt, 0, sizeof s->gt);
+    s->gt_has_data = 0;
+    return OVA_OK;
+}
+
 ova_status ova_disk_stream_records(ova_disk_stream *s, uint64_t first, uint32_t n, const uint32_t *rel,
                                    uint64_t records_len, ova_err *err)
 {

@@ -50,6 +50,13 @@ ova_status ova_disk_stream_records(ova_disk_stream *s, uint64_t first, uint32_t 
 ova_status ova_disk_stream_grains_done(ova_disk_stream *s, uint64_t first, uint32_t n, uint64_t *size,
                                        ova_err *err);
 
+/* Continue a disk begun by an earlier run (journal.h): its header and
+ * grain groups [0, n_gd) are in the file, the next byte is at sector, and
+ * gd holds those groups' directory entries. No grain table is half filled
+ * at such a point. */
+ova_status ova_disk_stream_resume(ova_disk_stream *s, uint64_t capacity, uint64_t sector, const uint32_t *gd,
+                                  uint64_t n_gd, const char *disk_path, ova_err *err);
+
 /* Free the grain directory. */
 void ova_disk_stream_free(ova_disk_stream *s);
 

@@ -41,6 +41,8 @@ ova_status ova_mpi_agree(MPI_Comm comm, ova_status st, ova_err *err)
     }
     if (rank == 0 && rank == cause)
         return st;
+    if (code == (int)OVA_E_STOPPED) /* not a failure: every rank says the export stopped on request */
+        return ova_err_set(err, OVA_E_STOPPED, "stopped at a durable point with rank %d", cause);
     if (st != OVA_OK)
         return st;
     return ova_err_set(err, OVA_E_ABORTED, "stopped because rank %d failed", cause);

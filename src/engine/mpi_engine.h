@@ -79,6 +79,8 @@ typedef struct ova_engine {
     ova_ready *ready;          /* finished remote results not yet cleared to come in */
     size_t n_ready;
     ova_writer *writer;
+    uint64_t first_unit;       /* a resumed export's first unit (resume.h), else 0 */
+    uint64_t first_bytes;      /* disk bytes before it */
     ova_export_stats *stats;
     struct timespec t0;
 

@@ -13,6 +13,7 @@
 #include "engine/mpi_agree.h"
 #include "engine/mpi_engine.h"
 #include "engine/ova_target.h"
+#include "engine/resume.h"
 #include "engine/unit.h"
 #include "util/fault.h"
 
@@ -29,6 +30,7 @@ void ova_export_opts_init(ova_export_opts *o)
     o->mtime = -1;
     o->progress_secs = 10;
     o->store_incompressible = true;
+    o->journal_secs = 5;
 }
 
 /* ---- phases: each ends in one agreement (mpi_agree.h) ------------------- */
@@ -87,9 +89,30 @@ static ova_status plan_rank0(ova_engine *e, int threads_total, ova_buf *packed, 
     /* the writer refuses an output that is one of the inputs, and warns of
      * temporary files earlier exports left (ova_writer.h) */
     ova_writer_opts wo = { o->sha, o->target_hw, e->prep->mtime, o->buffered_io, o->vmx_path, writer_warn, e,
-                           cr.size.likely, !o->overwrite };
-    if ((st = ova_writer_open(e->prep, e->plan, &wo, &e->writer, err)) != OVA_OK)
+                           cr.size.likely, !o->overwrite, NULL, NULL, NULL, 0, 0 };
+    /* resume (resume.h): journaled, continued, or refused */
+    ova_resume rs;
+    if ((st = ova_resume_setup(o, e->prep, e->plan, e->hooks.log, e->hooks.ctx, &rs, err)) != OVA_OK) {
+        ova_resume_clear(&rs);
         return st;
+    }
+    wo.journal = rs.journal;
+    rs.journal = NULL; /* the writer's now */
+    wo.journal_path = rs.journal_path;
+    wo.partial_path = rs.partial_path;
+    wo.journal_secs = o->journal_secs;
+    wo.first_unit = e->first_unit = rs.first_unit;
+    e->first_bytes = rs.done_bytes;
+    st = ova_writer_open(e->prep, e->plan, &wo, &e->writer, err);
+    ova_resume_clear(&rs);
+    if (st != OVA_OK)
+        return st;
+    uint64_t rb;
+    double rbs;
+    ova_writer_readback(e->writer, &rb, &rbs);
+    if (rb > 0) /* the cost of recomputing the begun member's digest (journal.h) */
+        ova_engine_log(e, 0, "read back %.1f MiB of the partial output in %.2f s to continue its disk's digest",
+                       (double)rb / 1048576.0, rbs);
     ova_plan_pack(e->plan, packed);
     if (ova_buf_failed(packed))
         return ova_err_set(err, OVA_E_NOMEM, "out of memory packing the plan");
@@ -183,6 +206,7 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
         if (e->slots == NULL || e->pend == NULL || e->ready == NULL)
             ova_engine_fail0(e, 0, OVA_E_NOMEM, "rank 0: out of memory for the unit window");
         e->service_running = e->size > 1;
+        e->next_unit = e->write_head = e->first_unit; /* a resumed export's units before it are in the file */
     }
 
     pthread_t *tids = calloc((size_t)e->n_threads, sizeof *tids);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/unit.h"
 #include "util/fault.h"
@@ -97,6 +98,8 @@ static int64_t take_remote(ova_worker *w)
         ova_mpi_wait(&req);
         int64_t u = g[0];
         w->cleared = g[1] != 0;
+        if (u >= 0 && (uint64_t)u >= e->n_units / 2) /* the tests' lost node (fault.h) */
+            ova_fault_kill("export.kill");
         if (u < 0 || !atomic_load(&e->local_abort))
             return u;
         ova_unit_hdr h;
@@ -151,6 +154,9 @@ static ova_status compress_unit(ova_engine *e, ova_unit_worker *uw, uint64_t u, 
     uint64_t first;
     uint32_t n;
     ova_plan_unit(e->plan, u, &d, &first, &n);
+    /* a slow export whatever the machine, for the tests of time limits */
+    if (ova_fault("export.slow"))
+        nanosleep(&(struct timespec){ 1, 0 }, NULL);
     /* the tests' proof that a failure on any rank stops the job cleanly */
     if (ova_fault("export.unit"))
         return ova_err_set(err, OVA_E_IO, "%s: injected read failure at byte %llu (test fault export.unit)",

@@ -36,7 +36,7 @@ void *ova_engine_write_loop(void *p)
     ova_engine *e = p;
     ova_err err;
     ova_err_clear(&err);
-    uint64_t done_bytes = 0;
+    uint64_t done_bytes = e->first_bytes;
     double next_progress = e->opts->progress_secs;
     for (;;) {
         pthread_mutex_lock(&e->mu);

@@ -250,6 +250,44 @@ ova_status ova_out_file_flush(ova_out_file *f, ova_err *err)
     return st;
 }
 
+ova_status ova_out_file_sync(ova_out_file *f, ova_err *err)
+{
+    if (f->dfd >= 0 && f->started && f->stage_len >= OVA_OUT_ALIGN) {
+        size_t a = f->stage_len - f->stage_len % OVA_OUT_ALIGN;
+        ova_status st = write_direct(f, a, err);
+        if (st != OVA_OK)
+            return st;
+        if (f->dfd >= 0) { /* else it fell back and wrote the whole stage */
+            memmove(f->stage, f->stage + a, f->stage_len - a);
+            f->stage_off += a;
+            f->stage_len -= a;
+        }
+    }
+    if (f->dfd >= 0 && f->started && f->stage_len > 0) {
+        /* the direct write of this block later rewrites these bytes; the
+         * kernel writes back and drops cached pages of a range it writes
+         * directly, so the two stay coherent */
+        ova_status st = pwrite_fd(f, f->stage, f->stage_len, f->stage_off, err);
+        if (st != OVA_OK)
+            return st;
+    }
+    if (fdatasync(f->fd) != 0)
+        return write_failed(f, errno, f->high, err);
+    return OVA_OK;
+}
+
+ova_status ova_out_file_resume_at(ova_out_file *f, uint64_t off, ova_err *err)
+{
+    f->high = off;
+    if (f->dfd < 0)
+        return OVA_OK;
+    f->stage_off = off - off % OVA_OUT_ALIGN;
+    f->stage_len = (size_t)(off - f->stage_off);
+    f->started = 1;
+    return ova_pread_exact(f->fd, f->stage, f->stage_len, f->stage_off, f->path, "the partial output's last block",
+                           err);
+}
+
 void ova_out_file_close(ova_out_file **pf)
 {
     ova_out_file *f = *pf;

@@ -57,6 +57,16 @@ ova_status ova_out_file_pwrite(ova_out_file *f, const void *buf, size_t n, uint6
  * cache. Call before writing through fd directly, fsync and close. */
 ova_status ova_out_file_flush(ova_out_file *f, ova_err *err);
 
+/* Make every byte written so far durable, and go on writing: staged bytes
+ * in whole blocks go out directly, the unaligned tail through fd (and stays
+ * staged, to be written again with what follows it), then fdatasync. The
+ * resume journal's durable points (journal.h) rest on this. */
+ova_status ova_out_file_sync(ova_out_file *f, ova_err *err);
+
+/* Before the first write: the file already holds off bytes that stay (a
+ * resumed export, journal.h). The stage starts with the block they end in,
+ * read back from the file, so its direct write keeps them. */
+ova_status ova_out_file_resume_at(ova_out_file *f, uint64_t off, ova_err *err);
 
 /* 1 while writes bypass the page cache. */
 int ova_out_file_direct(const ova_out_file *f);

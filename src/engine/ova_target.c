@@ -123,6 +123,11 @@ static ova_status check_target(const ova_target *t, const char *output, ova_err 
 
 /* Is name the temporary file of an export to fname: ".FNAME.XXXXXX.part"
  * with six characters that mkostemps could have chosen? */
+ova_status ova_target_inputs(ova_target *t, const char *vmx_path, const ova_plan *plan, ova_err *err)
+{
+    return collect_inputs(t, vmx_path, plan->disks, plan->n_disks, err);
+}
+
 static int is_part_of(const char *name, const char *fname)
 {
     size_t fl = strlen(fname), nl = strlen(name);
@@ -217,6 +222,26 @@ ova_status ova_target_check(const char *output, const char *vmx_path, ova_disk_i
     return st;
 }
 
+/* A journaled export's files (resume.h): OUT.partial and OUT.journal. */
+static void report_resumable(const char *output, void (*warn)(void *ctx, const char *msg), void *warn_ctx)
+{
+    char partial[PATH_MAX], journal[PATH_MAX], msg[3 * PATH_MAX + 256];
+    struct stat pb, jb;
+    if (warn == NULL || snprintf(partial, sizeof partial, "%s.partial", output) >= (int)sizeof partial ||
+        snprintf(journal, sizeof journal, "%s.journal", output) >= (int)sizeof journal)
+        return;
+    int hp = lstat(partial, &pb) == 0, hj = lstat(journal, &jb) == 0;
+    if (hj)
+        snprintf(msg, sizeof msg, "%s: a resumable export to %s (partial output %s, %llu bytes); the export will "
+                 "continue it with --resume, discard it with --overwrite, and refuse to run with neither",
+                 journal, output, partial, hp ? (unsigned long long)pb.st_size : 0ull);
+    else if (hp)
+        snprintf(msg, sizeof msg, "%s: left by a journaled export to %s that stopped before its first durable "
+                 "point (%llu bytes); it can be deleted", partial, output, (unsigned long long)pb.st_size);
+    if (hj || hp)
+        warn(warn_ctx, msg);
+}
+
 void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, const char *msg), void *warn_ctx)
 {
     const char *slash = strrchr(output, '/');
@@ -225,6 +250,7 @@ void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, con
     if (dir != NULL && output[dl] != '\0')
         report_leftovers(dir, output + dl, warn, warn_ctx);
     free(dir);
+    report_resumable(output, warn, warn_ctx);
 }
 
 ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_path, const ova_plan *plan,
@@ -273,6 +299,33 @@ ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_
     mode_t um = umask(0);
     umask(um);
     fchmod(t->fd, 0666 & ~um);
+    return OVA_OK;
+}
+
+ova_status ova_target_create_partial(ova_target *t, const char *output, const char *partial_path,
+                                     const char *vmx_path, const ova_plan *plan, ova_err *err)
+{
+    ova_status st;
+    t->keep = 1; /* nothing here is ours to remove until it is locked */
+    if ((t->final_path = strdup(output)) == NULL || (t->tmp_path = strdup(partial_path)) == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    if ((st = collect_inputs(t, vmx_path, plan->disks, plan->n_disks, err)) != OVA_OK ||
+        (st = check_target(t, output, err)) != OVA_OK || (st = check_target(t, partial_path, err)) != OVA_OK)
+        return st;
+    t->fd = open(partial_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (t->fd < 0)
+        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open the partial output", partial_path);
+    struct stat sb;
+    if (fstat(t->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return ova_err_set(err, OVA_E_USAGE, "%s: the partial output is not a regular file", partial_path);
+    /* ours until the rename; a lock held elsewhere is an export running
+     * now, whose file is not ours to remove */
+    t->keep = 1;
+    if (flock(t->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+        return ova_err_set(err, OVA_E_USAGE,
+                           "%s: another export to %s is running now (it holds this partial output's lock)",
+                           partial_path, output);
+    t->keep = 0;
     return OVA_OK;
 }
 
@@ -351,7 +404,7 @@ ova_status ova_target_commit(ova_target *t, ova_err *err)
 
 void ova_target_discard(ova_target *t)
 {
-    if (t->tmp_path != NULL)
+    if (t->tmp_path != NULL && !t->keep)
         unlink(t->tmp_path);
     g_tmp_set = 0;
 }

@@ -32,6 +32,8 @@ typedef struct ova_target {
     size_t n_inputs;
     int no_replace;           /* set by the caller: the rename must not replace a file that
                                  appeared at the target meanwhile (no --overwrite) */
+    int keep;                 /* set by the caller: discard leaves the file (a journaled export
+                                 whose journal names it, journal.h) */
 } ova_target;
 
 /* An empty target (no paths, fds -1), safe to discard and free. */
@@ -44,13 +46,28 @@ void ova_target_init(ova_target *t);
 ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_path, const ova_plan *plan,
                              void (*warn)(void *ctx, const char *msg), void *warn_ctx, ova_err *err);
 
+/* A journaled export's output file instead of a temporary one (journal.h):
+ * partial_path, a fixed, visible name beside the target, opened (created
+ * if missing) without truncating and locked (flock) for this export; one
+ * another process holds locked is refused (OVA_E_USAGE: another export to
+ * this target is running). The checks on output are ova_target_create's,
+ * and partial_path must be a regular file that is none of the inputs. The
+ * signal handler's clean-up does not remove it. */
+ova_status ova_target_create_partial(ova_target *t, const char *output, const char *partial_path,
+                                     const char *vmx_path, const ova_plan *plan, ova_err *err);
+
+/* The files the export reads, into t->inputs (paths borrowed from plan and
+ * vmx_path): the VMX, then each disk's descriptor, extents and parents. */
+ova_status ova_target_inputs(ova_target *t, const char *vmx_path, const ova_plan *plan, ova_err *err);
+
 /* The checks of ova_target_create without creating anything: may the
  * rename put an OVA at output, given the inputs vmx_path and every file of
  * disks[0..n_disks)? For the checks before an export (prepare.h). */
 ova_status ova_target_check(const char *output, const char *vmx_path, ova_disk_info *const *disks, size_t n_disks,
                             ova_err *err);
 
-/* The leftover report of ova_target_create alone (for a dry run). */
+/* The leftover report of ova_target_create alone (for a dry run), and a
+ * journaled export's OUT.partial and OUT.journal (resume.h), if any. */
 void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, const char *msg), void *warn_ctx);
 
 /* fsync the complete temporary file, close it, check the target again (it

@@ -8,25 +8,36 @@
 #include "ovatool/export.h"
 
 #include <openssl/evp.h>
+#include <errno.h>
 #include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "ovatool/disk.h"
 #include "engine/disk_stream.h"
+#include "engine/journal.h"
 #include "engine/out_file.h"
 #include "engine/ova_layout.h"
 #include "engine/ova_target.h"
 #include "format/tar.h"
 #include "format/vmdk_stream.h"
+#include "util/fault.h"
 #include "util/io.h"
 
 /* The export's progress, for the signal handler: lock-free atomics, so the
  * handler reads them without locks or allocation (async-signal-safe). */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the signal handler needs lock-free 64-bit atomics");
 static _Atomic unsigned long long g_done, g_total;
+/* A stop a signal asked for (ova_export_request_stop): lock-free likewise. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs a lock-free int");
+static atomic_int g_stop;
+
+void ova_export_request_stop(void) { atomic_store_explicit(&g_stop, 1, memory_order_relaxed); }
 
 typedef struct disk_out {
     char name[128];           /* member name (ova_tar_header enforces < 100) */
@@ -57,6 +68,16 @@ struct ova_writer {
     /* the write-behind queue (out_file.h): the caller's thread hashes, in
      * order, and hands the bytes over with their offset */
     ova_out_queue *queue;
+
+    /* a journaled export (journal.h): the point saved last, and when */
+    ova_journal *jn;
+    char *jpath;              /* the journal's file */
+    uint64_t rb_bytes;        /* resumed: bytes read back for the digest, and the seconds */
+    double rb_secs;
+    int kill_in;              /* tests (fault.h): units until this process dies, 0 for none */
+    const char *kill_point;   /* the fault point that armed kill_in */
+    ova_buf jbuf;
+    struct timespec jlast;
 };
 
 void ova_writer_note_progress(uint64_t done, uint64_t total)
@@ -95,6 +116,12 @@ void ova_member_base(const char *output, char out[81])
 }
 
 uint64_t ova_writer_bytes(const ova_writer *w) { return w->pos; }
+
+void ova_writer_readback(const ova_writer *w, uint64_t *bytes, double *secs)
+{
+    *bytes = w->rb_bytes;
+    *secs = w->rb_secs;
+}
 
 int ova_writer_direct(const ova_writer *w) { return w->out != NULL && ova_out_file_direct(w->out); }
 
@@ -173,6 +200,9 @@ static void writer_free(ova_writer *w)
     ova_target_free(&w->target);
     EVP_MD_CTX_free(w->md);
     ova_disk_stream_free(&w->stream);
+    ova_journal_free(&w->jn);
+    free(w->jpath);
+    ova_buf_free(&w->jbuf);
     free(w->disks);
     free(w);
 }
@@ -185,6 +215,199 @@ void ova_writer_abort(ova_writer **pw)
     ova_target_discard(&w->target);
     writer_free(w);
     *pw = NULL;
+}
+
+/* ---- the resume journal (journal.h) ------------------------------------ */
+
+/* Hash bytes [from, to) of the output file into w->md, reading them back. */
+static ova_status hash_back(ova_writer *w, uint64_t from, uint64_t to, ova_err *err)
+{
+    size_t cap = 8u << 20;
+    unsigned char *buf = malloc(cap);
+    if (buf == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    ova_status st = OVA_OK;
+    for (uint64_t at = from; st == OVA_OK && at < to;) {
+        size_t n = to - at < cap ? (size_t)(to - at) : cap;
+        st = ova_pread_exact(w->target.fd, buf, n, at, w->target.tmp_path, "the partial output", err);
+        if (st == OVA_OK && EVP_DigestUpdate(w->md, buf, n) != 1)
+            st = ova_err_set(err, OVA_E_INTERNAL, "digest update failed");
+        at += n;
+    }
+    free(buf);
+    return st;
+}
+
+/* The digest of what w->md has hashed so far, leaving w->md as it is. */
+static ova_status digest_so_far(ova_writer *w, unsigned char *out, uint32_t *len, ova_err *err)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned int dl = 0;
+    int ok = c != NULL && EVP_MD_CTX_copy_ex(c, w->md) == 1 && EVP_DigestFinal_ex(c, out, &dl) == 1;
+    EVP_MD_CTX_free(c);
+    *len = dl;
+    return ok ? OVA_OK : ova_err_set(err, OVA_E_INTERNAL, "digest copy failed");
+}
+
+/* A fresh journaled export starts with an empty partial output; a resumed
+ * one checks the partial output against the journal's point, restores the
+ * writer's state there and cuts the file to it. Nothing is cut before
+ * every check has passed. */
+static ova_status journal_begin(ova_writer *w, ova_err *err)
+{
+    ova_journal_point *p = &w->jn->pt;
+    const char *part = w->target.tmp_path;
+    size_t nd = w->plan->n_disks;
+    clock_gettime(CLOCK_MONOTONIC, &w->jlast);
+    if (p->disks == NULL && (p->disks = calloc(nd ? nd : 1, sizeof *p->disks)) == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    if (p->pos == 0) {
+        if (ftruncate(w->target.fd, 0) != 0)
+            return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot truncate the partial output", part);
+        return OVA_OK;
+    }
+    struct stat sb;
+    if (fstat(w->target.fd, &sb) != 0)
+        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot stat", part);
+    if ((uint64_t)sb.st_size < p->pos)
+        return ova_err_set(err, OVA_E_USAGE,
+                           "%s: %llu bytes, but %s says %llu are durable: the partial output was cut short and cannot "
+                           "be continued (start over with --overwrite)",
+                           part, (unsigned long long)sb.st_size, w->jpath, (unsigned long long)p->pos);
+    if (p->disk > nd || p->pos < w->pos)
+        return ova_err_set(err, OVA_E_USAGE, "%s: its durable point does not fit this export's layout",
+                           w->jpath);
+    for (uint32_t i = 0; i < p->disk; i++) {
+        disk_out *o = &w->disks[i];
+        o->hdr_off = p->disks[i].hdr_off;
+        o->size = p->disks[i].size;
+        o->data_grains = p->disks[i].data_grains;
+        memcpy(o->digest, p->disks[i].digest, p->disks[i].digest_len);
+    }
+    ova_status st;
+    if (p->grain > 0) {
+        /* the begun member: its digest, from its durable prefix read back */
+        const ova_journal_disk *k = &p->disks[p->disk];
+        disk_out *o = &w->disks[p->disk];
+        o->hdr_off = k->hdr_off;
+        o->data_grains = k->data_grains;
+        unsigned char dg[EVP_MAX_MD_SIZE];
+        uint32_t dl = 0;
+        if (EVP_DigestInit_ex(w->md, w->md_type, NULL) != 1)
+            return ova_err_set(err, OVA_E_INTERNAL, "digest init failed");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((st = hash_back(w, k->hdr_off + OVA_TAR_BLOCK, p->pos, err)) != OVA_OK ||
+            (st = digest_so_far(w, dg, &dl, err)) != OVA_OK)
+            return st;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        w->rb_bytes = p->pos - k->hdr_off - OVA_TAR_BLOCK;
+        w->rb_secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (dl != k->digest_len || memcmp(dg, k->digest, dl) != 0)
+            return ova_err_set(err, OVA_E_USAGE,
+                               "%s: its first %llu bytes are not those %s recorded (the disk member %s differs): "
+                               "the partial output cannot be continued (start over with --overwrite)",
+                               part, (unsigned long long)p->pos, w->jpath, o->name);
+        if ((st = ova_disk_stream_resume(&w->stream, w->plan->disks[p->disk]->capacity, p->sector, p->gd, p->n_gd,
+                                         w->plan->disks[p->disk]->path, err)) != OVA_OK)
+            return st;
+    }
+    if (ftruncate(w->target.fd, (off_t)p->pos) != 0)
+        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot cut the partial output to %llu bytes", part,
+                             (unsigned long long)p->pos);
+    w->target.keep = 1; /* the journal names it */
+    w->pos = p->pos;
+    w->next_unit = w->opts.first_unit;
+    /* the plan's skipped grains (skip_to) go on from the durable point */
+    w->at_disk = p->disk;
+    w->at_grain = p->grain;
+    return ova_out_file_resume_at(w->out, p->pos, err);
+}
+
+/* Make the output durable up to w->pos and save that point: disk d's
+ * grains [0, grain) are in the file (d == n_disks: every disk). */
+static ova_status checkpoint(ova_writer *w, uint32_t d, uint64_t grain, ova_err *err)
+{
+    ova_journal_point *p = &w->jn->pt;
+    ova_status st;
+    if ((st = ova_out_queue_drain(w->queue, err)) != OVA_OK || (st = ova_out_file_sync(w->out, err)) != OVA_OK)
+        return st;
+    uint32_t dl = (uint32_t)ova_sha_len(w->opts.sha);
+    for (uint32_t i = 0; i < d; i++) {
+        ova_journal_disk *k = &p->disks[i];
+        const disk_out *o = &w->disks[i];
+        *k = (ova_journal_disk){ o->hdr_off, o->size, o->data_grains, dl, { 0 } };
+        memcpy(k->digest, o->digest, dl);
+    }
+    p->n_gd = 0;
+    p->sector = 0;
+    if (grain > 0) {
+        ova_journal_disk *k = &p->disks[d];
+        *k = (ova_journal_disk){ w->disks[d].hdr_off, 0, w->disks[d].data_grains, 0, { 0 } };
+        if ((st = digest_so_far(w, k->digest, &k->digest_len, err)) != OVA_OK)
+            return st;
+        uint64_t ng = grain / OVA_GT_ENTRIES;
+        uint32_t *gd = realloc(p->gd, (size_t)(ng ? ng : 1) * sizeof *gd);
+        if (gd == NULL)
+            return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        memcpy(gd, w->stream.gd, (size_t)ng * sizeof *gd);
+        p->gd = gd;
+        p->n_gd = ng;
+        p->sector = w->stream.sector;
+    }
+    p->disk = d;
+    p->grain = grain;
+    p->pos = w->pos;
+    if ((st = ova_journal_save(w->jpath, w->jn, &w->jbuf, err)) != OVA_OK)
+        return st;
+    w->target.keep = 1;
+    clock_gettime(CLOCK_MONOTONIC, &w->jlast);
+    /* the tests' kills at chosen points (fault.h) */
+    size_t nd = w->plan->n_disks;
+    if (grain == 0 && d == 1 && nd > 1)
+        ova_fault_kill("resume.kill.boundary");
+    if (grain > 0 && w->kill_in == 0 && w->kill_point == NULL) {
+        w->kill_point = d == 0 && ova_fault("resume.kill.first")      ? "resume.kill.first"
+                        : d + 1 == nd && ova_fault("resume.kill.last") ? "resume.kill.last"
+                                                                        : NULL;
+        w->kill_in = w->kill_point != NULL ? 3 : 0;
+    }
+    return OVA_OK;
+}
+
+/* After grains [first, first + n) of disk d: a durable point at the end of
+ * the disk, and at the end of a group when journal_secs have passed. */
+/* After the grains of disk d up to `end` are placed: a durable point at a
+ * disk end, or at a group end when journal_secs have passed (or a stop was
+ * asked for). */
+static ova_status maybe_checkpoint(ova_writer *w, size_t d, uint64_t end, int disk_done, ova_err *err)
+{
+    if (w->jn == NULL)
+        return OVA_OK;
+    if (w->kill_in > 0 && --w->kill_in == 0) {
+        /* die with bytes past the durable point in the file */
+        ova_out_queue_drain(w->queue, err);
+        ova_fault_kill(w->kill_point);
+    }
+    int stop = atomic_load_explicit(&g_stop, memory_order_relaxed);
+    ova_status st = OVA_OK;
+    if (disk_done) {
+        st = checkpoint(w, (uint32_t)d + 1, 0, err);
+    } else if (end % OVA_GT_ENTRIES != 0) {
+        return OVA_OK;
+    } else {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double since = (double)(t.tv_sec - w->jlast.tv_sec) + (double)(t.tv_nsec - w->jlast.tv_nsec) / 1e9;
+        if (stop || since >= w->opts.journal_secs)
+            st = checkpoint(w, (uint32_t)d, end, err);
+    }
+    if (st != OVA_OK || !stop)
+        return st;
+    return ova_err_set(err, OVA_E_STOPPED,
+                       "stopped on request at a durable point: %s holds %llu bytes, %s where it ends; run the same "
+                       "command with --resume (any number of ranks) to continue, or with --overwrite to start over",
+                       w->target.tmp_path, (unsigned long long)w->pos, w->jpath);
 }
 
 ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const ova_writer_opts *opts,
@@ -201,6 +424,7 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
     w->prep = prep;
     w->plan = plan;
     w->opts = *opts;
+    w->jn = opts->journal;
     size_t nd = plan->n_disks;
     w->disks = calloc(nd ? nd : 1, sizeof *w->disks);
     w->md = EVP_MD_CTX_new();
@@ -239,10 +463,19 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
     for (size_t i = 0; i < nd; i++)
         w->layout.mf_len += ova_layout_mf_line(opts->sha, w->disks[i].name);
 
-    /* the temporary file beside the target */
-    if ((st = ova_target_create(&w->target, output, opts->vmx_path, plan, opts->warn, opts->warn_ctx, err)) !=
-        OVA_OK)
+    /* the temporary file beside the target, or a journaled export's partial output */
+    if (w->jn != NULL) {
+        if ((w->jpath = strdup(opts->journal_path)) == NULL) {
+            st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        if ((st = ova_target_create_partial(&w->target, output, opts->partial_path, opts->vmx_path, plan, err)) !=
+            OVA_OK)
+            goto fail;
+    } else if ((st = ova_target_create(&w->target, output, opts->vmx_path, plan, opts->warn, opts->warn_ctx,
+                                       err)) != OVA_OK) {
         goto fail;
+    }
     w->target.no_replace = opts->no_replace;
     ova_disk_stream_init(&w->stream, w->target.final_path, emit_hashed, w);
     if ((st = ova_out_file_open(w->target.fd, w->target.tmp_path, !opts->buffered_io, &w->out, err)) != OVA_OK)
@@ -259,6 +492,8 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
         free(dir);
     }
     w->pos = ova_layout_front_len(&w->layout);
+    if (w->jn != NULL && (st = journal_begin(w, err)) != OVA_OK)
+        goto fail;
     if ((st = ova_out_queue_start(w->out, w->target.final_path, &w->queue, err)) != OVA_OK)
         goto fail;
     ova_buf_free(&ovf);
@@ -266,6 +501,8 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
     return OVA_OK;
 fail:
     ova_buf_free(&ovf);
+    if (w->jn != NULL && w->jn->pt.pos != 0)
+        w->target.keep = 1; /* a resume that was refused leaves the files as they are */
     ova_writer_abort(&w);
     return st;
 }
@@ -306,7 +543,7 @@ static ova_status finish_disk(ova_writer *w, size_t d, uint64_t size, ova_err *e
 
 /* Grains first..first+n-1 of disk d are placed: the stream's grain table,
  * or the disk's end, and the cursor past them. */
-static ova_status grains_done(ova_writer *w, size_t d, uint64_t first, uint64_t n, ova_err *err)
+static ova_status grains_done(ova_writer *w, size_t d, uint64_t first, uint64_t n, int *disk_done, ova_err *err)
 {
     uint64_t size;
     ova_status st = ova_disk_stream_grains_done(&w->stream, first, (uint32_t)n, &size, err);
@@ -314,6 +551,8 @@ static ova_status grains_done(ova_writer *w, size_t d, uint64_t first, uint64_t 
         return st;
     if (size != 0 && (st = finish_disk(w, d, size, err)) != OVA_OK)
         return st;
+    if (disk_done != NULL)
+        *disk_done = size != 0;
     w->at_grain = first + n;
     if (w->at_grain == ova_stream_grains(w->plan->disks[d]->capacity)) {
         w->at_disk++;
@@ -341,9 +580,35 @@ static ova_status skip_to(ova_writer *w, size_t d, uint64_t to, ova_err *err)
         uint64_t a = w->at_grain;
         uint64_t group_end = (a / OVA_GT_ENTRIES + 1) * OVA_GT_ENTRIES;
         uint64_t b = end < group_end ? end : group_end;
-        if ((st = grains_done(w, k, a, b - a, err)) == OVA_OK && b < end)
-            st = grains_done(w, k, b, end - b, err);
+        if ((st = grains_done(w, k, a, b - a, NULL, err)) == OVA_OK && b < end)
+            st = grains_done(w, k, b, end - b, NULL, err);
     }
+    return st;
+}
+
+/* After a unit ending at grain `end` of disk d: when the plan's next unit
+ * lies past the end of this grain-table group (or on another disk), the
+ * skipped grains up to that end are placed now rather than with that unit,
+ * so that the group is complete here and a durable point can follow
+ * (maybe_checkpoint), as often as with a plan of every unit. */
+static ova_status skip_to_group_end(ova_writer *w, size_t d, uint64_t end, int *disk_done, ova_err *err)
+{
+    uint64_t grains = ova_stream_grains(w->plan->disks[d]->capacity);
+    uint64_t group_end = (end + OVA_GT_ENTRIES - 1) / OVA_GT_ENTRIES * OVA_GT_ENTRIES;
+    if (group_end > grains)
+        group_end = grains;
+    if (w->next_unit < ova_plan_units(w->plan)) {
+        size_t nd;
+        uint64_t nfirst;
+        uint32_t nn;
+        ova_plan_unit(w->plan, w->next_unit, &nd, &nfirst, &nn);
+        if (nd == d && nfirst < group_end)
+            return OVA_OK;
+    }
+    if (group_end == end)
+        return OVA_OK;
+    ova_status st = skip_to(w, d, group_end, err);
+    *disk_done = st == OVA_OK && w->at_disk > d;
     return st;
 }
 
@@ -381,10 +646,13 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
         release(owner);
     }
 
-    if ((st = grains_done(w, d, first, n, err)) != OVA_OK)
+    int disk_done = 0;
+    if ((st = grains_done(w, d, first, n, &disk_done, err)) != OVA_OK)
         return st;
     w->next_unit++;
-    return OVA_OK;
+    if (!disk_done && (st = skip_to_group_end(w, d, first + n, &disk_done, err)) != OVA_OK)
+        return st;
+    return maybe_checkpoint(w, d, disk_done ? first + n : w->at_grain, disk_done, err);
 }
 
 static ova_status digest(const EVP_MD *md, const void *p, size_t n, unsigned char *out, ova_err *err)
@@ -438,10 +706,13 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
         (st = ova_out_file_pwrite(w->out, end, sizeof end, w->pos, err)) != OVA_OK)
         goto fail;
     w->pos += sizeof end;
+    ova_fault_kill("resume.kill.finish");
     /* once renamed, a failure to sync the folder leaves nothing to remove */
     st = ova_target_commit(&w->target, err);
     if (st != OVA_OK && w->target.tmp_path != NULL)
         goto fail;
+    if (w->jn != NULL && w->target.tmp_path == NULL)
+        unlink(w->jpath); /* the OVA is in place: nothing left to resume */
     free(front);
     ova_buf_free(&ovf);
     ova_buf_free(&mf);

@@ -46,6 +46,21 @@ typedef struct ova_writer_opts {
     /* 1: never replace a file at the target (no --overwrite): one that
      * appears during the export fails it at the rename (ova_target.h). */
     int no_replace;
+    /* A journaled export (journal.h), else NULL. The output goes to
+     * partial_path (ova_target_create_partial), and at the end of every
+     * disk, and at the end of a grain-table group once journal_secs have
+     * passed since the last, the writer makes its bytes durable and saves
+     * the point in journal (deps filled in by the caller) at journal_path.
+     * When journal->pt.pos is not 0 the export resumes there: the partial
+     * output is checked against the point (length, and the digest of the
+     * begun member's prefix, read back), cut to it, and the first unit
+     * expected is first_unit, the plan's unit at the point. The writer
+     * frees journal and copies the paths. */
+    struct ova_journal *journal;
+    const char *journal_path;
+    const char *partial_path;
+    double journal_secs;
+    uint64_t first_unit;
 } ova_writer_opts;
 
 typedef struct ova_writer ova_writer;
@@ -94,6 +109,11 @@ void ova_writer_abort(ova_writer **w);
 /* 1 while the OVA's bytes bypass the page cache (O_DIRECT), 0 when they
  * go through it (--buffered-io, or a file system that refuses O_DIRECT). */
 int ova_writer_direct(const ova_writer *w);
+
+/* A resumed export (ova_writer_opts.journal): the bytes of the begun disk
+ * member read back to recompute its digest, and the seconds that took
+ * (both 0 otherwise). */
+void ova_writer_readback(const ova_writer *w, uint64_t *bytes, double *secs);
 
 /* Bytes written so far, and the OVA size after finish. */
 uint64_t ova_writer_bytes(const ova_writer *w);

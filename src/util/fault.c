@@ -3,6 +3,7 @@
 
 #ifdef OVATOOL_FAULTS
 
+#include <signal.h>
 #include <string.h>
 
 static char g_point[64];
@@ -22,6 +23,12 @@ void ova_fault_rank(int rank) { g_me = rank; }
 bool ova_fault(const char *point)
 {
     return g_point[0] != '\0' && strcmp(g_point, point) == 0 && (g_rank < 0 || g_rank == g_me);
+}
+
+void ova_fault_kill(const char *point)
+{
+    if (ova_fault(point))
+        raise(SIGKILL);
 }
 
 #else

@@ -16,6 +16,20 @@
  *   "export.plan"     a rank other than 0 finds no room to receive the plan
  *                     (mpi_export.c)
  *   "export.readers"  a rank fails to open its disk readers (mpi_export.c)
+ *   "export.slow"     every unit takes a second longer on the rank, so that a
+ *                     test's time limit stops the export at a known pace
+ *                     (mpi_workers.c)
+ *   "export.kill"     a rank other than 0 dies (SIGKILL) when it is granted
+ *                     a unit of the plan's second half, like a lost node
+ *                     (mpi_workers.c)
+ *   "resume.kill.first", "resume.kill.boundary", "resume.kill.last",
+ *   "resume.kill.finish"
+ *                     a journaled export's rank 0 dies (SIGKILL): a few
+ *                     units past its first durable point inside the first
+ *                     disk; right at the durable point that ends the first
+ *                     disk; a few units past its first durable point inside
+ *                     the last disk; while writing the OVF and manifest,
+ *                     before the rename (ova_writer.c)
  */
 #ifndef OVATOOL_FAULT_H
 #define OVATOOL_FAULT_H
@@ -36,6 +50,10 @@ void ova_fault_rank(int rank);
  * job runs). */
 bool ova_fault(const char *point);
 
+/* When point is armed for this rank, die at once by SIGKILL: a process
+ * that cannot clean up, as after the OOM killer or a lost node. */
+void ova_fault_kill(const char *point);
+
 #else
 
 static inline void ova_fault_arm(const char *point, int rank)
@@ -49,6 +67,7 @@ static inline bool ova_fault(const char *point)
     (void)point;
     return false;
 }
+static inline void ova_fault_kill(const char *point) { (void)point; }
 
 #endif
 #endif

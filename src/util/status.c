@@ -17,6 +17,7 @@ const char *ova_strstatus(ova_status st)
     case OVA_E_MPI: return "MPI error";
     case OVA_E_ABORTED: return "aborted";
     case OVA_E_INTERNAL: return "internal error";
+    case OVA_E_STOPPED: return "stopped, resumable";
     }
     return "unknown error";
 }

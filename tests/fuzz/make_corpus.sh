@@ -21,7 +21,7 @@ trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH=1700000000   # tar mtimes in the OVAs
 
 c=$here/corpus
-for t in vmx descriptor disk_sparse disk_chain vmdk_walk tar_walk ovf manifest validate; do
+for t in vmx descriptor disk_sparse disk_chain vmdk_walk tar_walk ovf manifest validate journal; do
   rm -rf "${c:?}/$t"
   mkdir -p "$c/$t"
 done
@@ -91,6 +91,23 @@ for x in ova1 ova1-sha1 ova1-sha512 ova2; do
   mkdir -p "$work/$x/x"
   tar -xf "$work/$x/fuzz.ova" -C "$work/$x/x"
 done
+
+# ---- resume journals (fuzz_journal): exports with --resume killed by the
+# test fault hooks (a build with the tests), at a point inside a disk, at a
+# disk boundary and before the OVF is written; a seed is a journal without
+# its 32-byte checksum, which the target appends ----
+o3=$work/journal
+"$ovatool" demo "$o3/one" --size 96 >/dev/null
+journal_seed() {  # journal_seed NAME VMX POINT
+  local out=$o3/$1/fuzz.ova
+  mkdir -p "$o3/$1"
+  OVATOOL_TEST_JOURNAL_SECS=0 OVATOOL_TEST_FAIL_RANK=0:$3 "$ovatool" export "$2" -o "$out" --resume -q 2>/dev/null || true
+  [ -f "$out.journal" ] || { echo "make_corpus: no journal from $3 (a build without the test hooks?)" >&2; exit 2; }
+  head -c -32 "$out.journal" > "$c/journal/$1"
+}
+journal_seed inside-disk "$o3/one/demo.vmx" resume.kill.first
+journal_seed disk-boundary "$o2/mix.vmx" resume.kill.boundary
+journal_seed all-disks "$o2/mix.vmx" resume.kill.finish
 
 # ---- tars GNU tar writes: ustar, GNU long names, PAX ----
 t=$work/tars

@@ -128,6 +128,79 @@ static void test_buffered_here(void **state)
     run(".", 0);
 }
 
+/* The resume journal's durable point (journal.h): sync at an unaligned
+ * offset P, write on, die without flushing (the staged bytes are lost);
+ * the file cut to P holds exactly the bytes before P, and a new out_file
+ * resumed at P (its first, partial block read back into the stage) writes
+ * the rest without disturbing them. */
+static void sync_resume(const char *dir, int want_direct)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ova-out-sync-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        OVA_SKIP("cannot create a file in %s\n", dir);
+    const size_t total = 2 * OVA_OUT_STAGE + 3 * MIB + 333, front = 1536;
+    unsigned char *src = malloc(total), *got = malloc(total);
+    assert_non_null(src);
+    assert_non_null(got);
+    for (size_t i = 0; i < total; i++)
+        src[i] = (unsigned char)(i * 7 + i / 4093);
+    ova_err err = { 0 };
+    ova_out_file *f = NULL;
+    assert_int_equal(ova_out_file_open(fd, path, want_direct, &f, &err), OVA_OK);
+    uint64_t pos = front, p = 0;
+    for (int i = 0; pos < total; i++) {
+        size_t n = (size_t)(i % 3 == 0 ? 1000 : i % 3 == 1 ? MIB + 17 : 70000);
+        if (n > total - pos)
+            n = total - pos;
+        assert_int_equal(ova_out_file_pwrite(f, src + pos, n, pos, &err), OVA_OK);
+        pos += n;
+        if (p == 0 && pos > OVA_OUT_STAGE + MIB) { /* unaligned, inside the second stage block */
+            assert_int_equal(ova_out_file_sync(f, &err), OVA_OK);
+            p = pos;
+        }
+        if (p != 0 && pos > p + 2 * MIB)
+            break;                                 /* then "killed": what is staged is lost */
+    }
+    assert_true(p % OVA_OUT_ALIGN != 0);
+    ova_out_file_close(&f);
+    assert_int_equal(ftruncate(fd, (off_t)p), 0);
+    assert_int_equal(pread(fd, got, p, 0), (ssize_t)p);
+    assert_memory_equal(got + front, src + front, p - front);
+
+    assert_int_equal(ova_out_file_open(fd, path, want_direct, &f, &err), OVA_OK);
+    assert_int_equal(ova_out_file_resume_at(f, p, &err), OVA_OK);
+    for (pos = p; pos < total;) {
+        size_t n = total - pos < 3 * MIB + 5 ? total - pos : 3 * MIB + 5;
+        assert_int_equal(ova_out_file_pwrite(f, src + pos, n, pos, &err), OVA_OK);
+        pos += n;
+    }
+    assert_int_equal(ova_out_file_flush(f, &err), OVA_OK);
+    ova_out_file_close(&f);
+    assert_int_equal(pread(fd, got, total, 0), (ssize_t)total);
+    for (size_t i = front; i < total; i++)
+        if (got[i] != src[i])
+            fail_msg("%s (direct %d): byte %zu is %u, want %u (durable point %llu)", dir, want_direct, i, got[i],
+                     src[i], (unsigned long long)p);
+    close(fd);
+    unlink(path);
+    free(src);
+    free(got);
+}
+
+static void test_sync_resume_direct(void **state)
+{
+    (void)state;
+    sync_resume(".", 1);
+}
+
+static void test_sync_resume_buffered(void **state)
+{
+    (void)state;
+    sync_resume(".", 0);
+}
+
 /* tmpfs: O_DIRECT since Linux 6.6, refused before (then the page cache). */
 static void test_direct_tmpfs(void **state)
 {
@@ -311,6 +384,8 @@ int main(void)
         cmocka_unit_test(test_direct_same_file),
         cmocka_unit_test(test_queue_writes),
         cmocka_unit_test(test_queue_failure),
+        cmocka_unit_test(test_sync_resume_direct),
+        cmocka_unit_test(test_sync_resume_buffered),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -23,7 +23,9 @@
 #include "ovatool/disk.h"
 #include "ovatool/prepare.h"
 #include "ovatool/vm.h"
+#include "engine/journal.h"
 #include "engine/ova_writer.h"
+#include "engine/resume.h"
 #include "engine/plan.h"
 #include "engine/unit.h"
 
@@ -189,7 +191,7 @@ static ova_status write_unit(export *x, ova_writer *w, uint64_t u, ova_err *err)
 
 static ova_writer_opts writer_opts(ova_sha sha, int buffered)
 {
-    ova_writer_opts o = { sha, 0, MTIME, buffered, P("vm.vmx"), collect_warning, NULL, 0, 0 };
+    ova_writer_opts o = { sha, 0, MTIME, buffered, P("vm.vmx"), collect_warning, NULL, 0, 0, NULL, NULL, NULL, 0, 0 };
     return o;
 }
 
@@ -475,11 +477,126 @@ static void t_member_base(void **state)
     assert_string_equal(b, "vm");
 }
 
+/* ---- a journaled export stopped and resumed (journal.h, resume.h) ---- */
+
+static unsigned char *slurp(const char *name, size_t *len)
+{
+    FILE *f = fopen(P(name), "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    unsigned char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+/* Write units [from, to) of a journaled export to j/out.ova with unit_grains
+ * per unit, from the journal there when from > 0 (else afresh); then finish
+ * when to is every unit, else drop the writer as a kill would (its queued
+ * writes lost, the partial output and journal kept). */
+static void journaled_run(uint32_t unit_grains, uint64_t stop_at, uint64_t *next)
+{
+    export x;
+    export_load(&x, unit_grains);
+    ova_err err;
+    ova_err_clear(&err);
+    ova_journal *j = NULL;
+    uint64_t first = 0;
+    if (exists("j/out.ova.journal")) {
+        if (ova_journal_load(P("j/out.ova.journal"), &j, &err) != OVA_OK)
+            fail_msg("load: %s", err.msg);
+        first = ova_resume_unit_at(x.plan, j->pt.disk, j->pt.grain);
+    } else {
+        j = calloc(1, sizeof *j);
+        assert_non_null(j);
+        const char *src[] = { P("vm.vmx") };
+        assert_int_equal(ova_journal_stat_sources(&j->deps, src, 1, &err), OVA_OK);
+        j->deps.n_disks = x.plan->n_disks;
+        j->deps.capacity = calloc(x.plan->n_disks, sizeof *j->deps.capacity);
+        assert_non_null(j->deps.capacity);
+        for (size_t i = 0; i < x.plan->n_disks; i++)
+            j->deps.capacity[i] = x.plan->disks[i]->capacity;
+    }
+    char jp[PATH_MAX], pp[PATH_MAX];
+    snprintf(jp, sizeof jp, "%s", P("j/out.ova.journal"));
+    snprintf(pp, sizeof pp, "%s", P("j/out.ova.partial"));
+    ova_writer_opts o = writer_opts(OVA_SHA256, 0);
+    o.journal = j;
+    o.journal_path = jp;
+    o.partial_path = pp;
+    o.journal_secs = 0; /* a durable point at every grain-table group */
+    o.first_unit = first;
+    ova_writer *w = NULL;
+    if (open_at(&x, "j/out.ova", &o, &w, &err) != OVA_OK)
+        fail_msg("open j/out.ova (resuming at unit %llu): %s", (unsigned long long)first, err.msg);
+    uint64_t units = ova_plan_units(x.plan), end = stop_at < units ? stop_at : units;
+    for (uint64_t u = first; u < end; u++)
+        if (write_unit(&x, w, u, &err) != OVA_OK)
+            fail_msg("unit %llu: %s", (unsigned long long)u, err.msg);
+    if (end == units && stop_at > units) {
+        if (ova_writer_finish(&w, &err) != OVA_OK)
+            fail_msg("finish: %s", err.msg);
+    } else {
+        ova_writer_abort(&w);
+        assert_true(exists("j/out.ova.partial"));
+    }
+    *next = first;
+    export_free(&x);
+}
+
+/* Stopped inside the first disk, at the disk boundary, inside the last
+ * disk, after the last unit (before the OVF): resumed with another unit
+ * size (another rank count), the OVA is the uninterrupted one, byte for
+ * byte, and nothing is left beside it. */
+static void t_resume(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    SH("mkdir -p ref j");
+    write_ova("ref/out.ova", OVA_SHA256, 0, 64);
+    size_t rl = 0;
+    unsigned char *ref = slurp("ref/out.ova", &rl);
+    export x;
+    export_load(&x, 64);
+    uint64_t units = ova_plan_units(x.plan), b = x.plan->first_unit[1];
+    export_free(&x);
+    /* units of 64 grains, only those holding data (plan.h): disk 1 has
+     * units in its first group and two past it, disk 2 one at each end; a
+     * durable point follows each unit after which the plan skips to a later
+     * group, and each disk's end */
+    uint64_t stops[] = { 2, b, b + 1, units };
+    assert_true(b >= 3 && units >= b + 2);
+    for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+        SH("rm -f j/*");
+        uint64_t first = 0;
+        journaled_run(64, stops[i], &first);
+        if (!exists("j/out.ova.journal"))
+            fail_msg("stopped at unit %llu of %llu: no journal", (unsigned long long)stops[i], (unsigned long long)units);
+        journaled_run(i % 2 ? 512 : 16, UINT64_MAX, &first);
+        assert_true(first > 0);
+        size_t gl = 0;
+        unsigned char *got = slurp("j/out.ova", &gl);
+        assert_int_equal(gl, rl);
+        if (memcmp(got, ref, rl) != 0)
+            fail_msg("stopped at unit %llu of %llu: the resumed OVA differs", (unsigned long long)stops[i],
+                     (unsigned long long)units);
+        free(got);
+        assert_false(exists("j/out.ova.partial"));
+        assert_false(exists("j/out.ova.journal"));
+    }
+    free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_two_disks),       cmocka_unit_test(t_sha_variants), cmocka_unit_test(t_abort),
-        cmocka_unit_test(t_refused_targets), cmocka_unit_test(t_member_base),
+        cmocka_unit_test(t_refused_targets), cmocka_unit_test(t_member_base), cmocka_unit_test(t_resume),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
