@@ -49,27 +49,11 @@ static void drain(ova_engine *e, const MPI_Status *ms, int count)
  * NULL if it is sound, else what is wrong. */
 static const char *bad_result(const ova_engine *e, const ova_unit_hdr *h, size_t count)
 {
-    if (count < sizeof *h || count - sizeof *h != h->records_len || h->records_len % OVA_SECTOR != 0)
-        return "its length does not match its header";
-    if (h->unit >= e->n_units || h->unit < e->write_head || h->unit >= e->next_unit ||
-        e->slots[h->unit % e->window] != NULL)
+    const char *bad = ova_unit_result_check(e->plan, h, count);
+    if (bad != NULL)
+        return bad;
+    if (h->unit < e->write_head || h->unit >= e->next_unit || e->slots[h->unit % e->window] != NULL)
         return "it names a unit that was not granted or is already in";
-    size_t d;
-    uint64_t first;
-    uint32_t n;
-    ova_plan_unit(e->plan, h->unit, &d, &first, &n);
-    if (h->n_grains != n || h->n_data > n || h->n_stored > h->n_data)
-        return "its grain counts do not match the plan";
-    uint32_t data = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (h->rel[i] == 0)
-            continue;
-        if ((uint64_t)h->rel[i] - 1 >= h->records_len / OVA_SECTOR)
-            return "a grain lies outside its records";
-        data++;
-    }
-    if (data != h->n_data)
-        return "its grain counts do not match the plan";
     return NULL;
 }
 
