@@ -130,33 +130,53 @@ static int by_work(const void *a, const void *b)
 
 /* Writers spread over hosts: queue position q goes to host q % H (hosts in
  * the order of their lowest rank) and there to its (q / H)-th rank, round
- * robin, so consecutive VMs are written on different hosts. */
-static int writer_of(size_t q, const char *hosts, int size)
+ * robin, so consecutive VMs are written on different hosts. by_host lists
+ * the ranks host after host; first[h] is where host h starts in it. */
+typedef struct host_map {
+    int *by_host, *first, n_hosts;
+} host_map;
+
+static int host_map_make(host_map *m, const char *hosts, int size)
 {
-    int nh = 0, h = 0;
-    for (int r = 0; r < size; r++) {
-        int first = 1;
-        for (int s = 0; s < r && first; s++)
-            first = strcmp(hosts + (size_t)s * OVA_FLEET_HOST_MAX, hosts + (size_t)r * OVA_FLEET_HOST_MAX) != 0;
-        nh += first;
+    int *hid = calloc((size_t)size, sizeof *hid);
+    m->by_host = calloc((size_t)size, sizeof *m->by_host);
+    m->first = calloc((size_t)size + 1, sizeof *m->first);
+    m->n_hosts = 0;
+    if (hid == NULL || m->by_host == NULL || m->first == NULL) {
+        free(hid);
+        return 0;
     }
-    size_t want = q % (size_t)nh;
-    for (int r = 0; r < size; r++) { /* find the want-th host's lowest rank */
-        int first = 1;
-        for (int s = 0; s < r && first; s++)
-            first = strcmp(hosts + (size_t)s * OVA_FLEET_HOST_MAX, hosts + (size_t)r * OVA_FLEET_HOST_MAX) != 0;
-        if (first && (size_t)h++ == want) {
-            const char *name = hosts + (size_t)r * OVA_FLEET_HOST_MAX;
-            int on = 0;
-            for (int s = 0; s < size; s++)
-                on += strcmp(hosts + (size_t)s * OVA_FLEET_HOST_MAX, name) == 0;
-            size_t j = (q / (size_t)nh) % (size_t)on;
-            for (int s = 0; s < size; s++)
-                if (strcmp(hosts + (size_t)s * OVA_FLEET_HOST_MAX, name) == 0 && j-- == 0)
-                    return s;
-        }
+    for (int r = 0; r < size; r++) { /* a host's id: that of its lowest rank's first sighting */
+        hid[r] = -1;
+        for (int s = 0; s < r && hid[r] < 0; s++)
+            if (strcmp(hosts + (size_t)s * OVA_FLEET_HOST_MAX, hosts + (size_t)r * OVA_FLEET_HOST_MAX) == 0)
+                hid[r] = hid[s];
+        if (hid[r] < 0)
+            hid[r] = m->n_hosts++;
     }
-    return 0;
+    int k = 0;
+    for (int h = 0; h < m->n_hosts; h++) {
+        m->first[h] = k;
+        for (int r = 0; r < size; r++)
+            if (hid[r] == h)
+                m->by_host[k++] = r;
+    }
+    m->first[m->n_hosts] = k;
+    free(hid);
+    return 1;
+}
+
+static int writer_of(const host_map *m, size_t q)
+{
+    size_t h = q % (size_t)m->n_hosts;
+    size_t on = (size_t)(m->first[h + 1] - m->first[h]);
+    return m->by_host[m->first[h] + (int)((q / (size_t)m->n_hosts) % on)];
+}
+
+static void host_map_free(host_map *m)
+{
+    free(m->by_host);
+    free(m->first);
 }
 
 static void put64(ova_buf *b, uint64_t v) { ova_buf_append(b, &v, sizeof v); }
@@ -225,10 +245,11 @@ static ova_status plan0(ova_fleet *f, const char *hosts, ova_buf *packed, ova_er
     }
     ova_status st = OVA_OK;
     int packfail = 0;
+    host_map hm = { NULL, NULL, 0 };
     if (!o->dry_run) {
         qsort(keys, n_q, sizeof *keys, by_work);
         f->q = calloc(n_q ? n_q : 1, sizeof *f->q);
-        if (f->q == NULL)
+        if (f->q == NULL || !host_map_make(&hm, hosts, f->size))
             st = ova_err_set(err, OVA_E_NOMEM, "out of memory planning %zu VMs", n);
     }
     if (st == OVA_OK && !o->dry_run) {
@@ -240,7 +261,7 @@ static ova_status plan0(ova_fleet *f, const char *hosts, ova_buf *packed, ova_er
             size_t i = keys[q].index;
             ova_fleet_qvm *v = &f->q[q];
             v->index = i;
-            v->writer = writer_of(q, hosts, f->size);
+            v->writer = writer_of(&hm, q);
             snprintf(v->output, sizeof v->output, "%s", p[i].prep->output);
             v->plan = p[i].plan;
             p[i].plan = NULL;
@@ -271,6 +292,7 @@ static ova_status plan0(ova_fleet *f, const char *hosts, ova_buf *packed, ova_er
         ova_plan_free(&p[i].plan);
         ova_prepared_free(&p[i].prep);
     }
+    host_map_free(&hm);
     free(p);
     free(keys);
     return st;

@@ -111,7 +111,7 @@ static void file_result(ova_fleet *f, unsigned char *blob, size_t count, int fro
     pthread_mutex_unlock(&f->mu);
     if (bad != NULL) {
         char msg[200];
-        snprintf(msg, sizeof msg, "rank %d: rank %d sent a malformed unit result: %s", f->rank, from, bad);
+        snprintf(msg, sizeof msg, "rank %d sent a malformed unit result: %s", from, bad);
         writer_drop(f, (long)k, msg);
     }
     if (!keep)
@@ -429,7 +429,7 @@ static void writer_said(ova_fleet *f, int tag, const ova_fleet_msg *m, int from)
             v->failed = 1;
             r->status = (ova_status)m->status;
             if (from != 0)
-                snprintf(r->msg, sizeof r->msg, "rank %d: %.2000s", from, m->msg);
+                snprintf(r->msg, sizeof r->msg, "rank %d on %.64s: %.1900s", from, r->writer_host, m->msg);
             else
                 snprintf(r->msg, sizeof r->msg, "%s", m->msg);
         }
@@ -511,7 +511,7 @@ static void service(ova_fleet *f)
             if (blob == NULL) {
                 drain(f, &ms, count);
                 char msg[160];
-                snprintf(msg, sizeof msg, "rank %d: %s a unit from rank %d", f->rank,
+                snprintf(msg, sizeof msg, "%s a unit from rank %d",
                          count >= (int)sizeof(ova_unit_hdr) && (size_t)count <= f->unit_max
                              ? "out of memory receiving" : "wrong size of", ms.MPI_SOURCE);
                 pthread_mutex_lock(&f->mu);
