@@ -127,4 +127,19 @@ for v in a b c d; do
 done
 [ "$(ls rf | wc -l)" = 3 ] || fail "not three OVAs after one VM failed: $(ls rf)"
 if ls -A rf | grep -q '\.part$'; then fail "temporary file left behind"; fi
+note "a VM whose flat extent is shorter than its descriptor says fails alone"
+mkdir -p t tr
+qemu-img create -q -f vmdk -o subformat=monolithicFlat t/disk.vmdk 24M
+head -c $((24 << 20)) /dev/urandom | dd of=t/disk-flat.vmdk conv=notrunc status=none
+truncate -s 20M t/disk-flat.vmdk
+write_vmx t/vm.vmx disk.vmdk "tango"
+set +e
+run_ranks 3 export a/vm.vmx t/vm.vmx d/vm.vmx -o tr --threads 1 --mem-limit 16M 2> log
+rc=$?
+set -e
+cat log
+[ "$rc" = 1 ] || fail "exit $rc with a truncated extent"
+grep -q "t/vm.vmx: not exported: .*disk-flat.vmdk" log || fail "the truncated extent is not named"
+cmp ref/alpha.ova tr/alpha.ova && cmp ref/delta.ova tr/delta.ova || fail "the good VMs differ"
+[ "$(ls -A tr | tr '\n' ' ')" = "alpha.ova delta.ova " ] || fail "tr should hold alpha.ova and delta.ova only: $(ls -A tr)"
 pass "fleet"
