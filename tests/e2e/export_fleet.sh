@@ -142,4 +142,30 @@ cat log
 grep -q "t/vm.vmx: not exported: .*disk-flat.vmdk" log || fail "the truncated extent is not named"
 cmp ref/alpha.ova tr/alpha.ova && cmp ref/delta.ova tr/delta.ova || fail "the good VMs differ"
 [ "$(ls -A tr | tr '\n' ' ')" = "alpha.ova delta.ova " ] || fail "tr should hold alpha.ova and delta.ova only: $(ls -A tr)"
+note "a writer that runs out of space fails its VM alone"
+# Each VM passes the free-space check on its own, together they do not fit.
+# One process writes them one after another, the larger (y) first, so the
+# smaller one's OVA is the one that fills the 4 MiB tmpfs.
+mkdir -p full/x full/y full/o
+for v in x:2 y:3; do
+  n=${v%%:*}
+  head -c ${v#*:}M /dev/urandom > full/$n/s.raw
+  qemu-img convert -q -f raw -O vmdk full/$n/s.raw full/$n/disk.vmdk
+  rm full/$n/s.raw
+  write_vmx full/$n/vm.vmx disk.vmdk "full$n"
+done
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4M tmpfs full/o 2>/dev/null; then
+  set +e
+  "$OVATOOL" export full/x/vm.vmx full/y/vm.vmx -o full/o --buffered-io 2> log
+  rc=$?
+  set -e
+  cat log
+  left=$(ls -A full/o | tr '\n' ' ')
+  umount full/o
+  [ "$rc" = 1 ] || fail "exit $rc when one OVA did not fit"
+  grep -q "full/x/vm.vmx: not exported: full/o: disk full" log || fail "the full disk is not reported for x"
+  [ "$left" = "fully.ova " ] || fail "after the full disk, full/o holds '$left', not fully.ova alone"
+else
+  skip_part "the full-disk case (needs root to mount a tmpfs)"
+fi
 pass "fleet"
