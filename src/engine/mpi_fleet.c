@@ -502,8 +502,9 @@ ova_status ova_export_fleet(const ova_export_opts *opts, const char *const *vmx_
                      (unsigned long long)f->window, ova_codec_name(opts->codec), opts->level, opts->output);
         phase_readers(f);
         st = ova_fleet_run(f, err);
-        gather_work(f);
     }
+    if (st == OVA_OK) /* every rank, a dry run too: the summary's per-rank part */
+        gather_work(f);
 
     /* the verdict: the job's own failure fails every VM not failed already */
     if (f->rank == 0) {

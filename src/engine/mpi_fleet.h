@@ -18,7 +18,8 @@
  *   ERROR  worker -> 0       int64 {queue index, unit} + message: that VM fails, the thread goes on
  *   OPEN   writer -> 0       fleet_msg: the writer has opened the VM's OVA (or failed to);
  *                            rank 0 grants its units only after this
- *   CREDIT writer -> 0       int64 {queue index, units written}: moves the VM's window
+ *   CREDIT writer -> 0       int64 {queue index, units written, OVA bytes written}: moves
+ *                            the VM's window
  *   DONE   writer -> 0       fleet_msg: the VM's OVA is finished or removed
  *   FAILVM 0 -> writer       int64 queue index: drop that VM (a unit of it failed)
  *   FINISH 0 -> every rank   every worker has stopped: no result will come any more
@@ -56,6 +57,7 @@ typedef struct ova_fleet_qvm {
     ova_err reader_err;          /* this rank could not open them: each unit of the VM fails */
     /* rank 0: dispatch, under mu */
     uint64_t next, head;         /* next unit to grant; units its writer has written */
+    uint64_t out_bytes;          /* OVA bytes its writer has written so far */
     int open, failed, done;
 } ova_fleet_qvm;
 

@@ -202,9 +202,9 @@ static void write_vm(ova_fleet *f, long k)
             break;
         }
         pthread_mutex_lock(&f->mu);
-        int64_t credit[2] = { k, (int64_t)++f->cur_head };
+        int64_t credit[3] = { k, (int64_t)++f->cur_head, (int64_t)ova_writer_bytes(w) };
         pthread_mutex_unlock(&f->mu);
-        MPI_Send(credit, 2, MPI_INT64_T, 0, FT_CREDIT, f->comm);
+        MPI_Send(credit, 3, MPI_INT64_T, 0, FT_CREDIT, f->comm);
     }
     pthread_mutex_lock(&f->mu);
     int failed = f->cur_failed;
@@ -455,8 +455,8 @@ static void progress(ova_fleet *f, int final)
     pthread_mutex_lock(&f->mu);
     ova_progress p = { f->done_bytes < f->total_bytes ? f->done_bytes : f->total_bytes, f->total_bytes, 0,
                        ova_engine_seconds(&f->t0), final };
-    for (size_t i = 0; i < f->res->n_vms; i++)
-        p.out_bytes += f->res->vms[i].bytes_out;
+    for (size_t i = 0; i < f->n_q; i++) /* finished VMs' sizes, the others' bytes so far */
+        p.out_bytes += f->q[i].done ? f->res->vms[f->q[i].index].bytes_out : f->q[i].out_bytes;
     pthread_mutex_unlock(&f->mu);
     f->hooks.progress(f->hooks.ctx, &p);
 }
@@ -546,11 +546,12 @@ static void service(ova_fleet *f)
             writer_said(f, ms.MPI_TAG, m, ms.MPI_SOURCE);
             free(m);
         } else if (ms.MPI_TAG == FT_CREDIT && f->rank == 0) {
-            int64_t c[2];
-            MPI_Recv(c, 2, MPI_INT64_T, ms.MPI_SOURCE, FT_CREDIT, f->comm, MPI_STATUS_IGNORE);
+            int64_t c[3];
+            MPI_Recv(c, 3, MPI_INT64_T, ms.MPI_SOURCE, FT_CREDIT, f->comm, MPI_STATUS_IGNORE);
             if (c[0] >= 0 && (size_t)c[0] < f->n_q) {
                 ova_fleet_qvm *v = &f->q[c[0]];
                 pthread_mutex_lock(&f->mu);
+                v->out_bytes = (uint64_t)c[2];
                 for (; v->head < (uint64_t)c[1] && v->head < v->n_units; v->head++) {
                     size_t d;
                     uint64_t first;
