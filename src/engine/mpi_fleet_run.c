@@ -12,7 +12,6 @@
 #include "engine/unit.h"
 #include "util/fault.h"
 
-#define READ_CHUNK (2u << 20) /* as mpi_workers.c: 32 grains per pread */
 #define UNIT_MASK ((1ull << OVA_FLEET_UNIT_BITS) - 1)
 
 static void wake(ova_fleet *f)
@@ -348,7 +347,7 @@ static void *worker_main(void *p)
     ova_err err;
     ova_err_clear(&err);
     ova_unit_worker *uw = NULL;
-    ova_status wst = ova_unit_worker_new(f->opts->codec, f->opts->level, READ_CHUNK, &uw, &err);
+    ova_status wst = ova_unit_worker_new(f->opts->codec, f->opts->level, OVA_READ_CHUNK, &uw, &err);
     if (uw != NULL)
         ova_unit_worker_store_incompressible(uw, f->opts->store_incompressible);
     int64_t k, u;
@@ -389,23 +388,9 @@ static void *worker_main(void *p)
 
 /* ---- the service loop ----------------------------------------------------- */
 
-/* Take a message off the wire without keeping it. */
 static void drain(ova_fleet *f, const MPI_Status *ms, int count)
 {
-    unsigned char *buf = malloc(count > 0 ? (size_t)count : 1);
-    if (buf != NULL) {
-        MPI_Recv(buf, count, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, f->comm, MPI_STATUS_IGNORE);
-        free(buf);
-        return;
-    }
-    /* as mpi_service.c: a truncated receive still consumes it */
-    unsigned char small[1];
-    MPI_Errhandler eh;
-    MPI_Comm_get_errhandler(f->comm, &eh);
-    MPI_Comm_set_errhandler(f->comm, MPI_ERRORS_RETURN);
-    MPI_Recv(small, 1, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, f->comm, MPI_STATUS_IGNORE);
-    MPI_Comm_set_errhandler(f->comm, eh);
-    MPI_Errhandler_free(&eh);
+    ova_mpi_drain(f->comm, ms, count);
 }
 
 static void grant(ova_fleet *f, int src, int tid, int64_t k, int64_t u)

@@ -19,26 +19,10 @@ static int64_t decide(ova_engine *e)
     return (int64_t)e->next_unit++;
 }
 
-/* Take a message rank 0 will not keep off the wire. Without memory for it,
- * a 1-byte receive with errors returned still consumes it (MPI_ERR_TRUNCATE)
- * instead of handing MPI_Recv a NULL buffer; the handler is this
- * communicator's only for that call. */
+/* Take a message rank 0 will not keep off the wire (mpi_engine.h). */
 static void drain(ova_engine *e, const MPI_Status *ms, int count)
 {
-    unsigned char small[256];
-    unsigned char *buf = (size_t)count <= sizeof small ? small : malloc((size_t)count);
-    if (buf != NULL) {
-        MPI_Recv(buf, count, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, e->comm, MPI_STATUS_IGNORE);
-        if (buf != small)
-            free(buf);
-        return;
-    }
-    MPI_Errhandler eh;
-    MPI_Comm_get_errhandler(e->comm, &eh);
-    MPI_Comm_set_errhandler(e->comm, MPI_ERRORS_RETURN);
-    MPI_Recv(small, 1, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, e->comm, MPI_STATUS_IGNORE);
-    MPI_Comm_set_errhandler(e->comm, eh);
-    MPI_Errhandler_free(&eh);
+    ova_mpi_drain(e->comm, ms, count);
 }
 
 /* A unit result from another rank, before rank 0 files it (under mu): a
