@@ -91,6 +91,19 @@ ls clash
 "$OVATOOL" export twin/y/two.vmx -o ref/two.ova -q --overwrite
 cmp ref/two.ova clash/two.ova || fail "clash/two.ova differs from a single export to two.ova"
 
+note "a two-disk VM in a fleet"
+mkdir -p two td
+qemu-img create -q -f vmdk -o subformat=monolithicSparse two/d1.vmdk 24M
+qemu-img create -q -f vmdk -o subformat=monolithicFlat two/d2.vmdk 12M
+text 3000000 "disk one" | dd of=two/d1.raw status=none && qemu-img convert -q -f raw -O vmdk two/d1.raw two/d1.vmdk
+head -c 6000000 /dev/urandom | dd of=two/d2-flat.vmdk conv=notrunc status=none
+write_vmx two/vm.vmx d1.vmdk "twin disks"
+printf 'scsi0:1.present = "TRUE"\nscsi0:1.fileName = "d2.vmdk"\n' >> two/vm.vmx
+"$OVATOOL" export two/vm.vmx -o ref -q
+run_ranks 3 export two/vm.vmx a/vm.vmx -o td --threads 1 --mem-limit 8M -q
+cmp ref/twin_disks.ova td/twin_disks.ova || fail "the two-disk VM's fleet OVA differs"
+cmp ref/alpha.ova td/alpha.ova || fail "alpha differs beside the two-disk VM"
+
 note "--dry-run writes nothing"
 mkdir dry
 run_ranks 2 export a/vm.vmx c/vm.vmx -o dry --dry-run > dry.txt
