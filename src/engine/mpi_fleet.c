@@ -1,8 +1,8 @@
 /* mpi_fleet.c - many VMs in one job (export_mpi.h, ova_export_fleet): rank
  * 0 prepares, checks and plans every VM, names the outputs, orders the
  * queue largest first and gives each VM a writer rank; the plans go to
- * every rank, every rank opens its readers, and mpi_fleet_run.c does the
- * work. Phases end in agreements (mpi_agree.h) only where the job itself
+ * every rank, and mpi_fleet_run.c does the work (each rank opens a VM's
+ * readers at its first unit of it). Phases end in agreements (mpi_agree.h) only where the job itself
  * can fail; a VM's own failure stays that VM's. */
 #include "ovatool/export_mpi.h"
 
@@ -372,28 +372,6 @@ out:
     return st;
 }
 
-/* Phase 2: every rank opens its readers. A VM this rank cannot read fails
- * on its first unit here (mpi_fleet_run.c), not the job. */
-static void phase_readers(ova_fleet *f)
-{
-    for (size_t q = 0; q < f->n_q; q++) {
-        ova_fleet_qvm *v = &f->q[q];
-        size_t nd = v->plan->n_disks;
-        ova_err_clear(&v->reader_err);
-        v->readers = calloc(nd ? nd : 1, sizeof *v->readers);
-        if (v->readers == NULL) {
-            ova_err_set(&v->reader_err, OVA_E_NOMEM, "out of memory for the disk readers");
-            continue;
-        }
-        for (size_t d = 0; d < nd && v->reader_err.status == OVA_OK; d++)
-            ova_disk_reader_open(v->plan->disks[d], &v->readers[d], &v->reader_err);
-        if (q == 0 && v->reader_err.status == OVA_OK && ova_fault("export.readers"))
-            ova_err_set(&v->reader_err, OVA_E_IO,
-                        "%s: injected failure opening the disk readers (test fault export.readers)",
-                        nd > 0 ? v->plan->disks[0]->path : "no disk");
-    }
-}
-
 /* What each rank did, gathered on rank 0. */
 typedef struct rank_work {
     uint64_t units, bytes_read, bytes_compressed, vms_written, rss_kb, threads;
@@ -455,6 +433,7 @@ ova_status ova_export_fleet(const ova_export_opts *opts, const char *const *vmx_
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv_grant, NULL);
     pthread_cond_init(&f->cv_write, NULL);
+    pthread_mutex_init(&f->rd_mu, NULL);
     ova_fault_rank(f->rank);
 
     res->vms = calloc(n_vms ? n_vms : 1, sizeof *res->vms);
@@ -500,7 +479,6 @@ ova_status ova_export_fleet(const ova_export_opts *opts, const char *const *vmx_
                      "grains, %llu in flight per VM; %s level %d; output folder %s",
                      f->n_q, n_vms, (double)total / 1073741824.0, f->size, f->threads_total, f->unit_grains,
                      (unsigned long long)f->window, ova_codec_name(opts->codec), opts->level, opts->output);
-        phase_readers(f);
         st = ova_fleet_run(f, err);
     }
     if (st == OVA_OK) /* every rank, a dry run too: the summary's per-rank part */
@@ -542,6 +520,7 @@ ova_status ova_export_fleet(const ova_export_opts *opts, const char *const *vmx_
     pthread_cond_destroy(&f->cv_grant);
     pthread_cond_destroy(&f->cv_write);
     pthread_mutex_destroy(&f->mu);
+    pthread_mutex_destroy(&f->rd_mu);
     MPI_Comm_free(&f->comm);
     return st;
 }

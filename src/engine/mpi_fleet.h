@@ -11,7 +11,8 @@
  *
  * Messages (on a private duplicate of the caller's communicator):
  *   REQ    worker -> 0       int32 thread index: "give me a unit"
- *   GRANT  0 -> worker       int64 {queue index, unit}, or {-1, -1} = stop; tag GRANT + thread
+ *   GRANT  0 -> worker       int64 {queue index, unit, low}, or {-1, -1, n} = stop; tag
+ *                            GRANT + thread; VMs before low get no more units (readers close)
  *   RESULT worker -> writer  a unit result, hdr.unit = queue index << UNIT_BITS | unit; sent
  *                            synchronously (MPI_Issend), so a worker that has stopped has
  *                            had every result taken in
@@ -53,8 +54,9 @@ typedef struct ova_fleet_qvm {
     char output[4096];
     ova_plan *plan;
     uint64_t n_units;
-    ova_disk_reader **readers;   /* this rank's, one per disk */
+    ova_disk_reader **readers;   /* this rank's, one per disk; NULL until its first unit here */
     ova_err reader_err;          /* this rank could not open them: each unit of the VM fails */
+    int users, retired;          /* under rd_mu: threads using the readers; no more units will come */
     /* rank 0: dispatch, under mu */
     uint64_t next, head;         /* next unit to grant; units its writer has written */
     uint64_t out_bytes;          /* OVA bytes its writer has written so far */
@@ -91,8 +93,11 @@ typedef struct ova_fleet {
     pthread_mutex_t mu;
     pthread_cond_t cv_grant;     /* rank 0: a window moved, a VM opened, failed or ended */
     pthread_cond_t cv_write;     /* a result arrived or the VM being written failed */
+    pthread_mutex_t rd_mu;       /* the readers of every VM on this rank */
+    size_t rd_low;               /* VMs before it are retired on this rank */
 
     /* rank 0: dispatch, under mu */
+    size_t low;                  /* VMs before it get no more units */
     ova_pending *pend;
     size_t n_pend;
     int local_stopped;           /* rank 0's own workers that got their stop */

@@ -24,11 +24,17 @@ static void wake(ova_fleet *f)
 
 /* The next unit to grant (under mu): 1 and *k, *u; 0: none now, wait; -1:
  * none will come (every VM fully granted, failed or done). VMs are taken in
- * queue order, each within its window and only once its writer opened it. */
-static int decide(ova_fleet *f, int64_t *k, int64_t *u)
+ * queue order, each within its window and only once its writer opened it.
+ * *low: the VMs before it will never be granted a unit again (the ranks
+ * close their readers of them). */
+static int decide(ova_fleet *f, int64_t *k, int64_t *u, int64_t *low)
 {
+    /* VMs only ever leave the grantable set, so the mark only moves up */
+    while (f->low < f->n_q && (f->q[f->low].failed || f->q[f->low].done || f->q[f->low].next >= f->q[f->low].n_units))
+        f->low++;
+    *low = (int64_t)f->low;
     int left = 0;
-    for (size_t i = 0; i < f->n_q; i++) {
+    for (size_t i = f->low; i < f->n_q; i++) {
         ova_fleet_qvm *v = &f->q[i];
         if (v->failed || v->done || v->next >= v->n_units)
             continue;
@@ -274,6 +280,60 @@ typedef struct fleet_worker {
     unsigned char *blob;
 } fleet_worker;
 
+/* ---- this rank's disk readers: opened at a VM's first unit here, closed
+ * once rank 0 says it gets no more units and its last one here is done, so
+ * a fleet of any length keeps only the VMs at work open. ---- */
+
+/* Open VM v's readers if need be and hold them (a failure to open is kept:
+ * every unit of v on this rank then fails with it). */
+static void readers_get(ova_fleet *f, ova_fleet_qvm *v)
+{
+    pthread_mutex_lock(&f->rd_mu);
+    v->users++;
+    if (v->readers == NULL && v->reader_err.status == OVA_OK) {
+        size_t nd = v->plan->n_disks;
+        v->readers = calloc(nd ? nd : 1, sizeof *v->readers);
+        if (v->readers == NULL)
+            ova_err_set(&v->reader_err, OVA_E_NOMEM, "out of memory for the disk readers");
+        for (size_t d = 0; v->readers != NULL && d < nd && v->reader_err.status == OVA_OK; d++)
+            ova_disk_reader_open(v->plan->disks[d], &v->readers[d], &v->reader_err);
+        if (v == &f->q[0] && v->reader_err.status == OVA_OK && ova_fault("export.readers"))
+            ova_err_set(&v->reader_err, OVA_E_IO,
+                        "%s: injected failure opening the disk readers (test fault export.readers)",
+                        nd > 0 ? v->plan->disks[0]->path : "no disk");
+    }
+    pthread_mutex_unlock(&f->rd_mu);
+}
+
+static void readers_close(ova_fleet_qvm *v) /* under rd_mu */
+{
+    for (size_t d = 0; v->readers != NULL && d < v->plan->n_disks; d++)
+        ova_disk_reader_close(&v->readers[d]);
+    free(v->readers);
+    v->readers = NULL;
+}
+
+static void readers_put(ova_fleet *f, ova_fleet_qvm *v)
+{
+    pthread_mutex_lock(&f->rd_mu);
+    if (--v->users == 0 && v->retired)
+        readers_close(v);
+    pthread_mutex_unlock(&f->rd_mu);
+}
+
+/* VMs before low get no more units: close their readers when unused. */
+static void readers_retire(ova_fleet *f, int64_t low)
+{
+    pthread_mutex_lock(&f->rd_mu);
+    for (; (int64_t)f->rd_low < low && f->rd_low < f->n_q; f->rd_low++) {
+        ova_fleet_qvm *v = &f->q[f->rd_low];
+        v->retired = 1;
+        if (v->users == 0)
+            readers_close(v);
+    }
+    pthread_mutex_unlock(&f->rd_mu);
+}
+
 /* The next unit: 1 with *k, *u, or 0 = stop. */
 static int take(fleet_worker *w, int64_t *k, int64_t *u)
 {
@@ -281,23 +341,28 @@ static int take(fleet_worker *w, int64_t *k, int64_t *u)
     if (f->rank == 0) {
         pthread_mutex_lock(&f->mu);
         int r;
-        while ((r = decide(f, k, u)) == 0)
+        int64_t low;
+        while ((r = decide(f, k, u, &low)) == 0)
             pthread_cond_wait(&f->cv_grant, &f->mu);
         if (r < 0)
             f->local_stopped++;
         pthread_mutex_unlock(&f->mu);
         if (r < 0)
             wake(f);
+        else
+            readers_retire(f, low);
         return r > 0;
     }
-    int64_t g[2];
+    int64_t g[3];
     int32_t tid = w->tid;
     MPI_Request req;
-    MPI_Irecv(g, 2, MPI_INT64_T, 0, FT_GRANT + tid, f->comm, &req);
+    MPI_Irecv(g, 3, MPI_INT64_T, 0, FT_GRANT + tid, f->comm, &req);
     MPI_Send(&tid, 1, MPI_INT32_T, 0, FT_REQ, f->comm);
     ova_mpi_wait(&req);
     *k = g[0];
     *u = g[1];
+    if (g[0] >= 0)
+        readers_retire(f, g[2]);
     return g[0] >= 0;
 }
 
@@ -352,15 +417,18 @@ static void *worker_main(void *p)
         ova_unit_worker_store_incompressible(uw, f->opts->store_incompressible);
     int64_t k, u;
     while (take(w, &k, &u)) {
-        const ova_fleet_qvm *v = &f->q[k];
+        ova_fleet_qvm *v = &f->q[k];
         ova_err_clear(&err); /* first error wins in an ova_err: each unit starts clean */
         if (w->blob == NULL)
             w->blob = malloc(f->unit_max);
         ova_status st = wst;
         if (st == OVA_OK && w->blob == NULL)
             st = ova_err_set(&err, OVA_E_NOMEM, "out of memory for a unit buffer");
-        if (st == OVA_OK)
+        if (st == OVA_OK) {
+            readers_get(f, v);
             st = compress(f, uw, v, (uint64_t)u, w->blob, &err);
+            readers_put(f, v);
+        }
         if (st != OVA_OK) {
             /* the VM fails; this thread goes on with the others' units */
             report(w, k, u, &err);
@@ -393,10 +461,10 @@ static void drain(ova_fleet *f, const MPI_Status *ms, int count)
     ova_mpi_drain(f->comm, ms, count);
 }
 
-static void grant(ova_fleet *f, int src, int tid, int64_t k, int64_t u)
+static void grant(ova_fleet *f, int src, int tid, int64_t k, int64_t u, int64_t low)
 {
-    int64_t g[2] = { k, u };
-    MPI_Send(g, 2, MPI_INT64_T, src, FT_GRANT + tid, f->comm);
+    int64_t g[3] = { k, u, low };
+    MPI_Send(g, 3, MPI_INT64_T, src, FT_GRANT + tid, f->comm);
 }
 
 /* rank 0: what a writer said about a VM (OPEN or DONE). */
@@ -480,14 +548,14 @@ static void service(ova_fleet *f)
         if (ms.MPI_TAG == FT_REQ && f->rank == 0) {
             int32_t tid;
             MPI_Recv(&tid, 1, MPI_INT32_T, ms.MPI_SOURCE, FT_REQ, f->comm, MPI_STATUS_IGNORE);
-            int64_t k = -1, u = -1;
+            int64_t k = -1, u = -1, low = 0;
             pthread_mutex_lock(&f->mu);
-            int r = decide(f, &k, &u);
+            int r = decide(f, &k, &u, &low);
             if (r == 0)
                 f->pend[f->n_pend++] = (ova_pending){ ms.MPI_SOURCE, tid };
             pthread_mutex_unlock(&f->mu);
             if (r != 0) {
-                grant(f, ms.MPI_SOURCE, tid, r > 0 ? k : -1, r > 0 ? u : -1);
+                grant(f, ms.MPI_SOURCE, tid, r > 0 ? k : -1, r > 0 ? u : -1, low);
                 stopped += r < 0;
             }
         } else if (ms.MPI_TAG == FT_RESULT) {
@@ -564,14 +632,14 @@ static void service(ova_fleet *f)
 
         /* rank 0: answer requests that waited for a window, an OPEN or the end */
         while (f->rank == 0) {
-            int64_t k = -1, u = -1;
+            int64_t k = -1, u = -1, low = 0;
             pthread_mutex_lock(&f->mu);
-            int r = f->n_pend > 0 ? decide(f, &k, &u) : 0;
+            int r = f->n_pend > 0 ? decide(f, &k, &u, &low) : 0;
             ova_pending pq = r != 0 ? f->pend[--f->n_pend] : (ova_pending){ 0, 0 };
             pthread_mutex_unlock(&f->mu);
             if (r == 0)
                 break;
-            grant(f, pq.src, pq.tid, r > 0 ? k : -1, r > 0 ? u : -1);
+            grant(f, pq.src, pq.tid, r > 0 ? k : -1, r > 0 ? u : -1, low);
             stopped += r < 0;
         }
         if (f->rank == 0 && f->opts->progress_secs > 0 && ova_engine_seconds(&f->t0) >= next_progress) {

@@ -104,6 +104,16 @@ run_ranks 3 export two/vm.vmx a/vm.vmx -o td --threads 1 --mem-limit 8M -q
 cmp ref/twin_disks.ova td/twin_disks.ova || fail "the two-disk VM's fleet OVA differs"
 cmp ref/alpha.ova td/alpha.ova || fail "alpha differs beside the two-disk VM"
 
+note "80 VMs under a limit of 48 open files: readers are closed as VMs finish"
+mkdir many many/o
+qemu-img create -q -f vmdk -o subformat=monolithicSparse many/base.vmdk 1M
+for i in $(seq 1 80); do
+  mkdir many/v$i && cp many/base.vmdk many/v$i/disk.vmdk && write_vmx many/v$i/vm.vmx disk.vmdk "many$i"
+  echo "v$i/vm.vmx" >> many/list
+done
+(ulimit -n 48 && "$OVATOOL" export --list many/list -o many/o -q --threads 2) || fail "80 VMs did not fit in 48 open files"
+[ "$(ls many/o | wc -l)" = 80 ] || fail "not 80 OVAs"
+
 note "--dry-run writes nothing"
 mkdir dry
 run_ranks 2 export a/vm.vmx c/vm.vmx -o dry --dry-run > dry.txt
