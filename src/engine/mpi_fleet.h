@@ -1,7 +1,8 @@
 /* mpi_fleet.h - the fleet engine's state and the pieces its files share
  * (internal to src/engine). ova_export_fleet (mpi_fleet.c) plans every VM
- * on rank 0 and hands the plans out; mpi_fleet_run.c holds the threads and
- * the service loop of the compress phase.
+ * on rank 0 and hands the plans out; the compress phase is rank 0's queue
+ * and the service loop (mpi_fleet_run.c), the compression threads
+ * (mpi_fleet_workers.c) and the write thread (mpi_fleet_writer.c).
  *
  * Roles: rank 0 dispatches (one queue of units over every VM, largest VM
  * first); every rank compresses; each VM has one writer rank that receives
@@ -117,6 +118,36 @@ typedef struct ova_fleet {
     atomic_uint_fast64_t units, bytes_read, bytes_compressed, vms_written;
     atomic_int fault_fired;      /* the test fault export.unit fired on this rank (util/fault.h) */
 } ova_fleet;
+
+/* One compression thread (mpi_fleet_workers.c). */
+typedef struct ova_fleet_worker {
+    ova_fleet *f;
+    int tid;
+    unsigned char *blob;         /* its result buffer, reused while results go over the wire */
+} ova_fleet_worker;
+
+/* Threads: run on pthreads, each waits at the gate first. */
+void *ova_fleet_worker_main(void *w);   /* arg: an ova_fleet_worker */
+void *ova_fleet_write_main(void *f);    /* this rank's VMs, one after another (mpi_fleet_writer.c) */
+/* Wait until every rank has started its threads: 1 go, 0 give up. */
+int ova_fleet_gate(ova_fleet *f);
+
+/* rank 0's queue (mpi_fleet_run.c). The next unit to grant, under mu: 1
+ * and *k, *u; 0: none now; -1: none will come. *low: VMs before it get no
+ * more units. */
+int ova_fleet_decide(ova_fleet *f, int64_t *k, int64_t *u, int64_t *low);
+/* rank 0, any thread: VM k fails; the first reason is kept, its writer drops it. */
+void ova_fleet_fail_vm(ova_fleet *f, long k, ova_status st, const char *msg);
+/* A WAKE to this rank's own service loop. */
+void ova_fleet_wake(ova_fleet *f);
+
+/* This rank as a writer (mpi_fleet_writer.c). Stop writing VM k: why NULL
+ * when rank 0 decided it, else the writer's own reason. */
+void ova_fleet_writer_drop(ova_fleet *f, long k, const char *why);
+/* A result for a VM this rank writes, count bytes, made by rank from:
+ * into its slot, or freed when its VM failed or is not this rank's now.
+ * Takes blob. */
+void ova_fleet_file_result(ova_fleet *f, unsigned char *blob, size_t count, int from);
 
 /* The compress phase on this rank: workers, the write thread and the
  * service loop; returns when every rank's work is over (mpi_fleet_run.c).
