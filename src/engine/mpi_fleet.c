@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "engine/fleet_names.h"
 #include "engine/mpi_agree.h"
 #include "engine/mpi_fleet.h"
 #include "engine/ova_target.h"
@@ -53,67 +53,31 @@ static void log_warn(void *ctx, const char *msg)
         f->hooks.log(f->hooks.ctx, 1, msg);
 }
 
-/* DIR/NAME.ova */
-static int join(char *out, size_t n, const char *dir, const char *name, int suffix)
+/* Unique outputs (fleet_names.h): a VM whose name had to change is
+ * prepared again for its new one (member names follow the OVA's name). */
+static void name_outputs(planned *p, size_t n, const char *const *paths, const char *dir, ova_fleet_vm *res)
 {
-    size_t dl = strlen(dir);
-    const char *sep = dl > 0 && dir[dl - 1] == '/' ? "" : "/";
-    int len = suffix > 1 ? snprintf(out, n, "%s%s%s-%d.ova", dir, sep, name, suffix)
-                         : snprintf(out, n, "%s%s%s.ova", dir, sep, name);
-    return len >= 0 && (size_t)len < n;
-}
-
-static int name_taken(const planned *p, size_t n, size_t self, const char *name)
-{
-    for (size_t j = 0; j < n; j++)
-        if (j != self && p[j].prep != NULL && strcmp(p[j].prep->output, name) == 0)
-            return 1;
-    return 0;
-}
-
-/* Unique outputs (fleet.h): every VM prepared for DIR is DIR/<VM name>.ova;
- * VMs that share that name are each named after their VMX file instead
- * (its base name without .vmx, sanitised like a VM name), and a name still
- * taken gets "-2", "-3", ... in list order. Deterministic: the same list
- * always gives the same names. */
-static void fleet_names(planned *p, size_t n, const char *const *paths, const char *dir, ova_fleet_vm *res)
-{
-    char *clash = calloc(n ? n : 1, 1);
+    char (*out)[OVA_FLEET_PATH_MAX] = calloc(n ? n : 1, sizeof *out);
     for (size_t i = 0; i < n; i++)
-        if (p[i].prep != NULL && clash != NULL)
-            clash[i] = (char)name_taken(p, n, i, p[i].prep->output);
+        if (out != NULL && p[i].prep != NULL)
+            snprintf(out[i], sizeof out[i], "%s", p[i].prep->output);
+    if (out != NULL)
+        ova_fleet_names(dir, paths, out, n);
     for (size_t i = 0; i < n; i++) {
-        if (p[i].prep == NULL || clash == NULL || !clash[i])
+        if (p[i].prep == NULL || (out != NULL && strcmp(out[i], p[i].prep->output) == 0))
             continue;
-        const char *b = strrchr(paths[i], '/');
-        b = b != NULL ? b + 1 : paths[i];
-        char stem[4096];
-        snprintf(stem, sizeof stem, "%s", b);
-        size_t sl = strlen(stem);
-        if (sl > 4 && strcasecmp(stem + sl - 4, ".vmx") == 0)
-            stem[sl - 4] = '\0';
-        char base[81];
-        ova_member_base(stem, base);
-        char name[4096];
-        ova_err err;
-        ova_err_clear(&err);
-        int ok = 0;
-        for (int s = 1; s < 100000; s++) {
-            if (!join(name, sizeof name, dir, base, s))
-                break;
-            if (!name_taken(p, n, i, name)) {
-                ok = 1;
-                break;
-            }
-        }
-        if (!ok)
-            ova_err_set(&err, OVA_E_USAGE, "%s: no free output name in %s", paths[i], dir);
-        if (!ok || ova_prepared_set_output(p[i].prep, name, &err) != OVA_OK) {
-            vm_failed(&res[i], &err);
+        ova_err e;
+        ova_err_clear(&e);
+        if (out == NULL)
+            ova_err_set(&e, OVA_E_NOMEM, "%s: out of memory naming the OVAs", paths[i]);
+        else if (out[i][0] == '\0')
+            ova_err_set(&e, OVA_E_USAGE, "%s: no free output name in %s", paths[i], dir);
+        if (e.status != OVA_OK || ova_prepared_set_output(p[i].prep, out[i], &e) != OVA_OK) {
+            vm_failed(&res[i], &e);
             ova_prepared_free(&p[i].prep);
         }
     }
-    free(clash);
+    free(out);
 }
 
 /* Queue order: the most work first, so the last VMs to finish are small. */
@@ -214,7 +178,7 @@ static ova_status plan0(ova_fleet *f, const char *hosts, ova_buf *packed, ova_er
         if (ova_prepare(&po, &p[i].prep, &e) != OVA_OK)
             vm_failed(&res->vms[i], &e);
     }
-    fleet_names(p, n, f->paths, o->output, res->vms);
+    name_outputs(p, n, f->paths, o->output, res->vms);
     size_t n_q = 0;
     for (size_t i = 0; i < n; i++) {
         if (p[i].prep == NULL)
