@@ -4,8 +4,8 @@
  * Every VM is exported to DIR/<name>.ova (opts->output must be a folder);
  * two VMs whose names would give the same file are both named after their
  * VMX file instead (DIR/<VMX base name>.ova), and when even those collide,
- * the later ones in the list get "-2", "-3", ... (rules: mpi_fleet.c,
- * fleet_names). Each VM succeeds or fails on its own.
+ * the later ones in the list get "-2", "-3", ... (src/engine/fleet_names.c).
+ * Each VM succeeds or fails on its own.
  */
 #ifndef OVATOOL_FLEET_H
 #define OVATOOL_FLEET_H
