@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_fleet.h"
 #include "cli_json.h"
 #include "ovatool/export_mpi.h"
 /* the one internal header the CLI includes: arming the tests' fault hook */
@@ -18,13 +20,17 @@
 
 enum { O_NO_PIN = 256, O_MEM, O_CODEC, O_LEVEL, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
 
-enum { O_CONFINE = 512, O_OVERWRITE, O_DRY_RUN, O_RESUME };
+enum { O_CONFINE = 512, O_OVERWRITE, O_DRY_RUN, O_RESUME, O_LIST };
 
 /* One table defines every option: getopt reads it, --help prints it. */
 static const cli_opt OPTS[] = {
     { "output", 1, 'o', "FILE|DIR",
       "the OVA to write (required), or a folder for DIR/<VM name>.ova; written under a temporary name first; "
-      "never one of the VM's own files, a symbolic link or a device; an existing file only with --overwrite" },
+      "never one of the VM's own files, a symbolic link or a device; an existing file only with --overwrite. "
+      "With several VMs, an existing folder" },
+    { "list", 1, O_LIST, "FILE",
+      "export every VMX named in FILE (one path a line; blank lines and # comments skipped; relative paths "
+      "from FILE's folder), besides any VMX operands, each to DIR/<VM name>.ova in one job (a fleet)" },
     { "overwrite", 0, O_OVERWRITE, NULL,
       "replace an existing OVA at the output (once the new one is complete); without it, an existing file is "
       "refused" },
@@ -62,11 +68,14 @@ static const cli_opt OPTS[] = {
 static void export_usage(FILE *f)
 {
     fprintf(f, "Usage: ovatool export VMX -o OUT.ova [options]\n"
-               "       mpirun -n N ovatool export VMX -o OUT.ova [options]\n\nOptions:\n");
+               "       ovatool export VMX VMX... -o DIR/ [options]\n"
+               "       ovatool export --list FILE -o DIR/ [options]\n"
+               "       mpirun -n N ovatool export VMX... -o OUT.ova|DIR/ [options]\n\nOptions:\n");
     cli_print_options(f, OPTS, N_OPTS);
-    fprintf(f, "\nExit status: 0 success (with --dry-run: every check passed), 1 failure (no output left "
-               "behind, except a journaled export's resumable files), 2 usage error, 75 stopped by SIGTERM, SIGINT or "
-               "SIGUSR1 with --resume at a durable point (run again with --resume to continue).\n");
+    fprintf(f, "\nExit status: 0 success (with --dry-run: every check passed; with several VMs: every VM), "
+               "1 failure (no output of a failed VM left behind, except a journaled export's resumable files), "
+               "2 usage error, 75 stopped by SIGTERM, SIGINT or SIGUSR1 with --resume at a durable point (run "
+               "again with --resume to continue).\n");
 }
 
 /* Set before the handlers are installed: rank 0 reports a signal, and
@@ -320,8 +329,10 @@ static void print_json(const ova_export_opts *o, const ova_export_stats *s)
 }
 
 /* Parse argv into o; returns NULL on success or a reason for a usage error. */
-static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, int *json)
+static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, int *json, cli_fleet_list *fleet,
+                         int *is_fleet)
 {
+    const char *list = NULL;
     static char reason[256];
     struct option lo[N_OPTS + 1];
     char short_opts[64];
@@ -348,6 +359,7 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         case O_OVERWRITE: o->overwrite = true; break;
         case O_DRY_RUN: o->dry_run = true; break;
         case O_RESUME: o->resume = true; break;
+        case O_LIST: list = optarg; break;
         case O_BUFFERED: o->buffered_io = true; break;
         case O_COMPRESS_ALL: o->store_incompressible = false; break;
         case O_MEM:
@@ -408,11 +420,35 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         snprintf(reason, sizeof reason, "level %d is not valid for %s", o->level, ova_codec_name(o->codec));
         return reason;
     }
-    const char *why = cli_one_operand(argc, argv, "missing the VMX file", &o->vmx_path);
-    if (why != NULL)
-        return why;
+    /* one VMX: the single export; several, or a list: a fleet */
+    *is_fleet = list != NULL || argc - optind > 1;
+    if (!*is_fleet) {
+        const char *why = cli_one_operand(argc, argv, "missing the VMX file", &o->vmx_path);
+        if (why != NULL)
+            return why;
+        if (o->output == NULL)
+            return "missing -o OUT.ova";
+        return NULL;
+    }
+    for (int i = optind; i < argc; i++)
+        if (!cli_fleet_add(fleet, argv[i]))
+            return "out of memory";
+    if (list != NULL) {
+        const char *why = cli_fleet_read_list(list, fleet);
+        if (why != NULL)
+            return why;
+    }
+    /* a fleet's VMs are written by many writer ranks at once; the journal
+     * is one export's (README: --resume) */
+    if (o->resume)
+        return "--resume continues one VM's export; export the VMs of a fleet one by one to resume them";
+    struct stat sb;
     if (o->output == NULL)
-        return "missing -o OUT.ova";
+        return "missing -o DIR (with several VMs, the folder for DIR/<VM name>.ova)";
+    if (stat(o->output, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(reason, sizeof reason, "-o %.200s: with several VMs, -o must be an existing folder", o->output);
+        return reason;
+    }
     return NULL;
 }
 
@@ -464,10 +500,12 @@ int cli_export(int argc, char **argv)
 
     ova_export_opts o;
     ova_export_opts_init(&o);
-    int help = 0, json = 0;
-    const char *why = parse(argc, argv, &o, &help, &json);
+    int help = 0, json = 0, is_fleet = 0;
+    cli_fleet_list fleet = { NULL, 0 };
+    const char *why = parse(argc, argv, &o, &help, &json, &fleet, &is_fleet);
     int outcome = cli_usage_outcome("export", help, why, export_usage, rank == 0);
     if (outcome >= 0) {
+        cli_fleet_list_free(&fleet);
         MPI_Finalize();
         return outcome;
     }
@@ -497,6 +535,13 @@ int cli_export(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
     signal(SIGUSR1, on_signal); /* Slurm's warning before the time limit (--signal=B:USR1@120) */
+
+    if (is_fleet) {
+        int rc = cli_fleet_run(&o, &fleet, &hooks, &prog, json, MPI_COMM_WORLD);
+        cli_fleet_list_free(&fleet);
+        MPI_Finalize();
+        return rc;
+    }
 
     ova_export_stats stats;
     ova_err err;

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 double ova_engine_seconds(const struct timespec *t0)
 {
@@ -85,4 +86,22 @@ void ova_engine_fail0(ova_engine *e, int from, ova_status st, const char *msg)
     pthread_mutex_unlock(&e->mu);
     if (wake)
         ova_engine_wake(e);
+}
+
+void ova_mpi_drain(MPI_Comm comm, const MPI_Status *ms, int count)
+{
+    unsigned char small[256];
+    unsigned char *buf = (size_t)count <= sizeof small ? small : malloc((size_t)count);
+    if (buf != NULL) {
+        MPI_Recv(buf, count, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, comm, MPI_STATUS_IGNORE);
+        if (buf != small)
+            free(buf);
+        return;
+    }
+    MPI_Errhandler eh;
+    MPI_Comm_get_errhandler(comm, &eh);
+    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+    MPI_Recv(small, 1, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, comm, MPI_STATUS_IGNORE);
+    MPI_Comm_set_errhandler(comm, eh);
+    MPI_Errhandler_free(&eh);
 }

@@ -126,6 +126,13 @@ void ova_engine_log(ova_engine *e, int level, const char *fmt, ...) __attribute_
 void ova_engine_fail0(ova_engine *e, int from, ova_status st, const char *msg);
 /* Wake rank 0's service loop (a WAKE to itself). */
 void ova_engine_wake(ova_engine *e);
+/* Take a probed message off the wire without keeping it (count bytes).
+ * Without memory for it, a 1-byte receive with errors returned still
+ * consumes it (MPI_ERR_TRUNCATE) instead of handing MPI_Recv a NULL
+ * buffer; the handler is comm's only for that call. */
+void ova_mpi_drain(MPI_Comm comm, const MPI_Status *ms, int count);
+/* Bytes read per pread by the compression threads: 32 grains. */
+#define OVA_READ_CHUNK (2u << 20)
 /* Wait for a request, or for any message, polling with back-off. */
 void ova_mpi_wait(MPI_Request *req);
 void ova_mpi_probe_any(MPI_Comm comm, MPI_Status *ms);

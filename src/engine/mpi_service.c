@@ -40,26 +40,10 @@ static int64_t decide(ova_engine *e)
     return (int64_t)e->next_unit++;
 }
 
-/* Take a message rank 0 will not keep off the wire. Without memory for it,
- * a 1-byte receive with errors returned still consumes it (MPI_ERR_TRUNCATE)
- * instead of handing MPI_Recv a NULL buffer; the handler is this
- * communicator's only for that call. */
+/* Take a message rank 0 will not keep off the wire (mpi_engine.h). */
 static void drain(ova_engine *e, const MPI_Status *ms, int count)
 {
-    unsigned char small[256];
-    unsigned char *buf = (size_t)count <= sizeof small ? small : malloc((size_t)count);
-    if (buf != NULL) {
-        MPI_Recv(buf, count, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, e->comm, MPI_STATUS_IGNORE);
-        if (buf != small)
-            free(buf);
-        return;
-    }
-    MPI_Errhandler eh;
-    MPI_Comm_get_errhandler(e->comm, &eh);
-    MPI_Comm_set_errhandler(e->comm, MPI_ERRORS_RETURN);
-    MPI_Recv(small, 1, MPI_BYTE, ms->MPI_SOURCE, ms->MPI_TAG, e->comm, MPI_STATUS_IGNORE);
-    MPI_Comm_set_errhandler(e->comm, eh);
-    MPI_Errhandler_free(&eh);
+    ova_mpi_drain(e->comm, ms, count);
 }
 
 /* A unit result from another rank, before rank 0 files it (under mu): a
@@ -70,29 +54,13 @@ static void drain(ova_engine *e, const MPI_Status *ms, int count)
  * NULL if it is sound, else what is wrong. */
 static const char *bad_result(const ova_engine *e, const ova_unit_hdr *h, size_t count)
 {
-    if (count < sizeof *h || count - sizeof *h != h->records_len || h->records_len % OVA_SECTOR != 0)
-        return "its length does not match its header";
-    if (h->unit >= e->n_units || h->unit < e->write_head || h->unit >= e->next_unit ||
-        e->slots[h->unit % e->hold] != NULL)
+    const char *bad = ova_unit_result_check(e->plan, h, count);
+    if (bad != NULL)
+        return bad;
+    if (h->unit < e->write_head || h->unit >= e->next_unit || e->slots[h->unit % e->hold] != NULL)
         return "it names a unit that was not granted or is already in";
     if (h->unit >= e->write_head + e->hold)
         return "it came before rank 0 cleared it";
-    size_t d;
-    uint64_t first;
-    uint32_t n;
-    ova_plan_unit(e->plan, h->unit, &d, &first, &n);
-    if (h->n_grains != n || h->n_data > n || h->n_stored > h->n_data)
-        return "its grain counts do not match the plan";
-    uint32_t data = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (h->rel[i] == 0)
-            continue;
-        if ((uint64_t)h->rel[i] - 1 >= h->records_len / OVA_SECTOR)
-            return "a grain lies outside its records";
-        data++;
-    }
-    if (data != h->n_data)
-        return "its grain counts do not match the plan";
     return NULL;
 }
 

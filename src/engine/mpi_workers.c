@@ -9,7 +9,6 @@
 #include "engine/unit.h"
 #include "util/fault.h"
 
-#define READ_CHUNK (2u << 20)  /* 32 grains per pread */
 
 /* Every rank runs n_threads compression threads with one loop: take a
  * unit, compress it, deliver the result. Only taking and delivering differ
@@ -173,7 +172,7 @@ void *ova_worker_main(void *p)
     ova_err err;
     ova_err_clear(&err);
     ova_unit_worker *uw = NULL;
-    if (ova_unit_worker_new(e->opts->codec, e->opts->level, READ_CHUNK, &uw, &err) != OVA_OK) {
+    if (ova_unit_worker_new(e->opts->codec, e->opts->level, OVA_READ_CHUNK, &uw, &err) != OVA_OK) {
         w->io->fail(w, -1, &err);
         return NULL;
     }

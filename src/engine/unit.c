@@ -134,3 +134,28 @@ ova_status ova_unit_compress(ova_unit_worker *w, const ova_plan *plan, ova_disk_
     h->status = OVA_UNIT_OK;
     return OVA_OK;
 }
+
+const char *ova_unit_result_check(const ova_plan *plan, const ova_unit_hdr *h, size_t count)
+{
+    if (count < sizeof *h || count - sizeof *h != h->records_len || h->records_len % OVA_SECTOR != 0)
+        return "its length does not match its header";
+    if (h->unit >= ova_plan_units(plan))
+        return "it names a unit that was not granted or is already in";
+    size_t d;
+    uint64_t first;
+    uint32_t n;
+    ova_plan_unit(plan, h->unit, &d, &first, &n);
+    if (h->n_grains != n || h->n_data > n || h->n_stored > h->n_data)
+        return "its grain counts do not match the plan";
+    uint32_t data = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (h->rel[i] == 0)
+            continue;
+        if ((uint64_t)h->rel[i] - 1 >= h->records_len / OVA_SECTOR)
+            return "a grain lies outside its records";
+        data++;
+    }
+    if (data != h->n_data)
+        return "its grain counts do not match the plan";
+    return NULL;
+}

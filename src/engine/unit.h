@@ -61,6 +61,14 @@ void ova_unit_worker_store_incompressible(ova_unit_worker *w, bool on);
 ova_status ova_unit_compress(ova_unit_worker *w, const ova_plan *plan, ova_disk_reader *reader,
                              uint64_t unit, unsigned char *out, ova_err *err);
 
+/* A unit result of count bytes received from another rank, before anyone
+ * trusts it: the header and records as long as the message, whole sectors,
+ * a unit of plan, as many grains as the plan gives it, and every grain's
+ * sector inside the records (the writer trusts all of this). NULL if it is
+ * sound, else what is wrong. Whether the unit was granted is the caller's
+ * to check. */
+const char *ova_unit_result_check(const ova_plan *plan, const ova_unit_hdr *h, size_t count);
+
 /* True when all n bytes at p are zero (n a multiple of 8, p 8-aligned). */
 bool ova_is_zero(const void *p, size_t n);
 

@@ -12,7 +12,9 @@
  *
  * Points:
  *   "export.unit"     a compression thread fails its unit with an injected
- *                     read error (mpi_workers.c)
+ *                     read error (mpi_workers.c); in a fleet
+ *                     (mpi_fleet_run.c) only the rank's first unit, so
+ *                     one VM fails and the others go on
  *   "export.plan"     a rank other than 0 finds no room to receive the plan
  *                     (mpi_export.c)
  *   "export.readers"  a rank fails to open its disk readers (mpi_export.c)

@@ -25,10 +25,11 @@ version=$("$build/ovatool" --version | awk '{print $2}')
 for f in bin/ovatool share/man/man1/ovatool.1 share/ovatool/ovf-schema/dsp8023_1.1.1.xsd \
          share/ovatool/ovf-schema/catalog.xml share/ovatool/ovf-schema/README.md \
          share/ovatool/slurm/export-vm.sbatch share/ovatool/slurm/export-fleet.sbatch \
+         share/ovatool/slurm/export-fleet-array.sbatch \
          "share/modulefiles/ovatool/$version"; do
   [ -s "$p/$f" ] || fail "not installed: $f"
 done
-for s in export-vm.sbatch export-fleet.sbatch; do
+for s in export-vm.sbatch export-fleet.sbatch export-fleet-array.sbatch; do
   [ -x "$p/share/ovatool/slurm/$s" ] || fail "$s is not installed executable"
   cmp -s "$src/slurm/$s" "$p/share/ovatool/slurm/$s" || fail "installed $s differs from slurm/$s"
 done

@@ -2,7 +2,9 @@
 # multihost.sh - ranks on three "hosts" (network namespaces joined by a
 # bridge, TCP between them, shared file system as on a cluster): the OVA
 # must equal the single-process one, and a failure on a remote host must
-# stop every rank with a message naming that host and no output.
+# stop every rank with a message naming that host and no output; a fleet
+# of VMs over the same ranks gives the single-process OVAs, with work on
+# every host and each VM's writer named.
 # Needs root (ip netns); reported as SKIP otherwise.
 source "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v unshare >/dev/null; then
@@ -74,4 +76,51 @@ grep -v setpgid log
 grep -q "rank 4 on node2: .*disk.vmdk" log || fail "the message does not name rank 4, its host and the disk"
 [ ! -e r6/fail.ova ] || fail "output left behind"
 if ls -A r6 | grep -q '\.part$'; then fail "temporary file left behind"; fi
+note "a fleet of 4 VMs and a broken one, 6 ranks on 3 hosts"
+# VMs of different sizes; each OVA must equal the single-process export of
+# its VM, and the summary must show every host compressing and the writers
+# spread over the hosts
+for v in f1:48 f2:24 f3:8 f4:2; do
+  n=${v%%:*}; mib=${v#*:}
+  mkdir -p $n
+  truncate -s ${mib}M $n/src.raw
+  text $(( mib * 300000 )) "fleet $n" | dd of=$n/src.raw conv=notrunc status=none
+  head -c $(( mib * 30000 )) /dev/urandom | dd of=$n/src.raw bs=1M seek=$(( mib / 2 )) conv=notrunc status=none
+  qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse $n/src.raw $n/disk.vmdk
+  rm $n/src.raw
+  write_vmx $n/vm.vmx disk.vmdk "vm-$n"
+  "$OVATOOL" export $n/vm.vmx -o r1 -q
+done
+mkdir broken && write_vmx broken/vm.vmx gone.vmdk "vm-broken"
+mkdir fleet
+printf 'f3/vm.vmx\nbroken/vm.vmx\nf1/vm.vmx\n# a comment\nf4/vm.vmx\nf2/vm.vmx\n' > fleet.list
+set +e
+OVATOOL_TEST_FAIL_RANK= mpi6 "$OVATOOL" export --list $WORK/fleet.list -o fleet --threads 1 --mem-limit 8M --json \
+  > fleet.json 2> log
+rc=$?
+set -e
+grep -v setpgid log
+[ "$rc" = 1 ] || fail "the fleet with a broken VM exited $rc, not 1"
+for n in f1 f2 f3 f4; do
+  cmp r1/vm-$n.ova fleet/vm-$n.ova || fail "fleet OVA of $n differs from the single-process one"
+done
+grep -q "broken/vm.vmx: not exported: .*gone.vmdk" log || fail "the broken VM is not reported with its file"
+[ ! -e fleet/vm-broken.ova ] || fail "output of the broken VM left behind"
+if ls -A fleet | grep -q '\.part$'; then fail "temporary file left behind"; fi
+python3 - fleet.json <<'PY' || fail "the fleet's JSON summary"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["ranks"] == 6 and s["vms_failed"] == 1, s
+ok = [v for v in s["vms"] if v["status"] == "ok"]
+assert len(ok) == 4, s["vms"]
+work = s["rank_work"]
+hosts = {r["host"] for r in work if r["units"] > 0 and r["bytes_compressed"] > 0}
+assert hosts == {"node1", "node2", "node3"}, work
+writers = {v["writer_host"] for v in ok}
+assert writers == {"node1", "node2", "node3"}, ok
+for v in ok:
+    w = work[v["writer_rank"]]
+    assert w["host"] == v["writer_host"] and w["vms_written"] >= 1, (v, w)
+print("\n".join("%s: rank %d on %s" % (v["vmx"], v["writer_rank"], v["writer_host"]) for v in ok))
+PY
 pass "multi-host"

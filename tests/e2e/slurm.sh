@@ -4,11 +4,15 @@
 #  (a) export-vm.sbatch with 2 ranks x 1 thread (-n 2 -c 1) and with its own
 #      default shape: a valid OVA identical to the source disk, and a log
 #      whose "ranks x threads" line agrees with ovatool's own thread count;
-#  (b) export-fleet.sbatch as a 4-task array of VMs that all have the same
+#  (b) export-fleet-array.sbatch as a 4-task array of VMs that all have the same
 #      display name, two of them also the same .vmx file name in different
 #      folders, one with a missing disk: that task FAILED with ovatool's
 #      message, the others COMPLETED with valid OVAs under 4 distinct names;
 #      submitting a task again fails and leaves the existing OVA alone;
+#  (b2) export-fleet.sbatch, the same VMs as one 2-rank job (fleet mode):
+#      FAILED for the missing disk, which is named in the log, the other
+#      three written (named after their .vmx files, as they share a display
+#      name) and valid, every rank having compressed units;
 #  (c) a job that hits its time limit ends TIMEOUT, leaves no OVA and no
 #      .part file, and its log has ovatool's "stopped by SIGTERM" line;
 #  (d) kill -9 of rank 1, then of rank 0, of a 2-rank job: the job ends
@@ -75,7 +79,7 @@ export_vm "-n 2 -c 1" two.ova 2 1 -n 2 -c 1
 export_vm "default shape" default.ova 1 2
 note "(a) export-vm.sbatch, -n 2 -c 1 and the default 1 x 2: valid OVAs, $((SECONDS - t)) s"
 
-# ---- (b) export-fleet.sbatch: 4 tasks, clashing names, a missing disk ------
+# ---- (b) export-fleet-array.sbatch: 4 tasks, clashing names, a missing disk ------
 t=$SECONDS
 demo_vm site-a/web demo          # same display name and same file name ...
 demo_vm site-b/web demo          # ... as this one, in another folder
@@ -83,7 +87,7 @@ demo_vm db db
 demo_vm broken broken
 rm broken/demo-flat.vmdk         # its disk is gone
 printf '%s\n' "$WORK/site-a/web/demo.vmx" "$WORK/site-b/web/demo.vmx" "$WORK/db/db.vmx" "$WORK/broken/broken.vmx" > vms.txt
-submit --array=1-4 -c 1 "--export=ALL,LIST=$WORK/vms.txt,OUTDIR=$WORK/out-b" "$SLURM_DIR/export-fleet.sbatch"
+submit --array=1-4 -c 1 "--export=ALL,LIST=$WORK/vms.txt,OUTDIR=$WORK/out-b" "$SLURM_DIR/export-fleet-array.sbatch"
 [ "$RC" != 0 ] || fail "(b) sbatch --wait exit 0, but one task must fail"
 flog() { echo "$JOBS/ovatool-fleet-${JOB}_$1.out"; }
 declare -A want=([1]=demo-1 [2]=demo-2 [3]=db [4]=broken)
@@ -107,12 +111,35 @@ grep -q "ovatool: error: .*demo-flat.vmdk" "$(flog 4)" || { cat "$(flog 4)"; fai
 # an existing OVA is never replaced: task 3 again fails and names the file
 sum=$(sha256sum < out-b/db.ova)
 first=$JOB
-submit --array=3 -c 1 "--export=ALL,LIST=$WORK/vms.txt,OUTDIR=$WORK/out-b" "$SLURM_DIR/export-fleet.sbatch"
+submit --array=3 -c 1 "--export=ALL,LIST=$WORK/vms.txt,OUTDIR=$WORK/out-b" "$SLURM_DIR/export-fleet-array.sbatch"
 [ "$RC" != 0 ] || fail "(b) exporting db again succeeded over the existing OVA"
 [ "$(state "$JOB" 3)" = FAILED ] || fail "(b) exporting db again: task is $(state "$JOB" 3), not FAILED"
 grep -qF "$WORK/out-b/db.ova already exists" "$(flog 3)" || { cat "$(flog 3)"; fail "(b) no 'already exists' message"; }
 [ "$(sha256sum < out-b/db.ova)" = "$sum" ] || fail "(b) db.ova was changed"
-note "(b) export-fleet.sbatch, array $first: 3 COMPLETED with valid OVAs, missing disk FAILED, no overwrite; $((SECONDS - t)) s"
+note "(b) export-fleet-array.sbatch, array $first: 3 COMPLETED with valid OVAs, missing disk FAILED, no overwrite; $((SECONDS - t)) s"
+
+# ---- (b2) export-fleet.sbatch: the same VMs in one job ---------------------
+t=$SECONDS
+mkdir out-b2
+submit -n 2 -c 1 "--export=ALL,LIST=$WORK/vms.txt,OUTDIR=$WORK/out-b2" "$SLURM_DIR/export-fleet.sbatch"
+log=$JOBS/ovatool-fleet-$JOB.out
+[ "$RC" != 0 ] || { cat "$log"; fail "(b2) sbatch --wait exit 0, but one VM must fail"; }
+[ "$(state "$JOB")" = FAILED ] || { cat "$log"; fail "(b2) job $JOB is $(state "$JOB"), not FAILED"; }
+check_shape "$log" 2 1
+grep -q "broken.vmx: not exported: .*demo-flat.vmdk" "$log" || { cat "$log"; fail "(b2) the missing disk is not reported"; }
+grep -q "1 of 4 VM(s) failed, 3 exported" "$log" || { cat "$log"; fail "(b2) no closing count"; }
+for r in 0 1; do
+  grep -q "rank $r on .*: [1-9][0-9]* unit(s) compressed" "$log" || { cat "$log"; fail "(b2) rank $r did no work"; }
+done
+[ "$(find out-b2 -mindepth 1 -printf '%f\n' | sort | tr '\n' ' ')" = "db.ova demo-2.ova demo.ova " ] \
+  || { ls -la out-b2; fail "(b2) out-b2 should hold exactly db.ova demo-2.ova demo.ova"; }
+check_ova out-b2/demo.ova site-a/web/demo-flat.vmdk
+check_ova out-b2/demo-2.ova site-b/web/demo-flat.vmdk
+check_ova out-b2/db.ova db/demo-flat.vmdk
+for o in demo demo-2 db; do
+  "$OVATOOL" validate "out-b2/$o.ova" >/dev/null || fail "(b2) ovatool validate rejects $o.ova"
+done
+note "(b2) export-fleet.sbatch, job $JOB: 3 valid OVAs, the missing disk reported, FAILED; $((SECONDS - t)) s"
 
 # ---- (c) the time limit -----------------------------------------------------
 # 256 MiB of random bytes from a two-letter alphabet: zlib level 9 walks

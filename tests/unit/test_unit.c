@@ -288,11 +288,67 @@ static void t_unit_and_read_sizes(void **state)
     assert_null(w);
 }
 
+/* A result from another rank is checked before anyone trusts it: a sound
+ * one passes; a wrong length, a unit the plan lacks, a wrong grain count
+ * or a grain outside the records is named. */
+static void t_result_check(void **state)
+{
+    (void)state;
+    if (g_raw == NULL)
+        OVA_SKIP("qemu-img or qemu-io not installed\n");
+    ova_err err;
+    ova_err_clear(&err);
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/d.vmdk", g_dir);
+    ova_disk_info **disks = calloc(1, sizeof *disks);
+    assert_non_null(disks);
+    assert_int_equal(ova_disk_describe(path, &disks[0], &err), OVA_OK);
+    ova_plan *plan = NULL;
+    assert_int_equal(ova_plan_new(disks, 1, 16, &plan, &err), OVA_OK);
+    ova_disk_reader *r = NULL;
+    assert_int_equal(ova_disk_reader_open(plan->disks[0], &r, &err), OVA_OK);
+    ova_unit_worker *w = NULL;
+    assert_int_equal(ova_unit_worker_new(OVA_CODEC_ZLIB, 6, 1 << 20, &w, &err), OVA_OK);
+    size_t max = ova_unit_max_size(16);
+    unsigned char *out = malloc(max), *bad = malloc(max);
+    assert_non_null(out);
+    assert_non_null(bad);
+    assert_int_equal(ova_unit_compress(w, plan, r, 0, out, &err), OVA_OK);
+    const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)out;
+    size_t len = sizeof *h + h->records_len;
+    assert_true(h->n_data > 0);
+    assert_null(ova_unit_result_check(plan, h, len));
+    ova_unit_hdr *b = (ova_unit_hdr *)(void *)bad;
+
+    memcpy(bad, out, len);
+    assert_string_equal(ova_unit_result_check(plan, b, len + 512), "its length does not match its header");
+    assert_string_equal(ova_unit_result_check(plan, b, sizeof *b - 1), "its length does not match its header");
+    b->unit = ova_plan_units(plan);
+    assert_string_equal(ova_unit_result_check(plan, b, len), "it names a unit that was not granted or is already in");
+    memcpy(bad, out, len);
+    b->n_grains++;
+    assert_string_equal(ova_unit_result_check(plan, b, len), "its grain counts do not match the plan");
+    memcpy(bad, out, len);
+    for (uint32_t i = 0; i < b->n_grains; i++)
+        if (b->rel[i] != 0) {
+            b->rel[i] = (uint32_t)(b->records_len / 512) + 1;
+            break;
+        }
+    assert_string_equal(ova_unit_result_check(plan, b, len), "a grain lies outside its records");
+
+    free(out);
+    free(bad);
+    ova_unit_worker_free(&w);
+    ova_disk_reader_close(&r);
+    ova_plan_free(&plan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_compress_store_off_on),
         cmocka_unit_test(t_unit_and_read_sizes),
+        cmocka_unit_test(t_result_check),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
