@@ -56,8 +56,8 @@ void *ova_engine_write_loop(void *p)
         e->stats->grains_stored += h->n_stored;
         e->stats->bytes_stored += (uint64_t)h->n_stored * OVA_GRAIN_SIZE;
         done_bytes = disk_bytes_done(e->plan, h->unit);
-        /* the writer frees the blob once its records are in the file */
-        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, free, blob, &err);
+        /* the writer gives the blob back to the pool once its records are in the file */
+        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, ova_unit_pool_put, blob, &err);
         if (st != OVA_OK) {
             ova_engine_fail0(e, 0, err.status, err.msg);
             break;
