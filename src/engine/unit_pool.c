@@ -99,7 +99,7 @@ ova_status ova_unit_pool_get(ova_unit_pool *p, unsigned char **buf)
 
 unsigned char *ova_unit_pool_try_get(ova_unit_pool *p, size_t size)
 {
-    if (size > p->size)
+    if (p == NULL || size > p->size)
         return NULL;
     pthread_mutex_lock(&p->mu);
     buf_head *h = p->free_list;

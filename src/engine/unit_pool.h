@@ -47,7 +47,8 @@ ova_status ova_unit_pool_get(ova_unit_pool *p, unsigned char **buf);
 
 /* Without waiting: a free pooled buffer, a new pooled one while fewer than
  * max exist, or else a one-off buffer of `size` bytes (<= the pool's size).
- * NULL without memory. Works after ova_unit_pool_stop too. */
+ * NULL without memory, for a larger size, or for a NULL pool (rank 0 could
+ * not make one, and has failed the job). Works after ova_unit_pool_stop too. */
 unsigned char *ova_unit_pool_try_get(ova_unit_pool *p, size_t size);
 
 /* Give a buffer back (from either get; NULL is ignored). Wakes a waiter. */

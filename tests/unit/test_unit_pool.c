@@ -158,6 +158,7 @@ static void t_try_get(void **state)
     (void)state;
     ova_unit_pool *p = new_pool(2);
     assert_null(ova_unit_pool_try_get(p, SIZE + 1)); /* larger than a unit can be */
+    assert_null(ova_unit_pool_try_get(NULL, 10));    /* no pool: the job failed setting up */
     unsigned char *a = ova_unit_pool_try_get(p, 10);
     unsigned char *b = ova_unit_pool_try_get(p, SIZE);
     unsigned char *c = ova_unit_pool_try_get(p, 4096);
