@@ -72,7 +72,7 @@ static void deliver_local(ova_worker *w, unsigned char *blob)
         e->slots[h->unit % e->hold] = blob;
         pthread_cond_broadcast(&e->cv_write);
     } else {
-        free(blob); /* the job failed: nothing will write it */
+        ova_unit_pool_put(blob); /* the job failed: nothing will write it */
     }
     w->blob = NULL; /* the writer's now, or gone */
     pthread_mutex_unlock(&e->mu);
