@@ -357,22 +357,6 @@ ova_status ova_journal_stat_sources(ova_journal_deps *d, const char *const *path
 
 /* ---- files ------------------------------------------------------------- */
 
-static ova_status sync_folder(const char *path, ova_err *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
-    if (dir == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ova_status st = OVA_OK;
-    if (fd < 0 || fsync(fd) != 0)
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot sync the folder", dir);
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return st;
-}
-
 ova_status ova_journal_save(const char *path, const ova_journal *j, ova_buf *b, ova_err *err)
 {
     ova_status st = ova_journal_encode(j, b, err);
@@ -399,7 +383,7 @@ ova_status ova_journal_save(const char *path, const ova_journal *j, ova_buf *b, 
         st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot rename %s into place", path, tmp);
         goto out;
     }
-    st = sync_folder(path, err);
+    st = ova_fsync_folder(path, err);
 out:
     if (fd >= 0)
         close(fd);

@@ -4,6 +4,7 @@
  * (ova_target.h). */
 #include "engine/ova_target.h"
 #include "util/grow.h"
+#include "util/io.h"
 #include "ovatool/export.h"
 
 #include <dirent.h>
@@ -329,22 +330,6 @@ ova_status ova_target_create_partial(ova_target *t, const char *output, const ch
     return OVA_OK;
 }
 
-static ova_status fsync_dir(const char *path, ova_err *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
-    if (dir == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ova_status st = OVA_OK;
-    if (fd < 0 || fsync(fd) != 0)
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot sync the folder", dir);
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return st;
-}
-
 /* fsync or close failed: a file system that reports a full disk only now
  * (NFS and others report write errors at fsync or close) is said so. */
 static ova_status flush_failed(const ova_target *t, int e, const char *what, ova_err *err)
@@ -399,7 +384,7 @@ ova_status ova_target_commit(ova_target *t, ova_err *err)
     g_tmp_set = 0;
     free(t->tmp_path);
     t->tmp_path = NULL;
-    return fsync_dir(t->final_path, err);
+    return ova_fsync_folder(t->final_path, err);
 }
 
 void ova_target_discard(ova_target *t)

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -237,4 +238,20 @@ char *ova_quote_text(char *out, size_t cap, const char *s, size_t max)
     }
     out[o] = '\0';
     return out;
+}
+
+ova_status ova_fsync_folder(const char *path, ova_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+    if (dir == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ova_status st = OVA_OK;
+    if (fd < 0 || fsync(fd) != 0)
+        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot sync the folder", dir);
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return st;
 }

@@ -74,4 +74,8 @@ const char *ova_file_kind(mode_t mode);
  * drive the terminal the message is printed on. Returns out. */
 char *ova_quote_text(char *out, size_t cap, const char *s, size_t max);
 
+/* fsync the folder holding path (the folder part of path, or "."), so a
+ * rename or a new name in it is durable. */
+ova_status ova_fsync_folder(const char *path, ova_err *err);
+
 #endif
