@@ -776,6 +776,11 @@ static ova_status spool_append(ova_writer *w, spool *sp, size_t k, ova_err *err)
         if (buf == NULL)
             return ova_err_set(err, OVA_E_NOMEM, "out of memory");
         size_t got = 0;
+        if (ova_fault("export.spool")) {
+            free(buf);
+            return ova_err_set(err, OVA_E_IO, "%s: injected failure reading back the spool of disk %s (test fault "
+                               "export.spool)", sp->path, w->disks[k].name);
+        }
         if (ova_pread_full(sp->fd, buf, len, off, &got) != 0 || got != len) {
             free(buf);
             return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot read back the spool of disk %s", sp->path,
