@@ -327,6 +327,7 @@ struct ova_out_queue {
     int busy;
     int stop;
     ova_err err;               /* first write failure; later jobs are dropped */
+    size_t max;                /* bytes queued at most (ova_out_queue_limit) */
     int (*hash)(void *ctx, const void *p, size_t n); /* ova_out_queue_set_hash */
     void *hash_ctx;
 };
@@ -378,6 +379,7 @@ ova_status ova_out_queue_start(ova_out_file *f, const char *name, ova_out_queue 
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     q->out = f;
     q->name = name;
+    q->max = OVA_OUT_QUEUE_MAX;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
     pthread_cond_init(&q->idle, NULL);
@@ -390,6 +392,13 @@ ova_status ova_out_queue_start(ova_out_file *f, const char *name, ova_out_queue 
     }
     *out = q;
     return OVA_OK;
+}
+
+void ova_out_queue_limit(ova_out_queue *q, size_t max)
+{
+    pthread_mutex_lock(&q->mu);
+    q->max = max;
+    pthread_mutex_unlock(&q->mu);
 }
 
 void ova_out_queue_set_hash(ova_out_queue *q, int (*hash)(void *ctx, const void *p, size_t n), void *ctx)
@@ -417,7 +426,7 @@ ova_status ova_out_queue_put_ex(ova_out_queue *q, const void *buf, size_t len, u
     }
     *j = (io_job){ buf, len, off, release, arg, hash, NULL };
     pthread_mutex_lock(&q->mu);
-    while (q->bytes > 0 && q->bytes + len > OVA_OUT_QUEUE_MAX && q->err.status == OVA_OK)
+    while (q->bytes > 0 && q->bytes + len > q->max && q->err.status == OVA_OK)
         pthread_cond_wait(&q->idle, &q->mu);
     if (q->err.status != OVA_OK) {
         ova_status st = ova_err_set(err, q->err.status, "%s", q->err.msg);

@@ -101,6 +101,10 @@ ova_status ova_out_queue_put(ova_out_queue *q, const void *buf, size_t len, uint
 ova_status ova_out_queue_put_ex(ova_out_queue *q, const void *buf, size_t len, uint64_t off, int hash,
                                 void (*release)(void *), void *arg, ova_err *err);
 
+/* Bytes waiting at most from now on, instead of OVA_OUT_QUEUE_MAX (one
+ * job may still exceed it): a VM's spools share one such budget. */
+void ova_out_queue_limit(ova_out_queue *q, size_t max);
+
 /* The function (nonzero: failure) jobs put with hash set go through, and
  * its context; NULL: none. Change it only while the queue is drained. */
 void ova_out_queue_set_hash(ova_out_queue *q, int (*hash)(void *ctx, const void *p, size_t n), void *ctx);

@@ -747,6 +747,9 @@ static ova_status spool_begin(ova_writer *w, spool *sp, size_t d, ova_err *err)
     if ((sp->md = EVP_MD_CTX_new()) == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     ova_out_queue_set_hash(sp->queue, md_update, sp->md);
+    /* the spools share one write-behind budget, so that memory does not
+     * grow with the number of disks: OVA_OUT_QUEUE_MAX beside the OVA's */
+    ova_out_queue_limit(sp->queue, OVA_OUT_QUEUE_MAX / (w->plan->n_disks > 1 ? w->plan->n_disks - 1 : 1));
     ova_disk_stream_init(&sp->stream, w->target.final_path, emit_hashed, w);
     sp->at_disk = d;
     sp->at_grain = 0;
