@@ -58,9 +58,9 @@ static const cli_opt OPTS[] = {
     { "force", 0, O_FORCE, NULL, "export even if .lck folders say the VM is running (the OVA may be inconsistent)" },
     { "confine", 0, O_CONFINE, NULL,
       "refuse disk, extent and parent files that resolve outside the VMX's folder (default: warn about each)" },
-    { "parallel-disks", 1, O_PARALLEL_DISKS, "auto|on|off",
-      "compress and hash a VM's disks side by side, later disks spooled beside the output and copied in (the "
-      "same OVA); auto (the default): when the job's threads make compressed data faster than one digest stream "
+    { "parallel-disks", 1, O_PARALLEL_DISKS, "MODE",
+      "auto | on | off: compress and hash a VM's disks side by side, later disks spooled beside the output and "
+      "copied in (the same OVA); auto (the default): when the job's threads make compressed data faster than one digest stream "
       "takes it (more than 28 threads with sha256, 15 with sha512); never with --resume nor for a fleet" },
     { "buffered-io", 0, O_BUFFERED, NULL,
       "write the OVA through the page cache (default: O_DIRECT where the file system allows it)" },
