@@ -784,10 +784,15 @@ static ova_status spool_append(ova_writer *w, spool *sp, size_t k, ova_err *err)
             return ova_err_set(err, OVA_E_IO, "%s: injected failure reading back the spool of disk %s (test fault "
                                "export.spool)", sp->path, w->disks[k].name);
         }
-        if (ova_pread_full(sp->fd, buf, len, off, &got) != 0 || got != len) {
+        int rc = ova_pread_full(sp->fd, buf, len, off, &got);
+        if (rc != 0 || got != len) {
             free(buf);
-            return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot read back the spool of disk %s", sp->path,
-                                 w->disks[k].name);
+            if (rc != 0)
+                return ova_err_errno(err, OVA_E_IO, rc, "%s: cannot read back the spool of disk %s", sp->path,
+                                     w->disks[k].name);
+            return ova_err_set(err, OVA_E_IO, "%s: the spool of disk %s ends at %llu bytes, %llu were written to it",
+                               sp->path, w->disks[k].name, (unsigned long long)(off + got),
+                               (unsigned long long)sp->pos);
         }
         if ((st = ova_out_queue_put(w->queue, buf, len, w->pos, free, buf, err)) != OVA_OK)
             return st;
