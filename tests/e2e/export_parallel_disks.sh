@@ -4,8 +4,8 @@
 # disks interleaved and the later ones spooled, with 1, 2 and 3 ranks and a
 # small --mem-limit, gives the OVA of --parallel-disks off byte for byte;
 # it passes qemu-img compare per disk and validate --deep; auto does not
-# engage on a small job; a failure while spools are on disk leaves neither
-# the output nor a spool behind.
+# engage on a small job; a failure, or SIGTERM, while spools are on disk
+# leaves neither the output nor a spool behind.
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -94,4 +94,17 @@ for n in 1 3; do
   [ ! -e "f$n/vm.ova" ] || fail "an output was left after the failure"
   no_leftovers "f$n"
 done
+note "SIGTERM while spools are on disk: the signal handler removes them with the output"
+mkdir -p sig
+# export.slow: every unit takes a second longer, so the export is caught mid-way
+OVATOOL_TEST_FAIL_RANK=0:export.slow "$OVATOOL" export vm.vmx -o sig/vm.ova --progress 0 --parallel-disks on \
+  --mem-limit 4M --threads 2 > sig.log 2>&1 &
+pid=$! i=0
+until [ "$(find sig -name '*.part' | wc -l)" -ge 2 ]; do
+  i=$((i + 1)); [ $i -le 400 ] || { kill "$pid"; fail "no spool appeared beside the output"; }; sleep 0.05
+done
+kill -TERM "$pid"
+set +e; wait "$pid"; rc=$?; set -e
+[ "$rc" != 0 ] || fail "exit status 0 after SIGTERM"
+[ -z "$(ls -A sig)" ] || { ls -la sig; fail "SIGTERM left files behind"; }
 pass export_parallel_disks
