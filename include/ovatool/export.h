@@ -80,6 +80,7 @@ typedef struct ova_export_stats {
     double seconds;
     uint64_t rss_max_kb;      /* peak resident memory of the largest rank */
     uint64_t rss_rank0_kb;    /* peak resident memory of rank 0 */
+    bool parallel_disks;      /* the disks were compressed and hashed side by side (--parallel-disks) */
     char output[4096];        /* the OVA written (opts->output, or DIR/<VM name>.ova) */
 } ova_export_stats;
 

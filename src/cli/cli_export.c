@@ -324,6 +324,7 @@ static void print_json(const ova_export_opts *o, const ova_export_stats *s)
     cli_json_uint(&j, "mem_limit", o->mem_limit);
     cli_json_uint(&j, "rss_max_kb", s->rss_max_kb);
     cli_json_uint(&j, "rss_rank0_kb", s->rss_rank0_kb);
+    cli_json_bool(&j, "parallel_disks", s->parallel_disks);
     cli_json_end(&j);
     ova_buf_putc(&b, '\n');
     if (!ova_buf_failed(&b))

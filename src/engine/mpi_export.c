@@ -208,6 +208,7 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
         stats->window = e->window;
         stats->ranks = e->size;
         stats->threads_total = threads_total;
+        stats->parallel_disks = e->parallel_disks != 0;
         ova_writer_note_progress(0, stats->bytes_in);
         ova_engine_log(e, 0,
                        "exporting %zu disk(s), %.2f GiB, as %llu units of %u grains; %d rank(s), %d compression "

@@ -54,8 +54,10 @@ check_ova off/vm.ova a.raw b.raw c.raw
 
 note "auto on 2 threads: not engaged"
 mkdir -p auto
-run_ranks 1 export vm.vmx -o auto/vm.ova --progress 0 --threads 2 > auto.log 2>&1 || { cat auto.log; fail "export auto"; }
+run_ranks 1 export vm.vmx -o auto/vm.ova --progress 0 --threads 2 --json > auto.json 2> auto.log \
+  || { cat auto.log; fail "export auto"; }
 ! grep -q "parallel disks" auto.log || fail "auto engaged on 2 threads: $(cat auto.log)"
+grep -q '"parallel_disks": *false' auto.json || fail "--json does not say parallel_disks false: $(cat auto.json)"
 cmp off/vm.ova auto/vm.ova || fail "auto's OVA differs"
 
 for n in 1 2 3; do
@@ -64,6 +66,10 @@ for n in 1 2 3; do
   run_ranks "$n" export vm.vmx -o "on$n/vm.ova" --progress 0 --threads 2 --mem-limit 4M --parallel-disks on \
     > "on$n.log" 2>&1 || { cat "on$n.log"; fail "export on, $n ranks"; }
   grep -q "parallel disks: the 3 disks" "on$n.log" || fail "not engaged with on: $(cat "on$n.log")"
+  rm "on$n/vm.ova"
+  run_ranks "$n" export vm.vmx -o "on$n/vm.ova" --progress 0 --threads 2 --mem-limit 4M --parallel-disks on \
+    --json > "on$n.json" 2> "on$n.log" || { cat "on$n.log"; fail "export on --json, $n ranks"; }
+  grep -q '"parallel_disks": *true' "on$n.json" || fail "--json does not say parallel_disks: $(cat "on$n.json")"
   cmp off/vm.ova "on$n/vm.ova" || fail "--parallel-disks on with $n rank(s) differs from off"
   no_leftovers "on$n"
 done
