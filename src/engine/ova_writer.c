@@ -859,6 +859,9 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
     }
 
     ova_status st = advance(w, err);
+    if (st == OVA_OK && d < w->at_disk) /* the order keeps each disk's units in plan order */
+        st = ova_err_set(err, OVA_E_INTERNAL, "internal error: unit %llu of disk %zu after that disk was written",
+                         (unsigned long long)unit, d + 1);
     spool *sp = NULL;
     if (st == OVA_OK && d != w->at_disk) {
         sp = &w->spools[d];
