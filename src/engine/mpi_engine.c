@@ -92,6 +92,7 @@ void ova_engine_fail0(ova_engine *e, int from, ova_status st, const char *msg)
         ova_err_set(&e->first_err, st, "%s", msg);
     }
     int wake = e->service_running;
+    ova_unit_pool_stop(e->pool); /* threads waiting for a buffer end */
     pthread_cond_broadcast(&e->cv_grant);
     pthread_cond_broadcast(&e->cv_write);
     pthread_mutex_unlock(&e->mu);

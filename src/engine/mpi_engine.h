@@ -29,6 +29,7 @@
 #include "engine/disk_order.h"
 #include "engine/ova_writer.h"
 #include "engine/plan.h"
+#include "engine/unit_pool.h"
 #include "ovatool/disk.h"
 #include "ovatool/export.h"
 #include "ovatool/prepare.h"
@@ -77,6 +78,7 @@ typedef struct ova_engine {
     uint64_t window;
     uint64_t hold;
     unsigned char **slots;     /* results waiting to be written, by unit % hold */
+    ova_unit_pool *pool;       /* every result's buffer (unit_pool.h); slots hold them */
     int failed;
     ova_err first_err;
     int first_from;            /* the rank whose failure first_err reports (0: rank 0's own) */

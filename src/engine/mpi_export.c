@@ -192,6 +192,19 @@ static ova_status phase_readers(ova_engine *e, ova_err *err)
     return ova_mpi_agree(e->comm, st, err);
 }
 
+/* Rank 0's pooled result buffers (unit_pool.h): one per thread at work,
+ * as many again waiting for the writer (reordering), and a few for the
+ * writer's hashing and the write thread; never more than rank 0's own
+ * memory holds (its threads' units and the hold). Results beyond this
+ * wait in one-off buffers; rank 0's own threads wait for a buffer
+ * instead, which keeps what they hold mapped and reused. */
+static uint64_t pool_buffers(const ova_engine *e, int threads_total)
+{
+    uint64_t n = 2 * (uint64_t)threads_total + 4;
+    uint64_t cap = e->size > 1 ? e->hold + (uint64_t)e->n_threads : e->window;
+    return n < cap ? n : cap;
+}
+
 /* Phase 3: compress and gather. Workers on every rank; on rank 0 also the
  * writer thread and, with other ranks, the service loop. Failures are
  * recorded (rank 0: fail0; others: local_err), not returned: phase 4
@@ -222,7 +235,10 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
         e->slots = calloc((size_t)e->hold, sizeof *e->slots);
         e->pend = calloc((size_t)remote_threads + 1, sizeof *e->pend);
         e->ready = calloc((size_t)remote_threads + 1, sizeof *e->ready);
-        if (e->slots == NULL || e->pend == NULL || e->ready == NULL)
+        ova_err pe;
+        ova_err_clear(&pe);
+        if (e->slots == NULL || e->pend == NULL || e->ready == NULL ||
+            ova_unit_pool_new(e->unit_max, pool_buffers(e, threads_total), &e->pool, &pe) != OVA_OK)
             ova_engine_fail0(e, 0, OVA_E_NOMEM, "rank 0: out of memory for the unit window");
         e->service_running = e->size > 1;
         e->next_unit = e->write_head = e->first_unit; /* a resumed export's units before it are in the file */
@@ -356,11 +372,12 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
     free(e->readers);
     /* results never written (after a failure) */
     for (uint64_t i = 0; e->slots != NULL && i < e->hold; i++)
-        free(e->slots[i]);
+        ova_unit_pool_put(e->slots[i]);
     free(e->slots);
     free(e->pend);
     free(e->ready);
-    ova_writer_abort(&e->writer);
+    ova_writer_abort(&e->writer); /* gives back the buffers it still queued */
+    ova_unit_pool_free(&e->pool);
     ova_disk_order_free(&e->grant_order);
     ova_plan_free(&e->plan);
     ova_prepared_free(&e->prep);

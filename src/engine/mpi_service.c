@@ -103,7 +103,7 @@ void ova_engine_service(ova_engine *e, int remote_threads)
                 send_clear(e, &r);
         } else if (ms.MPI_TAG == TAG_RESULT) {
             int fits = count > 0 && (size_t)count <= e->unit_max;
-            unsigned char *blob = fits ? malloc((size_t)count) : NULL;
+            unsigned char *blob = fits ? ova_unit_pool_try_get(e->pool, (size_t)count) : NULL;
             if (blob == NULL) {
                 /* nowhere to keep it: take it off the wire, drop it and fail */
                 drain(e, &ms, count);
@@ -135,7 +135,7 @@ void ova_engine_service(ova_engine *e, int remote_threads)
                 ova_engine_fail0(e, 0, OVA_E_INTERNAL, msg);
             }
             if (!keep)
-                free(blob);
+                ova_unit_pool_put(blob);
         } else if (ms.MPI_TAG == TAG_ERROR) {
             char *buf = calloc(1, (size_t)count + 1);
             if (buf != NULL)

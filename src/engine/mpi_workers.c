@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "engine/unit.h"
+#include "engine/unit_pool.h"
 #include "util/fault.h"
 
 
@@ -16,10 +17,14 @@
  * results in the window; other ranks' ask rank 0 for a grant and send the
  * result back over MPI. */
 typedef struct ova_unit_io {
+    /* room for one result, got before a unit is taken (rank 0's threads may
+     * wait for a free buffer, and must not hold a unit meanwhile); NULL:
+     * stop, after *err is set unless the job is stopping anyway */
+    unsigned char *(*buffer)(ova_worker *w, ova_err *err);
     int64_t (*take)(ova_worker *w);                        /* the next unit; -1: stop */
-    unsigned char *(*buffer)(ova_worker *w);               /* room for one result; NULL: out of memory */
     void (*deliver)(ova_worker *w, unsigned char *blob);   /* pass a result on */
     void (*fail)(ova_worker *w, int64_t unit, const ova_err *err); /* unit -1: none taken; the thread then ends */
+    void (*drop)(void *blob);                              /* a buffer the thread still holds at its end */
 } unit_io;
 
 /* rank 0: take the next unit, waiting while the window is full. -1 = done. */
@@ -36,10 +41,21 @@ static int64_t take_local(ova_worker *w)
     return u;
 }
 
-/* rank 0: a fresh buffer per unit, since results wait in the window */
-static unsigned char *buffer_local(ova_worker *w)
+/* rank 0: a buffer of the pool (unit_pool.h), since results wait in the
+ * window; it goes back to the pool once the write thread has written it */
+static unsigned char *buffer_local(ova_worker *w, ova_err *err)
 {
-    w->blob = malloc(w->e->unit_max);
+    if (w->blob == NULL && w->e->pool == NULL) {
+        ova_err_clear(err); /* no pool: rank 0 failed setting up, and said so */
+        return NULL;
+    }
+    if (w->blob == NULL) {
+        ova_status st = ova_unit_pool_get(w->e->pool, &w->blob);
+        if (st == OVA_E_NOMEM)
+            ova_err_set(err, OVA_E_NOMEM, "rank 0: out of memory for a unit buffer (%zu bytes)", w->e->unit_max);
+        else if (st != OVA_OK)
+            ova_err_clear(err); /* stopping: the job's failure is recorded already */
+    }
     return w->blob;
 }
 
@@ -57,7 +73,7 @@ static void deliver_local(ova_worker *w, unsigned char *blob)
         e->slots[seq % e->hold] = blob;
         pthread_cond_broadcast(&e->cv_write);
     } else {
-        free(blob); /* the job failed: nothing will write it */
+        ova_unit_pool_put(blob); /* the job failed: nothing will write it */
     }
     w->blob = NULL; /* the writer's now, or gone */
     pthread_mutex_unlock(&e->mu);
@@ -69,7 +85,7 @@ static void fail_local(ova_worker *w, int64_t unit, const ova_err *err)
     ova_engine_fail0(w->e, 0, err->status, err->msg);
 }
 
-static const unit_io LOCAL_IO = { take_local, buffer_local, deliver_local, fail_local };
+static const unit_io LOCAL_IO = { buffer_local, take_local, deliver_local, fail_local, ova_unit_pool_put };
 
 static void send_error(ova_engine *e, int64_t unit, const char *msg)
 {
@@ -112,10 +128,12 @@ static int64_t take_remote(ova_worker *w)
 
 /* other ranks: one buffer per thread, reused (a result is sent before the
  * next unit is taken) */
-static unsigned char *buffer_remote(ova_worker *w)
+static unsigned char *buffer_remote(ova_worker *w, ova_err *err)
 {
     if (w->blob == NULL)
         w->blob = malloc(w->e->unit_max);
+    if (w->blob == NULL)
+        ova_err_set(err, OVA_E_NOMEM, "out of memory for a unit buffer (%zu bytes)", w->e->unit_max);
     return w->blob;
 }
 
@@ -146,7 +164,7 @@ static void fail_remote(ova_worker *w, int64_t unit, const ova_err *err)
     send_error(e, unit, err->msg);
 }
 
-static const unit_io REMOTE_IO = { take_remote, buffer_remote, deliver_remote, fail_remote };
+static const unit_io REMOTE_IO = { buffer_remote, take_remote, deliver_remote, fail_remote, free };
 
 static ova_status compress_unit(ova_engine *e, ova_unit_worker *uw, uint64_t u, unsigned char *blob, ova_err *err)
 {
@@ -179,20 +197,23 @@ void *ova_worker_main(void *p)
     }
     ova_unit_worker_store_incompressible(uw, e->opts->store_incompressible);
     for (;;) {
+        unsigned char *blob = w->io->buffer(w, &err);
+        if (blob == NULL) {
+            if (err.status != OVA_OK)
+                w->io->fail(w, -1, &err);
+            break;
+        }
         int64_t u = w->io->take(w);
         if (u < 0)
             break;
-        unsigned char *blob = w->io->buffer(w);
-        if (blob == NULL)
-            ova_err_set(&err, OVA_E_NOMEM, "out of memory for a unit buffer");
-        if (blob == NULL || compress_unit(e, uw, (uint64_t)u, blob, &err) != OVA_OK) {
+        if (compress_unit(e, uw, (uint64_t)u, blob, &err) != OVA_OK) {
             w->io->fail(w, u, &err);
             break;
         }
         w->io->deliver(w, blob);
     }
     ova_unit_worker_free(&uw);
-    free(w->blob);
+    w->io->drop(w->blob);
     w->blob = NULL;
     return NULL;
 }

@@ -60,8 +60,8 @@ void *ova_engine_write_loop(void *p)
         done_bytes = e->parallel_disks ? (uint64_t)((double)e->stats->bytes_in * (double)(e->write_head + 1) /
                                                     (double)e->n_units)
                                        : disk_bytes_done(e->plan, h->unit);
-        /* the writer frees the blob once its records are in the file */
-        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, free, blob, &err);
+        /* the writer gives the blob back to the pool once its records are in the file */
+        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, ova_unit_pool_put, blob, &err);
         if (st != OVA_OK) {
             ova_engine_fail0(e, 0, err.status, err.msg);
             break;

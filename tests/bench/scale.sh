@@ -15,8 +15,11 @@
 # Environment: BUILD (default ./build), REPS (3), SENDERS (intake senders,
 # default the number of cores), MIB (disk MiB per sender, default 1024),
 # SECONDS_PER (openssl speed seconds per run, default 2), TMPDIR (where
-# intake_rate writes its OVA, removed by it). The fleet figures are added by
-# the fleet mode's own part.
+# intake_rate writes its OVA, removed by it).
+#   - a fleet: FLEET_MIB (default "1536 768 384 192") demo VMs (ovatool demo:
+#     text, random and zero regions) exported as one fleet job
+#     (`export A B C D -o DIR/`) and one after another (one job each), both
+#     with RANKS ranks (default the number of cores); MB/s of disk capacity.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$root/build}
@@ -27,6 +30,7 @@ secs=${SECONDS_PER:-2}
 for v in reps senders mib secs; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "scale.sh: $v must be a whole number >= 1, not '${!v}'" >&2; exit 1; }
 done
+[ -x "$build/ovatool" ] || { echo "scale.sh: missing $build/ovatool: build it first" >&2; exit 1; }
 for tool in intake_rate unit_size; do
   [ -x "$build/tests/bench/$tool" ] || { echo "scale.sh: missing $build/tests/bench/$tool: build it first" >&2; exit 1; }
 done
@@ -76,6 +80,41 @@ intake "rank 0 intake, 32 MiB units, receive and hash in turn" 512 serial
 intake "rank 0 intake, the planner's units for 8 x 16 threads" "$g816"
 intake "rank 0 intake, the planner's units for 64 x 16 threads" "$g6416"
 
+# a fleet against the same VMs one after another
+ranks=${RANKS:-$(nproc)}
+[[ $ranks =~ ^[1-9][0-9]*$ ]] || { echo "scale.sh: RANKS must be a whole number >= 1, not '$ranks'" >&2; exit 1; }
+read -r -a fleet_mib <<< "${FLEET_MIB:-1536 768 384 192}"
+vms=()
+total_mib=0
+for m in "${fleet_mib[@]}"; do
+  [[ $m =~ ^[1-9][0-9]*$ ]] || { echo "scale.sh: FLEET_MIB sizes must be whole MiB, not '$m'" >&2; exit 1; }
+  d=$tmp/vm$m
+  "$build/ovatool" demo "$d" --size "$m" > /dev/null
+  sed -i "s/^displayName = .*/displayName = \"fleet $m\"/" "$d/demo.vmx"
+  vms+=("$d/demo.vmx")
+  total_mib=$((total_mib + m))
+done
+run_ovatool() { if [ "$ranks" = 1 ]; then "$build/ovatool" "$@"; else "$MPIEXEC" -n "$ranks" "$build/ovatool" "$@"; fi; }
+now() { date +%s.%N; }
+: > "$tmp/fleet"
+: > "$tmp/serial"
+for ((i = 0; i < reps; i++)); do
+  rm -rf "$tmp/out" && mkdir "$tmp/out"
+  t0=$(now)
+  run_ovatool export "${vms[@]}" -o "$tmp/out/" -q --progress 0
+  t1=$(now)
+  awk -v a="$t0" -v b="$t1" -v m="$total_mib" 'BEGIN { printf "%.0f\n", m * 1.048576 / (b - a) }' >> "$tmp/fleet"
+  rm -rf "$tmp/out" && mkdir "$tmp/out"
+  t0=$(now)
+  for v in "${vms[@]}"; do run_ovatool export "$v" -o "$tmp/out/" -q --progress 0; done
+  t1=$(now)
+  awk -v a="$t0" -v b="$t1" -v m="$total_mib" 'BEGIN { printf "%.0f\n", m * 1.048576 / (b - a) }' >> "$tmp/serial"
+done
+rm -rf "$tmp/out"
+row "fleet of ${#vms[@]} VMs (${FLEET_MIB:-1536 768 384 192} MiB) in one job, $ranks rank(s), MB/s of disk" - "$tmp/fleet"
+row "the same VMs one after another, one job each, $ranks rank(s), MB/s of disk" - "$tmp/serial"
+fleet_ratio=$(paste "$tmp/fleet" "$tmp/serial" | awk '{ print $1 / $2 }' | median | awk '{ printf "%.2f", $1 }')
+
 echo "### Scale rates ($(date -u +%Y-%m-%d), $(nproc) cores, $senders sender(s), $reps runs, median MB/s)"
 echo
 echo "| measure | unit MiB | MB/s | spread |"
@@ -83,3 +122,4 @@ echo "|---|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "intake: MB/s of compressed data rank 0 takes in, hashes and writes; spread = (max - min) / median"
+echo "fleet against one after another: median of the paired ratios ${fleet_ratio}x"
