@@ -28,6 +28,13 @@
 #include "ovatool/prepare.h"
 #include "ovatool/status.h"
 
+/* --parallel-disks: compress and hash a VM's disks side by side (engine/disk_order.h). */
+typedef enum ova_parallel_disks {
+    OVA_PARALLEL_DISKS_AUTO = 0, /* when the job's threads could outrun one digest stream */
+    OVA_PARALLEL_DISKS_ON,
+    OVA_PARALLEL_DISKS_OFF
+} ova_parallel_disks;
+
 typedef struct ova_export_opts {
     const char *vmx_path;
     const char *output;       /* the OVA, or an existing folder: then FOLDER/<VM name>.ova */
@@ -53,6 +60,7 @@ typedef struct ova_export_opts {
      * OUT.journal, and continued from that point when a matching journal is there. */
     bool resume;
     double journal_secs;      /* at most this often a durable point inside a disk (default 5 s) */
+    ova_parallel_disks parallel_disks; /* default auto; never engaged with resume */
 } ova_export_opts;
 
 void ova_export_opts_init(ova_export_opts *o);
@@ -72,6 +80,7 @@ typedef struct ova_export_stats {
     double seconds;
     uint64_t rss_max_kb;      /* peak resident memory of the largest rank */
     uint64_t rss_rank0_kb;    /* peak resident memory of rank 0 */
+    bool parallel_disks;      /* the disks were compressed and hashed side by side (--parallel-disks) */
     char output[4096];        /* the OVA written (opts->output, or DIR/<VM name>.ova) */
 } ova_export_stats;
 

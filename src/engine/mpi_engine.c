@@ -13,6 +13,17 @@ double ova_engine_seconds(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+uint64_t ova_engine_grant_next(ova_engine *e)
+{
+    uint64_t s = e->next_unit++;
+    return e->parallel_disks ? (uint64_t)ova_disk_order_next(&e->grant_order) : s;
+}
+
+uint64_t ova_engine_seq(const ova_engine *e, uint64_t unit)
+{
+    return e->parallel_disks ? ova_disk_order_seq(e->plan, unit) : unit;
+}
+
 void ova_engine_log(ova_engine *e, int level, const char *fmt, ...)
 {
     if (e->rank != 0)

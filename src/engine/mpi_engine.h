@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "engine/cores.h"
+#include "engine/disk_order.h"
 #include "engine/ova_writer.h"
 #include "engine/plan.h"
 #include "engine/unit_pool.h"
@@ -60,8 +61,14 @@ typedef struct ova_engine {
     pthread_mutex_t mu;
     pthread_cond_t cv_grant;   /* window moved or job ended */
     pthread_cond_t cv_write;   /* a result arrived or job ended */
-    uint64_t next_unit;        /* next unit to grant */
-    uint64_t write_head;       /* next unit to write */
+    /* Units go out and are written in one order: the plan's, or with
+     * parallel disks disk_order.h's. next_unit and write_head, the window
+     * and the hold count positions in that order ("sequence numbers",
+     * ova_engine_seq), which are the units themselves in plan order. */
+    uint64_t next_unit;        /* sequence number of the next unit to grant */
+    uint64_t write_head;       /* sequence number of the next unit to write */
+    int parallel_disks;        /* --parallel-disks engaged (disk_order.h) */
+    ova_disk_order grant_order; /* with it: the units to grant, in order */
     /* Two windows (mpi_export.c sizes them). Units are granted while
      * unit < write_head + window: enough for every thread of the job to
      * have one. Rank 0 takes in or files a result only while unit <
@@ -118,6 +125,10 @@ void ova_engine_report_progress(ova_engine *e, uint64_t done, int final);
 void ova_engine_service(ova_engine *e, int remote_threads);
 
 /* Shared pieces (mpi_engine.c). */
+/* Rank 0, under mu: the next unit to grant (the caller checked that one
+ * is left and the window has room), and a unit's sequence number. */
+uint64_t ova_engine_grant_next(ova_engine *e);
+uint64_t ova_engine_seq(const ova_engine *e, uint64_t unit);
 double ova_engine_seconds(const struct timespec *t0);
 /* A message for the log hook; only rank 0 logs. */
 void ova_engine_log(ova_engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

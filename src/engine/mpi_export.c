@@ -89,7 +89,7 @@ static ova_status plan_rank0(ova_engine *e, int threads_total, ova_buf *packed, 
     /* the writer refuses an output that is one of the inputs, and warns of
      * temporary files earlier exports left (ova_writer.h) */
     ova_writer_opts wo = { o->sha, o->target_hw, e->prep->mtime, o->buffered_io, o->vmx_path, writer_warn, e,
-                           cr.size.likely, !o->overwrite, NULL, NULL, NULL, 0, 0 };
+                           cr.size.likely, !o->overwrite, NULL, NULL, NULL, 0, 0, 0 };
     /* resume (resume.h): journaled, continued, or refused */
     ova_resume rs;
     if ((st = ova_resume_setup(o, e->prep, e->plan, e->hooks.log, e->hooks.ctx, &rs, err)) != OVA_OK) {
@@ -103,6 +103,24 @@ static ova_status plan_rank0(ova_engine *e, int threads_total, ova_buf *packed, 
     wo.journal_secs = o->journal_secs;
     wo.first_unit = e->first_unit = rs.first_unit;
     e->first_bytes = rs.done_bytes;
+    /* the disks side by side (disk_order.h): not journaled, since a
+     * durable point is a position in the one stream written in plan order
+     * and a spool has none to resume from */
+    e->parallel_disks = ova_parallel_disks_engage(o->parallel_disks, threads_total, o->sha, e->plan,
+                                                  wo.journal != NULL);
+    if (e->parallel_disks) {
+        if ((st = ova_disk_order_init(&e->grant_order, e->plan, err)) != OVA_OK) {
+            ova_resume_clear(&rs);
+            return st;
+        }
+        ova_engine_log(e, 0, "parallel disks: the %zu disks are compressed and hashed side by side; later disks "
+                       "are spooled beside the output and copied in", e->plan->n_disks);
+    } else if (o->parallel_disks == OVA_PARALLEL_DISKS_ON) {
+        ova_engine_log(e, 1, "parallel disks: not engaged (%s)",
+                       wo.journal != NULL ? "a journaled export (--resume) writes its disks in order"
+                                          : "fewer than two disks hold data");
+    }
+    wo.parallel_disks = e->parallel_disks;
     st = ova_writer_open(e->prep, e->plan, &wo, &e->writer, err);
     ova_resume_clear(&rs);
     if (st != OVA_OK)
@@ -203,6 +221,7 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
         stats->window = e->window;
         stats->ranks = e->size;
         stats->threads_total = threads_total;
+        stats->parallel_disks = e->parallel_disks != 0;
         ova_writer_note_progress(0, stats->bytes_in);
         ova_engine_log(e, 0,
                        "exporting %zu disk(s), %.2f GiB, as %llu units of %u grains; %d rank(s), %d compression "
@@ -359,6 +378,7 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
     free(e->ready);
     ova_writer_abort(&e->writer); /* gives back the buffers it still queued */
     ova_unit_pool_free(&e->pool);
+    ova_disk_order_free(&e->grant_order);
     ova_plan_free(&e->plan);
     ova_prepared_free(&e->prep);
     ova_cores_free(&e->cores);

@@ -14,7 +14,7 @@
  * after a failure, when results come only to be dropped. */
 static int may_hold(const ova_engine *e, uint64_t u)
 {
-    return e->failed || u < e->write_head + e->hold;
+    return e->failed || ova_engine_seq(e, u) < e->write_head + e->hold;
 }
 
 /* Answer a request with unit u (-1: stop), cleared if its result will fit. */
@@ -37,7 +37,7 @@ static int64_t decide(ova_engine *e)
         return -1;
     if (e->next_unit >= e->write_head + e->window)
         return -2;
-    return (int64_t)e->next_unit++;
+    return (int64_t)ova_engine_grant_next(e);
 }
 
 /* Take a message rank 0 will not keep off the wire (mpi_engine.h). */
@@ -57,9 +57,10 @@ static const char *bad_result(const ova_engine *e, const ova_unit_hdr *h, size_t
     const char *bad = ova_unit_result_check(e->plan, h, count);
     if (bad != NULL)
         return bad;
-    if (h->unit < e->write_head || h->unit >= e->next_unit || e->slots[h->unit % e->hold] != NULL)
+    uint64_t seq = ova_engine_seq(e, h->unit);
+    if (seq < e->write_head || seq >= e->next_unit || e->slots[seq % e->hold] != NULL)
         return "it names a unit that was not granted or is already in";
-    if (h->unit >= e->write_head + e->hold)
+    if (seq >= e->write_head + e->hold)
         return "it came before rank 0 cleared it";
     return NULL;
 }
@@ -123,7 +124,7 @@ void ova_engine_service(ova_engine *e, int remote_threads)
             if ((size_t)count < sizeof *h)
                 bad = "it is shorter than a unit header";
             else if (!e->failed && h->status == OVA_UNIT_OK && (bad = bad_result(e, h, (size_t)count)) == NULL) {
-                e->slots[h->unit % e->hold] = blob;
+                e->slots[ova_engine_seq(e, h->unit) % e->hold] = blob;
                 keep = 1;
                 pthread_cond_broadcast(&e->cv_write);
             }

@@ -36,7 +36,7 @@ static int64_t take_local(ova_worker *w)
         pthread_cond_wait(&e->cv_grant, &e->mu);
     int64_t u = -1;
     if (!e->failed && e->next_unit < e->n_units)
-        u = (int64_t)e->next_unit++;
+        u = (int64_t)ova_engine_grant_next(e);
     pthread_mutex_unlock(&e->mu);
     return u;
 }
@@ -65,11 +65,12 @@ static void deliver_local(ova_worker *w, unsigned char *blob)
 {
     ova_engine *e = w->e;
     const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
+    uint64_t seq = ova_engine_seq(e, h->unit);
     pthread_mutex_lock(&e->mu);
-    while (!e->failed && h->unit >= e->write_head + e->hold)
+    while (!e->failed && seq >= e->write_head + e->hold)
         pthread_cond_wait(&e->cv_grant, &e->mu);
     if (!e->failed) {
-        e->slots[h->unit % e->hold] = blob;
+        e->slots[seq % e->hold] = blob;
         pthread_cond_broadcast(&e->cv_write);
     } else {
         ova_unit_pool_put(blob); /* the job failed: nothing will write it */

@@ -55,7 +55,11 @@ void *ova_engine_write_loop(void *p)
         e->stats->grains_data += h->n_data;
         e->stats->grains_stored += h->n_stored;
         e->stats->bytes_stored += (uint64_t)h->n_stored * OVA_GRAIN_SIZE;
-        done_bytes = disk_bytes_done(e->plan, h->unit);
+        /* interleaved disks: the share of units written, as the disks
+         * advance together */
+        done_bytes = e->parallel_disks ? (uint64_t)((double)e->stats->bytes_in * (double)(e->write_head + 1) /
+                                                    (double)e->n_units)
+                                       : disk_bytes_done(e->plan, h->unit);
         /* the writer gives the blob back to the pool once its records are in the file */
         ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, ova_unit_pool_put, blob, &err);
         if (st != OVA_OK) {

@@ -309,6 +309,7 @@ typedef struct io_job {
     uint64_t off;
     void (*release)(void *);   /* called once the bytes are written (or dropped) */
     void *arg;
+    int hash;                  /* pass the bytes to the queue's hash before writing them */
     struct io_job *next;
 } io_job;
 
@@ -326,6 +327,9 @@ struct ova_out_queue {
     int busy;
     int stop;
     ova_err err;               /* first write failure; later jobs are dropped */
+    size_t max;                /* bytes queued at most (ova_out_queue_limit) */
+    int (*hash)(void *ctx, const void *p, size_t n); /* ova_out_queue_set_hash */
+    void *hash_ctx;
 };
 
 static void *io_main(void *p)
@@ -347,7 +351,12 @@ static void *io_main(void *p)
 
         ova_err e;
         ova_err_clear(&e);
-        int bad = !failed && ova_out_file_pwrite(q->out, j->buf, j->len, j->off, &e) != OVA_OK;
+        int bad = 0;
+        if (!failed && j->hash && q->hash != NULL && q->hash(q->hash_ctx, j->buf, j->len) != 0) {
+            ova_err_set(&e, OVA_E_INTERNAL, "%s: digest update failed", q->name);
+            bad = 1;
+        }
+        bad = bad || (!failed && ova_out_file_pwrite(q->out, j->buf, j->len, j->off, &e) != OVA_OK);
         if (j->release)
             j->release(j->arg);
 
@@ -370,6 +379,7 @@ ova_status ova_out_queue_start(ova_out_file *f, const char *name, ova_out_queue 
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     q->out = f;
     q->name = name;
+    q->max = OVA_OUT_QUEUE_MAX;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
     pthread_cond_init(&q->idle, NULL);
@@ -384,8 +394,29 @@ ova_status ova_out_queue_start(ova_out_file *f, const char *name, ova_out_queue 
     return OVA_OK;
 }
 
+void ova_out_queue_limit(ova_out_queue *q, size_t max)
+{
+    pthread_mutex_lock(&q->mu);
+    q->max = max;
+    pthread_mutex_unlock(&q->mu);
+}
+
+void ova_out_queue_set_hash(ova_out_queue *q, int (*hash)(void *ctx, const void *p, size_t n), void *ctx)
+{
+    pthread_mutex_lock(&q->mu);
+    q->hash = hash;
+    q->hash_ctx = ctx;
+    pthread_mutex_unlock(&q->mu);
+}
+
 ova_status ova_out_queue_put(ova_out_queue *q, const void *buf, size_t len, uint64_t off, void (*release)(void *),
                              void *arg, ova_err *err)
+{
+    return ova_out_queue_put_ex(q, buf, len, off, 0, release, arg, err);
+}
+
+ova_status ova_out_queue_put_ex(ova_out_queue *q, const void *buf, size_t len, uint64_t off, int hash,
+                                void (*release)(void *), void *arg, ova_err *err)
 {
     io_job *j = malloc(sizeof *j);
     if (j == NULL) {
@@ -393,9 +424,9 @@ ova_status ova_out_queue_put(ova_out_queue *q, const void *buf, size_t len, uint
             release(arg);
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory queueing a write", q->name);
     }
-    *j = (io_job){ buf, len, off, release, arg, NULL };
+    *j = (io_job){ buf, len, off, release, arg, hash, NULL };
     pthread_mutex_lock(&q->mu);
-    while (q->bytes > 0 && q->bytes + len > OVA_OUT_QUEUE_MAX && q->err.status == OVA_OK)
+    while (q->bytes > 0 && q->bytes + len > q->max && q->err.status == OVA_OK)
         pthread_cond_wait(&q->idle, &q->mu);
     if (q->err.status != OVA_OK) {
         ova_status st = ova_err_set(err, q->err.status, "%s", q->err.msg);

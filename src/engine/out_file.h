@@ -94,6 +94,21 @@ ova_status ova_out_queue_start(ova_out_file *f, const char *name, ova_out_queue 
 ova_status ova_out_queue_put(ova_out_queue *q, const void *buf, size_t len, uint64_t off, void (*release)(void *),
                              void *arg, ova_err *err);
 
+/* As ova_out_queue_put; with hash set, the write thread first passes the
+ * bytes to the queue's hash (ova_out_queue_set_hash), in queue order: a
+ * spooled disk (--parallel-disks, ova_writer.c) has its digest computed on
+ * its own thread, beside the other disks'. A failed hash fails the queue. */
+ova_status ova_out_queue_put_ex(ova_out_queue *q, const void *buf, size_t len, uint64_t off, int hash,
+                                void (*release)(void *), void *arg, ova_err *err);
+
+/* Bytes waiting at most from now on, instead of OVA_OUT_QUEUE_MAX (one
+ * job may still exceed it): a VM's spools share one such budget. */
+void ova_out_queue_limit(ova_out_queue *q, size_t max);
+
+/* The function (nonzero: failure) jobs put with hash set go through, and
+ * its context; NULL: none. Change it only while the queue is drained. */
+void ova_out_queue_set_hash(ova_out_queue *q, int (*hash)(void *ctx, const void *p, size_t n), void *ctx);
+
 /* Wait until every queued byte is in the file; the first write error, if any. */
 ova_status ova_out_queue_drain(ova_out_queue *q, ova_err *err);
 

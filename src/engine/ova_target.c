@@ -27,6 +27,10 @@
  * or allocation (async-signal-safe). */
 static char g_tmp_path[PATH_MAX];
 static volatile sig_atomic_t g_tmp_set;
+/* Spools of this process (ova_target_spool), for the signal handler, as
+ * g_tmp_path: each path complete before its flag is set. */
+static char g_spool_path[OVA_TARGET_SPOOLS][PATH_MAX];
+static volatile sig_atomic_t g_spool_set[OVA_TARGET_SPOOLS];
 
 const char *ova_writer_signal_cleanup(int *removed)
 {
@@ -34,6 +38,9 @@ const char *ova_writer_signal_cleanup(int *removed)
     if (!g_tmp_set)
         return NULL;
     *removed = unlink(g_tmp_path) == 0;
+    for (int i = 0; i < OVA_TARGET_SPOOLS; i++)
+        if (g_spool_set[i])
+            unlink(g_spool_path[i]);
     return g_tmp_path;
 }
 
@@ -254,6 +261,68 @@ void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, con
     report_resumable(output, warn, warn_ctx);
 }
 
+/* Create ".FNAME.XXXXXX.part" beside output, locked for this process
+ * (report_leftovers tells a running export's from a killed one's), with
+ * the mode a new file gets. */
+static ova_status make_part(const char *output, char **path, int *fd, ova_err *err)
+{
+    const char *slash = strrchr(output, '/');
+    size_t dl = slash ? (size_t)(slash - output) + 1 : 0;
+    const char *fname = output + dl;
+    *path = malloc(dl + strlen(fname) + 20);
+    if (*path == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    sprintf(*path, "%.*s.%s.XXXXXX.part", (int)dl, output, fname);
+    *fd = mkostemps(*path, 5, O_CLOEXEC);
+    if (*fd < 0) {
+        ova_status st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot create the temporary output file %s",
+                                      output, *path);
+        free(*path);
+        *path = NULL;
+        return st;
+    }
+    /* ours until the rename: a later export to this target then knows it
+     * is in use (report_leftovers). A scan may hold a shared lock on it for
+     * an instant, so a refusal is retried for a while; where the file
+     * system has no flock, exporting goes on without it. */
+    for (int i = 0; i < 1000 && flock(*fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK; i++)
+        usleep(1000);
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(*fd, 0666 & ~um);
+    return OVA_OK;
+}
+
+ova_status ova_target_spool(const ova_target *t, char **path, int *fd, ova_err *err)
+{
+    ova_status st = make_part(t->final_path, path, fd, err);
+    if (st != OVA_OK)
+        return st;
+    for (int i = 0; i < OVA_TARGET_SPOOLS; i++) {
+        if (!g_spool_set[i] && strlen(*path) < PATH_MAX) {
+            memcpy(g_spool_path[i], *path, strlen(*path) + 1);
+            g_spool_set[i] = 1;
+            break;
+        }
+    }
+    return OVA_OK;
+}
+
+void ova_target_spool_remove(char **path, int *fd)
+{
+    if (*path == NULL)
+        return;
+    for (int i = 0; i < OVA_TARGET_SPOOLS; i++)
+        if (g_spool_set[i] && strcmp(g_spool_path[i], *path) == 0)
+            g_spool_set[i] = 0;
+    unlink(*path);
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+    free(*path);
+    *path = NULL;
+}
+
 ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_path, const ova_plan *plan,
                              void (*warn)(void *ctx, const char *msg), void *warn_ctx, ova_err *err)
 {
@@ -275,31 +344,12 @@ ova_status ova_target_create(ova_target *t, const char *output, const char *vmx_
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     report_leftovers(dir, fname, warn, warn_ctx);
     free(dir);
-    t->tmp_path = malloc(dl + strlen(fname) + 20);
-    if (t->tmp_path == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    sprintf(t->tmp_path, "%.*s.%s.XXXXXX.part", (int)dl, output, fname);
-    t->fd = mkostemps(t->tmp_path, 5, O_CLOEXEC);
-    if (t->fd < 0) {
-        st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot create the temporary output file %s", output,
-                           t->tmp_path);
-        free(t->tmp_path);
-        t->tmp_path = NULL;
+    if ((st = make_part(output, &t->tmp_path, &t->fd, err)) != OVA_OK)
         return st;
-    }
     if (strlen(t->tmp_path) < sizeof g_tmp_path) {
         memcpy(g_tmp_path, t->tmp_path, strlen(t->tmp_path) + 1);
         g_tmp_set = 1;
     }
-    /* ours until the rename: a later export to this target then knows it
-     * is in use (report_leftovers). A scan may hold a shared lock on it for
-     * an instant, so a refusal is retried for a while; where the file
-     * system has no flock, exporting goes on without it. */
-    for (int i = 0; i < 1000 && flock(t->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK; i++)
-        usleep(1000);
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(t->fd, 0666 & ~um);
     return OVA_OK;
 }
 

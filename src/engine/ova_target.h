@@ -78,6 +78,18 @@ void ova_target_report_leftovers(const char *output, void (*warn)(void *ctx, con
  * rename nothing is left to remove, whatever the result. */
 ova_status ova_target_commit(ova_target *t, ova_err *err);
 
+/* A spool for a disk written ahead of its place (--parallel-disks,
+ * ova_writer.c): a new file named as the temporary output is,
+ * ".FNAME.XXXXXX.part" beside t's target, so that one a killed export left
+ * is reported as a leftover, locked likewise; the signal handler's
+ * clean-up (ova_writer_signal_cleanup) removes it too, for up to
+ * OVA_TARGET_SPOOLS spools at a time. *path is malloc'd. */
+#define OVA_TARGET_SPOOLS 64
+ova_status ova_target_spool(const ova_target *t, char **path, int *fd, ova_err *err);
+
+/* Remove a spool, close fd, free *path; NULL and -1 after. Accepts *path NULL. */
+void ova_target_spool_remove(char **path, int *fd);
+
 /* Remove the temporary file, if there still is one. */
 void ova_target_discard(ova_target *t);
 

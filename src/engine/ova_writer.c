@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "ovatool/disk.h"
+#include "engine/disk_order.h"
 #include "engine/disk_stream.h"
 #include "engine/journal.h"
 #include "engine/out_file.h"
@@ -46,6 +47,24 @@ typedef struct disk_out {
     uint64_t data_grains;     /* grains written */
     unsigned char digest[EVP_MAX_MD_SIZE];
 } disk_out;
+
+/* A disk written ahead of its place (--parallel-disks): its member, tar
+ * header block first, in a spool file, hashed on the spool's write
+ * thread. The fields from stream on are the writer's sink state
+ * (swap_sink): while a unit of this disk is placed, they are the
+ * writer's, so the placing code is the same for the OVA and a spool. */
+typedef struct spool {
+    char *path;               /* NULL: not begun, or appended */
+    int fd;
+    ova_out_file *out;
+    ova_disk_stream stream;
+    EVP_MD_CTX *md;
+    ova_out_queue *queue;
+    size_t at_disk;
+    uint64_t at_grain;
+    uint64_t pos;
+    int md_on_queue;
+} spool;
 
 struct ova_writer {
     const ova_vm *vm;
@@ -78,7 +97,38 @@ struct ova_writer {
     const char *kill_point;   /* the fault point that armed kill_in */
     ova_buf jbuf;
     struct timespec jlast;
+
+    /* --parallel-disks (ova_writer_opts.parallel_disks) */
+    int md_on_queue;          /* the sink's digest is computed on its queue's thread */
+    ova_disk_order order;     /* the units' order */
+    int64_t expect;           /* the unit due next */
+    spool *spools;            /* by disk */
 };
+
+/* The queue's digest of a spool (ova_out_queue_set_hash). */
+static int md_update(void *ctx, const void *p, size_t n)
+{
+    return EVP_DigestUpdate(ctx, p, n) == 1 ? 0 : 1;
+}
+
+/* Exchange the writer's sink state with a spool's (see spool). */
+static void swap_sink(ova_writer *w, spool *sp)
+{
+#define SWAP(a, b)                  \
+    do {                            \
+        __typeof__(a) t_ = (a);     \
+        (a) = (b);                  \
+        (b) = t_;                   \
+    } while (0)
+    SWAP(w->stream, sp->stream);
+    SWAP(w->md, sp->md);
+    SWAP(w->queue, sp->queue);
+    SWAP(w->at_disk, sp->at_disk);
+    SWAP(w->at_grain, sp->at_grain);
+    SWAP(w->pos, sp->pos);
+    SWAP(w->md_on_queue, sp->md_on_queue);
+#undef SWAP
+}
 
 void ova_writer_note_progress(uint64_t done, uint64_t total)
 {
@@ -128,13 +178,13 @@ int ova_writer_direct(const ova_writer *w) { return w->out != NULL && ova_out_fi
 /* Append bytes the caller keeps: hashed now, copied for the write thread. */
 static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ova_err *err)
 {
-    if (hash && EVP_DigestUpdate(w->md, p, n) != 1)
+    if (hash && !w->md_on_queue && EVP_DigestUpdate(w->md, p, n) != 1)
         return ova_err_set(err, OVA_E_INTERNAL, "%s: digest update failed", w->target.final_path);
     unsigned char *copy = malloc(n ? n : 1);
     if (copy == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", w->target.final_path);
     memcpy(copy, p, n);
-    ova_status st = ova_out_queue_put(w->queue, copy, n, w->pos, free, copy, err);
+    ova_status st = ova_out_queue_put_ex(w->queue, copy, n, w->pos, hash && w->md_on_queue, free, copy, err);
     w->pos += n;
     return st;
 }
@@ -150,11 +200,11 @@ static ova_status emit_hashed(void *w, const void *p, size_t n, ova_err *err)
 static ova_status write_owned(ova_writer *w, const void *p, size_t n, void (*release)(void *), void *owner,
                               ova_err *err)
 {
-    if (EVP_DigestUpdate(w->md, p, n) != 1) {
+    if (!w->md_on_queue && EVP_DigestUpdate(w->md, p, n) != 1) {
         release(owner);
         return ova_err_set(err, OVA_E_INTERNAL, "%s: digest update failed", w->target.final_path);
     }
-    ova_status st = ova_out_queue_put(w->queue, p, n, w->pos, release, owner, err);
+    ova_status st = ova_out_queue_put_ex(w->queue, p, n, w->pos, w->md_on_queue, release, owner, err);
     w->pos += n;
     return st;
 }
@@ -191,10 +241,25 @@ static ova_status build_ovf(ova_writer *w, int placeholder, ova_buf *out, ova_er
     return st;
 }
 
+/* Stop a spool's thread (dropping what waits), close and remove its file. */
+static void spool_free(spool *sp)
+{
+    ova_out_queue_stop(&sp->queue, 1);
+    ova_out_file_close(&sp->out);
+    ova_target_spool_remove(&sp->path, &sp->fd);
+    EVP_MD_CTX_free(sp->md);
+    sp->md = NULL;
+    ova_disk_stream_free(&sp->stream);
+}
+
 static void writer_free(ova_writer *w)
 {
     if (w == NULL)
         return;
+    for (size_t i = 0; w->spools != NULL && i < w->plan->n_disks; i++)
+        spool_free(&w->spools[i]);
+    free(w->spools);
+    ova_disk_order_free(&w->order);
     ova_out_queue_stop(&w->queue, 1);
     ova_out_file_close(&w->out);
     ova_target_free(&w->target);
@@ -494,6 +559,21 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
     w->pos = ova_layout_front_len(&w->layout);
     if (w->jn != NULL && (st = journal_begin(w, err)) != OVA_OK)
         goto fail;
+    if (opts->parallel_disks) {
+        if (w->jn != NULL) {
+            st = ova_err_set(err, OVA_E_INTERNAL, "internal error: parallel disks in a journaled export");
+            goto fail;
+        }
+        if ((w->spools = calloc(nd ? nd : 1, sizeof *w->spools)) == NULL) {
+            st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < nd; i++)
+            w->spools[i].fd = -1;
+        if ((st = ova_disk_order_init(&w->order, plan, err)) != OVA_OK)
+            goto fail;
+        w->expect = ova_disk_order_next(&w->order);
+    }
     if ((st = ova_out_queue_start(w->out, w->target.final_path, &w->queue, err)) != OVA_OK)
         goto fail;
     ova_buf_free(&ovf);
@@ -532,6 +612,9 @@ static ova_status finish_disk(ova_writer *w, size_t d, uint64_t size, ova_err *e
     disk_out *o = &w->disks[d];
     o->size = size;
     unsigned int dl = 0;
+    ova_status qs;
+    if (w->md_on_queue && (qs = ova_out_queue_drain(w->queue, err)) != OVA_OK) /* every byte hashed */
+        return qs;
     if (EVP_DigestFinal_ex(w->md, o->digest, &dl) != 1)
         return ova_err_set(err, OVA_E_INTERNAL, "digest failed");
     unsigned char hdr[OVA_TAR_BLOCK];
@@ -591,17 +674,18 @@ static ova_status skip_to(ova_writer *w, size_t d, uint64_t to, ova_err *err)
  * skipped grains up to that end are placed now rather than with that unit,
  * so that the group is complete here and a durable point can follow
  * (maybe_checkpoint), as often as with a plan of every unit. */
-static ova_status skip_to_group_end(ova_writer *w, size_t d, uint64_t end, int *disk_done, ova_err *err)
+static ova_status skip_to_group_end(ova_writer *w, size_t d, uint64_t end, uint64_t next_unit, int *disk_done,
+                                    ova_err *err)
 {
     uint64_t grains = ova_stream_grains(w->plan->disks[d]->capacity);
     uint64_t group_end = (end + OVA_GT_ENTRIES - 1) / OVA_GT_ENTRIES * OVA_GT_ENTRIES;
     if (group_end > grains)
         group_end = grains;
-    if (w->next_unit < ova_plan_units(w->plan)) {
+    if (next_unit < ova_plan_units(w->plan)) {
         size_t nd;
         uint64_t nfirst;
         uint32_t nn;
-        ova_plan_unit(w->plan, w->next_unit, &nd, &nfirst, &nn);
+        ova_plan_unit(w->plan, next_unit, &nd, &nfirst, &nn);
         if (nd == d && nfirst < group_end)
             return OVA_OK;
     }
@@ -612,19 +696,13 @@ static ova_status skip_to_group_end(ova_writer *w, size_t d, uint64_t end, int *
     return st;
 }
 
-ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned char *records,
-                           void (*release)(void *), void *owner, ova_err *err)
+/* Place unit `unit` (grains first..first+n-1 of disk d) in the current
+ * sink: the grains the plan skipped before it, its records, and its
+ * grain table or the disk's end when it completes one. */
+static ova_status place_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned char *records,
+                             void (*release)(void *), void *owner, uint64_t unit, size_t d, uint64_t first,
+                             uint32_t n, ova_err *err)
 {
-    if (h->unit != w->next_unit || h->status != OVA_UNIT_OK) {
-        ova_status st = ova_err_set(err, OVA_E_INTERNAL, "internal error: unit %llu written out of order (expected %llu)",
-                                    (unsigned long long)h->unit, (unsigned long long)w->next_unit);
-        release(owner);
-        return st;
-    }
-    size_t d;
-    uint64_t first;
-    uint32_t n;
-    ova_plan_unit(w->plan, h->unit, &d, &first, &n);
     ova_status st = skip_to(w, d, first, err);
     if (st == OVA_OK && first == 0)
         st = start_disk(w, d, err);
@@ -649,10 +727,161 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
     int disk_done = 0;
     if ((st = grains_done(w, d, first, n, &disk_done, err)) != OVA_OK)
         return st;
-    w->next_unit++;
-    if (!disk_done && (st = skip_to_group_end(w, d, first + n, &disk_done, err)) != OVA_OK)
+    if (!disk_done && (st = skip_to_group_end(w, d, first + n, unit + 1, &disk_done, err)) != OVA_OK)
         return st;
+    if (w->spools != NULL && !disk_done && unit + 1 == w->plan->first_unit[d + 1])
+        return skip_to(w, d + 1, 0, err); /* its last unit: the disk ends here, in its sink */
     return maybe_checkpoint(w, d, disk_done ? first + n : w->at_grain, disk_done, err);
+}
+
+/* Begin disk d's spool (ova_writer_opts.parallel_disks). */
+static ova_status spool_begin(ova_writer *w, spool *sp, size_t d, ova_err *err)
+{
+    ova_status st = ova_target_spool(&w->target, &sp->path, &sp->fd, err);
+    if (st != OVA_OK)
+        return st;
+    /* through the page cache: it is read back soon */
+    if ((st = ova_out_file_open(sp->fd, sp->path, 0, &sp->out, err)) != OVA_OK ||
+        (st = ova_out_queue_start(sp->out, sp->path, &sp->queue, err)) != OVA_OK)
+        return st;
+    if ((sp->md = EVP_MD_CTX_new()) == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    ova_out_queue_set_hash(sp->queue, md_update, sp->md);
+    /* the spools share one write-behind budget, so that memory does not
+     * grow with the number of disks: OVA_OUT_QUEUE_MAX beside the OVA's */
+    ova_out_queue_limit(sp->queue, OVA_OUT_QUEUE_MAX / (w->plan->n_disks > 1 ? w->plan->n_disks - 1 : 1));
+    ova_disk_stream_init(&sp->stream, w->target.final_path, emit_hashed, w);
+    sp->at_disk = d;
+    sp->at_grain = 0;
+    sp->pos = 0;
+    sp->md_on_queue = 1;
+    return OVA_OK;
+}
+
+/* Disk k's turn in the OVA: its spool (tar header block and member so
+ * far, every byte hashed) is copied in at the current end, through the
+ * write-behind queue (the OVA's staging block stays the queue's, see
+ * out_file.h, so no copy_file_range here), and the disk goes on in the
+ * OVA with the spool's stream and digest. */
+static ova_status spool_append(ova_writer *w, spool *sp, size_t k, ova_err *err)
+{
+    ova_status st = ova_out_queue_drain(sp->queue, err);
+    ova_out_queue_stop(&sp->queue, 0);
+    if (st == OVA_OK)
+        st = ova_out_file_flush(sp->out, err);
+    ova_out_file_close(&sp->out);
+    if (st != OVA_OK)
+        return st;
+    w->disks[k].hdr_off = w->pos; /* a header filled in later goes here; one filled in is in the spool */
+    for (uint64_t off = 0; off < sp->pos;) {
+        size_t len = sp->pos - off < OVA_OUT_STAGE ? (size_t)(sp->pos - off) : OVA_OUT_STAGE;
+        unsigned char *buf = malloc(len);
+        if (buf == NULL)
+            return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        size_t got = 0;
+        if (ova_fault("export.spool")) {
+            free(buf);
+            return ova_err_set(err, OVA_E_IO, "%s: injected failure reading back the spool of disk %s (test fault "
+                               "export.spool)", sp->path, w->disks[k].name);
+        }
+        int rc = ova_pread_full(sp->fd, buf, len, off, &got);
+        if (rc != 0 || got != len) {
+            free(buf);
+            if (rc != 0)
+                return ova_err_errno(err, OVA_E_IO, rc, "%s: cannot read back the spool of disk %s", sp->path,
+                                     w->disks[k].name);
+            return ova_err_set(err, OVA_E_IO, "%s: the spool of disk %s ends at %llu bytes, %llu were written to it",
+                               sp->path, w->disks[k].name, (unsigned long long)(off + got),
+                               (unsigned long long)sp->pos);
+        }
+        if ((st = ova_out_queue_put(w->queue, buf, len, w->pos, free, buf, err)) != OVA_OK)
+            return st;
+        w->pos += len;
+        off += len;
+    }
+    if (sp->at_disk == k) { /* not complete: it goes on here, hashed on this thread */
+        ova_disk_stream_free(&w->stream);
+        w->stream = sp->stream;
+        memset(&sp->stream, 0, sizeof sp->stream);
+        EVP_MD_CTX *t = w->md;
+        w->md = sp->md;
+        sp->md = t;
+        w->at_grain = sp->at_grain;
+    } else {
+        w->at_disk = k + 1;
+        w->at_grain = 0;
+    }
+    ova_target_spool_remove(&sp->path, &sp->fd);
+    EVP_MD_CTX_free(sp->md);
+    sp->md = NULL;
+    ova_disk_stream_free(&sp->stream);
+    return OVA_OK;
+}
+
+/* Parallel disks: while the OVA is at the start of a disk, put in what is
+ * ready for it: that disk's spool, or the whole of a disk the plan gave
+ * no unit. */
+static ova_status advance(ova_writer *w, ova_err *err)
+{
+    ova_status st = OVA_OK;
+    while (st == OVA_OK && w->at_disk < w->plan->n_disks && w->at_grain == 0) {
+        size_t k = w->at_disk;
+        if (w->spools[k].path != NULL)
+            st = spool_append(w, &w->spools[k], k, err);
+        else if (w->plan->first_unit[k] == w->plan->first_unit[k + 1])
+            st = skip_to(w, k + 1, 0, err);
+        else
+            break; /* its first unit starts it here */
+    }
+    return st;
+}
+
+ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned char *records,
+                           void (*release)(void *), void *owner, ova_err *err)
+{
+    uint64_t expect = w->spools != NULL ? (uint64_t)w->expect : w->next_unit;
+    if (h->unit != expect || h->status != OVA_UNIT_OK) {
+        ova_status st = ova_err_set(err, OVA_E_INTERNAL, "internal error: unit %llu written out of order (expected %llu)",
+                                    (unsigned long long)h->unit, (unsigned long long)expect);
+        release(owner);
+        return st;
+    }
+    uint64_t unit = h->unit;
+    size_t d;
+    uint64_t first;
+    uint32_t n;
+    ova_plan_unit(w->plan, unit, &d, &first, &n);
+    if (w->spools == NULL) {
+        ova_status st = place_unit(w, h, records, release, owner, unit, d, first, n, err);
+        if (st == OVA_OK)
+            w->next_unit++;
+        return st;
+    }
+
+    ova_status st = advance(w, err);
+    if (st == OVA_OK && d < w->at_disk) /* the order keeps each disk's units in plan order */
+        st = ova_err_set(err, OVA_E_INTERNAL, "internal error: unit %llu of disk %zu after that disk was written",
+                         (unsigned long long)unit, d + 1);
+    spool *sp = NULL;
+    if (st == OVA_OK && d != w->at_disk) {
+        sp = &w->spools[d];
+        if (sp->path == NULL && (st = spool_begin(w, sp, d, err)) != OVA_OK)
+            sp = NULL;
+    }
+    if (st != OVA_OK) {
+        release(owner);
+        return st;
+    }
+    if (sp != NULL)
+        swap_sink(w, sp);
+    st = place_unit(w, h, records, release, owner, unit, d, first, n, err);
+    if (sp != NULL)
+        swap_sink(w, sp);
+    if (st != OVA_OK)
+        return st;
+    w->next_unit++;
+    w->expect = ova_disk_order_next(&w->order);
+    return advance(w, err);
 }
 
 static ova_status digest(const EVP_MD *md, const void *p, size_t n, unsigned char *out, ova_err *err)
@@ -674,7 +903,9 @@ ova_status ova_writer_finish(ova_writer **pw, ova_err *err)
                          (unsigned long long)w->next_unit, (unsigned long long)ova_plan_units(w->plan));
         goto fail;
     }
-    /* the disks, or ends of disks, with no planned unit */
+    /* the spools not yet in, then the disks, or ends of disks, with no planned unit */
+    if (w->spools != NULL && (st = advance(w, err)) != OVA_OK)
+        goto fail;
     if ((st = skip_to(w, w->plan->n_disks, 0, err)) != OVA_OK)
         goto fail;
     /* every disk byte in the file and no write failed, before the front */

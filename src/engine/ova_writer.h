@@ -61,6 +61,14 @@ typedef struct ova_writer_opts {
     const char *partial_path;
     double journal_secs;
     uint64_t first_unit;
+    /* 1: --parallel-disks engaged (disk_order.h; never with a journal):
+     * units come in the interleaved order, and a unit of a disk after the
+     * one being written into the OVA goes to that disk's spool, a file
+     * beside the target (ova_target_spool) written and hashed on a thread
+     * of its own; once the disks before it are in the OVA the spool is
+     * copied in after its tar header and the disk goes on in the OVA. The
+     * bytes are those of the plan order. */
+    int parallel_disks;
 } ova_writer_opts;
 
 typedef struct ova_writer ova_writer;
@@ -89,7 +97,8 @@ typedef struct ova_writer ova_writer;
 ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const ova_writer_opts *opts,
                            ova_writer **out, ova_err *err);
 
-/* Append the records of the next unit (units must come in plan order).
+/* Append the records of the next unit (units must come in plan order, or
+ * with parallel_disks in disk_order.h's order).
  * hdr and records usually live in one buffer, owner: the records are
  * hashed at once and written by the writer's own thread (so hashing the
  * next unit overlaps writing this one); release(owner) runs exactly once,

@@ -24,6 +24,9 @@
  *   "export.kill"     a rank other than 0 dies (SIGKILL) when it is granted
  *                     a unit of the plan's second half, like a lost node
  *                     (mpi_workers.c)
+ *   "export.spool"    rank 0's writer fails to read back a disk's spool as
+ *                     it copies it into the OVA (--parallel-disks,
+ *                     ova_writer.c): a failure with spools on disk
  *   "resume.kill.first", "resume.kill.boundary", "resume.kill.last",
  *   "resume.kill.finish"
  *                     a journaled export's rank 0 dies (SIGKILL): a few

@@ -24,6 +24,7 @@
 #include "ovatool/prepare.h"
 #include "ovatool/vm.h"
 #include "engine/journal.h"
+#include "engine/disk_order.h"
 #include "engine/ova_writer.h"
 #include "engine/resume.h"
 #include "engine/plan.h"
@@ -189,9 +190,14 @@ static ova_status write_unit(export *x, ova_writer *w, uint64_t u, ova_err *err)
     return ova_writer_unit(w, h, blob + sizeof *h, release_blob, blob, err);
 }
 
+/* 1: the writers write_ova opens take units in disk_order.h's order and
+ * spool the later disk (--parallel-disks). */
+static int g_parallel;
+
 static ova_writer_opts writer_opts(ova_sha sha, int buffered)
 {
-    ova_writer_opts o = { sha, 0, MTIME, buffered, P("vm.vmx"), collect_warning, NULL, 0, 0, NULL, NULL, NULL, 0, 0 };
+    ova_writer_opts o = { sha, 0, MTIME, buffered, P("vm.vmx"), collect_warning, NULL, 0, 0, NULL, NULL, NULL, 0, 0,
+                          g_parallel };
     return o;
 }
 
@@ -241,9 +247,14 @@ static uint64_t write_ova(const char *name, ova_sha sha, int buffered, uint32_t 
         fail_msg("open %s: %s", name, err.msg);
     uint64_t units = ova_plan_units(x.plan);
     g_released = 0;
-    for (uint64_t u = 0; u < units; u++)
+    ova_disk_order order;
+    assert_int_equal(ova_disk_order_init(&order, x.plan, &err), OVA_OK);
+    for (uint64_t i = 0; i < units; i++) {
+        uint64_t u = g_parallel ? (uint64_t)ova_disk_order_next(&order) : i;
         if (write_unit(&x, w, u, &err) != OVA_OK)
             fail_msg("unit %llu: %s", (unsigned long long)u, err.msg);
+    }
+    ova_disk_order_free(&order);
     uint64_t before = ova_writer_bytes(w);
     if (ova_writer_finish(&w, &err) != OVA_OK)
         fail_msg("finish %s: %s", name, err.msg);
@@ -334,6 +345,49 @@ static void t_sha_variants(void **state)
     uint64_t b = write_ova("same.ova", OVA_SHA256, 0, 64);
     assert_true(a == b);
     SH("cmp same.ova same-512.ova");
+}
+
+/* --parallel-disks: units interleaved, the second disk spooled and copied
+ * in; the same bytes as in plan order, and no spool left behind. */
+static void t_parallel_disks(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    for (int k = 0; k < 2; k++) {
+        uint32_t ug = k == 0 ? 64 : 8;
+        g_parallel = 0;
+        write_ova("pd.ova", OVA_SHA256, k, ug);
+        SH("mv pd.ova pd-seq.ova");
+        g_parallel = 1;
+        write_ova("pd.ova", OVA_SHA256, k, ug);
+        g_parallel = 0;
+        SH("cmp pd-seq.ova pd.ova");
+        assert_int_equal(count_parts("pd.ova"), 0);
+    }
+    check_ova("pd.ova", "pd", "sha256sum");
+
+    /* stopped halfway: neither the output nor a spool stays */
+    export x;
+    export_load(&x, 8);
+    g_parallel = 1;
+    ova_writer_opts o = writer_opts(OVA_SHA512, 0);
+    g_parallel = 0;
+    ova_writer *w = NULL;
+    ova_err err;
+    ova_err_clear(&err);
+    if (open_at(&x, "cut.ova", &o, &w, &err) != OVA_OK)
+        fail_msg("open cut.ova: %s", err.msg);
+    ova_disk_order order;
+    assert_int_equal(ova_disk_order_init(&order, x.plan, &err), OVA_OK);
+    for (uint64_t i = 0; i < ova_plan_units(x.plan) / 2; i++)
+        if (write_unit(&x, w, (uint64_t)ova_disk_order_next(&order), &err) != OVA_OK)
+            fail_msg("unit: %s", err.msg);
+    assert_true(count_parts("cut.ova") >= 2); /* the output and the second disk's spool */
+    ova_writer_abort(&w);
+    ova_disk_order_free(&order);
+    export_free(&x);
+    assert_int_equal(count_parts("cut.ova"), 0);
+    assert_false(exists("cut.ova"));
 }
 
 /* ---- paths that must leave nothing ---- */
@@ -596,6 +650,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_two_disks),       cmocka_unit_test(t_sha_variants), cmocka_unit_test(t_abort),
+        cmocka_unit_test(t_parallel_disks),
         cmocka_unit_test(t_refused_targets), cmocka_unit_test(t_member_base), cmocka_unit_test(t_resume),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, setup, teardown));
