@@ -17,7 +17,8 @@
 #      first GiB, so the compression work left is larger than the output
 #      left suggests, and the read-back (from the file system: the partial
 #      output was written with O_DIRECT, so not from the page cache) is part
-#      of the resume's time.
+#      of the resume's time. So it also reports the stopped run plus its
+#      resume against one whole export: the work an interruption costs.
 # Environment: BUILD (default ./build), REPS (3), RANKS (1: one process;
 # N: mpirun -n N for every run), WORK (where the OVAs go; default
 # DATA_DIR/resume-out, removed at the end).
@@ -78,9 +79,11 @@ echo "# resume from the middle: $reps runs"
 size=$(stat -c %s "$out/plain/bench.ova")
 : > "$out/resume.t"
 : > "$out/left.f"
+: > "$out/stopped.t"
 for i in $(seq "$reps"); do
   part=$out/journaled/bench.ova.partial
   rm -f "$out/journaled/bench.ova" "$part" "$out/journaled/bench.ova.journal"
+  t0=$(date +%s.%N)
   launch export "$vmx" -o "$out/journaled/bench.ova" -q --resume
   while [ "$(stat -c %s "$part" 2>/dev/null || echo 0)" -lt $((size / 2)) ] && kill -0 "$PID" 2>/dev/null; do
     sleep 0.05
@@ -89,6 +92,7 @@ for i in $(seq "$reps"); do
   rc=0
   wait "$PID" || rc=$?
   [ "$rc" = 75 ] || { echo "the stopped export exited $rc, not 75 (stopped at a durable point)" >&2; exit 1; }
+  echo "$t0 $(date +%s.%N)" | awk '{ printf "%.3f\n", $2 - $1 }' >> "$out/stopped.t"
   durable=$(stat -c %s "$part")
   echo "$durable $size" | awk '{ printf "%.4f\n", 1 - $1 / $2 }' >> "$out/left.f"
   timed export "$vmx" -o "$out/journaled/bench.ova" -q --resume >> "$out/resume.t"
@@ -100,4 +104,11 @@ printf 'resume     median %.2f s  spread %s; output left when stopped: %.0f%% (m
   "$(spread < "$out/resume.t")" "$(echo "$left * 100" | bc -l)"
 printf 'resume / whole export: %.3f; resume / (whole x part left): %.3f (1.0: proportional to what is left)\n' \
   "$(echo "$res / $plain" | bc -l)" "$(echo "$res / ($plain * $left)" | bc -l)"
+# what the stop cost in all: the stopped run and its resume against one
+# uninterrupted export (1.0: no work lost or repeated; the excess is the
+# start-up of a second run, the stop and the read-back of the begun member)
+stopped=$(median < "$out/stopped.t")
+both=$(paste "$out/stopped.t" "$out/resume.t" | awk '{ print $1 + $2 }' | median)
+printf 'stopped run median %.2f s; stopped run + resume median %.2f s = %.3f x the whole export\n' "$stopped" "$both" \
+  "$(echo "$both / $plain" | bc -l)"
 rm -rf "$out"
