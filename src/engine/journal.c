@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "format/vmdk_stream.h"
+#include "format/wire.h"
 #include "ovatool/codec.h"
 #include "util/io.h"
 
@@ -26,24 +27,10 @@ static const char MAGIC[8] = { 'O', 'V', 'A', 'J', 'R', 'N', 'L', '\n' };
 
 /* ---- encoding ---------------------------------------------------------- */
 
-static void put32(ova_buf *b, uint32_t v)
-{
-    unsigned char x[4];
-    ova_put_le32(x, v);
-    ova_buf_append(b, x, 4);
-}
-
-static void put64(ova_buf *b, uint64_t v)
-{
-    unsigned char x[8];
-    ova_put_le64(x, v);
-    ova_buf_append(b, x, 8);
-}
-
 static void put_text(ova_buf *b, const char *s)
 {
     size_t n = s != NULL ? strlen(s) : 0;
-    put32(b, (uint32_t)n);
+    ova_wire_put32(b, (uint32_t)n);
     ova_buf_append(b, s != NULL ? s : "", n);
 }
 
@@ -53,38 +40,38 @@ ova_status ova_journal_encode(const ova_journal *j, ova_buf *b, ova_err *err)
     const ova_journal_point *p = &j->pt;
     ova_buf_reset(b);
     ova_buf_append(b, MAGIC, sizeof MAGIC);
-    put32(b, OVA_JOURNAL_VERSION);
+    ova_wire_put32(b, OVA_JOURNAL_VERSION);
     put_text(b, d->tool_version);
-    put32(b, d->codec);
-    put32(b, d->level);
-    put32(b, d->store_incompressible);
-    put32(b, d->sha);
-    put32(b, d->target_hw);
-    put64(b, (uint64_t)d->mtime);
-    put32(b, (uint32_t)d->n_sources);
+    ova_wire_put32(b, d->codec);
+    ova_wire_put32(b, d->level);
+    ova_wire_put32(b, d->store_incompressible);
+    ova_wire_put32(b, d->sha);
+    ova_wire_put32(b, d->target_hw);
+    ova_wire_put64(b, (uint64_t)d->mtime);
+    ova_wire_put32(b, (uint32_t)d->n_sources);
     for (size_t i = 0; i < d->n_sources; i++) {
         put_text(b, d->sources[i].path);
-        put64(b, d->sources[i].size);
-        put64(b, (uint64_t)d->sources[i].mtime_ns);
+        ova_wire_put64(b, d->sources[i].size);
+        ova_wire_put64(b, (uint64_t)d->sources[i].mtime_ns);
     }
-    put32(b, (uint32_t)d->n_disks);
+    ova_wire_put32(b, (uint32_t)d->n_disks);
     for (size_t i = 0; i < d->n_disks; i++)
-        put64(b, d->capacity[i]);
-    put32(b, p->disk);
-    put64(b, p->grain);
-    put64(b, p->pos);
+        ova_wire_put64(b, d->capacity[i]);
+    ova_wire_put32(b, p->disk);
+    ova_wire_put64(b, p->grain);
+    ova_wire_put64(b, p->pos);
     for (size_t i = 0; i < d->n_disks; i++) {
         const ova_journal_disk *k = &p->disks[i];
-        put64(b, k->hdr_off);
-        put64(b, k->size);
-        put64(b, k->data_grains);
-        put32(b, k->digest_len);
+        ova_wire_put64(b, k->hdr_off);
+        ova_wire_put64(b, k->size);
+        ova_wire_put64(b, k->data_grains);
+        ova_wire_put32(b, k->digest_len);
         ova_buf_append(b, k->digest, k->digest_len);
     }
-    put64(b, p->sector);
-    put64(b, p->n_gd);
+    ova_wire_put64(b, p->sector);
+    ova_wire_put64(b, p->n_gd);
     for (uint64_t i = 0; i < p->n_gd; i++)
-        put32(b, p->gd[i]);
+        ova_wire_put32(b, p->gd[i]);
     unsigned char sum[EVP_MAX_MD_SIZE];
     unsigned int sl = 0;
     if (ova_buf_failed(b))
@@ -99,44 +86,14 @@ ova_status ova_journal_encode(const ova_journal *j, ova_buf *b, ova_err *err)
 
 /* ---- decoding ---------------------------------------------------------- */
 
-typedef struct reader {
-    const unsigned char *p;
-    size_t left;
-    int bad;
-} reader;
-
-static const unsigned char *take(reader *r, size_t n)
+static char *get_text(ova_wire *r)
 {
-    if (r->bad || n > r->left) {
-        r->bad = 1;
-        return NULL;
-    }
-    const unsigned char *q = r->p;
-    r->p += n;
-    r->left -= n;
-    return q;
-}
-
-static uint32_t get32(reader *r)
-{
-    const unsigned char *q = take(r, 4);
-    return q ? ova_get_le32(q) : 0;
-}
-
-static uint64_t get64(reader *r)
-{
-    const unsigned char *q = take(r, 8);
-    return q ? ova_get_le64(q) : 0;
-}
-
-static char *get_text(reader *r)
-{
-    uint32_t n = get32(r);
+    uint32_t n = ova_wire_get32(r);
     if (n > MAX_TEXT) {
         r->bad = 1;
         return NULL;
     }
-    const unsigned char *q = take(r, n);
+    const unsigned char *q = ova_wire_take(r, n);
     if (q == NULL)
         return NULL;
     if (memchr(q, '\0', n) != NULL) {
@@ -210,8 +167,8 @@ ova_status ova_journal_decode(const void *data, size_t n, const char *path, ova_
         return ova_err_set(err, OVA_E_INTERNAL, "%s: digest failed", path);
     if (memcmp(sum, (const unsigned char *)data + n - SUM_LEN, SUM_LEN) != 0)
         return ova_err_set(err, OVA_E_FORMAT, "%s: damaged resume journal (its checksum does not match)", path);
-    reader r = { (const unsigned char *)data + sizeof MAGIC, n - sizeof MAGIC - SUM_LEN, 0 };
-    uint32_t version = get32(&r);
+    ova_wire r = { (const unsigned char *)data + sizeof MAGIC, n - sizeof MAGIC - SUM_LEN, 0 };
+    uint32_t version = ova_wire_get32(&r);
     if (version != OVA_JOURNAL_VERSION)
         return ova_err_set(err, OVA_E_FORMAT, "%s: resume journal version %u, this ovatool reads version %u",
                            path, version, OVA_JOURNAL_VERSION);
@@ -221,23 +178,23 @@ ova_status ova_journal_decode(const void *data, size_t n, const char *path, ova_
     ova_journal_deps *d = &j->deps;
     ova_journal_point *p = &j->pt;
     d->tool_version = get_text(&r);
-    d->codec = get32(&r);
-    d->level = get32(&r);
-    d->store_incompressible = get32(&r);
-    d->sha = get32(&r);
-    d->target_hw = get32(&r);
-    d->mtime = (int64_t)get64(&r);
-    uint32_t ns = get32(&r);
+    d->codec = ova_wire_get32(&r);
+    d->level = ova_wire_get32(&r);
+    d->store_incompressible = ova_wire_get32(&r);
+    d->sha = ova_wire_get32(&r);
+    d->target_hw = ova_wire_get32(&r);
+    d->mtime = (int64_t)ova_wire_get64(&r);
+    uint32_t ns = ova_wire_get32(&r);
     if (!r.bad && (ns == 0 || ns > MAX_SOURCES))
         r.bad = 1;
     if (!r.bad && (d->sources = calloc(ns, sizeof *d->sources)) == NULL)
         r.bad = 2;
     for (uint32_t i = 0; !r.bad && i < ns; i++, d->n_sources++) {
         d->sources[i].path = get_text(&r);
-        d->sources[i].size = get64(&r);
-        d->sources[i].mtime_ns = (int64_t)get64(&r);
+        d->sources[i].size = ova_wire_get64(&r);
+        d->sources[i].mtime_ns = (int64_t)ova_wire_get64(&r);
     }
-    uint32_t nd = get32(&r);
+    uint32_t nd = ova_wire_get32(&r);
     if (!r.bad && nd > MAX_DISKS)
         r.bad = 1;
     if (!r.bad && ((d->capacity = calloc(nd ? nd : 1, sizeof *d->capacity)) == NULL ||
@@ -246,24 +203,24 @@ ova_status ova_journal_decode(const void *data, size_t n, const char *path, ova_
     if (!r.bad)
         d->n_disks = nd;
     for (uint32_t i = 0; !r.bad && i < nd; i++)
-        d->capacity[i] = get64(&r);
-    p->disk = get32(&r);
-    p->grain = get64(&r);
-    p->pos = get64(&r);
+        d->capacity[i] = ova_wire_get64(&r);
+    p->disk = ova_wire_get32(&r);
+    p->grain = ova_wire_get64(&r);
+    p->pos = ova_wire_get64(&r);
     for (uint32_t i = 0; !r.bad && i < nd; i++) {
         ova_journal_disk *k = &p->disks[i];
-        k->hdr_off = get64(&r);
-        k->size = get64(&r);
-        k->data_grains = get64(&r);
-        k->digest_len = get32(&r);
-        const unsigned char *q = k->digest_len <= OVA_JOURNAL_DIGEST_MAX ? take(&r, k->digest_len) : NULL;
+        k->hdr_off = ova_wire_get64(&r);
+        k->size = ova_wire_get64(&r);
+        k->data_grains = ova_wire_get64(&r);
+        k->digest_len = ova_wire_get32(&r);
+        const unsigned char *q = k->digest_len <= OVA_JOURNAL_DIGEST_MAX ? ova_wire_take(&r, k->digest_len) : NULL;
         if (q == NULL)
             r.bad = r.bad ? r.bad : 1;
         else
             memcpy(k->digest, q, k->digest_len);
     }
-    p->sector = get64(&r);
-    uint64_t ng = get64(&r);
+    p->sector = ova_wire_get64(&r);
+    uint64_t ng = ova_wire_get64(&r);
     if (!r.bad && ng > r.left / 4)
         r.bad = 1;
     if (!r.bad && (p->gd = calloc(ng ? ng : 1, sizeof *p->gd)) == NULL)
@@ -271,7 +228,7 @@ ova_status ova_journal_decode(const void *data, size_t n, const char *path, ova_
     if (!r.bad)
         p->n_gd = ng;
     for (uint64_t i = 0; !r.bad && i < ng; i++)
-        p->gd[i] = get32(&r);
+        p->gd[i] = ova_wire_get32(&r);
     const char *why = r.bad == 2 ? NULL : r.bad ? "a length runs past its end" : r.left != 0 ? "bytes follow its end" : bad_point(j);
     if (r.bad == 2 || why != NULL) {
         ova_status st = r.bad == 2 ? ova_err_set(err, OVA_E_NOMEM, "%s: out of memory reading the journal", path)

@@ -16,6 +16,7 @@
 #include "engine/fleet_names.h"
 #include "engine/mpi_agree.h"
 #include "engine/mpi_fleet.h"
+#include "format/wire.h"
 #include "engine/ova_target.h"
 #include "engine/ova_writer.h"
 #include "engine/unit.h"
@@ -143,8 +144,6 @@ static void host_map_free(host_map *m)
     free(m->first);
 }
 
-static void put64(ova_buf *b, uint64_t v) { ova_buf_append(b, &v, sizeof v); }
-
 /* rank 0: every VM prepared, named, checked and planned; the queue. */
 static ova_status plan0(ova_fleet *f, const char *hosts, ova_buf *packed, ova_err *err)
 {
@@ -218,9 +217,9 @@ static ova_status plan0(ova_fleet *f, const char *hosts, ova_buf *packed, ova_er
     }
     if (st == OVA_OK && !o->dry_run) {
         f->n_q = n_q;
-        put64(packed, n_q);
-        put64(packed, f->unit_grains);
-        put64(packed, f->window);
+        ova_wire_put64(packed, n_q);
+        ova_wire_put64(packed, f->unit_grains);
+        ova_wire_put64(packed, f->window);
         for (size_t q = 0; q < n_q; q++) {
             size_t i = keys[q].index;
             ova_fleet_qvm *v = &f->q[q];
@@ -236,11 +235,11 @@ static ova_status plan0(ova_fleet *f, const char *hosts, ova_buf *packed, ova_er
                      hosts + (size_t)v->writer * OVA_FLEET_HOST_MAX);
             ova_buf plan = OVA_BUF_INIT;
             ova_plan_pack(v->plan, &plan);
-            put64(packed, i);
-            put64(packed, (uint64_t)v->writer);
-            put64(packed, strlen(v->output));
+            ova_wire_put64(packed, i);
+            ova_wire_put64(packed, (uint64_t)v->writer);
+            ova_wire_put64(packed, strlen(v->output));
             ova_buf_append(packed, v->output, strlen(v->output));
-            put64(packed, plan.len);
+            ova_wire_put64(packed, plan.len);
             ova_buf_append(packed, plan.data, plan.len);
             packfail |= ova_buf_failed(&plan);
             ova_buf_free(&plan);
@@ -263,20 +262,16 @@ static ova_status plan0(ova_fleet *f, const char *hosts, ova_buf *packed, ova_er
 }
 
 /* The other ranks: the queue from rank 0's bytes. Every length is checked. */
-typedef struct reader { const unsigned char *p; size_t left; } reader;
-static int get64(reader *r, uint64_t *v)
+/* one field of the queue; 0 when the bytes ran out */
+static int get64(ova_wire *r, uint64_t *v)
 {
-    if (r->left < 8)
-        return 0;
-    memcpy(v, r->p, 8);
-    r->p += 8;
-    r->left -= 8;
-    return 1;
+    *v = ova_wire_get64(r);
+    return !r->bad;
 }
 
 static ova_status unpack(ova_fleet *f, const ova_buf *packed, ova_err *err)
 {
-    reader r = { (const unsigned char *)packed->data, packed->len };
+    ova_wire r = { (const unsigned char *)packed->data, packed->len, 0 };
     uint64_t nq, ug, win;
     if (!get64(&r, &nq) || !get64(&r, &ug) || !get64(&r, &win) || nq > f->res->n_vms || ug == 0 || win == 0)
         return ova_err_set(err, OVA_E_INTERNAL, "the fleet plan from rank 0 is malformed");
@@ -293,16 +288,13 @@ static ova_status unpack(ova_fleet *f, const ova_buf *packed, ova_err *err)
             return ova_err_set(err, OVA_E_INTERNAL, "the fleet plan from rank 0 is malformed");
         v->index = (size_t)idx;
         v->writer = (int)wr;
-        memcpy(v->output, r.p, ol);
-        r.p += ol;
-        r.left -= ol;
-        if (!get64(&r, &pl) || r.left < pl)
+        memcpy(v->output, ova_wire_take(&r, (size_t)ol), (size_t)ol);
+        const unsigned char *pp;
+        if (!get64(&r, &pl) || r.left < pl || (pp = ova_wire_take(&r, (size_t)pl)) == NULL)
             return ova_err_set(err, OVA_E_INTERNAL, "the fleet plan from rank 0 is malformed");
-        ova_status st = ova_plan_unpack(r.p, (size_t)pl, &v->plan, err);
+        ova_status st = ova_plan_unpack(pp, (size_t)pl, &v->plan, err);
         if (st != OVA_OK)
             return st;
-        r.p += pl;
-        r.left -= pl;
         v->n_units = ova_plan_units(v->plan);
         f->n_q = q + 1;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "format/vmdk_stream.h"
+#include "format/wire.h"
 #include "ovatool/prepare.h"
 #include "util/grow.h"
 
@@ -136,121 +137,91 @@ void ova_plan_unit(const ova_plan *p, uint64_t unit, size_t *disk, uint64_t *fir
     *n_grains = left < p->unit_grains ? (uint32_t)left : p->unit_grains;
 }
 
-static void put64(ova_buf *b, uint64_t v)
-{
-    unsigned char x[8];
-    ova_put_le64(x, v);
-    ova_buf_append(b, x, 8);
-}
-
 static void putstr(ova_buf *b, const char *s)
 {
     if (s == NULL) {
-        put64(b, UINT64_MAX);
+        ova_wire_put64(b, UINT64_MAX);
         return;
     }
     size_t n = strlen(s);
-    put64(b, n);
+    ova_wire_put64(b, n);
     ova_buf_append(b, s, n);
 }
 
 static void put_extents(ova_buf *b, const ova_extent *x, size_t n)
 {
-    put64(b, n);
+    ova_wire_put64(b, n);
     for (size_t k = 0; k < n; k++) {
         const ova_extent *e = &x[k];
-        put64(b, (uint64_t)e->type);
-        put64(b, e->start);
-        put64(b, e->size);
-        put64(b, e->file_offset);
+        ova_wire_put64(b, (uint64_t)e->type);
+        ova_wire_put64(b, e->start);
+        ova_wire_put64(b, e->size);
+        ova_wire_put64(b, e->file_offset);
         putstr(b, e->path);
-        put64(b, e->sparse_flags);
-        put64(b, e->grain_sectors);
-        put64(b, e->gd_sector);
-        put64(b, e->gd_entries);
-        put64(b, e->file_size);
+        ova_wire_put64(b, e->sparse_flags);
+        ova_wire_put64(b, e->grain_sectors);
+        ova_wire_put64(b, e->gd_sector);
+        ova_wire_put64(b, e->gd_entries);
+        ova_wire_put64(b, e->file_size);
     }
 }
 
 void ova_plan_pack(const ova_plan *p, ova_buf *b)
 {
-    put64(b, PLAN_MAGIC);
-    put64(b, p->unit_grains);
-    put64(b, p->n_disks);
+    ova_wire_put64(b, PLAN_MAGIC);
+    ova_wire_put64(b, p->unit_grains);
+    ova_wire_put64(b, p->n_disks);
     for (size_t i = 0; i < p->n_disks; i++) {
         const ova_disk_info *d = p->disks[i];
         putstr(b, d->path);
         putstr(b, d->create_type);
-        put64(b, d->capacity);
-        put64(b, d->cid);
+        ova_wire_put64(b, d->capacity);
+        ova_wire_put64(b, d->cid);
         putstr(b, d->tools_version);
         putstr(b, d->tools_install_type);
-        put64(b, d->allocated);
+        ova_wire_put64(b, d->allocated);
         /* the data map, so that every rank plans the same units */
-        put64(b, d->data_mapped ? d->n_data_runs : UINT64_MAX);
+        ova_wire_put64(b, d->data_mapped ? d->n_data_runs : UINT64_MAX);
         for (size_t k = 0; d->data_mapped && k < d->n_data_runs; k++) {
-            put64(b, d->data_runs[k].first);
-            put64(b, d->data_runs[k].end);
+            ova_wire_put64(b, d->data_runs[k].first);
+            ova_wire_put64(b, d->data_runs[k].end);
         }
         put_extents(b, d->extents, d->n_extents);
         /* the snapshot chain, so that every rank can read through it */
-        put64(b, (uint64_t)d->chain_depth);
+        ova_wire_put64(b, (uint64_t)d->chain_depth);
         for (int k = 0; k < d->chain_depth; k++) {
             const ova_disk_link *l = &d->parents[k];
             putstr(b, l->path);
             putstr(b, l->create_type);
-            put64(b, l->cid);
-            put64(b, l->capacity);
+            ova_wire_put64(b, l->cid);
+            ova_wire_put64(b, l->capacity);
             put_extents(b, l->extents, l->n_extents);
         }
     }
 }
 
-typedef struct reader {
-    const unsigned char *p;
-    size_t left;
-    int bad;
-} reader;
-
-static uint64_t get64(reader *r)
+static char *getstr(ova_wire *r)
 {
-    if (r->bad || r->left < 8) {
-        r->bad = 1;
-        return 0;
-    }
-    uint64_t v = ova_get_le64(r->p);
-    r->p += 8;
-    r->left -= 8;
-    return v;
-}
-
-static char *getstr(reader *r)
-{
-    uint64_t n = get64(r);
+    uint64_t n = ova_wire_get64(r);
     if (r->bad || n == UINT64_MAX)
         return NULL;
-    if (n > r->left) {
-        r->bad = 1;
-        return NULL;
-    }
-    char *s = malloc((size_t)n + 1);
+    const unsigned char *q = n <= r->left ? ova_wire_take(r, (size_t)n) : NULL;
+    char *s = q != NULL ? malloc((size_t)n + 1) : NULL;
     if (s == NULL) {
         r->bad = 1;
         return NULL;
     }
-    memcpy(s, r->p, (size_t)n);
+    memcpy(s, q, (size_t)n);
     s[n] = '\0';
-    r->p += n;
-    r->left -= (size_t)n;
     return s;
 }
 
 /* Smallest encoding of one extent: ten 64-bit fields (a NULL path is one). */
 #define EXTENT_MIN_BYTES 80u
 
-static void get_extents(reader *r, ova_extent **out, size_t *n_out)
+static void get_extents(ova_wire *r, ova_extent **out, size_t *n_out)
 {
-    uint64_t ne = get64(r);
+    uint64_t ne = ova_wire_get64(r);
     if (r->bad || ne > r->left / EXTENT_MIN_BYTES) {
         r->bad = 1;
         return;
@@ -263,25 +234,25 @@ static void get_extents(reader *r, ova_extent **out, size_t *n_out)
     *out = x;
     for (uint64_t k = 0; k < ne && !r->bad; k++) {
         ova_extent *e = &x[k];
-        e->type = (ova_extent_type)get64(r);
-        e->start = get64(r);
-        e->size = get64(r);
-        e->file_offset = get64(r);
+        e->type = (ova_extent_type)ova_wire_get64(r);
+        e->start = ova_wire_get64(r);
+        e->size = ova_wire_get64(r);
+        e->file_offset = ova_wire_get64(r);
         e->path = getstr(r);
-        e->sparse_flags = (uint32_t)get64(r);
-        e->grain_sectors = (uint32_t)get64(r);
-        e->gd_sector = get64(r);
-        e->gd_entries = get64(r);
-        e->file_size = get64(r);
+        e->sparse_flags = (uint32_t)ova_wire_get64(r);
+        e->grain_sectors = (uint32_t)ova_wire_get64(r);
+        e->gd_sector = ova_wire_get64(r);
+        e->gd_entries = ova_wire_get64(r);
+        e->file_size = ova_wire_get64(r);
         (*n_out)++;
     }
 }
 
 /* A disk's data map: runs in order, apart, within the disk (UINT64_MAX
  * runs: no map). */
-static void get_data_map(reader *r, ova_disk_info *d)
+static void get_data_map(ova_wire *r, ova_disk_info *d)
 {
-    uint64_t n = get64(r);
+    uint64_t n = ova_wire_get64(r);
     if (r->bad || n == UINT64_MAX)
         return;
     if (n > OVA_DATA_MAP_RUNS_MAX || n > r->left / 16) {
@@ -299,8 +270,8 @@ static void get_data_map(reader *r, ova_disk_info *d)
     uint64_t grains = ova_stream_grains(d->capacity), prev = 0;
     for (uint64_t k = 0; k < n && !r->bad; k++) {
         ova_grain_run *g = &d->data_runs[k];
-        g->first = get64(r);
-        g->end = get64(r);
+        g->first = ova_wire_get64(r);
+        g->end = ova_wire_get64(r);
         if (g->first >= g->end || g->end > grains || (k > 0 && g->first <= prev))
             r->bad = 1;
         prev = g->end;
@@ -310,11 +281,11 @@ static void get_data_map(reader *r, ova_disk_info *d)
 
 ova_status ova_plan_unpack(const void *data, size_t len, ova_plan **out, ova_err *err)
 {
-    reader r = { data, len, 0 };
-    if (get64(&r) != PLAN_MAGIC)
+    ova_wire r = { data, len, 0 };
+    if (ova_wire_get64(&r) != PLAN_MAGIC)
         return ova_err_set(err, OVA_E_MPI, "received plan is corrupt (bad magic)");
-    uint64_t unit_grains = get64(&r);
-    uint64_t n = get64(&r);
+    uint64_t unit_grains = ova_wire_get64(&r);
+    uint64_t n = ova_wire_get64(&r);
     if (r.bad || n > len / 8)
         return ova_err_set(err, OVA_E_MPI, "received plan is corrupt (disk count)");
     ova_disk_info **disks = calloc(n ? n : 1, sizeof *disks);
@@ -330,14 +301,14 @@ ova_status ova_plan_unpack(const void *data, size_t len, ova_plan **out, ova_err
         disks[have++] = d;
         d->path = getstr(&r);
         d->create_type = getstr(&r);
-        d->capacity = get64(&r);
-        d->cid = (uint32_t)get64(&r);
+        d->capacity = ova_wire_get64(&r);
+        d->cid = (uint32_t)ova_wire_get64(&r);
         d->tools_version = getstr(&r);
         d->tools_install_type = getstr(&r);
-        d->allocated = get64(&r);
+        d->allocated = ova_wire_get64(&r);
         get_data_map(&r, d);
         get_extents(&r, &d->extents, &d->n_extents);
-        uint64_t depth = get64(&r);
+        uint64_t depth = ova_wire_get64(&r);
         if (r.bad || depth > OVA_CHAIN_MAX) {
             r.bad = 1;
             break;
@@ -354,8 +325,8 @@ ova_status ova_plan_unpack(const void *data, size_t len, ova_plan **out, ova_err
             d->chain_depth++;
             l->path = getstr(&r);
             l->create_type = getstr(&r);
-            l->cid = (uint32_t)get64(&r);
-            l->capacity = get64(&r);
+            l->cid = (uint32_t)ova_wire_get64(&r);
+            l->capacity = ova_wire_get64(&r);
             get_extents(&r, &l->extents, &l->n_extents);
         }
         /* readers index files by these numbers: refuse anything inconsistent */
