@@ -35,6 +35,14 @@ typedef enum ova_parallel_disks {
     OVA_PARALLEL_DISKS_OFF
 } ova_parallel_disks;
 
+/* --distributed-write: the ranks that compressed a unit write it into the
+ * output themselves, rank 0 only the metadata (engine/mpi_dwrite.c). */
+typedef enum ova_distributed_write {
+    OVA_DWRITE_AUTO = 0, /* when the job spans more than one host and every rank sees the output */
+    OVA_DWRITE_ON,       /* whenever there are several ranks; an error if a rank cannot see the output */
+    OVA_DWRITE_OFF
+} ova_distributed_write;
+
 typedef struct ova_export_opts {
     const char *vmx_path;
     const char *output;       /* the OVA, or an existing folder: then FOLDER/<VM name>.ova */
@@ -61,6 +69,8 @@ typedef struct ova_export_opts {
     bool resume;
     double journal_secs;      /* at most this often a durable point inside a disk (default 5 s) */
     ova_parallel_disks parallel_disks; /* default auto; never engaged with resume */
+    ova_distributed_write distributed_write; /* default auto; never with resume or parallel disks on
+                                                (the CLI refuses ON with them) */
 } ova_export_opts;
 
 void ova_export_opts_init(ova_export_opts *o);
@@ -81,8 +91,14 @@ typedef struct ova_export_stats {
     uint64_t rss_max_kb;      /* peak resident memory of the largest rank */
     uint64_t rss_rank0_kb;    /* peak resident memory of rank 0 */
     bool parallel_disks;      /* the disks were compressed and hashed side by side (--parallel-disks) */
+    bool distributed_write;   /* every rank wrote its own units (--distributed-write) */
+    uint64_t *rank_written;   /* with it: bytes each rank wrote into the OVA, by rank (ranks entries);
+                                 freed by ova_export_stats_free */
     char output[4096];        /* the OVA written (opts->output, or DIR/<VM name>.ova) */
 } ova_export_stats;
+
+/* Free what ova_export left in stats (rank_written). */
+void ova_export_stats_free(ova_export_stats *stats);
 
 /* Progress as rank 0 sees it: disk bytes whose units are written. */
 typedef struct ova_progress {

@@ -20,7 +20,7 @@
 
 enum { O_NO_PIN = 256, O_MEM, O_CODEC, O_LEVEL, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
 
-enum { O_CONFINE = 512, O_OVERWRITE, O_DRY_RUN, O_RESUME, O_LIST, O_PARALLEL_DISKS };
+enum { O_CONFINE = 512, O_OVERWRITE, O_DRY_RUN, O_RESUME, O_LIST, O_PARALLEL_DISKS, O_DWRITE };
 
 /* One table defines every option: getopt reads it, --help prints it. */
 static const cli_opt OPTS[] = {
@@ -62,6 +62,11 @@ static const cli_opt OPTS[] = {
       "auto | on | off: compress and hash a VM's disks side by side, later disks spooled beside the output and "
       "copied in (the same OVA); auto (the default): when the job's threads make compressed data faster than one digest stream "
       "takes it (more than 28 threads with sha256, 15 with sha512); never with --resume nor for a fleet" },
+    { "distributed-write", 1, O_DWRITE, "MODE",
+      "auto | on | off: each rank writes the units it compressed into the OVA itself and rank 0 only the headers, "
+      "grain tables and digests (the same OVA; needs a file system every rank shares); auto (the default): when "
+      "the job spans more than one host and every rank sees the output rank 0 created; on: with any two ranks, "
+      "an error if one cannot see it; never with --resume, --parallel-disks on or a fleet" },
     { "buffered-io", 0, O_BUFFERED, NULL,
       "write the OVA through the page cache (default: O_DIRECT where the file system allows it)" },
     { "quiet", 0, 'q', NULL, "no progress or summary lines; errors and warnings only" },
@@ -325,6 +330,13 @@ static void print_json(const ova_export_opts *o, const ova_export_stats *s)
     cli_json_uint(&j, "rss_max_kb", s->rss_max_kb);
     cli_json_uint(&j, "rss_rank0_kb", s->rss_rank0_kb);
     cli_json_bool(&j, "parallel_disks", s->parallel_disks);
+    cli_json_bool(&j, "distributed_write", s->distributed_write);
+    if (s->rank_written != NULL) {
+        cli_json_array(&j, "rank_bytes_written");
+        for (int r = 0; r < s->ranks; r++)
+            cli_json_uint(&j, NULL, s->rank_written[r]);
+        cli_json_end(&j);
+    }
     cli_json_end(&j);
     ova_buf_putc(&b, '\n');
     if (!ova_buf_failed(&b))
@@ -375,6 +387,16 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
                 o->parallel_disks = OVA_PARALLEL_DISKS_OFF;
             else
                 return "--parallel-disks takes auto, on or off";
+            break;
+        case O_DWRITE:
+            if (strcasecmp(optarg, "auto") == 0)
+                o->distributed_write = OVA_DWRITE_AUTO;
+            else if (strcasecmp(optarg, "on") == 0)
+                o->distributed_write = OVA_DWRITE_ON;
+            else if (strcasecmp(optarg, "off") == 0)
+                o->distributed_write = OVA_DWRITE_OFF;
+            else
+                return "--distributed-write takes auto, on or off";
             break;
         case O_COMPRESS_ALL: o->store_incompressible = false; break;
         case O_MEM:
@@ -435,8 +457,18 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         snprintf(reason, sizeof reason, "level %d is not valid for %s", o->level, ova_codec_name(o->codec));
         return reason;
     }
+    /* distributed writing hands one VM's digest along its units; a journal's
+     * durable points and parallel disks' spools are rank 0's own writes */
+    if (o->distributed_write == OVA_DWRITE_ON && o->resume)
+        return "--distributed-write on cannot be used with --resume (the journal's durable points are rank 0's "
+               "writes)";
+    if (o->distributed_write == OVA_DWRITE_ON && o->parallel_disks == OVA_PARALLEL_DISKS_ON)
+        return "--distributed-write on cannot be used with --parallel-disks on (rank 0 spools the later disks "
+               "itself)";
     /* one VMX: the single export; several, or a list: a fleet */
     *is_fleet = list != NULL || argc - optind > 1;
+    if (*is_fleet && o->distributed_write == OVA_DWRITE_ON)
+        return "--distributed-write on is for one VM: a fleet spreads its VMs over writer ranks instead";
     if (!*is_fleet) {
         const char *why = cli_one_operand(argc, argv, "missing the VMX file", &o->vmx_path);
         if (why != NULL)
@@ -584,6 +616,7 @@ int cli_export(int argc, char **argv)
         if (json)
             print_json(&o, &stats);
     }
+    ova_export_stats_free(&stats);
     MPI_Finalize();
     return st == OVA_OK ? EXIT_OK : st == OVA_E_STOPPED ? EXIT_STOPPED : EXIT_FAIL;
 }

@@ -15,6 +15,15 @@
  *   ERROR  worker thread -> rank 0   int64 unit (or -1) + message text; the thread then ends
  *   WAKE   rank 0 -> rank 0          wakes the service loop after the window moved or
  *                                    the job failed, so pending requests get answered
+ *
+ * Distributed writing (mpi_dwrite.c, README "Scaling past one node"): another
+ * rank's RESULT is its header and an int64 thread index only (the records stay
+ * in the thread's buffer), and then:
+ *   WRITE  rank 0 -> worker thread   int64 offset (-1: drop it, the job failed) and the
+ *                                    member's digest state; tag WRITE + thread index
+ *   HASHED worker thread -> rank 0   the digest state continued over the records; tag
+ *                                    HASHED + thread index. The thread then pwrite()s the
+ *                                    records at the offset and takes its next unit.
  */
 #ifndef OVATOOL_MPI_ENGINE_H
 #define OVATOOL_MPI_ENGINE_H
@@ -34,7 +43,8 @@
 #include "ovatool/export.h"
 #include "ovatool/prepare.h"
 
-enum { TAG_REQ = 1, TAG_RESULT, TAG_ERROR, TAG_WAKE, TAG_READY, TAG_GRANT = 100, TAG_CLEAR = 100 + 1024 };
+enum { TAG_REQ = 1, TAG_RESULT, TAG_ERROR, TAG_WAKE, TAG_READY, TAG_GRANT = 100, TAG_CLEAR = 100 + 1024,
+       TAG_WRITE = 100 + 2048, TAG_HASHED = 100 + 3072 };
 
 typedef struct ova_pending { int src, tid; } ova_pending; /* a request waiting for the window */
 /* a finished remote result waiting for room at rank 0 */
@@ -93,6 +103,14 @@ typedef struct ova_engine {
     ova_export_stats *stats;
     struct timespec t0;
 
+    /* distributed writing (mpi_dwrite.c) */
+    int dw_candidate;          /* every rank: asked for and possible, pending the file check */
+    int dwrite;                /* every rank: engaged */
+    int dw_fd;                 /* other ranks: the temporary output, open for writing */
+    char *dw_path;             /* its name, for messages */
+    int *slot_src, *slot_tid;  /* rank 0: by slot, the rank and thread holding a unit's records (-1: here) */
+    _Atomic unsigned long long dw_bytes; /* this rank's bytes written into the output */
+
     /* other ranks */
     atomic_int local_abort;
     ova_err local_err;         /* this rank's own failure, for its return value */
@@ -106,6 +124,7 @@ typedef struct ova_worker {
     int tid;
     unsigned char *blob;          /* a result buffer it still holds; freed when it ends */
     int cleared;                  /* other ranks: rank 0 has room for the current unit's result */
+    int failed;                   /* other ranks: the thread failed delivering (distributed writing) */
 } ova_worker;
 
 /* Set up worker tid of e's rank; then run ova_worker_main(w) on a thread. */
@@ -123,6 +142,26 @@ void ova_engine_report_progress(ova_engine *e, uint64_t done, int final);
 /* Rank 0's service loop (mpi_service.c): answers requests, files results
  * and errors until every remote thread has stopped and no unit is out. */
 void ova_engine_service(ova_engine *e, int remote_threads);
+
+/* Distributed writing (mpi_dwrite.c). All collective except where said. */
+/* Before the plan: whether to try it (--distributed-write, the hosts the
+ * job spans) and whether every rank continues a digest state alike. */
+ova_status ova_dwrite_decide(ova_engine *e, ova_err *err);
+/* After the plan: every rank opens rank 0's temporary output and reads
+ * its token; sets e->dwrite on every rank, or falls back (auto). */
+ova_status ova_dwrite_open(ova_engine *e, ova_err *err);
+/* Another rank's thread (not collective): send the header of a result
+ * whose records it keeps, wait for its offset and digest state, hash,
+ * answer, write. OVA_OK also when rank 0 dropped it (the job failed). */
+ova_status ova_dwrite_deliver(ova_worker *w, const unsigned char *blob, ova_err *err);
+/* Rank 0's write loop (not collective): put the held unit in slot s into
+ * the writer, the holder writing its records. */
+ova_status ova_dwrite_place(ova_engine *e, unsigned char *blob, int src, int tid, ova_err *err);
+/* Rank 0 (not collective): tell a holder its unit will not be written. */
+void ova_dwrite_drop(ova_engine *e, int src, int tid);
+/* Before the finish: every rank's bytes durable, agreed; rank 0 learns the
+ * bytes each rank wrote. */
+ova_status ova_dwrite_finish(ova_engine *e, ova_err *err);
 
 /* Shared pieces (mpi_engine.c). */
 /* Rank 0, under mu: the next unit to grant (the caller checked that one

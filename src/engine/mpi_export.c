@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -31,6 +32,12 @@ void ova_export_opts_init(ova_export_opts *o)
     o->progress_secs = 10;
     o->store_incompressible = true;
     o->journal_secs = 5;
+}
+
+void ova_export_stats_free(ova_export_stats *stats)
+{
+    free(stats->rank_written);
+    stats->rank_written = NULL;
 }
 
 /* ---- phases: each ends in one agreement (mpi_agree.h) ------------------- */
@@ -89,7 +96,14 @@ static ova_status plan_rank0(ova_engine *e, int threads_total, ova_buf *packed, 
     /* the writer refuses an output that is one of the inputs, and warns of
      * temporary files earlier exports left (ova_writer.h) */
     ova_writer_opts wo = { o->sha, o->target_hw, e->prep->mtime, o->buffered_io, o->vmx_path, writer_warn, e,
-                           cr.size.likely, !o->overwrite, NULL, NULL, NULL, 0, 0, 0 };
+                           cr.size.likely, !o->overwrite, NULL, NULL, NULL, 0, 0, 0, 0 };
+    /* distributed writing (mpi_dwrite.c): a digest state other ranks can
+     * continue, and no O_DIRECT block of rank 0 over another rank's bytes.
+     * Kept if the file check falls back: same bytes, rank 0 writing. */
+    if (e->dw_candidate) {
+        wo.portable_digest = 1;
+        wo.buffered_io = 1;
+    }
     /* resume (resume.h): journaled, continued, or refused */
     ova_resume rs;
     if ((st = ova_resume_setup(o, e->prep, e->plan, e->hooks.log, e->hooks.ctx, &rs, err)) != OVA_OK) {
@@ -106,8 +120,8 @@ static ova_status plan_rank0(ova_engine *e, int threads_total, ova_buf *packed, 
     /* the disks side by side (disk_order.h): not journaled, since a
      * durable point is a position in the one stream written in plan order
      * and a spool has none to resume from */
-    e->parallel_disks = ova_parallel_disks_engage(o->parallel_disks, threads_total, o->sha, e->plan,
-                                                  wo.journal != NULL);
+    e->parallel_disks = !e->dw_candidate && ova_parallel_disks_engage(o->parallel_disks, threads_total, o->sha,
+                                                                      e->plan, wo.journal != NULL);
     if (e->parallel_disks) {
         if ((st = ova_disk_order_init(&e->grant_order, e->plan, err)) != OVA_OK) {
             ova_resume_clear(&rs);
@@ -235,9 +249,16 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
         e->slots = calloc((size_t)e->hold, sizeof *e->slots);
         e->pend = calloc((size_t)remote_threads + 1, sizeof *e->pend);
         e->ready = calloc((size_t)remote_threads + 1, sizeof *e->ready);
+        if (e->dwrite) {
+            e->slot_src = malloc((size_t)e->hold * sizeof *e->slot_src);
+            e->slot_tid = malloc((size_t)e->hold * sizeof *e->slot_tid);
+            for (uint64_t i = 0; e->slot_src != NULL && e->slot_tid != NULL && i < e->hold; i++)
+                e->slot_src[i] = e->slot_tid[i] = -1;
+        }
         ova_err pe;
         ova_err_clear(&pe);
         if (e->slots == NULL || e->pend == NULL || e->ready == NULL ||
+            (e->dwrite && (e->slot_src == NULL || e->slot_tid == NULL)) ||
             ova_unit_pool_new(e->unit_max, pool_buffers(e, threads_total), &e->pool, &pe) != OVA_OK)
             ova_engine_fail0(e, 0, OVA_E_NOMEM, "rank 0: out of memory for the unit window");
         e->service_running = e->size > 1;
@@ -282,12 +303,25 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
 static ova_status phase_finish(ova_engine *e, ova_err *err)
 {
     ova_export_stats *stats = e->stats;
+    if (e->dwrite) {
+        /* every rank's bytes durable before rank 0 renames the file; a
+         * failure is recorded (rank 0: fail0) and reported below */
+        ova_err de;
+        ova_err_clear(&de);
+        ova_dwrite_finish(e, &de);
+    }
     if (e->rank == 0) {
         if (!e->failed && e->write_head != e->n_units)
             ova_engine_fail0(e, 0, OVA_E_INTERNAL,
                              "internal error: rank 0's work ended before every unit was written");
         if (!e->failed) {
             stats->bytes_out = ova_writer_bytes(e->writer) + 2 * 512;
+            if (stats->rank_written != NULL) { /* rank 0 wrote what the others did not */
+                uint64_t others = 0;
+                for (int r = 1; r < e->size; r++)
+                    others += stats->rank_written[r];
+                stats->rank_written[0] = stats->bytes_out - others;
+            }
             if (e->opts->progress_secs > 0)
                 ova_engine_report_progress(e, stats->bytes_in, 1);
             ova_err fe;
@@ -330,6 +364,8 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
     ova_engine E;
     ova_engine *e = &E;
     memset(e, 0, sizeof *e);
+    e->dw_fd = -1;
+    atomic_init(&e->dw_bytes, 0);
     memset(stats, 0, sizeof *stats);
     e->opts = opts;
     if (hooks != NULL)
@@ -359,7 +395,11 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
     MPI_Reduce(&e->n_threads, &e->n_threads_max, 1, MPI_INT, MPI_MAX, 0, e->comm);
     int remote_threads = threads_total - e->n_threads; /* rank 0's view */
 
-    ova_status st = phase_plan(e, threads_total, err);
+    ova_status st = ova_dwrite_decide(e, err);
+    if (st == OVA_OK)
+        st = phase_plan(e, threads_total, err);
+    if (st == OVA_OK && !opts->dry_run && e->dw_candidate)
+        st = ova_dwrite_open(e, err);
     if (st == OVA_OK && !opts->dry_run)
         st = phase_readers(e, err);
     if (st == OVA_OK && !opts->dry_run) {
@@ -374,6 +414,11 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
     for (uint64_t i = 0; e->slots != NULL && i < e->hold; i++)
         ova_unit_pool_put(e->slots[i]);
     free(e->slots);
+    free(e->slot_src);
+    free(e->slot_tid);
+    if (e->dw_fd >= 0) /* a phase after the file check failed */
+        close(e->dw_fd);
+    free(e->dw_path);
     free(e->pend);
     free(e->ready);
     ova_writer_abort(&e->writer); /* gives back the buffers it still queued */

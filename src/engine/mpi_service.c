@@ -65,6 +65,27 @@ static const char *bad_result(const ova_engine *e, const ova_unit_hdr *h, size_t
     return NULL;
 }
 
+/* Distributed writing, after a failure: the threads holding units rank 0
+ * will never write are told to drop them, so they go on to their stop. */
+static void drop_held(ova_engine *e)
+{
+    for (uint64_t i = 0; i < e->hold; i++) {
+        pthread_mutex_lock(&e->mu);
+        unsigned char *blob = NULL;
+        int src = e->slot_src[i], tid = e->slot_tid[i];
+        if (e->failed && src >= 0 && e->slots[i] != NULL) {
+            blob = e->slots[i];
+            e->slots[i] = NULL;
+            e->slot_src[i] = -1;
+        }
+        pthread_mutex_unlock(&e->mu);
+        if (blob != NULL) {
+            ova_dwrite_drop(e, src, tid);
+            ova_unit_pool_put(blob);
+        }
+    }
+}
+
 void ova_engine_service(ova_engine *e, int remote_threads)
 {
     int stopped = 0;
@@ -118,17 +139,34 @@ void ova_engine_service(ova_engine *e, int remote_threads)
             MPI_Recv(blob, count, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, e->comm, MPI_STATUS_IGNORE);
             outstanding--;
             const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
+            /* distributed writing: the header and the thread that holds the records */
+            int held = e->dwrite && (size_t)count == sizeof *h + 8;
+            int64_t tid = -1;
+            size_t whole = (size_t)count;
+            if (held) {
+                memcpy(&tid, blob + sizeof *h, 8);
+                whole = h->records_len <= e->unit_max ? sizeof *h + (size_t)h->records_len : 0;
+            }
             int keep = 0;
             const char *bad = NULL;
             pthread_mutex_lock(&e->mu);
             if ((size_t)count < sizeof *h)
                 bad = "it is shorter than a unit header";
-            else if (!e->failed && h->status == OVA_UNIT_OK && (bad = bad_result(e, h, (size_t)count)) == NULL) {
-                e->slots[ova_engine_seq(e, h->unit) % e->hold] = blob;
+            else if (held && (tid < 0 || tid >= 1024 || h->status != OVA_UNIT_OK))
+                bad = "it names no thread or holds no records";
+            else if (!e->failed && h->status == OVA_UNIT_OK && (bad = bad_result(e, h, whole)) == NULL) {
+                uint64_t slot = ova_engine_seq(e, h->unit) % e->hold;
+                e->slots[slot] = blob;
+                if (e->slot_src != NULL) {
+                    e->slot_src[slot] = held ? ms.MPI_SOURCE : -1;
+                    e->slot_tid[slot] = (int)tid;
+                }
                 keep = 1;
                 pthread_cond_broadcast(&e->cv_write);
             }
             pthread_mutex_unlock(&e->mu);
+            if (held && !keep && tid >= 0 && tid < 1024)
+                ova_dwrite_drop(e, ms.MPI_SOURCE, (int)tid); /* its thread waits for a word */
             if (bad != NULL) {
                 char msg[200];
                 snprintf(msg, sizeof msg, "rank 0: rank %d sent a malformed unit result: %s", ms.MPI_SOURCE, bad);
@@ -180,6 +218,11 @@ void ova_engine_service(ova_engine *e, int remote_threads)
             else
                 outstanding++;
         }
+        pthread_mutex_lock(&e->mu);
+        int failed = e->failed;
+        pthread_mutex_unlock(&e->mu);
+        if (e->slot_src != NULL && failed)
+            drop_held(e);
         /* clear finished results that now fit (at most one per thread) */
         pthread_mutex_lock(&e->mu);
         for (size_t i = 0; i < e->n_ready;) {

@@ -71,6 +71,8 @@ static void deliver_local(ova_worker *w, unsigned char *blob)
         pthread_cond_wait(&e->cv_grant, &e->mu);
     if (!e->failed) {
         e->slots[seq % e->hold] = blob;
+        if (e->slot_src != NULL)
+            e->slot_src[seq % e->hold] = -1; /* rank 0 writes it */
         pthread_cond_broadcast(&e->cv_write);
     } else {
         ova_unit_pool_put(blob); /* the job failed: nothing will write it */
@@ -139,6 +141,8 @@ static unsigned char *buffer_remote(ova_worker *w, ova_err *err)
 
 /* other ranks: a result rank 0 had no room for at the grant waits here,
  * in this thread's buffer, until rank 0 clears it */
+static void fail_remote(ova_worker *w, int64_t unit, const ova_err *err);
+
 static void deliver_remote(ova_worker *w, unsigned char *blob)
 {
     const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
@@ -148,6 +152,16 @@ static void deliver_remote(ova_worker *w, unsigned char *blob)
         MPI_Irecv(&ok, 1, MPI_INT64_T, 0, TAG_CLEAR + w->tid, w->e->comm, &creq);
         MPI_Send(rd, 2, MPI_INT64_T, 0, TAG_READY, w->e->comm);
         ova_mpi_wait(&creq);
+    }
+    if (w->e->dwrite && h->records_len > 0 && h->status == OVA_UNIT_OK) {
+        /* distributed writing (mpi_dwrite.c): this thread writes its records */
+        ova_err err;
+        ova_err_clear(&err);
+        if (ova_dwrite_deliver(w, blob, &err) != OVA_OK) {
+            fail_remote(w, -1, &err);
+            w->failed = 1;
+        }
+        return;
     }
     MPI_Request sreq;
     MPI_Isend(blob, (int)(sizeof *h + h->records_len), MPI_BYTE, 0, TAG_RESULT, w->e->comm, &sreq);
@@ -211,6 +225,8 @@ void *ova_worker_main(void *p)
             break;
         }
         w->io->deliver(w, blob);
+        if (w->failed)
+            break;
     }
     ova_unit_worker_free(&uw);
     w->io->drop(w->blob);
@@ -220,7 +236,7 @@ void *ova_worker_main(void *p)
 
 void ova_worker_init(ova_worker *w, ova_engine *e, int tid)
 {
-    *w = (ova_worker){ e, e->rank == 0 ? &LOCAL_IO : &REMOTE_IO, tid, NULL, 0 };
+    *w = (ova_worker){ e, e->rank == 0 ? &LOCAL_IO : &REMOTE_IO, tid, NULL, 0, 0 };
 }
 
 void ova_worker_not_started(ova_engine *e)
@@ -228,6 +244,6 @@ void ova_worker_not_started(ova_engine *e)
     ova_err te;
     ova_err_clear(&te);
     ova_err_set(&te, OVA_E_NOMEM, "cannot start a compression thread");
-    ova_worker none = { e, &REMOTE_IO, -1, NULL, 0 };
+    ova_worker none = { e, &REMOTE_IO, -1, NULL, 0, 0 };
     fail_remote(&none, -1, &te);
 }

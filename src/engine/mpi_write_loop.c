@@ -48,6 +48,12 @@ void *ova_engine_write_loop(void *p)
         }
         unsigned char *blob = e->slots[e->write_head % e->hold];
         e->slots[e->write_head % e->hold] = NULL; /* ours now, whatever happens */
+        int src = -1, tid = -1; /* distributed writing: the rank and thread holding its records */
+        if (e->slot_src != NULL) {
+            src = e->slot_src[e->write_head % e->hold];
+            tid = e->slot_tid[e->write_head % e->hold];
+            e->slot_src[e->write_head % e->hold] = -1;
+        }
         pthread_mutex_unlock(&e->mu);
 
         const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
@@ -60,8 +66,14 @@ void *ova_engine_write_loop(void *p)
         done_bytes = e->parallel_disks ? (uint64_t)((double)e->stats->bytes_in * (double)(e->write_head + 1) /
                                                     (double)e->n_units)
                                        : disk_bytes_done(e->plan, h->unit);
-        /* the writer gives the blob back to the pool once its records are in the file */
-        ova_status st = ova_writer_unit(e->writer, h, blob + sizeof *h, ova_unit_pool_put, blob, &err);
+        ova_status st;
+        if (src >= 0) {
+            st = ova_dwrite_place(e, blob, src, tid, &err);
+            ova_unit_pool_put(blob);
+        } else {
+            /* the writer gives the blob back to the pool once its records are in the file */
+            st = ova_writer_unit(e->writer, h, blob + sizeof *h, ova_unit_pool_put, blob, &err);
+        }
         if (st != OVA_OK) {
             ova_engine_fail0(e, 0, err.status, err.msg);
             break;

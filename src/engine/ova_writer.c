@@ -25,6 +25,7 @@
 #include "engine/out_file.h"
 #include "engine/ova_layout.h"
 #include "engine/ova_target.h"
+#include "format/digest_state.h"
 #include "format/tar.h"
 #include "format/vmdk_stream.h"
 #include "util/fault.h"
@@ -103,6 +104,11 @@ struct ova_writer {
     ova_disk_order order;     /* the units' order */
     int64_t expect;           /* the unit due next */
     spool *spools;            /* by disk */
+
+    /* distributed writing (ova_writer_opts.portable_digest): the member's
+     * digest in a state other ranks can continue (digest_state.h) */
+    int portable;
+    ova_digest_state ds;
 };
 
 /* The queue's digest of a spool (ova_out_queue_set_hash). */
@@ -175,10 +181,20 @@ void ova_writer_readback(const ova_writer *w, uint64_t *bytes, double *secs)
 
 int ova_writer_direct(const ova_writer *w) { return w->out != NULL && ova_out_file_direct(w->out); }
 
+/* Hash member bytes on this thread: the EVP digest, or the portable one. */
+static int md_add(ova_writer *w, const void *p, size_t n)
+{
+    if (w->portable) {
+        ova_err e;
+        return ova_digest_state_update(&w->ds, p, n, &e) == OVA_OK;
+    }
+    return EVP_DigestUpdate(w->md, p, n) == 1;
+}
+
 /* Append bytes the caller keeps: hashed now, copied for the write thread. */
 static ova_status write_all(ova_writer *w, const void *p, size_t n, int hash, ova_err *err)
 {
-    if (hash && !w->md_on_queue && EVP_DigestUpdate(w->md, p, n) != 1)
+    if (hash && !w->md_on_queue && !md_add(w, p, n))
         return ova_err_set(err, OVA_E_INTERNAL, "%s: digest update failed", w->target.final_path);
     unsigned char *copy = malloc(n ? n : 1);
     if (copy == NULL)
@@ -200,7 +216,7 @@ static ova_status emit_hashed(void *w, const void *p, size_t n, ova_err *err)
 static ova_status write_owned(ova_writer *w, const void *p, size_t n, void (*release)(void *), void *owner,
                               ova_err *err)
 {
-    if (!w->md_on_queue && EVP_DigestUpdate(w->md, p, n) != 1) {
+    if (!w->md_on_queue && !md_add(w, p, n)) {
         release(owner);
         return ova_err_set(err, OVA_E_INTERNAL, "%s: digest update failed", w->target.final_path);
     }
@@ -490,12 +506,18 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
     w->plan = plan;
     w->opts = *opts;
     w->jn = opts->journal;
+    w->portable = opts->portable_digest;
     size_t nd = plan->n_disks;
     w->disks = calloc(nd ? nd : 1, sizeof *w->disks);
     w->md = EVP_MD_CTX_new();
     w->md_type = ova_sha_md(opts->sha);
     if (w->disks == NULL || w->md == NULL) {
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (w->portable && (w->jn != NULL || opts->parallel_disks || !opts->buffered_io)) {
+        st = ova_err_set(err, OVA_E_INTERNAL,
+                         "internal error: distributed writing with a journal, parallel disks or O_DIRECT");
         goto fail;
     }
     if (w->md_type == NULL) {
@@ -596,7 +618,8 @@ static ova_status start_disk(ova_writer *w, size_t d, ova_err *err)
     ova_status st = write_all(w, zero, sizeof zero, 0, err); /* filled in at the end of the disk */
     if (st != OVA_OK)
         return st;
-    if (EVP_DigestInit_ex(w->md, w->md_type, NULL) != 1)
+    if (w->portable ? ova_digest_state_init(&w->ds, w->opts.sha, err) != OVA_OK
+                    : EVP_DigestInit_ex(w->md, w->md_type, NULL) != 1)
         return ova_err_set(err, OVA_E_INTERNAL, "digest init failed");
 
     const char *adapter = w->prep->disks[d].adapter;
@@ -615,7 +638,8 @@ static ova_status finish_disk(ova_writer *w, size_t d, uint64_t size, ova_err *e
     ova_status qs;
     if (w->md_on_queue && (qs = ova_out_queue_drain(w->queue, err)) != OVA_OK) /* every byte hashed */
         return qs;
-    if (EVP_DigestFinal_ex(w->md, o->digest, &dl) != 1)
+    if (w->portable ? ova_digest_state_final(&w->ds, o->digest, err) != OVA_OK
+                    : EVP_DigestFinal_ex(w->md, o->digest, &dl) != 1)
         return ova_err_set(err, OVA_E_INTERNAL, "digest failed");
     unsigned char hdr[OVA_TAR_BLOCK];
     ova_status st = ova_tar_header(hdr, o->name, o->size, w->opts.mtime, err);
@@ -700,8 +724,8 @@ static ova_status skip_to_group_end(ova_writer *w, size_t d, uint64_t end, uint6
  * sink: the grains the plan skipped before it, its records, and its
  * grain table or the disk's end when it completes one. */
 static ova_status place_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned char *records,
-                             void (*release)(void *), void *owner, uint64_t unit, size_t d, uint64_t first,
-                             uint32_t n, ova_err *err)
+                             void (*release)(void *), void *owner, const ova_writer_held *held, uint64_t unit,
+                             size_t d, uint64_t first, uint32_t n, ova_err *err)
 {
     ova_status st = skip_to(w, d, first, err);
     if (st == OVA_OK && first == 0)
@@ -717,9 +741,18 @@ static ova_status place_unit(ova_writer *w, const ova_unit_hdr *h, const unsigne
             return st;
         }
         w->disks[d].data_grains += h->n_data;
-        /* h lives in owner too: nothing below may read it once it is queued */
-        if ((st = write_owned(w, records, (size_t)h->records_len, release, owner, err)) != OVA_OK)
+        if (held != NULL) {
+            /* another rank holds the records: it writes them at w->pos and
+             * continues the member's digest over them */
+            release(owner);
+            uint64_t len = h->records_len;
+            if ((st = held->place(held->ctx, w->pos, len, &w->ds, err)) != OVA_OK)
+                return st;
+            w->pos += len;
+        } else if ((st = write_owned(w, records, (size_t)h->records_len, release, owner, err)) != OVA_OK) {
+            /* h lives in owner too: nothing below may read it once it is queued */
             return st;
+        }
     } else {
         release(owner);
     }
@@ -852,7 +885,7 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
     uint32_t n;
     ova_plan_unit(w->plan, unit, &d, &first, &n);
     if (w->spools == NULL) {
-        ova_status st = place_unit(w, h, records, release, owner, unit, d, first, n, err);
+        ova_status st = place_unit(w, h, records, release, owner, NULL, unit, d, first, n, err);
         if (st == OVA_OK)
             w->next_unit++;
         return st;
@@ -874,7 +907,7 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
     }
     if (sp != NULL)
         swap_sink(w, sp);
-    st = place_unit(w, h, records, release, owner, unit, d, first, n, err);
+    st = place_unit(w, h, records, release, owner, NULL, unit, d, first, n, err);
     if (sp != NULL)
         swap_sink(w, sp);
     if (st != OVA_OK)
@@ -883,6 +916,29 @@ ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *h, const unsigned 
     w->expect = ova_disk_order_next(&w->order);
     return advance(w, err);
 }
+
+static void release_none(void *owner) { (void)owner; }
+
+ova_status ova_writer_unit_held(ova_writer *w, const ova_unit_hdr *h, const ova_writer_held *held, ova_err *err)
+{
+    if (!w->portable || w->spools != NULL || w->jn != NULL)
+        return ova_err_set(err, OVA_E_INTERNAL, "internal error: a held unit without distributed writing");
+    if (h->unit != w->next_unit || h->status != OVA_UNIT_OK)
+        return ova_err_set(err, OVA_E_INTERNAL, "internal error: unit %llu written out of order (expected %llu)",
+                           (unsigned long long)h->unit, (unsigned long long)w->next_unit);
+    size_t d;
+    uint64_t first;
+    uint32_t n;
+    ova_plan_unit(w->plan, h->unit, &d, &first, &n);
+    ova_status st = place_unit(w, h, NULL, release_none, NULL, held, h->unit, d, first, n, err);
+    if (st == OVA_OK)
+        w->next_unit++;
+    return st;
+}
+
+const char *ova_writer_partial_path(const ova_writer *w) { return w->target.tmp_path; }
+
+int ova_writer_fd(const ova_writer *w) { return w->target.fd; }
 
 static ova_status digest(const EVP_MD *md, const void *p, size_t n, unsigned char *out, ova_err *err)
 {

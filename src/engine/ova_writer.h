@@ -69,6 +69,12 @@ typedef struct ova_writer_opts {
      * copied in after its tar header and the disk goes on in the OVA. The
      * bytes are those of the plan order. */
     int parallel_disks;
+    /* 1: distributed writing (mpi_dwrite.c; never with a journal or
+     * parallel disks, and only with buffered_io, so that no block write of
+     * this process covers bytes another rank writes): member digests are
+     * kept in a state other ranks can continue (format/digest_state.h),
+     * and units may be placed with ova_writer_unit_held. */
+    int portable_digest;
 } ova_writer_opts;
 
 typedef struct ova_writer ova_writer;
@@ -106,6 +112,26 @@ ova_status ova_writer_open(const ova_prepared *prep, const ova_plan *plan, const
  * The caller must not touch owner after this call. */
 ova_status ova_writer_unit(ova_writer *w, const ova_unit_hdr *hdr, const unsigned char *records,
                            void (*release)(void *), void *owner, ova_err *err);
+
+/* A unit whose records another process holds and writes (distributed
+ * writing): place(ctx, off, len, state) must see that the len bytes of
+ * records land at file offset off and continue the member's digest state
+ * over them, in place, before it returns (the state is handed on in unit
+ * order; the write itself may still be under way). */
+struct ova_digest_state;
+typedef struct ova_writer_held {
+    ova_status (*place)(void *ctx, uint64_t off, uint64_t len, struct ova_digest_state *state, ova_err *err);
+    void *ctx;
+} ova_writer_held;
+
+/* As ova_writer_unit, for a unit of which only the header is here (its
+ * records_len, rel and counts); needs opts.portable_digest. */
+ova_status ova_writer_unit_held(ova_writer *w, const ova_unit_hdr *h, const ova_writer_held *held, ova_err *err);
+
+/* The temporary file every rank writes into, and its descriptor (rank 0's
+ * side of distributed writing). */
+const char *ova_writer_partial_path(const ova_writer *w);
+int ova_writer_fd(const ova_writer *w);
 
 /* Write OVF, manifest and trailer, fsync, rename into place, fsync the
  * folder. Frees the writer whatever the outcome; on failure the temporary

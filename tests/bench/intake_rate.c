@@ -201,7 +201,7 @@ int main(int argc, char **argv)
     ova_err err;
     ova_err_clear(&err);
     ova_writer *w = NULL;
-    ova_writer_opts wo = { OVA_SHA256, 0, 0, 0, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, 0, 0 };
+    ova_writer_opts wo = { OVA_SHA256, 0, 0, 0, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, 0, 0, 0 };
     /* the writer takes a prepared export (prepare.h): this one by hand */
     ova_prepared_disk pd = { .info = d, .device = &dev, .controller = &ctrl, .adapter = "lsilogic" };
     ova_prepared prep = { .vm = &vm, .disks = &pd, .n_disks = 1 };

@@ -197,7 +197,7 @@ static int g_parallel;
 static ova_writer_opts writer_opts(ova_sha sha, int buffered)
 {
     ova_writer_opts o = { sha, 0, MTIME, buffered, P("vm.vmx"), collect_warning, NULL, 0, 0, NULL, NULL, NULL, 0, 0,
-                          g_parallel };
+                          g_parallel, 0 };
     return o;
 }
 
