@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# export_dwrite.sh - distributed writing (--distributed-write, README
+# "Scaling past one node") on one host: with 2 and 3 ranks forced on, each
+# rank writes the units it compressed and rank 0 the rest, and the OVA is
+# byte for byte the single-process one, for sparse, flat, stream and
+# split-extent disks, a VM of three disks and every manifest digest; the
+# JSON summary counts the bytes each rank wrote; a write failure on a rank
+# other than 0 stops the job with a message naming that rank, its host and
+# the file, and leaves nothing; auto stays off on one host; the options it
+# cannot be combined with are usage errors.
+source "$(dirname "$0")/lib.sh"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+head -c 3000000 /dev/urandom > rnd.bin
+qemu-img create -q -f raw src.raw $((48 * 1048576))
+qemu-io -f raw -c 'write -P 0x11 0 5M' -c 'write -s rnd.bin 9M 3000000' -c 'write -P 0x22 30M 64k' \
+  -c 'write -s rnd.bin 40M 3000000' -c 'write -P 0x33 50330624 512' src.raw >/dev/null
+one_disk_vm() {  # one_disk_vm NAME SUBFORMAT: NAME/vm.vmx over src.raw as SUBFORMAT
+  mkdir -p "$1"
+  qemu-img convert -q -f raw -O vmdk -o subformat="$2" src.raw "$1/disk.vmdk"
+  write_vmx "$1/vm.vmx" disk.vmdk "dwrite $2"
+}
+for f in monolithicSparse monolithicFlat streamOptimized twoGbMaxExtentSparse; do one_disk_vm "$f" "$f"; done
+
+# a VM of three disks of different subformats and sizes
+mkdir multi
+qemu-img create -q -f vmdk -o subformat=monolithicSparse multi/a.vmdk $((40 * 1048576 + 3 * 512))
+qemu-io -f vmdk -c 'write -P 0x11 0 3M' -c 'write -s rnd.bin 20M 3000000' -c 'write -P 0x33 41941504 1536' \
+  multi/a.vmdk >/dev/null
+qemu-img create -q -f vmdk -o subformat=monolithicFlat multi/b.vmdk $((7 * 1048576))
+qemu-io -f vmdk -c 'write -s rnd.bin 1M 3000000' -c 'write -P 0x55 6M 1M' multi/b.vmdk >/dev/null
+qemu-img create -q -f raw multi/c0.raw $((24 * 1048576))
+qemu-io -f raw -c 'write -P 0x66 1M 5M' -c 'write -s rnd.bin 17M 3000000' multi/c0.raw >/dev/null
+qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized multi/c0.raw multi/c.vmdk
+for d in a b c; do qemu-img convert -q -f vmdk -O raw multi/$d.vmdk multi/$d.raw; done
+cat > multi/vm.vmx <<VMX
+.encoding = "UTF-8"
+config.version = "8"
+virtualHW.version = "19"
+displayName = "e2e distributed write"
+guestOS = "ubuntu-64"
+memsize = "1024"
+scsi0.present = "TRUE"
+scsi0.virtualDev = "lsilogic"
+scsi0:0.present = "TRUE"
+scsi0:0.fileName = "a.vmdk"
+scsi0:1.present = "TRUE"
+scsi0:1.fileName = "b.vmdk"
+scsi0:2.present = "TRUE"
+scsi0:2.fileName = "c.vmdk"
+VMX
+
+no_leftovers() {  # no_leftovers DIR
+  local left; left=$(find "$1" -name '*.part' | head -5)
+  [ -z "$left" ] || fail "left behind in $1: $left"
+}
+
+# json_check JSON: engaged, one figure per rank, adding up to the OVA, and
+# some written by a rank other than 0
+json_check() {
+  python3 - "$1" <<'PY' || fail "$1: $(cat "$1")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+w = j["rank_bytes_written"]
+assert j["distributed_write"] is True, "not engaged"
+assert len(w) == j["ranks"], "not one figure per rank"
+assert sum(w) == j["bytes_out"], "the figures do not add up to the OVA"
+assert sum(w[1:]) > 0, "no rank other than 0 wrote"
+PY
+}
+
+# export NAME RANKS SHA: the single-process OVA, then RANKS ranks forced on
+export_pair() {
+  local name=$1 n=$2 sha=$3 raws=()
+  mkdir -p "$name/one-$sha" "$name/d$n-$sha"
+  run_ranks 1 export "$name/vm.vmx" -o "$name/one-$sha/vm.ova" -q --sha "$sha"
+  # 1 MiB units (a small --mem-limit), so that every rank gets some
+  run_ranks "$n" export "$name/vm.vmx" -o "$name/d$n-$sha/vm.ova" --progress 0 --threads 1 --mem-limit 8M \
+    --sha "$sha" --distributed-write on --json > "$name.$n.$sha.json" 2> "$name.$n.$sha.log" \
+    || { cat "$name.$n.$sha.log"; fail "$name: $n ranks, $sha"; }
+  grep -q "distributed writing: every rank writes" "$name.$n.$sha.log" || fail "$name: not engaged: $(cat "$name.$n.$sha.log")"
+  cmp "$name/one-$sha/vm.ova" "$name/d$n-$sha/vm.ova" || fail "$name: $n ranks, $sha: differs from one process"
+  json_check "$name.$n.$sha.json"
+}
+
+for f in monolithicSparse monolithicFlat streamOptimized twoGbMaxExtentSparse; do
+  note "$f, 3 ranks, distributed writing on"
+  export_pair "$f" 3 sha256
+done
+check_ova monolithicSparse/d3-sha256/vm.ova src.raw
+note "three disks, 2 and 3 ranks, sha256 / sha1 / sha512"
+export_pair multi 2 sha256
+export_pair multi 3 sha1
+export_pair multi 3 sha512
+check_ova multi/d2-sha256/vm.ova multi/a.raw multi/b.raw multi/c.raw
+
+note "auto on one host: rank 0 writes"
+mkdir auto
+run_ranks 2 export multi/vm.vmx -o auto/vm.ova --progress 0 --threads 1 --json > auto.json 2> auto.log \
+  || { cat auto.log; fail "auto"; }
+grep -q '"distributed_write":false' auto.json || fail "auto engaged on one host: $(cat auto.json)"
+cmp multi/one-sha256/vm.ova auto/vm.ova || fail "auto: differs from one process"
+
+note "a write failure on rank 1"
+mkdir faildir
+set +e
+OVATOOL_TEST_FAIL_RANK=1:export.dwrite run_ranks 3 export multi/vm.vmx -o faildir/vm.ova --progress 0 --threads 1 \
+  --mem-limit 8M --distributed-write on > fail.log 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat fail.log; fail "a failed write on rank 1 exited $rc, not 1"; }
+grep -q "rank 1 on .*: .*vm.ova.*part: injected write failure" fail.log || fail "the message does not name rank 1, its host and the file: $(cat fail.log)"
+[ ! -e faildir/vm.ova ] || fail "output left behind after a failed write"
+no_leftovers faildir
+
+note "usage errors"
+for bad in "--resume" "--parallel-disks on"; do
+  set +e
+  # shellcheck disable=SC2086
+  run_ranks 1 export multi/vm.vmx -o faildir/u.ova --distributed-write on $bad > usage.log 2>&1
+  rc=$?
+  set -e
+  [ "$rc" = 2 ] || fail "--distributed-write on with $bad exited $rc, not 2: $(cat usage.log)"
+  grep -q "cannot be used with ${bad%% *}" usage.log || fail "no reason given for $bad: $(cat usage.log)"
+done
+set +e
+run_ranks 1 export multi/vm.vmx monolithicFlat/vm.vmx -o faildir/ --distributed-write on > usage.log 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "--distributed-write on with a fleet exited $rc, not 2"
+grep -q "is for one VM" usage.log || fail "no reason given for a fleet: $(cat usage.log)"
+no_leftovers faildir
+pass dwrite
