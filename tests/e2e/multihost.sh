@@ -63,6 +63,45 @@ OVATOOL_TEST_FAIL_RANK= mpi6 "$OVATOOL" export vm.vmx -o r6/vm.ova --threads 1 2
 cmp r1/vm.ova r6/vm.ova || fail "the 6-rank, 3-host OVA differs from the single-process one"
 check_ova r6/vm.ova src.raw
 
+# distributed writing (README "Scaling past one node"): auto engages over
+# three hosts; on and off give the same bytes, and with it every host writes
+note "6 ranks on 3 hosts: distributed writing auto, on, off"
+mkdir rauto ron roff
+OVATOOL_TEST_FAIL_RANK= mpi6 "$OVATOOL" export vm.vmx -o rauto/vm.ova --threads 1 --json > auto.json 2> log \
+  || { cat log; fail "auto over 3 hosts"; }
+cmp r1/vm.ova rauto/vm.ova || fail "auto over 3 hosts: the OVA differs from the single-process one"
+grep -q '"distributed_write":true' auto.json || fail "auto did not engage over 3 hosts: $(cat auto.json) $(cat log)"
+OVATOOL_TEST_FAIL_RANK= mpi6 "$OVATOOL" export vm.vmx -o ron/vm.ova --threads 1 --mem-limit 8M --json \
+  --distributed-write on > on.json 2> log || { cat log; fail "on over 3 hosts"; }
+cmp r1/vm.ova ron/vm.ova || fail "distributed writing over 3 hosts: the OVA differs from the single-process one"
+python3 - on.json <<'PY' || fail "the JSON summary of distributed writing: $(cat on.json)"
+import json, sys
+s = json.load(open(sys.argv[1]))
+w = s["rank_bytes_written"]
+assert s["distributed_write"] is True and s["ranks"] == 6 and len(w) == 6, s
+assert sum(w) == s["bytes_out"], s
+# --map-by node: ranks 0 and 3 on node1, 1 and 4 on node2, 2 and 5 on node3
+for host, ranks in (("node2", (1, 4)), ("node3", (2, 5))):
+    assert sum(w[r] for r in ranks) > 0, (host, w)
+print("bytes written by rank:", w)
+PY
+OVATOOL_TEST_FAIL_RANK= mpi6 "$OVATOOL" export vm.vmx -o roff/vm.ova --threads 1 --json \
+  --distributed-write off > off.json 2> log || { cat log; fail "off over 3 hosts"; }
+cmp r1/vm.ova roff/vm.ova || fail "rank-0 writing over 3 hosts: the OVA differs from the single-process one"
+grep -q '"distributed_write":false' off.json || fail "off engaged: $(cat off.json)"
+
+note "rank 4 (on host 2) fails to write its unit"
+set +e
+OVATOOL_TEST_FAIL_RANK=4:export.dwrite mpi6 "$OVATOOL" export vm.vmx -o ron/fail.ova --threads 1 --mem-limit 8M \
+  --distributed-write on > log 2>&1
+rc=$?
+set -e
+grep -v setpgid log
+[ "$rc" != 0 ] || fail "the export succeeded although rank 4 could not write"
+grep -q "rank 4 on node2: .*fail.ova.*part: injected write failure" log || fail "the message does not name rank 4, its host and the file"
+[ ! -e ron/fail.ova ] || fail "output left behind"
+if ls -A ron | grep -q '\.part$'; then fail "temporary file left behind"; fi
+
 note "rank 4 (on host 2) fails"
 # The hook fails a rank's first unit, so rank 4 must get one: units are
 # handed to whoever asks first, and at 32 MiB this disk has only 4 units
