@@ -4,14 +4,19 @@
  * own thread), when the other ranks send ready-made units as fast as MPI
  * carries them.
  *
- *   mpirun -n N intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS [serial]]]
+ *   mpirun -n N intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS [serial|distributed]]]
  *
  * Rank 0 runs the engine's threads: one receives (the service loop), one
  * hashes and hands bytes on (the write loop, ova_writer_unit), the
  * writer's I/O thread writes; received units wait between the first two
  * in a queue of at most 16. With "serial", one thread receives and hashes
  * in turn (how this tool measured before 2026-12-01), which shows what the
- * overlap is worth.
+ * overlap is worth. With "distributed", the path of distributed writing
+ * (engine/mpi_dwrite.c, the engine's own functions): each sender sends
+ * rank 0 only its unit's header, rank 0 places the unit in the writer and
+ * sends the sender its offset and the digest state, the sender hashes,
+ * answers and pwrite()s its records into the same file; MB/s is then of
+ * the compressed data written by everyone, so the two modes compare.
  *
  * Each sender compresses one unit (of the engine's multi-rank size, 512
  * grains = 32 MiB, or UNIT_GRAINS) of text-like grains once (libdeflate 6)
@@ -20,6 +25,7 @@
  * real OVA at OUTFILE (removed at the end) and prints MB/s of compressed
  * data taken in. */
 #include <errno.h>
+#include <fcntl.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,6 +34,7 @@
 #include <unistd.h>
 
 #include "ovatool/codec.h"
+#include "engine/mpi_engine.h"
 #include "engine/ova_writer.h"
 #include "engine/plan.h"
 #include "engine/unit.h"
@@ -131,7 +138,7 @@ static int usage(int rank, const char *msg)
 {
     if (rank == 0)
         fprintf(stderr, "intake_rate: %s\n"
-                        "usage: mpirun -n N (N >= 2) intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS [serial]]]\n",
+                        "usage: mpirun -n N (N >= 2) intake_rate OUTFILE [MIB_PER_SENDER [UNIT_GRAINS [serial|distributed]]]\n",
                 msg);
     MPI_Finalize();
     return 2;
@@ -145,9 +152,17 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (argc < 2 || argc > 5 || size < 2)
         return usage(rank, "needs an output file and at least one sender");
-    if (argc > 4 && strcmp(argv[4], "serial") != 0)
-        return usage(rank, "the fourth argument can only be \"serial\"");
-    int serial = argc > 4;
+    if (argc > 4 && strcmp(argv[4], "serial") != 0 && strcmp(argv[4], "distributed") != 0)
+        return usage(rank, "the fourth argument can only be \"serial\" or \"distributed\"");
+    int serial = argc > 4 && strcmp(argv[4], "serial") == 0;
+    int distributed = argc > 4 && !serial;
+    /* distributed: the engine state mpi_dwrite.c's functions read */
+    static ova_engine E;
+    E.comm = MPI_COMM_WORLD;
+    E.rank = rank;
+    E.size = size;
+    E.dw_fd = -1;
+    E.dwrite = distributed;
     long mib = argc > 2 ? number(argv[2], 1, 1L << 30) : 1024;
     if (mib < 0)
         return usage(rank, "MIB_PER_SENDER must be a number from 1 to 2^30");
@@ -171,9 +186,33 @@ int main(int argc, char **argv)
             fprintf(stderr, "intake_rate: rank %d could not build its unit\n", rank);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
+        char path[4096] = "";
+        if (distributed) {
+            MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+            E.dw_path = path;
+            if ((E.dw_fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+                fprintf(stderr, "intake_rate: rank %d: %s: %s\n", rank, path, strerror(errno));
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            }
+        }
         MPI_Barrier(MPI_COMM_WORLD);
-        for (long r = 0; r < reps; r++)
-            MPI_Send(blob, (int)len, MPI_BYTE, 0, 2, MPI_COMM_WORLD);
+        ova_worker wk = { &E, NULL, 0, NULL, 0, 0 };
+        for (long r = 0; r < reps; r++) {
+            if (!distributed) {
+                MPI_Send(blob, (int)len, MPI_BYTE, 0, 2, MPI_COMM_WORLD);
+                continue;
+            }
+            ova_err derr;
+            ova_err_clear(&derr);
+            if (ova_dwrite_deliver(&wk, blob, &derr) != OVA_OK) {
+                fprintf(stderr, "intake_rate: rank %d: %s\n", rank, derr.msg);
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            }
+        }
+        if (distributed) {
+            close(E.dw_fd);
+            MPI_Barrier(MPI_COMM_WORLD); /* every record in the file before rank 0 finishes it */
+        }
         free(blob);
         MPI_Finalize();
         return 0;
@@ -201,7 +240,8 @@ int main(int argc, char **argv)
     ova_err err;
     ova_err_clear(&err);
     ova_writer *w = NULL;
-    ova_writer_opts wo = { OVA_SHA256, 0, 0, 0, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, 0, 0, 0 };
+    ova_writer_opts wo = { OVA_SHA256, 0, 0, distributed, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, 0, 0,
+                           distributed };
     /* the writer takes a prepared export (prepare.h): this one by hand */
     ova_prepared_disk pd = { .info = d, .device = &dev, .controller = &ctrl, .adapter = "lsilogic" };
     ova_prepared prep = { .vm = &vm, .disks = &pd, .n_disks = 1 };
@@ -217,12 +257,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "intake_rate: %s\n", err.msg);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
+    if (distributed) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s", ova_writer_partial_path(w));
+        MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+        E.writer = w;
+    }
     intake_q iq = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { NULL }, 0, 0, total, w, 0, { 0 } };
     ova_err_clear(&iq.err);
     pthread_t hasher;
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
-    if (!serial && pthread_create(&hasher, NULL, hash_loop, &iq) != 0) {
+    if (!serial && !distributed && pthread_create(&hasher, NULL, hash_loop, &iq) != 0) {
         fprintf(stderr, "intake_rate: cannot start the hashing thread\n");
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -245,20 +291,31 @@ int main(int argc, char **argv)
         ova_unit_hdr *h = (ova_unit_hdr *)(void *)b;
         h->unit = (uint64_t)u;
         bytes += h->records_len;
-        if (!serial) {
+        if (distributed) {
+            int64_t tid;
+            memcpy(&tid, b + sizeof *h, 8);
+            ova_status ds = ova_dwrite_place(&E, b, st.MPI_SOURCE, (int)tid, &err);
+            free(b);
+            if (ds != OVA_OK) {
+                fprintf(stderr, "intake_rate: %s\n", err.msg);
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            }
+        } else if (!serial) {
             enqueue(&iq, b);
         } else if (ova_writer_unit(w, h, b + sizeof *h, free, b, &err) != OVA_OK) {
             fprintf(stderr, "intake_rate: %s\n", err.msg);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
     }
-    if (!serial) {
+    if (!serial && !distributed) {
         pthread_join(hasher, NULL);
         if (iq.failed) {
             fprintf(stderr, "intake_rate: %s\n", iq.err.msg);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
     }
+    if (distributed)
+        MPI_Barrier(MPI_COMM_WORLD);
     if (ova_writer_finish(&w, &err) != OVA_OK) {
         fprintf(stderr, "intake_rate: %s\n", err.msg);
         MPI_Abort(MPI_COMM_WORLD, 1);
@@ -267,7 +324,7 @@ int main(int argc, char **argv)
     unlink(argv[1]);
     ova_plan_free(&plan);
     printf("senders=%d unit_grains=%u mode=%s bytes=%llu seconds=%.3f intake_mb_s=%.1f\n", size - 1, UG,
-           serial ? "serial" : "overlap", bytes, dt, (double)bytes / dt / 1e6);
+           serial ? "serial" : distributed ? "distributed" : "overlap", bytes, dt, (double)bytes / dt / 1e6);
     MPI_Finalize();
     return 0;
 }

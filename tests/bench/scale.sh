@@ -10,7 +10,12 @@
 #     threads) at 32 MiB units and at the unit size the planner chooses for
 #     8 x 16 and 64 x 16 threads (unit_size; the size depends on one rank's
 #     threads and memory, so both are the same), and serially (receive and
-#     hash in turn on one thread) at 32 MiB for comparison.
+#     hash in turn on one thread) at 32 MiB for comparison;
+#   - the same senders through distributed writing (intake_rate
+#     distributed: each sender keeps its unit, rank 0 gets the header,
+#     hands the sender the offset and digest state, the sender hashes and
+#     writes it; README "Scaling past one node"), at the same unit sizes,
+#     so the rank-0 path and the distributed path compare in one run.
 # Prints a table of medians of REPS runs (default 3) and each run's spread.
 # Environment: BUILD (default ./build), REPS (3), SENDERS (intake senders,
 # default the number of cores), MIB (disk MiB per sender, default 1024),
@@ -79,6 +84,9 @@ intake "rank 0 intake, 32 MiB units" 512
 intake "rank 0 intake, 32 MiB units, receive and hash in turn" 512 serial
 intake "rank 0 intake, the planner's units for 8 x 16 threads" "$g816"
 intake "rank 0 intake, the planner's units for 64 x 16 threads" "$g6416"
+intake "distributed path, 32 MiB units" 512 distributed
+intake "distributed path, the planner's units for 8 x 16 threads" "$g816" distributed
+intake "distributed path, the planner's units for 64 x 16 threads" "$g6416" distributed
 
 # a fleet against the same VMs one after another
 ranks=${RANKS:-$(nproc)}
@@ -121,5 +129,7 @@ echo "| measure | unit MiB | MB/s | spread |"
 echo "|---|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo
-echo "intake: MB/s of compressed data rank 0 takes in, hashes and writes; spread = (max - min) / median"
+echo "intake: MB/s of compressed data rank 0 takes in, hashes and writes; distributed path: MB/s of compressed"
+echo "data the senders hash (the digest state handed on through rank 0) and write themselves;"
+echo "spread = (max - min) / median"
 echo "fleet against one after another: median of the paired ratios ${fleet_ratio}x"
