@@ -36,6 +36,11 @@
 #include "util/io.h"
 
 #define TOKEN_LEN 16
+/* The longest sleep between polls on the digest chain (rank 0 waiting for
+ * HASHED, a holder for WRITE): each is a delay of the serial chain, against
+ * 5-20 ms of hashing per 8-32 MiB unit, yet a thread polling this often
+ * costs its core little (mpi_engine.c backs off to 1 ms elsewhere). */
+#define CHAIN_WAIT_US 50u
 
 /* WRITE: where the records go, and the member's digest state so far. */
 typedef struct dw_write {
@@ -212,7 +217,7 @@ ova_status ova_dwrite_deliver(ova_worker *w, const unsigned char *blob, ova_err 
     memcpy(msg + sizeof *h, &tid, 8);
     MPI_Isend(msg, (int)sizeof msg, MPI_BYTE, 0, TAG_RESULT, e->comm, &sreq);
     ova_mpi_wait(&sreq);
-    ova_mpi_wait(&rreq);
+    ova_mpi_wait_within(&rreq, CHAIN_WAIT_US);
     if (wr.off < 0)
         return OVA_OK; /* the job failed: nothing is written */
     /* the digest chain first, so rank 0 goes on while the bytes go out */
@@ -250,7 +255,7 @@ static ova_status place_held(void *p, uint64_t off, uint64_t len, ova_digest_sta
     MPI_Irecv(state, (int)sizeof *state, MPI_BYTE, c->src, TAG_HASHED + c->tid, c->e->comm, &rreq);
     MPI_Send(&wr, (int)sizeof wr, MPI_BYTE, c->src, TAG_WRITE + c->tid, c->e->comm);
     c->sent = 1;
-    ova_mpi_wait(&rreq);
+    ova_mpi_wait_within(&rreq, CHAIN_WAIT_US);
     (void)len;
     return OVA_OK;
 }

@@ -39,21 +39,23 @@ void ova_engine_log(ova_engine *e, int level, const char *fmt, ...)
  * a core from compression (half the machine on a 2-core node), so waits
  * poll with a short back-off instead: spin briefly for latency, then sleep
  * 10 us growing to 1 ms. */
-static void backoff(unsigned *round)
+static void backoff_to(unsigned *round, unsigned max_us)
 {
     if (*round < 64) {
         (*round)++;
         return;
     }
     unsigned us = 10u << ((*round - 64) / 8 < 7 ? (*round - 64) / 8 : 7);
-    if (us > 1000)
-        us = 1000;
+    if (us > max_us)
+        us = max_us;
     (*round)++;
     struct timespec ts = { 0, (long)us * 1000 };
     nanosleep(&ts, NULL);
 }
 
-void ova_mpi_wait(MPI_Request *req)
+static void backoff(unsigned *round) { backoff_to(round, 1000); }
+
+void ova_mpi_wait_within(MPI_Request *req, unsigned max_us)
 {
     unsigned round = 0;
     int done = 0;
@@ -61,9 +63,11 @@ void ova_mpi_wait(MPI_Request *req)
         MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (done)
             return;
-        backoff(&round);
+        backoff_to(&round, max_us);
     }
 }
+
+void ova_mpi_wait(MPI_Request *req) { ova_mpi_wait_within(req, 1000); }
 
 void ova_mpi_probe_any(MPI_Comm comm, MPI_Status *ms)
 {

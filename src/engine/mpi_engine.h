@@ -187,6 +187,10 @@ void ova_mpi_drain(MPI_Comm comm, const MPI_Status *ms, int count);
 #define OVA_READ_CHUNK (2u << 20)
 /* Wait for a request, or for any message, polling with back-off. */
 void ova_mpi_wait(MPI_Request *req);
+/* The same, sleeping at most max_us between polls: for waits on the
+ * digest chain of distributed writing, which is serial, so every
+ * microsecond of a wait there is a microsecond of the whole export. */
+void ova_mpi_wait_within(MPI_Request *req, unsigned max_us);
 void ova_mpi_probe_any(MPI_Comm comm, MPI_Status *ms);
 
 #endif
