@@ -18,12 +18,12 @@
  *
  * Distributed writing (mpi_dwrite.c, README "Scaling past one node"): another
  * rank's RESULT is its header and an int64 thread index only (the records stay
- * in the thread's buffer), and then:
- *   WRITE  rank 0 -> worker thread   int64 offset (-1: drop it, the job failed) and the
- *                                    member's digest state; tag WRITE + thread index
- *   HASHED worker thread -> rank 0   the digest state continued over the records; tag
- *                                    HASHED + thread index. The thread then pwrite()s the
- *                                    records at the offset and takes its next unit.
+ * in the thread's buffer, which the rank's holder thread now owns), and then:
+ *   WRITE  rank 0 -> holder thread   uint64 unit, int64 offset (-1: drop it, the job
+ *                                    failed) and the member's digest state
+ *   HASHED holder thread -> rank 0   the digest state continued over the records. The
+ *                                    holder then pwrite()s them at the offset.
+ *   ERROR  with unit -2: the holder thread failed (not a worker thread's stop)
  */
 #ifndef OVATOOL_MPI_ENGINE_H
 #define OVATOOL_MPI_ENGINE_H
@@ -49,6 +49,15 @@ enum { TAG_REQ = 1, TAG_RESULT, TAG_ERROR, TAG_WAKE, TAG_READY, TAG_GRANT = 100,
 typedef struct ova_pending { int src, tid; } ova_pending; /* a request waiting for the window */
 /* a finished remote result waiting for room at rank 0 */
 typedef struct ova_ready { int src, tid; uint64_t unit; } ova_ready;
+
+/* A unit the holder thread of distributed writing has (mpi_dwrite.c): its
+ * header went to rank 0, its records wait in blob, w's buffer. */
+struct ova_worker;
+typedef struct dw_held {
+    uint64_t unit;
+    unsigned char *blob;
+    struct ova_worker *w;
+} dw_held;
 
 typedef struct ova_engine {
     const ova_export_opts *opts;
@@ -108,7 +117,11 @@ typedef struct ova_engine {
     int dwrite;                /* every rank: engaged */
     int dw_fd;                 /* other ranks: the temporary output, open for writing */
     char *dw_path;             /* its name, for messages */
-    int *slot_src, *slot_tid;  /* rank 0: by slot, the rank and thread holding a unit's records (-1: here) */
+    int *slot_src;             /* rank 0: by slot, the rank holding a unit's records (-1: here) */
+    dw_held *held;             /* other ranks: units whose header went to rank 0, not yet written */
+    size_t n_held;
+    int dw_workers;            /* other ranks: worker threads still running */
+    pthread_cond_t dw_cv;      /* other ranks: a held unit was written or dropped, or a worker ended */
     _Atomic unsigned long long dw_bytes; /* this rank's bytes written into the output */
 
     /* other ranks */
@@ -124,7 +137,8 @@ typedef struct ova_worker {
     int tid;
     unsigned char *blob;          /* a result buffer it still holds; freed when it ends */
     int cleared;                  /* other ranks: rank 0 has room for the current unit's result */
-    int failed;                   /* other ranks: the thread failed delivering (distributed writing) */
+    int held;                     /* other ranks, distributed writing: its units the holder has */
+    unsigned char *spare;         /* and a buffer the holder gave back */
 } ova_worker;
 
 /* Set up worker tid of e's rank; then run ova_worker_main(w) on a thread. */
@@ -150,15 +164,27 @@ ova_status ova_dwrite_decide(ova_engine *e, ova_err *err);
 /* After the plan: every rank opens rank 0's temporary output and reads
  * its token; sets e->dwrite on every rank, or falls back (auto). */
 ova_status ova_dwrite_open(ova_engine *e, ova_err *err);
-/* Another rank's thread (not collective): send the header of a result
- * whose records it keeps, wait for its offset and digest state, hash,
- * answer, write. OVA_OK also when rank 0 dropped it (the job failed). */
-ova_status ova_dwrite_deliver(ova_worker *w, const unsigned char *blob, ova_err *err);
-/* Rank 0's write loop (not collective): put the held unit in slot s into
- * the writer, the holder writing its records. */
-ova_status ova_dwrite_place(ova_engine *e, unsigned char *blob, int src, int tid, ova_err *err);
-/* Rank 0 (not collective): tell a holder its unit will not be written. */
-void ova_dwrite_drop(ova_engine *e, int src, int tid);
+/* Another rank's worker thread (not collective): a buffer for its next
+ * unit, waiting while the holder still has one of its units (two buffers
+ * per thread: the planner sizes units so that two per thread fit in
+ * --mem-limit); NULL: out of memory. */
+unsigned char *ova_dwrite_buffer(ova_worker *w);
+/* Hand the finished result in w->blob to the rank's holder thread and
+ * send rank 0 its header; w->blob is then NULL. */
+void ova_dwrite_deliver(ova_worker *w);
+/* Another rank: the holder thread (arg: the engine), which answers WRITE
+ * for every held unit, until the rank's workers have ended and nothing is
+ * held. A worker thread's end: ova_dwrite_worker_done. */
+void *ova_dwrite_holder_main(void *e);
+void ova_dwrite_worker_done(ova_engine *e);
+/* Rank 0's write loop (not collective): put the held unit in blob into
+ * the writer, the holder src writing its records. */
+ova_status ova_dwrite_place(ova_engine *e, unsigned char *blob, int src, ova_err *err);
+/* Rank 0 (not collective): tell holder src that unit will not be written. */
+void ova_dwrite_drop(ova_engine *e, int src, uint64_t unit);
+/* Report this rank's failure to rank 0 (TAG_ERROR, unit -1 when a worker
+ * thread stops with it, -2 from the holder thread). */
+void ova_engine_send_error(ova_engine *e, int64_t unit, const char *msg);
 /* Before the finish: every rank's bytes durable, agreed; rank 0 learns the
  * bytes each rank wrote. */
 ova_status ova_dwrite_finish(ova_engine *e, ova_err *err);

@@ -251,14 +251,13 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
         e->ready = calloc((size_t)remote_threads + 1, sizeof *e->ready);
         if (e->dwrite) {
             e->slot_src = malloc((size_t)e->hold * sizeof *e->slot_src);
-            e->slot_tid = malloc((size_t)e->hold * sizeof *e->slot_tid);
-            for (uint64_t i = 0; e->slot_src != NULL && e->slot_tid != NULL && i < e->hold; i++)
-                e->slot_src[i] = e->slot_tid[i] = -1;
+            for (uint64_t i = 0; e->slot_src != NULL && i < e->hold; i++)
+                e->slot_src[i] = -1;
         }
         ova_err pe;
         ova_err_clear(&pe);
         if (e->slots == NULL || e->pend == NULL || e->ready == NULL ||
-            (e->dwrite && (e->slot_src == NULL || e->slot_tid == NULL)) ||
+            (e->dwrite && e->slot_src == NULL) ||
             ova_unit_pool_new(e->unit_max, pool_buffers(e, threads_total), &e->pool, &pe) != OVA_OK)
             ova_engine_fail0(e, 0, OVA_E_NOMEM, "rank 0: out of memory for the unit window");
         e->service_running = e->size > 1;
@@ -268,8 +267,18 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
     pthread_t *tids = calloc((size_t)e->n_threads, sizeof *tids);
     ova_worker *ws = calloc((size_t)e->n_threads, sizeof *ws);
     int started = 0;
-    pthread_t writer_tid;
-    int writer_started = 0;
+    pthread_t writer_tid, holder_tid;
+    int writer_started = 0, holder_started = 0;
+    /* distributed writing, other ranks: the holder thread (mpi_dwrite.c);
+     * without it, or room for what it holds, this rank writes nothing and
+     * says so (its threads stop at once) */
+    if (e->dwrite && e->rank != 0) {
+        e->held = calloc((size_t)e->n_threads, sizeof *e->held);
+        e->dw_workers = e->n_threads;
+        holder_started = e->held != NULL && pthread_create(&holder_tid, NULL, ova_dwrite_holder_main, e) == 0;
+        if (!holder_started)
+            tids = (free(tids), NULL); /* every worker counts as not started below */
+    }
     if (tids != NULL && ws != NULL) {
         if (e->rank == 0 && !e->failed)
             writer_started = pthread_create(&writer_tid, NULL, ova_engine_write_loop, e) == 0;
@@ -287,11 +296,18 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
             ova_engine_service(e, remote_threads);
     } else if (started < e->n_threads) {
         /* threads that never started must still be counted as stopped by rank 0 */
-        for (int i = started; i < e->n_threads; i++)
+        for (int i = started; i < e->n_threads; i++) {
             ova_worker_not_started(e);
+            if (holder_started)
+                ova_dwrite_worker_done(e);
+        }
     }
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
+    if (holder_started)
+        pthread_join(holder_tid, NULL);
+    for (int i = 0; ws != NULL && i < e->n_threads; i++)
+        free(ws[i].spare); /* buffers the holder gave back */
     if (writer_started)
         pthread_join(writer_tid, NULL);
     free(tids);
@@ -380,6 +396,7 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv_grant, NULL);
     pthread_cond_init(&e->cv_write, NULL);
+    pthread_cond_init(&e->dw_cv, NULL);
     atomic_init(&e->local_abort, 0);
     ova_err_clear(&e->first_err);
     ova_err_clear(&e->local_err);
@@ -415,7 +432,7 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
         ova_unit_pool_put(e->slots[i]);
     free(e->slots);
     free(e->slot_src);
-    free(e->slot_tid);
+    free(e->held);
     if (e->dw_fd >= 0) /* a phase after the file check failed */
         close(e->dw_fd);
     free(e->dw_path);
@@ -429,6 +446,7 @@ ova_status ova_export(const ova_export_opts *opts, MPI_Comm user_comm, const ova
     ova_cores_free(&e->cores);
     pthread_cond_destroy(&e->cv_grant);
     pthread_cond_destroy(&e->cv_write);
+    pthread_cond_destroy(&e->dw_cv);
     pthread_mutex_destroy(&e->mu);
     MPI_Comm_free(&e->comm);
     return st;

@@ -72,7 +72,7 @@ static void drop_held(ova_engine *e)
     for (uint64_t i = 0; i < e->hold; i++) {
         pthread_mutex_lock(&e->mu);
         unsigned char *blob = NULL;
-        int src = e->slot_src[i], tid = e->slot_tid[i];
+        int src = e->slot_src[i];
         if (e->failed && src >= 0 && e->slots[i] != NULL) {
             blob = e->slots[i];
             e->slots[i] = NULL;
@@ -80,7 +80,7 @@ static void drop_held(ova_engine *e)
         }
         pthread_mutex_unlock(&e->mu);
         if (blob != NULL) {
-            ova_dwrite_drop(e, src, tid);
+            ova_dwrite_drop(e, src, ((const ova_unit_hdr *)(void *)blob)->unit);
             ova_unit_pool_put(blob);
         }
     }
@@ -157,16 +157,14 @@ void ova_engine_service(ova_engine *e, int remote_threads)
             else if (!e->failed && h->status == OVA_UNIT_OK && (bad = bad_result(e, h, whole)) == NULL) {
                 uint64_t slot = ova_engine_seq(e, h->unit) % e->hold;
                 e->slots[slot] = blob;
-                if (e->slot_src != NULL) {
+                if (e->slot_src != NULL)
                     e->slot_src[slot] = held ? ms.MPI_SOURCE : -1;
-                    e->slot_tid[slot] = (int)tid;
-                }
                 keep = 1;
                 pthread_cond_broadcast(&e->cv_write);
             }
             pthread_mutex_unlock(&e->mu);
-            if (held && !keep && tid >= 0 && tid < 1024)
-                ova_dwrite_drop(e, ms.MPI_SOURCE, (int)tid); /* its thread waits for a word */
+            if (held && !keep)
+                ova_dwrite_drop(e, ms.MPI_SOURCE, h->unit); /* its holder waits for a word */
             if (bad != NULL) {
                 char msg[200];
                 snprintf(msg, sizeof msg, "rank 0: rank %d sent a malformed unit result: %s", ms.MPI_SOURCE, bad);
@@ -185,7 +183,8 @@ void ova_engine_service(ova_engine *e, int remote_threads)
                 memcpy(&unit, buf, 8);
             if (unit >= 0)
                 outstanding--;
-            stopped++;
+            if (unit != -2) /* -2: a rank's holder thread (mpi_dwrite.c), not a worker's stop */
+                stopped++;
             ova_engine_fail0(e, ms.MPI_SOURCE, OVA_E_ABORTED,
                              buf != NULL && count > 8 ? buf + 8 : "a remote rank failed");
             free(buf);

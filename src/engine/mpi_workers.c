@@ -89,7 +89,7 @@ static void fail_local(ova_worker *w, int64_t unit, const ova_err *err)
 
 static const unit_io LOCAL_IO = { buffer_local, take_local, deliver_local, fail_local, ova_unit_pool_put };
 
-static void send_error(ova_engine *e, int64_t unit, const char *msg)
+void ova_engine_send_error(ova_engine *e, int64_t unit, const char *msg)
 {
     char buf[8 + OVA_ERR_MAX + 128];
     memcpy(buf, &unit, 8);
@@ -133,7 +133,7 @@ static int64_t take_remote(ova_worker *w)
 static unsigned char *buffer_remote(ova_worker *w, ova_err *err)
 {
     if (w->blob == NULL)
-        w->blob = malloc(w->e->unit_max);
+        w->blob = w->e->dwrite ? ova_dwrite_buffer(w) : malloc(w->e->unit_max);
     if (w->blob == NULL)
         ova_err_set(err, OVA_E_NOMEM, "out of memory for a unit buffer (%zu bytes)", w->e->unit_max);
     return w->blob;
@@ -141,8 +141,6 @@ static unsigned char *buffer_remote(ova_worker *w, ova_err *err)
 
 /* other ranks: a result rank 0 had no room for at the grant waits here,
  * in this thread's buffer, until rank 0 clears it */
-static void fail_remote(ova_worker *w, int64_t unit, const ova_err *err);
-
 static void deliver_remote(ova_worker *w, unsigned char *blob)
 {
     const ova_unit_hdr *h = (const ova_unit_hdr *)(void *)blob;
@@ -154,13 +152,7 @@ static void deliver_remote(ova_worker *w, unsigned char *blob)
         ova_mpi_wait(&creq);
     }
     if (w->e->dwrite && h->records_len > 0 && h->status == OVA_UNIT_OK) {
-        /* distributed writing (mpi_dwrite.c): this thread writes its records */
-        ova_err err;
-        ova_err_clear(&err);
-        if (ova_dwrite_deliver(w, blob, &err) != OVA_OK) {
-            fail_remote(w, -1, &err);
-            w->failed = 1;
-        }
+        ova_dwrite_deliver(w); /* distributed writing (mpi_dwrite.c): the rank's holder writes it */
         return;
     }
     MPI_Request sreq;
@@ -175,7 +167,7 @@ static void fail_remote(ova_worker *w, int64_t unit, const ova_err *err)
     pthread_mutex_lock(&e->mu);
     ova_err_set(&e->local_err, err->status, "%s", err->msg);
     pthread_mutex_unlock(&e->mu);
-    send_error(e, unit, err->msg);
+    ova_engine_send_error(e, unit, err->msg);
 }
 
 static const unit_io REMOTE_IO = { buffer_remote, take_remote, deliver_remote, fail_remote, free };
@@ -225,18 +217,18 @@ void *ova_worker_main(void *p)
             break;
         }
         w->io->deliver(w, blob);
-        if (w->failed)
-            break;
     }
     ova_unit_worker_free(&uw);
     w->io->drop(w->blob);
     w->blob = NULL;
+    if (e->dwrite && e->rank != 0)
+        ova_dwrite_worker_done(e);
     return NULL;
 }
 
 void ova_worker_init(ova_worker *w, ova_engine *e, int tid)
 {
-    *w = (ova_worker){ e, e->rank == 0 ? &LOCAL_IO : &REMOTE_IO, tid, NULL, 0, 0 };
+    *w = (ova_worker){ e, e->rank == 0 ? &LOCAL_IO : &REMOTE_IO, tid, NULL, 0, 0, NULL };
 }
 
 void ova_worker_not_started(ova_engine *e)
@@ -244,6 +236,6 @@ void ova_worker_not_started(ova_engine *e)
     ova_err te;
     ova_err_clear(&te);
     ova_err_set(&te, OVA_E_NOMEM, "cannot start a compression thread");
-    ova_worker none = { e, &REMOTE_IO, -1, NULL, 0, 0 };
+    ova_worker none = { e, &REMOTE_IO, -1, NULL, 0, 0, NULL };
     fail_remote(&none, -1, &te);
 }

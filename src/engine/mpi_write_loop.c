@@ -48,10 +48,9 @@ void *ova_engine_write_loop(void *p)
         }
         unsigned char *blob = e->slots[e->write_head % e->hold];
         e->slots[e->write_head % e->hold] = NULL; /* ours now, whatever happens */
-        int src = -1, tid = -1; /* distributed writing: the rank and thread holding its records */
+        int src = -1; /* distributed writing: the rank holding its records */
         if (e->slot_src != NULL) {
             src = e->slot_src[e->write_head % e->hold];
-            tid = e->slot_tid[e->write_head % e->hold];
             e->slot_src[e->write_head % e->hold] = -1;
         }
         pthread_mutex_unlock(&e->mu);
@@ -68,7 +67,7 @@ void *ova_engine_write_loop(void *p)
                                        : disk_bytes_done(e->plan, h->unit);
         ova_status st;
         if (src >= 0) {
-            st = ova_dwrite_place(e, blob, src, tid, &err);
+            st = ova_dwrite_place(e, blob, src, &err);
             ova_unit_pool_put(blob);
         } else {
             /* the writer gives the blob back to the pool once its records are in the file */

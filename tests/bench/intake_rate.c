@@ -195,21 +195,46 @@ int main(int argc, char **argv)
                 MPI_Abort(MPI_COMM_WORLD, 1);
             }
         }
+        /* distributed: one worker thread (this one) and the rank's holder
+         * thread, with the engine's two buffers */
+        ova_worker wk = { &E, NULL, 0, NULL, 0, 0, NULL };
+        pthread_t holder;
+        if (distributed) {
+            E.unit_max = blob_max;
+            E.n_threads = E.dw_workers = 1;
+            pthread_mutex_init(&E.mu, NULL);
+            pthread_cond_init(&E.dw_cv, NULL);
+            if ((E.held = calloc(1, sizeof *E.held)) == NULL ||
+                pthread_create(&holder, NULL, ova_dwrite_holder_main, &E) != 0) {
+                fprintf(stderr, "intake_rate: rank %d cannot start its holder thread\n", rank);
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            }
+        }
         MPI_Barrier(MPI_COMM_WORLD);
-        ova_worker wk = { &E, NULL, 0, NULL, 0, 0 };
         for (long r = 0; r < reps; r++) {
             if (!distributed) {
                 MPI_Send(blob, (int)len, MPI_BYTE, 0, 2, MPI_COMM_WORLD);
                 continue;
             }
-            ova_err derr;
-            ova_err_clear(&derr);
-            if (ova_dwrite_deliver(&wk, blob, &derr) != OVA_OK) {
-                fprintf(stderr, "intake_rate: rank %d: %s\n", rank, derr.msg);
+            /* the unit "compressed" again into the next buffer */
+            if ((wk.blob = ova_dwrite_buffer(&wk)) == NULL) {
+                fprintf(stderr, "intake_rate: rank %d: out of memory\n", rank);
                 MPI_Abort(MPI_COMM_WORLD, 1);
             }
+            memcpy(wk.blob, blob, len);
+            /* units go round the senders in rank order (rank 0 receives them so) */
+            ((ova_unit_hdr *)(void *)wk.blob)->unit = (uint64_t)(r * (size - 1) + rank - 1);
+            ova_dwrite_deliver(&wk);
         }
         if (distributed) {
+            ova_dwrite_worker_done(&E);
+            pthread_join(holder, NULL);
+            if (E.local_err.status != OVA_OK) {
+                fprintf(stderr, "intake_rate: rank %d: %s\n", rank, E.local_err.msg);
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            }
+            free(wk.spare);
+            free(E.held);
             close(E.dw_fd);
             MPI_Barrier(MPI_COMM_WORLD); /* every record in the file before rank 0 finishes it */
         }
@@ -276,7 +301,9 @@ int main(int argc, char **argv)
     for (long u = 0; u < total; u++) {
         MPI_Status st;
         int count;
-        MPI_Probe(MPI_ANY_SOURCE, 2, MPI_COMM_WORLD, &st);
+        /* distributed: the holder knows its unit by the number it sent, so
+         * units are taken round the senders in rank order */
+        MPI_Probe(distributed ? (int)(u % (size - 1)) + 1 : MPI_ANY_SOURCE, 2, MPI_COMM_WORLD, &st);
         MPI_Get_count(&st, MPI_BYTE, &count);
         if (count < (int)sizeof(ova_unit_hdr) || (size_t)count > blob_max) {
             fprintf(stderr, "intake_rate: unit of %d bytes from rank %d\n", count, st.MPI_SOURCE);
@@ -292,9 +319,7 @@ int main(int argc, char **argv)
         h->unit = (uint64_t)u;
         bytes += h->records_len;
         if (distributed) {
-            int64_t tid;
-            memcpy(&tid, b + sizeof *h, 8);
-            ova_status ds = ova_dwrite_place(&E, b, st.MPI_SOURCE, (int)tid, &err);
+            ova_status ds = ova_dwrite_place(&E, b, st.MPI_SOURCE, &err);
             free(b);
             if (ds != OVA_OK) {
                 fprintf(stderr, "intake_rate: %s\n", err.msg);
