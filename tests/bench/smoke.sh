@@ -141,11 +141,15 @@ leftover=$(find "$tmp" -name '*.part' | head -1)
 line=$(ASAN_OPTIONS=$asan_leaks_off timeout -k 10 180 "$mpiexec" -n 3 "$intake_rate" "$out" 64 512 serial) ||
   fail "intake_rate serial exited $?"
 [[ " $line " == *" mode=serial "* ]] && [ "$(kv "$line" bytes)" = "$bytes" ] || fail "intake_rate serial: $line"
+line=$(ASAN_OPTIONS=$asan_leaks_off timeout -k 10 180 "$mpiexec" -n 3 "$intake_rate" "$out" 64 512 distributed) ||
+  fail "intake_rate distributed exited $?"
+[[ " $line " == *" mode=distributed "* ]] && [ "$(kv "$line" bytes)" = "$bytes" ] || fail "intake_rate distributed: $line"
+[ ! -e "$out" ] || fail "intake_rate distributed left $out behind"
 set +e
 ASAN_OPTIONS=$asan_leaks_off "$mpiexec" -n 3 "$intake_rate" "$out" 1 >/dev/null 2>&1
 [ $? != 0 ] || fail "intake_rate accepted MIB_PER_SENDER 1 (less than one unit)"
 ASAN_OPTIONS=$asan_leaks_off "$mpiexec" -n 3 "$intake_rate" "$out" 64 512 fast >/dev/null 2>&1
-[ $? = 2 ] || fail "intake_rate accepted a mode other than serial"
+[ $? = 2 ] || fail "intake_rate accepted a mode other than serial and distributed"
 set -e
 
 # unit_size: the planner's units for 64 x 16 threads are at least 8 MiB
