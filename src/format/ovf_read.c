@@ -297,9 +297,10 @@ ova_status ova_import_desc_parse(const char *xml, size_t len, const char *name, 
     xmlDocPtr doc = xmlReadMemory(xml, (int)len, name, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (doc == NULL) {
         const xmlError *e = xmlGetLastError();
-        char msg[512] = "";
-        snprintf(msg, sizeof msg, "%s", e != NULL && e->message != NULL ? e->message : "(no message)");
-        msg[strcspn(msg, "\n")] = '\0';
+        char raw[256], msg[1024];
+        snprintf(raw, sizeof raw, "%s", e != NULL && e->message != NULL ? e->message : "(no message)");
+        raw[strcspn(raw, "\n")] = '\0';
+        ova_quote_text(msg, sizeof msg, raw, sizeof raw); /* libxml2 quotes the input in its messages */
         st = ova_err_set(err, OVA_E_FORMAT, "%s: line %d: not well-formed XML: %s", name, e != NULL ? e->line : 0,
                          msg);
     } else {

@@ -194,6 +194,7 @@ static ova_status read_controller(items *it, const xmlNode *n, uint64_t type)
     bool oom = false;
     char *sub = field(n, "ResourceSubType", &oom), *addr = field(n, "Address", &oom);
     char *iid = field(n, "InstanceID", &oom);
+    char q[512];
     ctrl_ref *c = &it->ctrl[it->n_ctrl];
     *c = (ctrl_ref){ .iid = iid };
     ova_status st = oom ? ova_rd_nomem(it->r) : OVA_OK;
@@ -201,7 +202,7 @@ static ova_status read_controller(items *it, const xmlNode *n, uint64_t type)
         st = ova_rd_fail(it->r, OVA_E_FORMAT, n, "a controller without an InstanceID");
     for (size_t k = 0; st == OVA_OK && k < it->n_ctrl; k++)
         if (strcmp(it->ctrl[k].iid, iid) == 0)
-            st = ova_rd_fail(it->r, OVA_E_FORMAT, n, "InstanceID %s is given twice", iid);
+            st = ova_rd_fail(it->r, OVA_E_FORMAT, n, "InstanceID \"%s\" is given twice", QUOTED(q, iid));
     if (st == OVA_OK)
         st = controller_kind(it, n, type, sub, &c->bus, &c->model);
     if (st == OVA_OK) {

@@ -561,7 +561,7 @@ static void test_errors(void **state)
                 "<rasd:Parent>9</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>" VS_CLOSE,
                 OVA_E_FORMAT, "Parent \"9\" is not the InstanceID of a controller");
     parse_fails(ENV1 VS_OPEN CPU_MEM("1", "1", "byte * 2^20") SCSI_CTRL SCSI_CTRL SCSI_CTRL VS_CLOSE, OVA_E_FORMAT,
-                "InstanceID 3 is given twice");
+                "InstanceID \"3\" is given twice");
 
     /* too big to be read at all */
     ova_err err;
