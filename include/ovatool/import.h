@@ -77,7 +77,8 @@ typedef struct ova_import_desc {
 } ova_import_desc;
 
 /* Parse an OVF descriptor of len bytes (OVF 1.x or 2.x envelope) into *out.
- * name is the OVF's name for messages (the member or file; NULL: "<ovf>").
+ * name is the OVF's name for messages (the member or file; NULL: "<ovf>"; its control
+ * characters are quoted as \xNN) and becomes vm.vmx_path.
  * The first VirtualSystem is imported (a VirtualSystemCollection is refused:
  * OVA_E_UNSUPPORTED). No file is read, no network entity is loaded.
  * Errors: OVA_E_FORMAT (malformed XML, a missing or invalid element or

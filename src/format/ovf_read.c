@@ -111,7 +111,8 @@ static ova_status read_disk(ova_rd *r, const xmlNode *x)
         st = ova_rd_fail(r, OVA_E_FORMAT, x, "ovf:capacityAllocationUnits \"%s\" is not a unit of bytes",
                          QUOTED(q, units));
     else if (c == 0 || c > OVA_MAX_CAPACITY / mult)
-        st = ova_rd_fail(r, OVA_E_UNSUPPORTED, x, "capacity %s x %llu bytes is %s (the limit is " OVA_MAX_CAPACITY_TEXT ")",
+        st = ova_rd_fail(r, OVA_E_UNSUPPORTED, x,
+                         "capacity %s x %llu bytes is %s (the limit is " OVA_MAX_CAPACITY_TEXT ")",
                          cap, (unsigned long long)mult, c == 0 ? "empty" : "too large");
     else if (pop != NULL && !ova_ovf_parse_u64(pop, &disk->populated_size))
         st = ova_rd_fail(r, OVA_E_FORMAT, x, "ovf:populatedSize \"%s\" is not a number", QUOTED(q, pop));
@@ -275,8 +276,9 @@ ova_status ova_import_desc_parse(const char *xml, size_t len, const char *name, 
                                  ova_err *err)
 {
     *out = NULL;
-    if (name == NULL)
-        name = "<ovf>";
+    /* a member name comes from the archive: quoted, it cannot drive the terminal a message goes to */
+    char qname[512];
+    name = ova_quote_text(qname, sizeof qname, name != NULL ? name : "<ovf>", 200);
     if (xml == NULL)
         return ova_err_set(err, OVA_E_USAGE, "%s: no descriptor text", name);
     if (len > OVA_IMPORT_MAX_OVF_BYTES)

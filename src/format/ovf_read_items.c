@@ -255,7 +255,9 @@ static ova_status host_disk(items *it, const xmlNode *n, const char *host, size_
     char q[512];
     if (host == NULL)
         return ova_rd_fail(it->r, OVA_E_FORMAT, n, "a disk without a HostResource");
-    const char *id = strncmp(host, "ovf:/disk/", 10) == 0 ? host + 10 : strncmp(host, "/disk/", 6) == 0 ? host + 6 : NULL;
+    const char *id = strncmp(host, "ovf:/disk/", 10) == 0 ? host + 10
+                     : strncmp(host, "/disk/", 6) == 0   ? host + 6
+                                                         : NULL;
     if (id == NULL)
         return ova_rd_fail(it->r, OVA_E_UNSUPPORTED, n, "HostResource \"%s\" does not name a disk (ovf:/disk/ID)",
                            QUOTED(q, host));
@@ -282,9 +284,11 @@ static ova_status read_device(items *it, const xmlNode *n, uint64_t type)
     size_t disk = SIZE_MAX;
     int unit = -1;
     if (st == OVA_OK && parent == NULL)
-        st = ova_rd_fail(it->r, OVA_E_FORMAT, n, "a %s without a Parent controller", type == RT_DISK ? "disk" : "drive");
+        st = ova_rd_fail(it->r, OVA_E_FORMAT, n, "a %s without a Parent controller",
+                         type == RT_DISK ? "disk" : "drive");
     if (st == OVA_OK && (c = find_ctrl(it, parent)) == NULL)
-        st = ova_rd_fail(it->r, OVA_E_FORMAT, n, "Parent \"%s\" is not the InstanceID of a controller", QUOTED(q, parent));
+        st = ova_rd_fail(it->r, OVA_E_FORMAT, n, "Parent \"%s\" is not the InstanceID of a controller",
+                         QUOTED(q, parent));
     if (st == OVA_OK && aop != NULL) {
         uint64_t u = 0;
         if (!ova_ovf_parse_u64(aop, &u) || u >= (uint64_t)ova_bus_units(c->bus))
@@ -614,7 +618,8 @@ static ova_status finish(items *it)
             attached = d->device_disk[k] == i;
         if (!attached) {
             char q[512];
-            st = ova_rd_warn(r, "disk \"%s\" is attached to no controller; not imported", QUOTED(q, d->disks[i].disk_id));
+            st = ova_rd_warn(r, "disk \"%s\" is attached to no controller; not imported",
+                             QUOTED(q, d->disks[i].disk_id));
         }
     }
     return st;
