@@ -22,9 +22,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* A name from the OVF in a message: quoted so it cannot drive a terminal. */
-#define QUOTED(buf, s) ova_quote_text((buf), sizeof(buf), (s), 100)
-
 /* An href is a member of the OVA or a file beside the .ovf: nothing that
  * leads elsewhere (a URL, an absolute path, a parent folder). */
 static bool href_is_local(const char *h)
