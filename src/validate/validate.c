@@ -239,6 +239,10 @@ static void check_order(const ova_vmember *m, size_t n, const char *label, ova_v
         if (ends_with(m[i].name, ".cert") && (ssize_t)i != *mf + 1)
             ova_vlist_add(probs, m[i].name, "the certificate must directly follow the manifest");
     }
+    for (size_t i = 0; i < n; i++)
+        if (ends_with(m[i].name, ".cert"))
+            ova_vlist_add(&v->layout_notes, m[i].name, "a certificate (the producer's signature of the manifest): "
+                          "present, not verified; ovatool checks the manifest digests, not who signed them");
 }
 
 /* Read and check the manifest; fill ent[] (one per member). */
@@ -383,76 +387,254 @@ static double now_secs(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* The manifest digest of one member, fed as its bytes are read. */
+typedef struct member_digest {
+    EVP_MD_CTX *md;            /* NULL: the member is not listed */
+    const ova_vmember *mb;
+    const mf_entry *ent;
+} member_digest;
+
+static ova_status digest_begin(member_digest *d, const ova_vmember *mb, const mf_entry *ent, ova_err *err)
+{
+    d->mb = mb;
+    d->ent = ent;
+    d->md = NULL;
+    if (!ent->listed)
+        return OVA_OK;
+    d->md = EVP_MD_CTX_new();
+    if (d->md == NULL || EVP_DigestInit_ex(d->md, evp_of(ent->alg), NULL) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: cannot set up the %s digest", mb->name, ova_sha_label(ent->alg));
+    return OVA_OK;
+}
+
+static ova_status digest_update(member_digest *d, const void *data, size_t n, ova_err *err)
+{
+    if (d->md != NULL && EVP_DigestUpdate(d->md, data, n) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", d->mb->name);
+    return OVA_OK;
+}
+
+/* Compare with the manifest (a mismatch is a problem) and free. */
+static ova_status digest_end(member_digest *d, ova_validation *v, ova_err *err)
+{
+    ova_status st = OVA_OK;
+    if (d->md != NULL) {
+        unsigned char dg[EVP_MAX_MD_SIZE];
+        unsigned int dl = 0;
+        if (EVP_DigestFinal_ex(d->md, dg, &dl) != 1 || dl != ova_sha_len(d->ent->alg)) {
+            st = ova_err_set(err, OVA_E_NOMEM, "%s: digest computation failed", d->mb->name);
+        } else if (memcmp(dg, d->ent->digest, dl) != 0) {
+            char want[129], got[129];
+            hex_of(d->ent->digest, dl, want);
+            hex_of(dg, dl, got);
+            ova_vlist_add(&v->problems, d->mb->name, "%s digest does not match the manifest (manifest %s, member %s)",
+                          ova_sha_label(d->ent->alg), want, got);
+        }
+    }
+    EVP_MD_CTX_free(d->md);
+    d->md = NULL;
+    return st;
+}
+
+/* What the deep pass needs of a disk the walk finished. */
+static void add_disk(ova_validation *v, const char *name, uint64_t offset, uint64_t size, const ova_vmdk_facts *f)
+{
+    ova_vdisk *d = &v->disks[v->n_disks++];
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->offset = offset;
+    d->size = size;
+    d->capacity = f->capacity;
+    d->gd_sector = f->gd_sector;
+    d->n_gds = f->n_gds;
+    d->grains = f->grains;
+    d->sound = f->sound;
+    v->grains += f->grains;
+    judge_layout(name, f, v);
+}
+
+static void progress(const ova_validate_opts *o, double *last, const char *name, uint64_t done, uint64_t size)
+{
+    /* a line now and then: a 500 GB disk takes minutes to read */
+    if (o->log != NULL && done < size && now_secs() - *last >= PROGRESS_SECS) {
+        *last = now_secs();
+        log_line(o, "%s: %.1f of %.1f GiB read", name, (double)done / 1073741824.0, (double)size / 1073741824.0);
+    }
+}
+
 static ova_status stream_member(int fd, const ova_vmember *mb, const mf_entry *ent, bool is_vmdk,
                                 unsigned char *buf, const ova_validate_opts *o, ova_validation *v, ova_err *err)
 {
     double last = now_secs();
-    ova_status st = OVA_OK;
-    EVP_MD_CTX *md = NULL;
+    member_digest dg = { 0 };
     ova_vmdk_walk *w = NULL;
-    if (ent->listed) {
-        md = EVP_MD_CTX_new();
-        if (md == NULL || EVP_DigestInit_ex(md, evp_of(ent->alg), NULL) != 1) {
-            st = ova_err_set(err, OVA_E_NOMEM, "%s: cannot set up the %s digest", mb->name, ova_sha_label(ent->alg));
-            goto out;
-        }
-    }
+    ova_status st = digest_begin(&dg, mb, ent, err);
+    if (st != OVA_OK)
+        goto out;
     if (is_vmdk && (st = ova_vmdk_walk_new(mb->name, mb->size, &v->problems, &w, err)) != OVA_OK)
         goto out;
     for (uint64_t done = 0; done < mb->size;) {
         size_t n = mb->size - done < CHUNK ? (size_t)(mb->size - done) : CHUNK;
         if ((st = ova_vpread(fd, buf, n, mb->offset + done, mb->name, err)) != OVA_OK)
             goto out;
-        if (md != NULL && EVP_DigestUpdate(md, buf, n) != 1) {
-            st = ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", mb->name);
+        if ((st = digest_update(&dg, buf, n, err)) != OVA_OK)
             goto out;
-        }
         if (w != NULL)
             ova_vmdk_walk_feed(w, buf, n);
         done += n;
-        /* a line now and then: a 500 GB disk takes minutes to read */
-        if (o->log != NULL && done < mb->size && now_secs() - last >= PROGRESS_SECS) {
-            last = now_secs();
-            log_line(o, "%s: %.1f of %.1f GiB read", mb->name, (double)done / 1073741824.0,
-                  (double)mb->size / 1073741824.0);
-        }
+        progress(o, &last, mb->name, done, mb->size);
     }
-    if (md != NULL) {
-        unsigned char dg[EVP_MAX_MD_SIZE];
-        unsigned int dl = 0;
-        if (EVP_DigestFinal_ex(md, dg, &dl) != 1 || dl != ova_sha_len(ent->alg)) {
-            st = ova_err_set(err, OVA_E_NOMEM, "%s: digest computation failed", mb->name);
-            goto out;
-        }
-        if (memcmp(dg, ent->digest, dl) != 0) {
-            char want[129], got[129];
-            hex_of(ent->digest, dl, want);
-            hex_of(dg, dl, got);
-            ova_vlist_add(&v->problems, mb->name, "%s digest does not match the manifest (manifest %s, member %s)",
-                          ova_sha_label(ent->alg), want, got);
-        }
-    }
+    if ((st = digest_end(&dg, v, err)) != OVA_OK)
+        goto out;
     if (w != NULL) {
         ova_vmdk_facts f;
         if ((st = ova_vmdk_walk_finish(w, &f, err)) != OVA_OK)
             goto out;
-        ova_vdisk *d = &v->disks[v->n_disks++];
-        memset(d, 0, sizeof *d);
-        memcpy(d->name, mb->name, sizeof d->name);
-        d->offset = mb->offset;
-        d->size = mb->size;
-        d->capacity = f.capacity;
-        d->gd_sector = f.gd_sector;
-        d->n_gds = f.n_gds;
-        d->grains = f.grains;
-        d->sound = f.sound;
-        v->grains += f.grains;
-        judge_layout(mb->name, &f, v);
+        add_disk(v, mb->name, mb->offset, mb->size, &f);
     }
 out:
-    EVP_MD_CTX_free(md);
+    EVP_MD_CTX_free(dg.md);
     ova_vmdk_walk_free(&w);
     return st;
+}
+
+/* ---- files stored in chunks or gzip (DSP0243 ovf:chunkSize, ovf:compression) ---- */
+
+/* The tap of the member reader: every member's stored bytes go to its own
+ * manifest digest, each checked when the next member starts. */
+typedef struct file_tap {
+    const ova_vmember *m;
+    const mf_entry *ent;
+    ova_validation *v;
+    member_digest dg;
+    size_t cur;                /* member being hashed; SIZE_MAX before the first */
+} file_tap;
+
+static ova_status tap_bytes(void *ctx, size_t member, const void *data, size_t n, ova_err *err)
+{
+    file_tap *t = ctx;
+    ova_status st;
+    if (member != t->cur) {
+        if (t->cur != SIZE_MAX && (st = digest_end(&t->dg, t->v, err)) != OVA_OK)
+            return st;
+        t->cur = member;
+        if ((st = digest_begin(&t->dg, &t->m[member], &t->ent[member], err)) != OVA_OK)
+            return st;
+    }
+    return digest_update(&t->dg, data, n, err);
+}
+
+static bool is_disk_file(const ova_vfile *f)
+{
+    return ends_with(f->href, ".vmdk") || (f->gzip && ends_with(f->href, ".vmdk.gz"));
+}
+
+/* One read of a chunked or gzip file: a digest per member on the stored
+ * bytes and, for a disk, the VMDK walk on the file's own bytes. What is
+ * wrong with the storage (a corrupt or cut gzip stream) is a problem; the
+ * members are still read to the end for their digests. */
+static ova_status stream_file(int fd, const ova_vmember *m, size_t n, const mf_entry *ent, const ova_vfile *vf,
+                              unsigned char *buf, const ova_validate_opts *o, ova_validation *v, ova_err *err)
+{
+    double last = now_secs();
+    ova_ovf_file spec = { vf->href, vf->chunk_size, vf->gzip };
+    file_tap tap = { m, ent, v, { 0 }, SIZE_MAX };
+    ova_member_reader *r = NULL;
+    ova_vmdk_walk *w = NULL;
+    ova_err why = { 0 };
+    uint64_t size = 0;
+    ova_status st = OVA_OK;
+    if (is_disk_file(vf)) {
+        /* the walk needs the size up front: a gzip stream only tells it at its end */
+        st = ova_member_file_size(fd, m, n, &spec, &size, &why);
+        if (st == OVA_E_FORMAT) {
+            ova_vlist_add(&v->problems, NULL, "%s", why.msg);
+            st = OVA_OK;
+        } else if (st != OVA_OK) {
+            return ova_err_set(err, st, "%s", why.msg);
+        } else if ((st = ova_vmdk_walk_new(vf->href, size, &v->problems, &w, err)) != OVA_OK) {
+            return st;
+        }
+    }
+    if ((st = ova_member_reader_open(fd, m, n, &spec, tap_bytes, &tap, &r, err)) != OVA_OK)
+        goto out; /* the OVF check opened it already: only I/O or memory fail here */
+    const size_t *parts;
+    ova_member_reader_parts(r, &parts);
+    uint64_t done = 0;
+    for (size_t got = 1; got > 0;) {
+        memset(&why, 0, sizeof why);
+        st = w != NULL ? ova_member_reader_read(r, buf, CHUNK, &got, &why)
+                       : ova_member_reader_drain(r, &got, &why);
+        if (st == OVA_E_FORMAT) {
+            ova_vlist_add(&v->problems, NULL, "%s", why.msg);
+            ova_vmdk_walk_free(&w); /* the rest of the disk is unknown: no walk verdict */
+            st = OVA_OK;
+            got = 1;
+            continue;
+        }
+        if (st != OVA_OK) {
+            st = ova_err_set(err, st, "%s", why.msg);
+            goto out;
+        }
+        if (w != NULL)
+            ova_vmdk_walk_feed(w, buf, got);
+        done += got;
+        progress(o, &last, vf->href, done, w != NULL ? size : ova_member_reader_stored(r));
+    }
+    if (tap.cur != SIZE_MAX && (st = digest_end(&tap.dg, v, err)) != OVA_OK)
+        goto out;
+    if (w != NULL) {
+        ova_vmdk_facts f;
+        if ((st = ova_vmdk_walk_finish(w, &f, err)) != OVA_OK)
+            goto out;
+        add_disk(v, vf->href, m[parts[0]].offset, size, &f);
+        v->disks[v->n_disks - 1].chunk_size = vf->chunk_size;
+        v->disks[v->n_disks - 1].gzip = vf->gzip;
+    }
+out:
+    EVP_MD_CTX_free(tap.dg.md);
+    ova_vmdk_walk_free(&w);
+    ova_member_reader_close(&r);
+    return st;
+}
+
+/* owner[i]: the index of the file member i belongs to (FIRST_PART set on
+ * its first member), SIZE_MAX for a member read on its own. NULL when no
+ * file is chunked or gzip. */
+#define FIRST_PART ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+static ova_status map_files(int fd, const ova_vmember *m, size_t n, const ova_vfile *files, size_t n_files,
+                            size_t **owner, ova_err *err)
+{
+    *owner = NULL;
+    if (n_files == 0)
+        return OVA_OK;
+    size_t *ow = malloc(n * sizeof *ow);
+    if (ow == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory for the member map");
+    for (size_t i = 0; i < n; i++)
+        ow[i] = SIZE_MAX;
+    for (size_t k = 0; k < n_files; k++) {
+        ova_ovf_file spec = { files[k].href, files[k].chunk_size, files[k].gzip };
+        ova_member_reader *r;
+        ova_status st = ova_member_reader_open(fd, m, n, &spec, NULL, NULL, &r, err);
+        if (st != OVA_OK) {
+            free(ow);
+            return st;
+        }
+        const size_t *parts;
+        size_t np = ova_member_reader_parts(r, &parts);
+        /* a member two files claim (a hostile OVF) is read with the first */
+        if (ow[parts[0]] == SIZE_MAX) {
+            for (size_t j = 0; j < np; j++)
+                if (ow[parts[j]] == SIZE_MAX)
+                    ow[parts[j]] = k;
+            ow[parts[0]] = k | FIRST_PART;
+        }
+        ova_member_reader_close(&r);
+    }
+    *owner = ow;
+    return OVA_OK;
 }
 
 ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_validation *v, ova_err *err)
@@ -470,6 +652,8 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
     size_t n = 0;
     mf_entry *ent = NULL;
     unsigned char *buf = NULL;
+    ova_vfile *files = NULL;
+    size_t n_files = 0, *owner = NULL;
     ova_status st = ova_vtar_walk(fd, v->ova_size, label, &m, &n, &v->problems, err);
     if (st != OVA_OK)
         goto out;
@@ -487,10 +671,23 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
     if (mf >= 0 && (st = check_manifest(fd, m, n, (size_t)mf, ent, &v->problems, err)) != OVA_OK)
         goto out;
     if (ovf >= 0) {
-        if ((st = ova_vovf_check(fd, m, n, (size_t)ovf, o->schema_dir, v, err)) != OVA_OK)
+        if ((st = ova_vovf_check(fd, m, n, (size_t)ovf, o->schema_dir, v, &files, &n_files, err)) != OVA_OK)
             goto out;
     }
+    /* which members belong to a chunked or gzip file: that file is read
+     * where its first member is, its other members not on their own */
+    if ((st = map_files(fd, m, n, files, n_files, &owner, err)) != OVA_OK)
+        goto out;
     for (size_t i = 0; i < n; i++) {
+        if (owner != NULL && owner[i] != SIZE_MAX) {
+            if (owner[i] & FIRST_PART) {
+                const ova_vfile *vf = &files[owner[i] & ~FIRST_PART];
+                log_line(o, "checking %s (%s)", vf->href, vf->gzip ? "gzip" : "chunks");
+                if ((st = stream_file(fd, m, n, ent, vf, buf, o, v, err)) != OVA_OK)
+                    goto out;
+            }
+            continue;
+        }
         bool is_vmdk = ends_with(m[i].name, ".vmdk");
         if ((ssize_t)i == mf || m[i].truncated || (!ent[i].listed && !is_vmdk))
             continue;
@@ -506,6 +703,8 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
 out:
     free(buf);
     free(ent);
+    free(files);
+    free(owner);
     free(m);
     close(fd);
     return st;
