@@ -682,7 +682,8 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
         if (owner != NULL && owner[i] != SIZE_MAX) {
             if (owner[i] & FIRST_PART) {
                 const ova_vfile *vf = &files[owner[i] & ~FIRST_PART];
-                log_line(o, "checking %s (%s)", vf->href, vf->gzip ? "gzip" : "chunks");
+                if (m[i].size >= ((uint64_t)64 << 20) || vf->chunk_size >= ((uint64_t)64 << 20))
+                    log_line(o, "checking %s (%s)", vf->href, vf->gzip ? "gzip" : "chunks");
                 if ((st = stream_file(fd, m, n, ent, vf, buf, o, v, err)) != OVA_OK)
                     goto out;
             }

@@ -310,6 +310,32 @@ static bool storage_of(ref_file *r, const char *ns, const char *on, ova_vlist *p
     return ok;
 }
 
+/* VirtualBox adds its own copy of the machine, vbox:Machine, at the end of
+ * VirtualSystem, where DSP8023 1.1.1 allows no element of another
+ * namespace; every other importer skips it (ovf:required="false"), and so
+ * does this check: the element is dropped before the schema sees the
+ * document, with a note. Nothing after the schema reads VirtualSystem. */
+#define VBOX_NS "http://www.virtualbox.org/ovf/machine"
+
+static void drop_vbox_machine(xmlNode *root, const char *ns, const char *member, ova_validation *v)
+{
+    for (xmlNode *vs = root->children; vs; vs = vs->next) {
+        if (!is_el(vs, ns, "VirtualSystem"))
+            continue;
+        for (xmlNode *c = vs->children, *next; c; c = next) {
+            next = c->next;
+            if (c->type != XML_ELEMENT_NODE || c->ns == NULL || c->ns->href == NULL ||
+                strcmp((const char *)c->ns->href, VBOX_NS) != 0 || strcmp((const char *)c->name, "Machine") != 0)
+                continue;
+            ova_vlist_add(&v->layout_notes, member, "line %ld: vbox:Machine, VirtualBox's own copy of the machine "
+                          "configuration: ignored, as importers other than VirtualBox ignore it (the schema check "
+                          "ran without it)", (long)xmlGetLineNo(c));
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+        }
+    }
+}
+
 /* Every lookup goes through a sorted index (validate.h, ova_vkey): an OVF
  * within the size limit may hold over a million References/File entries,
  * and a scan per entry made 80,000 of them take 32 s. */
@@ -506,7 +532,7 @@ static ova_status cross_check(int fd, xmlNode *root, const char *ns, const ova_v
         size_t k = (size_t)described[i];
         if (k < next_ref)
             order_ok = false;
-        next_ref = k + 1;
+        next_ref = k; /* the chunks of one file follow each other */
     }
     if (!order_ok)
         ova_vlist_add(p, on, "the archive does not hold the files in References order");
@@ -560,6 +586,7 @@ ova_status ova_vovf_check(int fd, const ova_vmember *members, size_t n_members, 
         ova_vlist_add(&v->problems, om->name, "the root element is not an OVF 1.x Envelope (namespace %s) nor a 2.x one (%s)", OVF_NS, OVF2_NS);
         goto out;
     }
+    drop_vbox_machine(root, ns, om->name, v);
     if (v2) {
         /* DSP8023 1.1.1 has only the 1.x namespace: every element would be
          * "not expected"; the References and Disk checks below still run */
