@@ -48,6 +48,10 @@ ova_vkey *ova_vmember_index(const ova_vmember *m, size_t n);
  * the member or the OVA). validate_common.c. */
 ova_status ova_vpread(int fd, void *buf, size_t n, uint64_t off, const char *what, ova_err *err);
 
+/* Whether name is a chunk of the file stem (stem_len bytes): stem + "." +
+ * nine digits (DSP0243), their value in *num. validate_reader.c. */
+bool ova_vchunk_number(const char *name, const char *stem, size_t stem_len, unsigned *num);
+
 /* A file the OVF stores other than as one plain member (ovf:chunkSize,
  * ovf:compression="gzip") whose members are all there: the driver reads
  * it through an ova_member_reader. */

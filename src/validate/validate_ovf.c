@@ -418,6 +418,12 @@ static ova_status cross_check(int fd, xmlNode *root, const char *ns, const ova_v
                 ova_status rs = ova_member_reader_open(fd, m, n, &r->spec, NULL, NULL, &rd, &why);
                 if (rs == OVA_E_FORMAT) {
                     ova_vlist_add(p, on, "References/File %s: %s", r->href, why.msg);
+                    /* its chunks are described, if unreadable: one problem, not one per chunk */
+                    for (size_t i = 0; i < n && r->spec.chunk_size > 0; i++) {
+                        unsigned c;
+                        if (described[i] < 0 && ova_vchunk_number(m[i].name, r->href, strlen(r->href), &c))
+                            described[i] = (ssize_t)k;
+                    }
                 } else if (rs != OVA_OK) {
                     st = ova_err_set(err, rs, "%s", why.msg);
                     xmlFree(size);

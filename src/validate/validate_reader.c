@@ -34,8 +34,7 @@ struct ova_member_reader {
     char what[OVA_VNAME_MAX + 16]; /* the file's name for messages */
 };
 
-/* The chunk number of name when it is stem + "." + nine digits. */
-static bool chunk_number(const char *name, const char *stem, size_t stem_len, unsigned *num)
+bool ova_vchunk_number(const char *name, const char *stem, size_t stem_len, unsigned *num)
 {
     if (strncmp(name, stem, stem_len) != 0 || name[stem_len] != '.' || strlen(name + stem_len) != 10)
         return false;
@@ -58,7 +57,7 @@ static ova_status find_chunks(const ova_vmember *m, size_t n, const ova_ovf_file
     size_t found = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned c;
-        if (chunk_number(m[i].name, f->href, sl, &c)) {
+        if (ova_vchunk_number(m[i].name, f->href, sl, &c)) {
             found++;
             if (c > highest)
                 highest = c;
@@ -78,7 +77,7 @@ static ova_status find_chunks(const ova_vmember *m, size_t n, const ova_ovf_file
         p[k] = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
         unsigned c;
-        if (chunk_number(m[i].name, f->href, sl, &c) && c < want) {
+        if (ova_vchunk_number(m[i].name, f->href, sl, &c) && c < want) {
             if (p[c] != SIZE_MAX) {
                 free(p);
                 return ova_err_set(err, OVA_E_FORMAT, "%s: chunk member appears twice", m[i].name);

@@ -183,6 +183,7 @@ fova_chunked() {
   fova_qemu_stream "$raw" "$out.d/vm-disk1.vmdk"
   size=$(fova_bytes "$out.d/vm-disk1.vmdk")
   [ "$size" -gt "$chunk" ] || fail "fova_chunked: the disk ($size bytes) fits one chunk of $chunk"
+  local -a chunks
   mapfile -t chunks < <(fova_split "$out.d/vm-disk1.vmdk" "$chunk")
   fova_envelope "http://schemas.dmtf.org/ovf/envelope/1" \
     "ovf:chunkSize=\"$chunk\" ovf:href=\"vm-disk1.vmdk\" ovf:id=\"file1\" ovf:size=\"$size\"" \
@@ -210,6 +211,7 @@ fova_gzip_chunked() {
   gzip -n -6 "$out.d/vm-disk1.vmdk" || fail "gzip failed"
   size=$(fova_bytes "$out.d/vm-disk1.vmdk.gz")
   [ "$size" -gt "$chunk" ] || fail "fova_gzip_chunked: the gzip stream ($size bytes) fits one chunk of $chunk"
+  local -a chunks
   mapfile -t chunks < <(fova_split "$out.d/vm-disk1.vmdk.gz" "$chunk")
   fova_envelope "http://schemas.dmtf.org/ovf/envelope/1" \
     "ovf:chunkSize=\"$chunk\" ovf:compression=\"gzip\" ovf:href=\"vm-disk1.vmdk.gz\" ovf:id=\"file1\" ovf:size=\"$size\"" \
