@@ -23,6 +23,10 @@
  *   - notes: layouts other than ovftool's that VMware's own tools also write
  *     and importers read; they never change the verdict.
  *
+ * Files that other producers store in chunks (ovf:chunkSize) or gzip
+ * (ovf:compression) are read through ova_member_reader (below), which
+ * import reuses to stream a disk whatever its storage.
+ *
  * Everything here is MPI-free; ova_validate_mpi() is in ovatool/validate_mpi.h,
  * so that only its callers need <mpi.h>. What the checks share internally is
  * in src/validate/validate_internal.h.
@@ -125,7 +129,7 @@ typedef struct ova_validation {
     ova_buf notes;             /* informational lines ("... skipped: why"), '\n' after each */
     uint64_t ova_size;
     size_t n_members;
-    ova_vdisk *disks;          /* one per .vmdk member, archive order */
+    ova_vdisk *disks;          /* one per .vmdk member (or chunked/gzip .vmdk file), archive order */
     size_t n_disks;
     uint64_t grains;           /* grain records in all disks */
     bool schema_checked;       /* the OVF was validated against the DMTF schema */

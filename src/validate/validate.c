@@ -544,11 +544,13 @@ static ova_status stream_file(int fd, const ova_vmember *m, size_t n, const mf_e
     ova_err why = { 0 };
     uint64_t size = 0;
     ova_status st = OVA_OK;
+    bool use = true; /* read the file's own bytes (inflating) until its storage proves bad */
     if (is_disk_file(vf)) {
         /* the walk needs the size up front: a gzip stream only tells it at its end */
         st = ova_member_file_size(fd, m, n, &spec, &size, &why);
         if (st == OVA_E_FORMAT) {
             ova_vlist_add(&v->problems, NULL, "%s", why.msg);
+            use = false; /* said once: the members are still read for their digests */
             st = OVA_OK;
         } else if (st != OVA_OK) {
             return ova_err_set(err, st, "%s", why.msg);
@@ -563,11 +565,12 @@ static ova_status stream_file(int fd, const ova_vmember *m, size_t n, const mf_e
     uint64_t done = 0;
     for (size_t got = 1; got > 0;) {
         memset(&why, 0, sizeof why);
-        st = w != NULL ? ova_member_reader_read(r, buf, CHUNK, &got, &why)
-                       : ova_member_reader_drain(r, &got, &why);
+        /* a gzip file that is no disk is inflated too: that checks its stream */
+        st = use ? ova_member_reader_read(r, buf, CHUNK, &got, &why) : ova_member_reader_drain(r, &got, &why);
         if (st == OVA_E_FORMAT) {
             ova_vlist_add(&v->problems, NULL, "%s", why.msg);
             ova_vmdk_walk_free(&w); /* the rest of the disk is unknown: no walk verdict */
+            use = false;
             st = OVA_OK;
             got = 1;
             continue;
