@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "format/sparse_header.h"
+#include "util/grow.h"
 #include "util/io.h"
 
 /* Read size of the streaming pass. */
@@ -134,6 +135,22 @@ typedef struct mf_entry {
     unsigned char digest[64];
 } mf_entry;
 
+/* A manifest line naming a chunked file as a whole (NAME when the archive
+ * holds NAME.000000000): DSP0243 allows it beside the lines of the chunks,
+ * and it must match the chunks joined. Checked when the file is read; a
+ * line no chunked file of the OVF claims is reported as naming no member. */
+typedef struct mf_whole {
+    char name[OVA_VNAME_MAX + 1];  /* as the manifest parser fills it */
+    size_t lineno;
+    mf_entry ent;
+    bool used;
+} mf_whole;
+
+typedef struct mf_wholes {
+    mf_whole *w;
+    size_t n, cap;
+} mf_wholes;
+
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -247,7 +264,7 @@ static void check_order(const ova_vmember *m, size_t n, const char *label, ova_v
 
 /* Read and check the manifest; fill ent[] (one per member). */
 static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t mf, mf_entry *ent,
-                                 ova_vlist *probs, ova_err *err)
+                                 mf_wholes *wholes, ova_vlist *probs, ova_err *err)
 {
     const char *mfn = m[mf].name;
     if (m[mf].truncated)
@@ -304,7 +321,31 @@ static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t 
             continue;
         }
         ssize_t i = ova_vkeys_find(names, n, name);
-        if (i < 0) {
+        char chunk0[OVA_VNAME_MAX + OVA_CHUNK_SUFFIX_LEN + 1];
+        snprintf(chunk0, sizeof chunk0, "%s.000000000", name);
+        if (i < 0 && ova_vkeys_find(names, n, chunk0) >= 0) {
+            bool again = false;
+            for (size_t k = 0; k < wholes->n && !again; k++)
+                again = strcmp(wholes->w[k].name, name) == 0;
+            if (again) {
+                ova_vlist_add(probs, mfn, "line %zu lists %s a second time", lineno, name);
+                continue;
+            }
+            mf_whole *nw = ova_grow(wholes->w, &wholes->cap, wholes->n + 1, sizeof *nw);
+            if (nw == NULL) {
+                free(text);
+                free(names);
+                return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", mfn);
+            }
+            wholes->w = nw;
+            mf_whole *wh = &nw[wholes->n++];
+            memset(wh, 0, sizeof *wh);
+            memcpy(wh->name, name, sizeof wh->name);
+            wh->lineno = lineno;
+            wh->ent.listed = true;
+            wh->ent.alg = alg;
+            memcpy(wh->ent.digest, dg, sizeof dg);
+        } else if (i < 0) {
             ova_vlist_add(probs, mfn, "line %zu names \"%s\", which is not a member of the archive", lineno, name);
         } else if ((size_t)i == mf) {
             ova_vlist_add(probs, mfn, "line %zu lists the manifest itself", lineno);
@@ -390,8 +431,9 @@ static double now_secs(void)
 /* The manifest digest of one member, fed as its bytes are read. */
 typedef struct member_digest {
     EVP_MD_CTX *md;            /* NULL: the member is not listed */
-    const ova_vmember *mb;
+    const ova_vmember *mb;     /* its name words the messages */
     const mf_entry *ent;
+    bool whole;                /* a chunked file's digest over its chunks joined */
 } member_digest;
 
 static ova_status digest_begin(member_digest *d, const ova_vmember *mb, const mf_entry *ent, ova_err *err)
@@ -399,6 +441,7 @@ static ova_status digest_begin(member_digest *d, const ova_vmember *mb, const mf
     d->mb = mb;
     d->ent = ent;
     d->md = NULL;
+    d->whole = false;
     if (!ent->listed)
         return OVA_OK;
     d->md = EVP_MD_CTX_new();
@@ -427,8 +470,9 @@ static ova_status digest_end(member_digest *d, ova_validation *v, ova_err *err)
             char want[129], got[129];
             hex_of(d->ent->digest, dl, want);
             hex_of(dg, dl, got);
-            ova_vlist_add(&v->problems, d->mb->name, "%s digest does not match the manifest (manifest %s, member %s)",
-                          ova_sha_label(d->ent->alg), want, got);
+            ova_vlist_add(&v->problems, d->mb->name, "%s digest %sdoes not match the manifest (manifest %s, %s %s)",
+                          ova_sha_label(d->ent->alg), d->whole ? "of the chunks joined " : "", want,
+                          d->whole ? "file" : "member", got);
         }
     }
     EVP_MD_CTX_free(d->md);
@@ -508,6 +552,7 @@ typedef struct file_tap {
     ova_validation *v;
     member_digest dg;
     size_t cur;                /* member being hashed; SIZE_MAX before the first */
+    member_digest whole;       /* the manifest's line for the whole file, if any */
 } file_tap;
 
 static ova_status tap_bytes(void *ctx, size_t member, const void *data, size_t n, ova_err *err)
@@ -521,6 +566,8 @@ static ova_status tap_bytes(void *ctx, size_t member, const void *data, size_t n
         if ((st = digest_begin(&t->dg, &t->m[member], &t->ent[member], err)) != OVA_OK)
             return st;
     }
+    if ((st = digest_update(&t->whole, data, n, err)) != OVA_OK)
+        return st;
     return digest_update(&t->dg, data, n, err);
 }
 
@@ -533,12 +580,28 @@ static bool is_disk_file(const ova_vfile *f)
  * bytes and, for a disk, the VMDK walk on the file's own bytes. What is
  * wrong with the storage (a corrupt or cut gzip stream) is a problem; the
  * members are still read to the end for their digests. */
-static ova_status stream_file(int fd, const ova_vmember *m, size_t n, const mf_entry *ent, const ova_vfile *vf,
-                              unsigned char *buf, const ova_validate_opts *o, ova_validation *v, ova_err *err)
+static ova_status stream_file(int fd, const ova_vmember *m, size_t n, const mf_entry *ent, mf_wholes *wholes,
+                              const ova_vfile *vf, unsigned char *buf, const ova_validate_opts *o, ova_validation *v,
+                              ova_err *err)
 {
     double last = now_secs();
     ova_ovf_file spec = { vf->href, vf->chunk_size, vf->gzip };
-    file_tap tap = { m, ent, v, { 0 }, SIZE_MAX };
+    file_tap tap = { m, ent, v, { 0 }, SIZE_MAX, { 0 } };
+    ova_vmember whole_name = { { 0 }, 0, 0, false };
+    for (size_t k = 0; k < wholes->n && vf->chunk_size > 0; k++) {
+        mf_whole *wh = &wholes->w[k];
+        if (wh->used || strcmp(wh->name, vf->href) != 0)
+            continue;
+        wh->used = true;
+        snprintf(whole_name.name, sizeof whole_name.name, "%s", vf->href);
+        ova_status ws = digest_begin(&tap.whole, &whole_name, &wh->ent, err);
+        tap.whole.whole = true;
+        if (ws != OVA_OK) {
+            EVP_MD_CTX_free(tap.whole.md);
+            return ws;
+        }
+        break;
+    }
     ova_member_reader *r = NULL;
     ova_vmdk_walk *w = NULL;
     ova_err why = { 0 };
@@ -586,6 +649,8 @@ static ova_status stream_file(int fd, const ova_vmember *m, size_t n, const mf_e
     }
     if (tap.cur != SIZE_MAX && (st = digest_end(&tap.dg, v, err)) != OVA_OK)
         goto out;
+    if ((st = digest_end(&tap.whole, v, err)) != OVA_OK)
+        goto out;
     if (w != NULL) {
         ova_vmdk_facts f;
         if ((st = ova_vmdk_walk_finish(w, &f, err)) != OVA_OK)
@@ -596,6 +661,7 @@ static ova_status stream_file(int fd, const ova_vmember *m, size_t n, const mf_e
     }
 out:
     EVP_MD_CTX_free(tap.dg.md);
+    EVP_MD_CTX_free(tap.whole.md);
     ova_vmdk_walk_free(&w);
     ova_member_reader_close(&r);
     return st;
@@ -657,6 +723,7 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
     unsigned char *buf = NULL;
     ova_vfile *files = NULL;
     size_t n_files = 0, *owner = NULL;
+    mf_wholes wholes = { NULL, 0, 0 };
     ova_status st = ova_vtar_walk(fd, v->ova_size, label, &m, &n, &v->problems, err);
     if (st != OVA_OK)
         goto out;
@@ -671,7 +738,7 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
         st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
         goto out;
     }
-    if (mf >= 0 && (st = check_manifest(fd, m, n, (size_t)mf, ent, &v->problems, err)) != OVA_OK)
+    if (mf >= 0 && (st = check_manifest(fd, m, n, (size_t)mf, ent, &wholes, &v->problems, err)) != OVA_OK)
         goto out;
     if (ovf >= 0) {
         if ((st = ova_vovf_check(fd, m, n, (size_t)ovf, o->schema_dir, v, &files, &n_files, err)) != OVA_OK)
@@ -687,7 +754,7 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
                 const ova_vfile *vf = &files[owner[i] & ~FIRST_PART];
                 if (m[i].size >= ((uint64_t)64 << 20) || vf->chunk_size >= ((uint64_t)64 << 20))
                     log_line(o, "checking %s (%s)", vf->href, vf->gzip ? "gzip" : "chunks");
-                if ((st = stream_file(fd, m, n, ent, vf, buf, o, v, err)) != OVA_OK)
+                if ((st = stream_file(fd, m, n, ent, &wholes, vf, buf, o, v, err)) != OVA_OK)
                     goto out;
             }
             continue;
@@ -700,6 +767,10 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
         if ((st = stream_member(fd, &m[i], &ent[i], is_vmdk, buf, o, v, err)) != OVA_OK)
             goto out;
     }
+    for (size_t k = 0; k < wholes.n; k++)
+        if (!wholes.w[k].used) /* no chunked file of the OVF has that name */
+            ova_vlist_add(&v->problems, m[mf].name, "line %zu names \"%s\", which is not a member of the archive",
+                          wholes.w[k].lineno, wholes.w[k].name);
     for (size_t i = 0; i < v->n_disks; i++)
         if (!v->disks[i].sound && o->deep)
             note(v, "%s: %s, grains not inflated", v->disks[i].name,
@@ -709,6 +780,7 @@ out:
     free(ent);
     free(files);
     free(owner);
+    free(wholes.w);
     free(m);
     close(fd);
     return st;

@@ -123,6 +123,15 @@ cmp -s d/vm.mf chunked.ova.d/vm.mf && fail "the manifest line was not changed"
 repack baddigest.ova d vm.ovf vm.mf "${chunks[@]}"
 expect_problem baddigest.ova "${chunks[1]}: SHA256 digest does not match the manifest" --deep
 
+note "a manifest line for the whole chunked file (DSP0243 allows it beside the chunks' lines) is checked"
+rm -rf d && cp -r chunked.ova.d d
+echo "SHA1(vm-disk1.vmdk)= $(cat "${chunks[@]/#/d/}" | sha1sum | cut -d' ' -f1)" >> d/vm.mf
+repack wholeline.ova d vm.ovf vm.mf "${chunks[@]}"
+expect_valid wholeline.ova
+sed -i '$s/= 0/= 1/; t; $s/= ./= 0/' d/vm.mf
+repack wholebad.ova d vm.ovf vm.mf "${chunks[@]}"
+expect_problem wholebad.ova 'vm-disk1.vmdk: SHA1 digest of the chunks joined does not match the manifest'
+
 note "damage: a missing chunk is named"
 rm -rf d && cp -r chunked.ova.d d
 repack missing.ova d vm.ovf vm.mf "${chunks[0]}" "${chunks[@]:2}"
