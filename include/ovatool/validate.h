@@ -244,7 +244,26 @@ void ova_validate_merge_deep(ova_validation *v, ova_deep_problem *probs, size_t 
  * file's own bytes in order whatever the storage, in bounded memory (one
  * 1 MiB input buffer and zlib's 32 KiB window), and shows the caller the
  * stored bytes of each member as it consumes them, so that one read serves
- * both the manifest digest of every member and the use of the file. */
+ * both the manifest digest of every member and the use of the file.
+ *
+ * How a reader of a disk (import) uses it, with the OVF's References/File:
+ *
+ *   ova_vmember *m; size_t n;
+ *   ova_vtar_walk(fd, ova_size, "vm.ova", &m, &n, &probs, &err);
+ *   ova_ovf_file f = { href, chunk_size, gzip };   // ovf:href, ovf:chunkSize, ovf:compression
+ *   ova_member_reader *r;
+ *   if (ova_member_reader_open(fd, m, n, &f, my_tap, my_ctx, &r, &err) != OVA_OK) ...;  // names the member
+ *   for (size_t got = 1; got > 0;) {
+ *       if (ova_member_reader_read(r, buf, cap, &got, &err) != OVA_OK) ...;  // corrupt gzip: names it
+ *       ... feed buf[0..got) to the stream walker ...
+ *   }
+ *   ova_member_reader_close(&r);
+ *
+ * my_tap(ctx, member, data, n, err) gets m[member]'s stored bytes in order:
+ * hash them there against the manifest line of m[member].name (a chunked
+ * file has one line per chunk, and may have one for the whole file). The
+ * size the VMDK walker needs up front is ova_member_file_size() (a second
+ * read only for gzip). validate.c's stream_file() is the reference user. */
 
 /* One member of the archive, as the tar walk found it. */
 typedef struct ova_vmember {
