@@ -255,32 +255,43 @@ out:
     return st;
 }
 
-/* The VMDK header capacity of file f in sectors; false if it has none.
- * Read through the member reader, so a chunked or gzip disk is read as
- * its own bytes (the first sector only). */
-static bool vmdk_capacity(int fd, const ova_vmember *m, size_t n, const ova_ovf_file *f, uint64_t *sectors,
+/* The VMDK header capacity of file r in sectors; false if it has none. A
+ * plain member is read in place (an OVF may hold a million Disk entries); a
+ * chunked or gzip disk through the member reader, as its own bytes (the
+ * first sector only). */
+static bool vmdk_capacity(int fd, const ova_vmember *m, size_t n, const ref_file *r, uint64_t *sectors,
                           ova_status *st, ova_err *err)
 {
     unsigned char h[OVA_SECTOR];
-    ova_member_reader *r;
-    ova_err scratch = { 0 };
-    /* a file the reader cannot open is reported where its References are */
-    if (ova_member_reader_open(fd, m, n, f, NULL, NULL, &r, &scratch) != OVA_OK)
-        return false;
-    size_t have = 0, got = 1;
-    ova_status rs = OVA_OK;
-    while (rs == OVA_OK && have < sizeof h && got > 0) {
-        rs = ova_member_reader_read(r, h + have, sizeof h - have, &got, &scratch);
-        have += got;
-    }
-    ova_member_reader_close(&r);
-    if (rs == OVA_E_IO || rs == OVA_E_NOMEM) {
-        *st = ova_err_set(err, rs, "%s", scratch.msg);
-        return false;
-    }
     ova_sparse_fields hf;
-    if (rs != OVA_OK || have < sizeof h || !ova_sparse_header_decode(h, &hf))
-        return false; /* a bad gzip stream is reported by the member's read */
+    if (r->spec.chunk_size == 0 && !r->spec.gzip) {
+        const ova_vmember *mb = &m[r->member];
+        if (mb->size < OVA_SECTOR || mb->truncated)
+            return false;
+        if ((*st = ova_vpread(fd, h, sizeof h, mb->offset, mb->name, err)) != OVA_OK)
+            return false;
+    } else {
+        ova_member_reader *rd;
+        ova_err scratch = { 0 };
+        /* a file the reader cannot open is reported where its References are */
+        if (ova_member_reader_open(fd, m, n, &r->spec, NULL, NULL, &rd, &scratch) != OVA_OK)
+            return false;
+        size_t have = 0, got = 1;
+        ova_status rs = OVA_OK;
+        while (rs == OVA_OK && have < sizeof h && got > 0) {
+            rs = ova_member_reader_read(rd, h + have, sizeof h - have, &got, &scratch);
+            have += got;
+        }
+        ova_member_reader_close(&rd);
+        if (rs == OVA_E_IO || rs == OVA_E_NOMEM) {
+            *st = ova_err_set(err, rs, "%s", scratch.msg);
+            return false;
+        }
+        if (rs != OVA_OK || have < sizeof h)
+            return false; /* a bad gzip stream is reported by the member's read */
+    }
+    if (!ova_sparse_header_decode(h, &hf))
+        return false;
     *sectors = hf.capacity;
     return true;
 }
@@ -343,7 +354,7 @@ static ova_status cross_check(int fd, xmlNode *root, const char *ns, const ova_v
                               size_t ovf_index, ova_validation *v, ova_vfile **stored, size_t *n_stored,
                               ova_err *err)
 {
-    size_t cap_stored = 0;
+    size_t cap_stored = 0, tried = 0; /* chunked or gzip Files looked up: each costs a scan of the members */
     const char *on = m[ovf_index].name;
     ova_vlist *p = &v->problems;
     ref_file *files = NULL;
@@ -407,9 +418,10 @@ static ova_status cross_check(int fd, xmlNode *root, const char *ns, const ova_v
             if (r->spec.chunk_size > 0 || r->spec.gzip) {
                 /* a chunk or gzip member per file at least: more such files
                  * than members cannot all be there (and each costs a scan) */
-                if (*n_stored >= n) {
-                    ova_vlist_add(p, on, "References/File %s: more chunked or gzip files than members; not read",
-                                  r->href);
+                if (tried++ >= n) {
+                    if (tried == n + 1)
+                        ova_vlist_add(p, on, "References/File %s: more chunked or gzip files than members; this "
+                                      "one and the ones after it are not read", r->href);
                     xmlFree(size);
                     continue;
                 }
@@ -507,7 +519,7 @@ static ova_status cross_check(int fd, xmlNode *root, const char *ns, const ova_v
                               "byte * 10^N", dn, units);
             } else if (c != 0 && mult > UINT64_MAX / c) {
                 ova_vlist_add(p, on, "Disk %s: capacity %s x %s does not fit in 64 bits", dn, cap, units);
-            } else if (rf != NULL && rf->readable && vmdk_capacity(fd, m, n, &rf->spec, &sectors, &st, err)) {
+            } else if (rf != NULL && rf->readable && vmdk_capacity(fd, m, n, rf, &sectors, &st, err)) {
                 uint64_t bytes = c * mult;
                 /* compare in sectors: the header rounds a byte capacity up */
                 uint64_t ovf_sectors = bytes / OVA_SECTOR + (bytes % OVA_SECTOR != 0);
