@@ -166,4 +166,19 @@ note "damage: a gzip member whose inflated stream is cut is a VMDK problem"
 gzip_damage gzshort.ova <<< 'gzip -dc vm-disk1.vmdk.gz | head -c 1000000 | gzip -n > t && mv t vm-disk1.vmdk.gz'
 expect_problem gzshort.ova 'vm-disk1.vmdk.gz: ' --deep
 
+note "a gzip file that is no disk is inflated too: its stream is checked"
+rm -rf d && cp -r gzip.ova.d d
+text 200000 "nvram of the foreign VM" | gzip -n > d/vm.nvram.gz
+sed -i "s|    <File ovf:compression=\"gzip\" ovf:href=\"vm-disk1.vmdk.gz\".*|&\n    <File ovf:compression=\"gzip\" ovf:href=\"vm.nvram.gz\" ovf:id=\"file2\" ovf:size=\"$(stat -c %s d/vm.nvram.gz)\"/>|" d/vm.ovf
+grep -q 'ovf:href="vm.nvram.gz"' d/vm.ovf || fail "could not add the nvram File"
+fova_mf SHA256 d vm.ovf vm-disk1.vmdk.gz vm.nvram.gz > d/vm.mf
+repack nvram.ova d vm.ovf vm.mf vm-disk1.vmdk.gz vm.nvram.gz
+expect_valid nvram.ova
+truncate -s -8 d/vm.nvram.gz   # the CRC-32 and length trailer gone
+sed -i -E "s|(ovf:href=\"vm.nvram.gz\" ovf:id=\"file2\" ovf:size=)\"[0-9]+\"|\1\"$(stat -c %s d/vm.nvram.gz)\"|" d/vm.ovf
+fova_mf SHA256 d vm.ovf vm-disk1.vmdk.gz vm.nvram.gz > d/vm.mf
+repack nvramcut.ova d vm.ovf vm.mf vm-disk1.vmdk.gz vm.nvram.gz
+expect_problem nvramcut.ova 'vm.nvram.gz: gzip stream cut short'
+grep -q '^PROBLEM: vm.ovf' out.1 && fail "the cut nvram stream also upset the OVF checks"
+
 pass "validate_foreign"
