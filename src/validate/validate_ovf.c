@@ -601,7 +601,8 @@ ova_status ova_vovf_check(int fd, const ova_vmember *members, size_t n_members, 
     bool v2 = root != NULL && is_el(root, OVF2_NS, "Envelope");
     const char *ns = v2 ? OVF2_NS : OVF_NS;
     if (root == NULL || !is_el(root, ns, "Envelope")) {
-        ova_vlist_add(&v->problems, om->name, "the root element is not an OVF 1.x Envelope (namespace %s) nor a 2.x one (%s)", OVF_NS, OVF2_NS);
+        ova_vlist_add(&v->problems, om->name, "the root element is not an OVF 1.x Envelope (namespace %s) nor a 2.x "
+                      "one (%s)", OVF_NS, OVF2_NS);
         goto out;
     }
     drop_vbox_machine(root, ns, om->name, v);

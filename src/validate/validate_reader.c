@@ -96,7 +96,8 @@ static ova_status find_chunks(const ova_vmember *m, size_t n, const ova_ovf_file
             break;
         const ova_vmember *c = &m[p[k]];
         bool last = k + 1 == want;
-        if (c->truncated || (!last && c->size != f->chunk_size) || (last && (c->size == 0 || c->size > f->chunk_size))) {
+        bool wrong = last ? c->size == 0 || c->size > f->chunk_size : c->size != f->chunk_size;
+        if (c->truncated || wrong) {
             ova_status st =
                 c->truncated ? ova_err_set(err, OVA_E_FORMAT, "%s: chunk cut short by the end of the archive", c->name)
                 : ova_err_set(err, OVA_E_FORMAT, "%s: chunk of %llu bytes, %s %llu (ovf:chunkSize)", c->name,
