@@ -23,6 +23,10 @@
  *   - notes: layouts other than ovftool's that VMware's own tools also write
  *     and importers read; they never change the verdict.
  *
+ * Files that other producers store in chunks (ovf:chunkSize) or gzip
+ * (ovf:compression) are read through ova_member_reader (below), which
+ * import reuses to stream a disk whatever its storage.
+ *
  * Everything here is MPI-free; ova_validate_mpi() is in ovatool/validate_mpi.h,
  * so that only its callers need <mpi.h>. What the checks share internally is
  * in src/validate/validate_internal.h.
@@ -110,6 +114,11 @@ typedef struct ova_vdisk {
     uint64_t n_gds;        /* grain directory entries */
     uint64_t grains;       /* grain records the structure walk found */
     int sound;             /* 1: the walk found no problem, the deep pass may trust GD and GTs */
+    /* A disk file stored in chunks or gzip (name is then its ovf:href, offset
+     * its first member's, size its own bytes): the deep pass reads it once,
+     * in order, through an ova_member_reader, on one rank. */
+    uint64_t chunk_size;   /* ovf:chunkSize; 0: not chunked */
+    int gzip;              /* ovf:compression="gzip" */
 } ova_vdisk;
 
 typedef struct ova_validation {
@@ -120,7 +129,7 @@ typedef struct ova_validation {
     ova_buf notes;             /* informational lines ("... skipped: why"), '\n' after each */
     uint64_t ova_size;
     size_t n_members;
-    ova_vdisk *disks;          /* one per .vmdk member, archive order */
+    ova_vdisk *disks;          /* one per .vmdk member (or chunked/gzip .vmdk file), archive order */
     size_t n_disks;
     uint64_t grains;           /* grain records in all disks */
     bool schema_checked;       /* the OVF was validated against the DMTF schema */
@@ -223,5 +232,99 @@ void ova_deep_result_free(ova_deep_result *r);
  * LBA, the first OVA_VALIDATE_MAX_DEEP kept; count is the total found. */
 void ova_validate_merge_deep(ova_validation *v, ova_deep_problem *probs, size_t n, uint64_t count,
                              uint64_t inflated);
+
+/* ---- reading an OVF file out of an OVA (validate, import) ----
+ *
+ * An OVF file (a References/File) is not always one member: DSP0243 lets a
+ * producer split it into members named HREF.000000000, HREF.000000001, ...
+ * (ovf:chunkSize, the size of every chunk but the last; the manifest lists
+ * each chunk) and gzip it (ovf:compression="gzip": the stored bytes are a
+ * gzip stream, RFC 1952, and ovf:size is the stored size). When both are
+ * used the gzip stream is what is chunked. The reader below gives back the
+ * file's own bytes in order whatever the storage, in bounded memory (one
+ * 1 MiB input buffer and zlib's 32 KiB window), and shows the caller the
+ * stored bytes of each member as it consumes them, so that one read serves
+ * both the manifest digest of every member and the use of the file.
+ *
+ * How a reader of a disk (import) uses it, with the OVF's References/File:
+ *
+ *   ova_vmember *m; size_t n;
+ *   ova_vtar_walk(fd, ova_size, "vm.ova", &m, &n, &probs, &err);
+ *   ova_ovf_file f = { href, chunk_size, gzip };   // ovf:href, ovf:chunkSize, ovf:compression
+ *   ova_member_reader *r;
+ *   if (ova_member_reader_open(fd, m, n, &f, my_tap, my_ctx, &r, &err) != OVA_OK) ...;  // names the member
+ *   for (size_t got = 1; got > 0;) {
+ *       if (ova_member_reader_read(r, buf, cap, &got, &err) != OVA_OK) ...;  // corrupt gzip: names it
+ *       ... feed buf[0..got) to the stream walker ...
+ *   }
+ *   ova_member_reader_close(&r);
+ *
+ * my_tap(ctx, member, data, n, err) gets m[member]'s stored bytes in order:
+ * hash them there against the manifest line of m[member].name (a chunked
+ * file has one line per chunk, and may have one for the whole file). The
+ * size the VMDK walker needs up front is ova_member_file_size() (a second
+ * read only for gzip). validate.c's stream_file() is the reference user. */
+
+/* One member of the archive, as the tar walk found it. */
+typedef struct ova_vmember {
+    char name[OVA_VNAME_MAX];
+    uint64_t offset;           /* first data byte in the OVA */
+    uint64_t size;             /* as the header says */
+    bool truncated;            /* the archive ends inside the data: named, never read */
+} ova_vmember;
+
+/* Walk the tar headers of the OVA open as fd (size bytes; label names it in
+ * problems); fills a malloc'd member table in archive order (free() it).
+ * What is wrong with the archive goes to probs (a member cut short by the
+ * end of the file is kept, marked truncated); OVA_E_IO/NOMEM only when the
+ * walk itself cannot run. */
+ova_status ova_vtar_walk(int fd, uint64_t size, const char *label, ova_vmember **members,
+                         size_t *n_members, ova_vlist *probs, ova_err *err);
+
+/* How the OVF stores one file: the References/File attributes. */
+typedef struct ova_ovf_file {
+    const char *href;          /* ovf:href: the member name, or the chunks' stem */
+    uint64_t chunk_size;       /* ovf:chunkSize; 0: not chunked */
+    bool gzip;                 /* ovf:compression="gzip" ("identity" or none: false) */
+} ova_ovf_file;
+
+/* Longest chunk member name: HREF + ".000000000". */
+#define OVA_CHUNK_SUFFIX_LEN 10u
+
+typedef struct ova_member_reader ova_member_reader;
+
+/* Sees the stored bytes of every member in order as the reader consumes
+ * them (member: index in the member table). A non-OK return stops the read
+ * with that status. */
+typedef ova_status (*ova_member_tap)(void *ctx, size_t member, const void *data, size_t n, ova_err *err);
+
+/* Find the members of file f in the table m of the OVA open as fd (which
+ * stays the caller's). A chunked file needs HREF.000000000 up to the
+ * highest chunk present with none missing, each but the last exactly
+ * chunk_size bytes, the last 1..chunk_size. Fails with OVA_E_FORMAT and a
+ * message naming the member and what is wrong (missing, wrong size,
+ * truncated in the archive); tap may be NULL. */
+ova_status ova_member_reader_open(int fd, const ova_vmember *m, size_t n, const ova_ovf_file *f,
+                                  ova_member_tap tap, void *tap_ctx, ova_member_reader **out, ova_err *err);
+/* Up to cap bytes of the file into buf; *got 0 means its end. Errors:
+ * OVA_E_IO (read), OVA_E_FORMAT for a gzip stream that is corrupt, cut
+ * short or followed by other bytes (the message names the member), or
+ * what the tap returned. */
+ova_status ova_member_reader_read(ova_member_reader *r, void *buf, size_t cap, size_t *got, ova_err *err);
+/* Consume up to 1 MiB more of the stored bytes without using them (the tap
+ * still sees them), *got 0 at the end: after a read failed on a corrupt
+ * gzip stream, this finishes the members' digests. */
+ova_status ova_member_reader_drain(ova_member_reader *r, size_t *got, ova_err *err);
+/* The members of the file, in reading order (indexes into the table). */
+size_t ova_member_reader_parts(const ova_member_reader *r, const size_t **members);
+/* Stored bytes: the sum of the members' sizes (ovf:size of the file). */
+uint64_t ova_member_reader_stored(const ova_member_reader *r);
+void ova_member_reader_close(ova_member_reader **r);
+
+/* The size of file f's own bytes: the stored size, or for a gzip file the
+ * inflated size, which takes one read of the members (the gzip trailer
+ * keeps only the size modulo 4 GiB). */
+ova_status ova_member_file_size(int fd, const ova_vmember *m, size_t n, const ova_ovf_file *f, uint64_t *size,
+                                ova_err *err);
 
 #endif

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "format/sparse_header.h"
+#include "util/grow.h"
 #include "util/io.h"
 
 /* Read size of the streaming pass. */
@@ -134,6 +135,22 @@ typedef struct mf_entry {
     unsigned char digest[64];
 } mf_entry;
 
+/* A manifest line naming a chunked file as a whole (NAME when the archive
+ * holds NAME.000000000): DSP0243 allows it beside the lines of the chunks,
+ * and it must match the chunks joined. Checked when the file is read; a
+ * line no chunked file of the OVF claims is reported as naming no member. */
+typedef struct mf_whole {
+    char name[OVA_VNAME_MAX + 1];  /* as the manifest parser fills it */
+    size_t lineno;
+    mf_entry ent;
+    bool used;
+} mf_whole;
+
+typedef struct mf_wholes {
+    mf_whole *w;
+    size_t n, cap;
+} mf_wholes;
+
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -239,11 +256,15 @@ static void check_order(const ova_vmember *m, size_t n, const char *label, ova_v
         if (ends_with(m[i].name, ".cert") && (ssize_t)i != *mf + 1)
             ova_vlist_add(probs, m[i].name, "the certificate must directly follow the manifest");
     }
+    for (size_t i = 0; i < n; i++)
+        if (ends_with(m[i].name, ".cert"))
+            ova_vlist_add(&v->layout_notes, m[i].name, "a certificate (the producer's signature of the manifest): "
+                          "present, not verified; ovatool checks the manifest digests, not who signed them");
 }
 
 /* Read and check the manifest; fill ent[] (one per member). */
 static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t mf, mf_entry *ent,
-                                 ova_vlist *probs, ova_err *err)
+                                 mf_wholes *wholes, ova_vlist *probs, ova_err *err)
 {
     const char *mfn = m[mf].name;
     if (m[mf].truncated)
@@ -300,7 +321,31 @@ static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t 
             continue;
         }
         ssize_t i = ova_vkeys_find(names, n, name);
-        if (i < 0) {
+        char chunk0[OVA_VNAME_MAX + OVA_CHUNK_SUFFIX_LEN + 1];
+        snprintf(chunk0, sizeof chunk0, "%s.000000000", name);
+        if (i < 0 && ova_vkeys_find(names, n, chunk0) >= 0) {
+            bool again = false;
+            for (size_t k = 0; k < wholes->n && !again; k++)
+                again = strcmp(wholes->w[k].name, name) == 0;
+            if (again) {
+                ova_vlist_add(probs, mfn, "line %zu lists %s a second time", lineno, name);
+                continue;
+            }
+            mf_whole *nw = ova_grow(wholes->w, &wholes->cap, wholes->n + 1, sizeof *nw);
+            if (nw == NULL) {
+                free(text);
+                free(names);
+                return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", mfn);
+            }
+            wholes->w = nw;
+            mf_whole *wh = &nw[wholes->n++];
+            memset(wh, 0, sizeof *wh);
+            memcpy(wh->name, name, sizeof wh->name);
+            wh->lineno = lineno;
+            wh->ent.listed = true;
+            wh->ent.alg = alg;
+            memcpy(wh->ent.digest, dg, sizeof dg);
+        } else if (i < 0) {
             ova_vlist_add(probs, mfn, "line %zu names \"%s\", which is not a member of the archive", lineno, name);
         } else if ((size_t)i == mf) {
             ova_vlist_add(probs, mfn, "line %zu lists the manifest itself", lineno);
@@ -383,76 +428,282 @@ static double now_secs(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* The manifest digest of one member, fed as its bytes are read. */
+typedef struct member_digest {
+    EVP_MD_CTX *md;            /* NULL: the member is not listed */
+    const ova_vmember *mb;     /* its name words the messages */
+    const mf_entry *ent;
+    bool whole;                /* a chunked file's digest over its chunks joined */
+} member_digest;
+
+static ova_status digest_begin(member_digest *d, const ova_vmember *mb, const mf_entry *ent, ova_err *err)
+{
+    d->mb = mb;
+    d->ent = ent;
+    d->md = NULL;
+    d->whole = false;
+    if (!ent->listed)
+        return OVA_OK;
+    d->md = EVP_MD_CTX_new();
+    if (d->md == NULL || EVP_DigestInit_ex(d->md, evp_of(ent->alg), NULL) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: cannot set up the %s digest", mb->name, ova_sha_label(ent->alg));
+    return OVA_OK;
+}
+
+static ova_status digest_update(member_digest *d, const void *data, size_t n, ova_err *err)
+{
+    if (d->md != NULL && EVP_DigestUpdate(d->md, data, n) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", d->mb->name);
+    return OVA_OK;
+}
+
+/* Compare with the manifest (a mismatch is a problem) and free. */
+static ova_status digest_end(member_digest *d, ova_validation *v, ova_err *err)
+{
+    ova_status st = OVA_OK;
+    if (d->md != NULL) {
+        unsigned char dg[EVP_MAX_MD_SIZE];
+        unsigned int dl = 0;
+        if (EVP_DigestFinal_ex(d->md, dg, &dl) != 1 || dl != ova_sha_len(d->ent->alg)) {
+            st = ova_err_set(err, OVA_E_NOMEM, "%s: digest computation failed", d->mb->name);
+        } else if (memcmp(dg, d->ent->digest, dl) != 0) {
+            char want[129], got[129];
+            hex_of(d->ent->digest, dl, want);
+            hex_of(dg, dl, got);
+            ova_vlist_add(&v->problems, d->mb->name, "%s digest %sdoes not match the manifest (manifest %s, %s %s)",
+                          ova_sha_label(d->ent->alg), d->whole ? "of the chunks joined " : "", want,
+                          d->whole ? "file" : "member", got);
+        }
+    }
+    EVP_MD_CTX_free(d->md);
+    d->md = NULL;
+    return st;
+}
+
+/* What the deep pass needs of a disk the walk finished. */
+static void add_disk(ova_validation *v, const char *name, uint64_t offset, uint64_t size, const ova_vmdk_facts *f)
+{
+    ova_vdisk *d = &v->disks[v->n_disks++];
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->offset = offset;
+    d->size = size;
+    d->capacity = f->capacity;
+    d->gd_sector = f->gd_sector;
+    d->n_gds = f->n_gds;
+    d->grains = f->grains;
+    d->sound = f->sound;
+    v->grains += f->grains;
+    judge_layout(name, f, v);
+}
+
+static void progress(const ova_validate_opts *o, double *last, const char *name, uint64_t done, uint64_t size)
+{
+    /* a line now and then: a 500 GB disk takes minutes to read */
+    if (o->log != NULL && done < size && now_secs() - *last >= PROGRESS_SECS) {
+        *last = now_secs();
+        log_line(o, "%s: %.1f of %.1f GiB read", name, (double)done / 1073741824.0, (double)size / 1073741824.0);
+    }
+}
+
 static ova_status stream_member(int fd, const ova_vmember *mb, const mf_entry *ent, bool is_vmdk,
                                 unsigned char *buf, const ova_validate_opts *o, ova_validation *v, ova_err *err)
 {
     double last = now_secs();
-    ova_status st = OVA_OK;
-    EVP_MD_CTX *md = NULL;
+    member_digest dg = { 0 };
     ova_vmdk_walk *w = NULL;
-    if (ent->listed) {
-        md = EVP_MD_CTX_new();
-        if (md == NULL || EVP_DigestInit_ex(md, evp_of(ent->alg), NULL) != 1) {
-            st = ova_err_set(err, OVA_E_NOMEM, "%s: cannot set up the %s digest", mb->name, ova_sha_label(ent->alg));
-            goto out;
-        }
-    }
+    ova_status st = digest_begin(&dg, mb, ent, err);
+    if (st != OVA_OK)
+        goto out;
     if (is_vmdk && (st = ova_vmdk_walk_new(mb->name, mb->size, &v->problems, &w, err)) != OVA_OK)
         goto out;
     for (uint64_t done = 0; done < mb->size;) {
         size_t n = mb->size - done < CHUNK ? (size_t)(mb->size - done) : CHUNK;
         if ((st = ova_vpread(fd, buf, n, mb->offset + done, mb->name, err)) != OVA_OK)
             goto out;
-        if (md != NULL && EVP_DigestUpdate(md, buf, n) != 1) {
-            st = ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", mb->name);
+        if ((st = digest_update(&dg, buf, n, err)) != OVA_OK)
             goto out;
-        }
         if (w != NULL)
             ova_vmdk_walk_feed(w, buf, n);
         done += n;
-        /* a line now and then: a 500 GB disk takes minutes to read */
-        if (o->log != NULL && done < mb->size && now_secs() - last >= PROGRESS_SECS) {
-            last = now_secs();
-            log_line(o, "%s: %.1f of %.1f GiB read", mb->name, (double)done / 1073741824.0,
-                  (double)mb->size / 1073741824.0);
-        }
+        progress(o, &last, mb->name, done, mb->size);
     }
-    if (md != NULL) {
-        unsigned char dg[EVP_MAX_MD_SIZE];
-        unsigned int dl = 0;
-        if (EVP_DigestFinal_ex(md, dg, &dl) != 1 || dl != ova_sha_len(ent->alg)) {
-            st = ova_err_set(err, OVA_E_NOMEM, "%s: digest computation failed", mb->name);
-            goto out;
-        }
-        if (memcmp(dg, ent->digest, dl) != 0) {
-            char want[129], got[129];
-            hex_of(ent->digest, dl, want);
-            hex_of(dg, dl, got);
-            ova_vlist_add(&v->problems, mb->name, "%s digest does not match the manifest (manifest %s, member %s)",
-                          ova_sha_label(ent->alg), want, got);
-        }
-    }
+    if ((st = digest_end(&dg, v, err)) != OVA_OK)
+        goto out;
     if (w != NULL) {
         ova_vmdk_facts f;
         if ((st = ova_vmdk_walk_finish(w, &f, err)) != OVA_OK)
             goto out;
-        ova_vdisk *d = &v->disks[v->n_disks++];
-        memset(d, 0, sizeof *d);
-        memcpy(d->name, mb->name, sizeof d->name);
-        d->offset = mb->offset;
-        d->size = mb->size;
-        d->capacity = f.capacity;
-        d->gd_sector = f.gd_sector;
-        d->n_gds = f.n_gds;
-        d->grains = f.grains;
-        d->sound = f.sound;
-        v->grains += f.grains;
-        judge_layout(mb->name, &f, v);
+        add_disk(v, mb->name, mb->offset, mb->size, &f);
     }
 out:
-    EVP_MD_CTX_free(md);
+    EVP_MD_CTX_free(dg.md);
     ova_vmdk_walk_free(&w);
     return st;
+}
+
+/* ---- files stored in chunks or gzip (DSP0243 ovf:chunkSize, ovf:compression) ---- */
+
+/* The tap of the member reader: every member's stored bytes go to its own
+ * manifest digest, each checked when the next member starts. */
+typedef struct file_tap {
+    const ova_vmember *m;
+    const mf_entry *ent;
+    ova_validation *v;
+    member_digest dg;
+    size_t cur;                /* member being hashed; SIZE_MAX before the first */
+    member_digest whole;       /* the manifest's line for the whole file, if any */
+} file_tap;
+
+static ova_status tap_bytes(void *ctx, size_t member, const void *data, size_t n, ova_err *err)
+{
+    file_tap *t = ctx;
+    ova_status st;
+    if (member != t->cur) {
+        if (t->cur != SIZE_MAX && (st = digest_end(&t->dg, t->v, err)) != OVA_OK)
+            return st;
+        t->cur = member;
+        if ((st = digest_begin(&t->dg, &t->m[member], &t->ent[member], err)) != OVA_OK)
+            return st;
+    }
+    if ((st = digest_update(&t->whole, data, n, err)) != OVA_OK)
+        return st;
+    return digest_update(&t->dg, data, n, err);
+}
+
+static bool is_disk_file(const ova_vfile *f)
+{
+    return ends_with(f->href, ".vmdk") || (f->gzip && ends_with(f->href, ".vmdk.gz"));
+}
+
+/* One read of a chunked or gzip file: a digest per member on the stored
+ * bytes and, for a disk, the VMDK walk on the file's own bytes. What is
+ * wrong with the storage (a corrupt or cut gzip stream) is a problem; the
+ * members are still read to the end for their digests. */
+static ova_status stream_file(int fd, const ova_vmember *m, size_t n, const mf_entry *ent, mf_wholes *wholes,
+                              const ova_vfile *vf, unsigned char *buf, const ova_validate_opts *o, ova_validation *v,
+                              ova_err *err)
+{
+    double last = now_secs();
+    ova_ovf_file spec = { vf->href, vf->chunk_size, vf->gzip };
+    file_tap tap = { m, ent, v, { 0 }, SIZE_MAX, { 0 } };
+    ova_vmember whole_name = { { 0 }, 0, 0, false };
+    for (size_t k = 0; k < wholes->n && vf->chunk_size > 0; k++) {
+        mf_whole *wh = &wholes->w[k];
+        if (wh->used || strcmp(wh->name, vf->href) != 0)
+            continue;
+        wh->used = true;
+        snprintf(whole_name.name, sizeof whole_name.name, "%s", vf->href);
+        ova_status ws = digest_begin(&tap.whole, &whole_name, &wh->ent, err);
+        tap.whole.whole = true;
+        if (ws != OVA_OK) {
+            EVP_MD_CTX_free(tap.whole.md);
+            return ws;
+        }
+        break;
+    }
+    ova_member_reader *r = NULL;
+    ova_vmdk_walk *w = NULL;
+    ova_err why = { 0 };
+    uint64_t size = 0;
+    ova_status st = OVA_OK;
+    bool use = true; /* read the file's own bytes (inflating) until its storage proves bad */
+    if (is_disk_file(vf)) {
+        /* the walk needs the size up front: a gzip stream only tells it at its end */
+        st = ova_member_file_size(fd, m, n, &spec, &size, &why);
+        if (st == OVA_E_FORMAT) {
+            ova_vlist_add(&v->problems, NULL, "%s", why.msg);
+            use = false; /* said once: the members are still read for their digests */
+            st = OVA_OK;
+        } else if (st != OVA_OK) {
+            return ova_err_set(err, st, "%s", why.msg);
+        } else if ((st = ova_vmdk_walk_new(vf->href, size, &v->problems, &w, err)) != OVA_OK) {
+            return st;
+        }
+    }
+    if ((st = ova_member_reader_open(fd, m, n, &spec, tap_bytes, &tap, &r, err)) != OVA_OK)
+        goto out; /* the OVF check opened it already: only I/O or memory fail here */
+    const size_t *parts;
+    ova_member_reader_parts(r, &parts);
+    uint64_t done = 0;
+    for (size_t got = 1; got > 0;) {
+        memset(&why, 0, sizeof why);
+        /* a gzip file that is no disk is inflated too: that checks its stream */
+        st = use ? ova_member_reader_read(r, buf, CHUNK, &got, &why) : ova_member_reader_drain(r, &got, &why);
+        if (st == OVA_E_FORMAT) {
+            ova_vlist_add(&v->problems, NULL, "%s", why.msg);
+            ova_vmdk_walk_free(&w); /* the rest of the disk is unknown: no walk verdict */
+            use = false;
+            st = OVA_OK;
+            got = 1;
+            continue;
+        }
+        if (st != OVA_OK) {
+            st = ova_err_set(err, st, "%s", why.msg);
+            goto out;
+        }
+        if (w != NULL)
+            ova_vmdk_walk_feed(w, buf, got);
+        done += got;
+        progress(o, &last, vf->href, done, w != NULL ? size : ova_member_reader_stored(r));
+    }
+    if (tap.cur != SIZE_MAX && (st = digest_end(&tap.dg, v, err)) != OVA_OK)
+        goto out;
+    if ((st = digest_end(&tap.whole, v, err)) != OVA_OK)
+        goto out;
+    if (w != NULL) {
+        ova_vmdk_facts f;
+        if ((st = ova_vmdk_walk_finish(w, &f, err)) != OVA_OK)
+            goto out;
+        add_disk(v, vf->href, m[parts[0]].offset, size, &f);
+        v->disks[v->n_disks - 1].chunk_size = vf->chunk_size;
+        v->disks[v->n_disks - 1].gzip = vf->gzip;
+    }
+out:
+    EVP_MD_CTX_free(tap.dg.md);
+    EVP_MD_CTX_free(tap.whole.md);
+    ova_vmdk_walk_free(&w);
+    ova_member_reader_close(&r);
+    return st;
+}
+
+/* owner[i]: the index of the file member i belongs to (FIRST_PART set on
+ * its first member), SIZE_MAX for a member read on its own. NULL when no
+ * file is chunked or gzip. */
+#define FIRST_PART ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+static ova_status map_files(int fd, const ova_vmember *m, size_t n, const ova_vfile *files, size_t n_files,
+                            size_t **owner, ova_err *err)
+{
+    *owner = NULL;
+    if (n_files == 0)
+        return OVA_OK;
+    size_t *ow = malloc(n * sizeof *ow);
+    if (ow == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory for the member map");
+    for (size_t i = 0; i < n; i++)
+        ow[i] = SIZE_MAX;
+    for (size_t k = 0; k < n_files; k++) {
+        ova_ovf_file spec = { files[k].href, files[k].chunk_size, files[k].gzip };
+        ova_member_reader *r;
+        ova_status st = ova_member_reader_open(fd, m, n, &spec, NULL, NULL, &r, err);
+        if (st != OVA_OK) {
+            free(ow);
+            return st;
+        }
+        const size_t *parts;
+        size_t np = ova_member_reader_parts(r, &parts);
+        /* a member two files claim (a hostile OVF) is read with the first */
+        if (ow[parts[0]] == SIZE_MAX) {
+            for (size_t j = 0; j < np; j++)
+                if (ow[parts[j]] == SIZE_MAX)
+                    ow[parts[j]] = k;
+            ow[parts[0]] = k | FIRST_PART;
+        }
+        ova_member_reader_close(&r);
+    }
+    *owner = ow;
+    return OVA_OK;
 }
 
 ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_validation *v, ova_err *err)
@@ -470,6 +721,9 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
     size_t n = 0;
     mf_entry *ent = NULL;
     unsigned char *buf = NULL;
+    ova_vfile *files = NULL;
+    size_t n_files = 0, *owner = NULL;
+    mf_wholes wholes = { NULL, 0, 0 };
     ova_status st = ova_vtar_walk(fd, v->ova_size, label, &m, &n, &v->problems, err);
     if (st != OVA_OK)
         goto out;
@@ -484,13 +738,27 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
         st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
         goto out;
     }
-    if (mf >= 0 && (st = check_manifest(fd, m, n, (size_t)mf, ent, &v->problems, err)) != OVA_OK)
+    if (mf >= 0 && (st = check_manifest(fd, m, n, (size_t)mf, ent, &wholes, &v->problems, err)) != OVA_OK)
         goto out;
     if (ovf >= 0) {
-        if ((st = ova_vovf_check(fd, m, n, (size_t)ovf, o->schema_dir, v, err)) != OVA_OK)
+        if ((st = ova_vovf_check(fd, m, n, (size_t)ovf, o->schema_dir, v, &files, &n_files, err)) != OVA_OK)
             goto out;
     }
+    /* which members belong to a chunked or gzip file: that file is read
+     * where its first member is, its other members not on their own */
+    if ((st = map_files(fd, m, n, files, n_files, &owner, err)) != OVA_OK)
+        goto out;
     for (size_t i = 0; i < n; i++) {
+        if (owner != NULL && owner[i] != SIZE_MAX) {
+            if (owner[i] & FIRST_PART) {
+                const ova_vfile *vf = &files[owner[i] & ~FIRST_PART];
+                if (m[i].size >= ((uint64_t)64 << 20) || vf->chunk_size >= ((uint64_t)64 << 20))
+                    log_line(o, "checking %s (%s)", vf->href, vf->gzip ? "gzip" : "chunks");
+                if ((st = stream_file(fd, m, n, ent, &wholes, vf, buf, o, v, err)) != OVA_OK)
+                    goto out;
+            }
+            continue;
+        }
         bool is_vmdk = ends_with(m[i].name, ".vmdk");
         if ((ssize_t)i == mf || m[i].truncated || (!ent[i].listed && !is_vmdk))
             continue;
@@ -499,6 +767,10 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
         if ((st = stream_member(fd, &m[i], &ent[i], is_vmdk, buf, o, v, err)) != OVA_OK)
             goto out;
     }
+    for (size_t k = 0; k < wholes.n; k++)
+        if (!wholes.w[k].used) /* no chunked file of the OVF has that name */
+            ova_vlist_add(&v->problems, m[mf].name, "line %zu names \"%s\", which is not a member of the archive",
+                          wholes.w[k].lineno, wholes.w[k].name);
     for (size_t i = 0; i < v->n_disks; i++)
         if (!v->disks[i].sound && o->deep)
             note(v, "%s: %s, grains not inflated", v->disks[i].name,
@@ -506,6 +778,9 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
 out:
     free(buf);
     free(ent);
+    free(files);
+    free(owner);
+    free(wholes.w);
     free(m);
     close(fd);
     return st;

@@ -3,7 +3,8 @@
  * The dependency runs one way:
  *   validate_common.c  problem lists (ova_vlist_*), the name index, ova_vpread
  *        ^
- *   validate_tar.c     the ustar walk       -> ova_vtar_walk
+ *   validate_tar.c     the ustar walk       -> ova_vtar_walk (validate.h)
+ *   validate_reader.c  a file's bytes across chunks and gzip (validate.h)
  *   validate_vmdk.c    the VMDK stream walk (API in validate.h)
  *   validate_deep.c    the deep pass over the disks the walk found sound (validate.h)
  *   validate_ovf.c     the OVF checks       -> ova_vovf_check
@@ -23,13 +24,6 @@
 
 #include "ovatool/status.h"
 #include "ovatool/validate.h"
-
-typedef struct ova_vmember {
-    char name[OVA_VNAME_MAX];
-    uint64_t offset;           /* first data byte in the OVA */
-    uint64_t size;             /* as the header says */
-    bool truncated;            /* the archive ends inside the data: named, never read */
-} ova_vmember;
 
 /* Name lookups: an OVF may hold a million References/File entries (the
  * descriptor limit allows it), so nothing is looked up by a scan per entry.
@@ -54,14 +48,25 @@ ova_vkey *ova_vmember_index(const ova_vmember *m, size_t n);
  * the member or the OVA). validate_common.c. */
 ova_status ova_vpread(int fd, void *buf, size_t n, uint64_t off, const char *what, ova_err *err);
 
-/* Walk the tar headers of the OVA (size bytes, label names it in problems);
- * fills a malloc'd member table. */
-ova_status ova_vtar_walk(int fd, uint64_t size, const char *label, ova_vmember **members,
-                         size_t *n_members, ova_vlist *probs, ova_err *err);
+/* Whether name is a chunk of the file stem (stem_len bytes): stem + "." +
+ * nine digits (DSP0243), their value in *num. validate_reader.c. */
+bool ova_vchunk_number(const char *name, const char *stem, size_t stem_len, unsigned *num);
 
-/* OVF checks: parse with libxml2, the DMTF schema when schema_dir has it,
- * then References, Disk and capacity cross-checks against the members. */
+/* A file the OVF stores other than as one plain member (ovf:chunkSize,
+ * ovf:compression="gzip") whose members are all there: the driver reads
+ * it through an ova_member_reader. */
+typedef struct ova_vfile {
+    char href[OVA_VNAME_MAX];
+    uint64_t chunk_size;
+    bool gzip;
+} ova_vfile;
+
+/* OVF checks: parse with libxml2 (OVF 1.x or 2.x envelope), the DMTF schema
+ * when schema_dir has it (1.x only), then References, Disk and capacity
+ * cross-checks against the members. Fills *stored (malloc'd, *n_stored
+ * entries; both start NULL/0) with the chunked and gzip files. */
 ova_status ova_vovf_check(int fd, const ova_vmember *members, size_t n_members, size_t ovf_index,
-                          const char *schema_dir, ova_validation *v, ova_err *err);
+                          const char *schema_dir, ova_validation *v, ova_vfile **stored, size_t *n_stored,
+                          ova_err *err);
 
 #endif

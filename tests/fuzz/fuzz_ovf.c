@@ -34,10 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = fuzz_memfd(file, hdr_off + OVA_SECTOR);
     free(file);
 
-    ova_vmember m[5];
+    /* members 5-7: a disk in two chunks and a gzip member, for
+     * ovf:chunkSize and ovf:compression (the header is no gzip stream) */
+    ova_vmember m[8];
     memset(m, 0, sizeof m);
-    const char *names[5] = { "fuzz.ovf", "fuzz.mf", "fuzz-disk1.vmdk", "fuzz-disk2.vmdk", "fuzz-disk3.vmdk" };
-    for (size_t i = 0; i < 5; i++) {
+    const char *names[8] = { "fuzz.ovf", "fuzz.mf", "fuzz-disk1.vmdk", "fuzz-disk2.vmdk", "fuzz-disk3.vmdk",
+                             "fuzz-disk4.vmdk.000000000", "fuzz-disk4.vmdk.000000001", "fuzz-disk5.vmdk.gz" };
+    for (size_t i = 0; i < 8; i++) {
         strcpy(m[i].name, names[i]);
         m[i].offset = hdr_off;
         m[i].size = OVA_SECTOR;
@@ -51,8 +54,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ova_validation v;
     ova_validation_init(&v);
     ova_err err = { 0 };
-    ova_status st = ova_vovf_check(fd, m, 5, 0, OVATOOL_FUZZ_SCHEMA_DIR, &v, &err);
+    ova_vfile *files = NULL;
+    size_t n_files = 0;
+    ova_status st = ova_vovf_check(fd, m, 8, 0, OVATOOL_FUZZ_SCHEMA_DIR, &v, &files, &n_files, &err);
     close(fd);
+    if (n_files > 8)
+        fuzz_fail("more chunked or gzip files than members");
+    for (size_t i = 0; i < n_files; i++)
+        if (files[i].chunk_size == 0 && !files[i].gzip)
+            fuzz_fail("a plain file among the chunked and gzip ones");
+    free(files);
     if (st != OVA_OK && err.msg[0] == '\0')
         fuzz_fail("ova_vovf_check failed without a message");
     fuzz_check_problem_lines(&v.problems);

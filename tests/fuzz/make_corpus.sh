@@ -21,7 +21,7 @@ trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH=1700000000   # tar mtimes in the OVAs
 
 c=$here/corpus
-for t in vmx descriptor disk_sparse disk_chain vmdk_walk tar_walk ovf import_desc manifest validate journal; do
+for t in vmx descriptor disk_sparse disk_chain vmdk_walk tar_walk ovf import_desc manifest validate journal member_reader; do
   rm -rf "${c:?}/$t"
   mkdir -p "$c/$t"
 done
@@ -164,5 +164,25 @@ cp "$work/ova2/x/fuzz.mf" "$c/manifest/four-disks.mf"
 
 cp "$work/ova1/fuzz.ova" "$c/validate/one-disk.ova"
 cp "$work/ova2/fuzz.ova" "$c/validate/four-disks.ova"
+
+# ---- member reader (fuzz_member_reader): qemu-img's stream stored whole, in
+# chunks (split, DSP0243 names), gzip'd, and gzip'd then chunked; spec lines
+# "HREF CHUNKSIZE GZIP" ----
+mr=$work/mr
+mkdir -p "$mr"
+cp "$d/stream/disk.vmdk" "$mr/disk.vmdk"
+sz=$(stat -c %s "$mr/disk.vmdk"); cs=$(( (sz + 2) / 3 ))
+printf 'disk.vmdk 0 0' > "$mr/spec"; pack "$c/member_reader/plain" "$mr/spec" "$mr/disk.vmdk"
+(cd "$mr" && split -a 9 -d -b "$cs" disk.vmdk disk.vmdk.)
+printf 'disk.vmdk %s 0' "$cs" > "$mr/spec"; pack "$c/member_reader/chunks" "$mr/spec" "$mr"/disk.vmdk.0*
+gzip -n -c "$mr/disk.vmdk" > "$mr/disk.vmdk.gz"
+printf 'disk.vmdk.gz 0 1' > "$mr/spec"; pack "$c/member_reader/gzip" "$mr/spec" "$mr/disk.vmdk.gz"
+gs=$(stat -c %s "$mr/disk.vmdk.gz"); gcs=$(( (gs + 1) / 2 ))
+(cd "$mr" && split -a 9 -d -b "$gcs" disk.vmdk.gz disk.vmdk.gz.)
+printf 'disk.vmdk.gz %s 1' "$gcs" > "$mr/spec"; pack "$c/member_reader/gzip-chunks" "$mr/spec" "$mr"/disk.vmdk.gz.0*
+# and an OVF naming fuzz_ovf's chunked and gzip members (one-disk.ovf's
+# References with two more files)
+sed -e 's|<File ovf:href="fuzz-disk1.vmdk"|<File ovf:chunkSize="512" ovf:href="fuzz-disk4.vmdk" ovf:id="file4" ovf:size="1024"/>\n    <File ovf:compression="gzip" ovf:href="fuzz-disk5.vmdk.gz" ovf:id="file5" ovf:size="512"/>\n    &|' \
+  "$work/ova1/x/fuzz.ovf" > "$c/ovf/chunk-gzip.ovf"
 
 du -sh "$c"/* | sed 's|'"$c"'/||'
