@@ -216,6 +216,8 @@ static ova_status write_direct(ova_out_file *f, size_t len, ova_err *err)
     return e != 0 ? direct_failed(f, e, at, err) : OVA_OK;
 }
 
+/* The flight thread: one job at a time until stop; a job given before the
+ * stop is still written (flight_stop relies on it). */
 static void *flight_main(void *p)
 {
     flight *fl = p;
