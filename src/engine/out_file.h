@@ -16,6 +16,12 @@
  * write: tmpfs before Linux 6.6, some FUSE file systems), everything goes
  * through the page cache instead, with the same bytes in the file.
  *
+ * Once a direct write has succeeded, a full staging block is written on a
+ * thread of its own while the next is filled in a second buffer (two
+ * blocks, 16 MiB, in all), so the device is not idle during the copy; the
+ * file's bytes and every error are as with one buffer (an error of the
+ * write in flight comes from the next call).
+ *
  * One thread at a time; the write-behind queue's thread owns it while it
  * runs.
  *

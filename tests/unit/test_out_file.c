@@ -2,8 +2,9 @@
  * land exactly where an ordinary pwrite would put them: appends across
  * staging blocks, gaps, headers filled in behind the stream (inside the
  * stage, below it, and straddling its start), the flush of an unaligned
- * tail and the front written last through the plain descriptor; and the
- * write-behind queue: jobs at their offsets, releases, the first failure. */
+ * tail and the front written last through the plain descriptor; a stage
+ * block rewritten while its direct write is in flight, and the failure of
+ * a write in flight reported by the next call; and the write-behind queue: jobs at their offsets, releases, the first failure. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -265,6 +268,95 @@ static void test_direct_same_file(void **state)
     free(back);
 }
 
+/* A block rewritten while its direct write is in flight (the stage before
+ * the current one, on the flight thread): the rewrite waits for that write
+ * to land, so it is not overwritten by the older bytes. Several rounds,
+ * since a race would show only sometimes. */
+static void test_rewrite_in_flight(void **state)
+{
+    (void)state;
+    char path[] = "./ova-out-flight-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        OVA_SKIP("cannot create a file in the current folder\n");
+    const size_t total = 6 * OVA_OUT_STAGE + MIB;
+    unsigned char *src = malloc(total), *got = malloc(total);
+    assert_non_null(src);
+    assert_non_null(got);
+    for (size_t i = 0; i < total; i++)
+        src[i] = (unsigned char)(i * 13 + i / 4099);
+    ova_err err = { 0 };
+    ova_out_file *f = NULL;
+    assert_int_equal(ova_out_file_open(fd, path, 1, &f, &err), OVA_OK);
+    if (!ova_out_file_direct(f))
+        print_message("no O_DIRECT here: the page-cache path\n");
+    const unsigned char late[700] = { 0x5a };
+    uint64_t pos = 0;
+    for (int k = 1; k <= 5; k++) {
+        /* up to 1 MiB into stage block k: block k - 1 has just been sent */
+        uint64_t to = (uint64_t)k * OVA_OUT_STAGE + MIB;
+        assert_int_equal(ova_out_file_pwrite(f, src + pos, to - pos, pos, &err), OVA_OK);
+        pos = to;
+        uint64_t at = (uint64_t)(k - 1) * OVA_OUT_STAGE + 4096 * (uint64_t)k + 100;
+        assert_int_equal(ova_out_file_pwrite(f, late, sizeof late, at, &err), OVA_OK);
+        memcpy(src + at, late, sizeof late);
+    }
+    assert_int_equal(ova_out_file_pwrite(f, src + pos, total - pos, pos, &err), OVA_OK);
+    assert_int_equal(ova_out_file_flush(f, &err), OVA_OK);
+    ova_out_file_close(&f);
+    assert_int_equal(pread(fd, got, total, 0), (ssize_t)total);
+    for (size_t i = 0; i < total; i++)
+        if (got[i] != src[i])
+            fail_msg("byte %zu is %u, want %u", i, got[i], src[i]);
+    close(fd);
+    unlink(path);
+    free(src);
+    free(got);
+}
+
+/* A write in flight that fails (here: past RLIMIT_FSIZE, EFBIG) fails the
+ * next call on the out_file, or the flush at the latest, with the file's
+ * name and the offset where writing stopped. */
+static void test_failure_in_flight(void **state)
+{
+    (void)state;
+    char path[] = "./ova-out-fsize-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        OVA_SKIP("cannot create a file in the current folder\n");
+    const uint64_t limit = 2 * (uint64_t)OVA_OUT_STAGE + 4096;
+    const size_t total = 4 * OVA_OUT_STAGE;
+    unsigned char *src = calloc(1, total);
+    assert_non_null(src);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = limit;
+    void (*oldsig)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+    ova_err err = { 0 };
+    ova_out_file *f = NULL;
+    assert_int_equal(ova_out_file_open(fd, path, 1, &f, &err), OVA_OK);
+    ova_status st = OVA_OK;
+    for (uint64_t pos = 0; st == OVA_OK && pos < total; pos += MIB)
+        st = ova_out_file_pwrite(f, src + pos, MIB, pos, &err);
+    if (st == OVA_OK)
+        st = ova_out_file_flush(f, &err);
+    ova_out_file_close(&f);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, oldsig);
+
+    assert_int_equal(st, OVA_E_IO);
+    char want[64];
+    snprintf(want, sizeof want, "offset %llu", (unsigned long long)limit);
+    if (strstr(err.msg, path + 2) == NULL || strstr(err.msg, want) == NULL)
+        fail_msg("message '%s' does not name %s and %s", err.msg, path, want);
+    close(fd);
+    unlink(path);
+    free(src);
+}
+
 static void test_write_error_names_file(void **state)
 {
     (void)state;
@@ -382,6 +474,8 @@ int main(void)
         cmocka_unit_test(test_direct_tmpfs),
         cmocka_unit_test(test_write_error_names_file),
         cmocka_unit_test(test_direct_same_file),
+        cmocka_unit_test(test_rewrite_in_flight),
+        cmocka_unit_test(test_failure_in_flight),
         cmocka_unit_test(test_queue_writes),
         cmocka_unit_test(test_queue_failure),
         cmocka_unit_test(test_sync_resume_direct),
