@@ -83,6 +83,7 @@ const char *cli_schema_dir(const char *given, char *buf, size_t len, char *why, 
 
 int cli_export(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_import(int argc, char **argv);
 int cli_validate(int argc, char **argv);
 int cli_info_cmd(int argc, char **argv);
 
