@@ -31,6 +31,11 @@
 #define OVA_IMPORT_MAX_DISKS 1024u
 #define OVA_IMPORT_MAX_ITEMS 4096u
 
+/* The virtual hardware version given to a VM whose OVF names none
+ * (VirtualBox writes "virtualbox-2.2"): Workstation 14's, the first with
+ * every device the model has (NVMe, secure boot). */
+#define OVA_IMPORT_DEFAULT_HW 14
+
 /* One References/File. */
 typedef struct ova_import_file {
     char *id;               /* ovf:id */
@@ -97,5 +102,11 @@ ova_status ova_import_name_disk(ova_import_desc *d, size_t device, const char *f
  * virtualHW.version from vm->hw_version (callers lower it for --target-hw).
  * A pure function of vm: the same model always gives the same bytes. */
 ova_status ova_vmx_write(const ova_vm *vm, ova_buf *out, ova_err *err);
+
+/* Is network (an ova_nic.network) one Workstation has: "nat", "bridged",
+ * "hostonly", "custom" or a virtual network "vmnetN"? ova_vmx_write
+ * connects a NIC on any other network bridged, keeping the name as
+ * ethernetN.networkName (which export reads back). */
+bool ova_vmx_network_is_host(const char *network);
 
 #endif

@@ -45,4 +45,11 @@ const char *ova_ovf_sound_subtype(const char *dev);
  * description (used by VirtualBox to pick the OS type). */
 void ova_guest_lookup(const char *guest_os, const char **vim_id, int *cim_id, const char **desc);
 
+/* The inverse, for import: the VMX guestOS key (the table's spelling) for a
+ * vmw:osType (NULL if the OVF has none), the CIM OS id (-1 if none) and the
+ * OperatingSystemSection Description (may be NULL), so that
+ * ova_guest_lookup() of the key gives back the same three where the table
+ * allows. NULL when no row has that vSphere id (or, without one, that CIM id). */
+const char *ova_guest_vmx_key(const char *vim_id, int cim_id, const char *desc);
+
 #endif

@@ -96,6 +96,9 @@ typedef enum ova_nic_model {
     OVA_NIC_PCNET32     /* "vlance" (and the default when virtualDev is absent) */
 } ova_nic_model;
 
+/* NICs a VMX may have: ethernet0 to ethernet9, as the reader scans them. */
+#define OVA_VM_MAX_NICS 10
+
 typedef struct ova_nic {
     int index;              /* ethernetN */
     ova_nic_model model;
@@ -161,11 +164,21 @@ ova_status ova_vm_load(const char *vmx_path, ova_vm **out, ova_err *err);
 /* Free a VM and set *vm to NULL. Accepts NULL. */
 void ova_vm_free(ova_vm **vm);
 
+/* Free what a VM holds and zero it, leaving the struct itself (a model
+ * embedded in another, as import.h's). Accepts NULL. */
+void ova_vm_clear(ova_vm *vm);
+
 /* Number of devices of kind OVA_DEV_DISK. */
 size_t ova_vm_disk_count(const ova_vm *vm);
 
 /* Text names used in the OVF and in messages. */
 const char *ova_bus_name(ova_bus bus);                  /* "ide", "scsi", "sata", "nvme" */
+
+/* What the VMX reader looks at (vm.c), so that a writer stays inside it:
+ * controllers per bus (ide0-1, scsi0-3, sata0-3, nvme0-3) and units per
+ * controller (IDE 2, SCSI 16, SATA 30, NVMe 64). */
+int ova_bus_controllers(ova_bus bus);
+int ova_bus_units(ova_bus bus);
 
 /* Model names, from one table per enum (src/format/models.c).
  * _name: the VMX spelling ("lsilogic", "vmxnet3", "vlance"), "" for

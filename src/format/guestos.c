@@ -432,3 +432,25 @@ void ova_guest_lookup(const char *guest_os, const char **vim_id, int *cim_id, co
     if (desc != NULL)
         *desc = text;
 }
+
+/* The inverse, for import: the first row whose vSphere id matches and,
+ * among those, one whose CIM id and description match too, so that a
+ * descriptor ova_guest_lookup() wrote gives back a key that writes it again
+ * (several keys share a vSphere id: winNT and nt4). Without a vSphere id
+ * (other producers write only the CIM id), the first row of that CIM id,
+ * again preferring the description. */
+const char *ova_guest_vmx_key(const char *vim_id, int cim_id, const char *desc)
+{
+    const guest_row *best = NULL;
+    for (size_t i = 0; i < sizeof guest_table / sizeof guest_table[0]; i++) {
+        const guest_row *r = &guest_table[i];
+        bool id_match = vim_id != NULL ? ascii_casecmp(vim_id, r->vim) == 0 : (cim_id >= 0 && r->cim == cim_id);
+        if (!id_match)
+            continue;
+        if (r->cim == cim_id && desc != NULL && strcmp(desc, r->desc) == 0)
+            return r->vmx;
+        if (best == NULL)
+            best = r;
+    }
+    return best != NULL ? best->vmx : NULL;
+}

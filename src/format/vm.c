@@ -12,7 +12,7 @@
 #define MAX_SATA 4
 #define MAX_NVME 4
 #define MAX_IDE 2
-#define MAX_NICS 10
+#define MAX_NICS OVA_VM_MAX_NICS
 
 const char *ova_bus_name(ova_bus bus)
 {
@@ -27,13 +27,24 @@ const char *ova_bus_name(ova_bus bus)
 
 /* Units each bus can address; SCSI includes 7 because a disk written
  * there by hand is still a disk (the controller's own id is not a key). */
-static int bus_units(ova_bus bus)
+int ova_bus_units(ova_bus bus)
 {
     switch (bus) {
     case OVA_BUS_IDE: return 2;
     case OVA_BUS_SCSI: return 16;
     case OVA_BUS_SATA: return 30;
     case OVA_BUS_NVME: return 64;
+    }
+    return 0;
+}
+
+int ova_bus_controllers(ova_bus bus)
+{
+    switch (bus) {
+    case OVA_BUS_IDE: return MAX_IDE;
+    case OVA_BUS_SCSI: return MAX_SCSI;
+    case OVA_BUS_SATA: return MAX_SATA;
+    case OVA_BUS_NVME: return MAX_NVME;
     }
     return 0;
 }
@@ -377,7 +388,7 @@ static ova_status scan_storage(builder *b)
                 }
             }
             size_t before = b->vm->n_devices;
-            for (int u = 0; u < bus_units(bus); u++) {
+            for (int u = 0; u < ova_bus_units(bus); u++) {
                 ova_status st = scan_device(b, bus, c, u);
                 if (st != OVA_OK)
                     return st;
@@ -642,11 +653,10 @@ ova_status ova_vm_load(const char *vmx_path, ova_vm **out, ova_err *err)
     return st;
 }
 
-void ova_vm_free(ova_vm **vm)
+void ova_vm_clear(ova_vm *v)
 {
-    if (vm == NULL || *vm == NULL)
+    if (v == NULL)
         return;
-    ova_vm *v = *vm;
     for (size_t i = 0; i < v->n_devices; i++) {
         free(v->devices[i].file_name);
         free(v->devices[i].path);
@@ -676,7 +686,15 @@ void ova_vm_free(ova_vm **vm)
     free(v->guest_os);
     free(v->annotation);
     free(v->sound);
-    free(v);
+    *v = (ova_vm){ 0 };
+}
+
+void ova_vm_free(ova_vm **vm)
+{
+    if (vm == NULL || *vm == NULL)
+        return;
+    ova_vm_clear(*vm);
+    free(*vm);
     *vm = NULL;
 }
 

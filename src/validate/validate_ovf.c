@@ -18,6 +18,7 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xmlschemas.h>
 
+#include "format/ovf_units.h"
 #include "format/sparse_header.h"
 #include "format/vmdk_stream.h"
 #include "util/grow.h"
@@ -105,77 +106,6 @@ static bool is_el(const xmlNode *n, const char *name)
 static char *attr(const xmlNode *n, const char *name)
 {
     return (char *)xmlGetNsProp(n, (const xmlChar *)name, (const xmlChar *)OVF_NS);
-}
-
-/* A plain decimal number (what ovf:size and ovf:capacity hold). */
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    if (s == NULL || *s == '\0')
-        return false;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
-/* ovf:capacityAllocationUnits: "byte", "byte * 2^N" or "byte * 10^N"
- * (blanks optional, DSP0004 programmatic units); absent means bytes. */
-static bool parse_units(const char *s, uint64_t *mult)
-{
-    if (s == NULL) {
-        *mult = 1;
-        return true;
-    }
-    while (*s == ' ')
-        s++;
-    if (strncmp(s, "byte", 4) != 0)
-        return false;
-    s += 4;
-    while (*s == ' ')
-        s++;
-    if (*s == '\0') {
-        *mult = 1;
-        return true;
-    }
-    if (*s++ != '*')
-        return false;
-    while (*s == ' ')
-        s++;
-    unsigned base;
-    if (strncmp(s, "2^", 2) == 0) {
-        base = 2;
-        s += 2;
-    } else if (strncmp(s, "10^", 3) == 0) {
-        base = 10;
-        s += 3;
-    } else {
-        return false;
-    }
-    char digits[8];
-    size_t k = 0;
-    while (*s >= '0' && *s <= '9' && k < sizeof digits - 1)
-        digits[k++] = *s++;
-    digits[k] = '\0';
-    while (*s == ' ')
-        s++;
-    uint64_t e;
-    if (*s != '\0' || !parse_u64(digits, &e))
-        return false;
-    uint64_t v = 1;
-    for (uint64_t i = 0; i < e; i++) {
-        if (v > UINT64_MAX / base)
-            return false;
-        v *= base;
-    }
-    *mult = v;
-    return true;
 }
 
 typedef struct ref_file {
@@ -327,7 +257,7 @@ static ova_status cross_check(int fd, xmlNode *root, const ova_vmember *m, size_
             uint64_t sz;
             if (r->member < 0)
                 ova_vlist_add(p, on, "References/File %s is not a member of the archive", r->href);
-            else if (size != NULL && !parse_u64(size, &sz))
+            else if (size != NULL && !ova_ovf_parse_u64(size, &sz))
                 ova_vlist_add(p, on, "References/File %s: ovf:size \"%s\" is not a number", r->href, size);
             else if (size != NULL && sz != m[r->member].size)
                 ova_vlist_add(p, on, "References/File %s: ovf:size is %llu, the member has %llu bytes",
@@ -360,9 +290,9 @@ static ova_status cross_check(int fd, xmlNode *root, const ova_vmember *m, size_
             uint64_t c, mult, sectors = 0;
             if (cap == NULL) {
                 ova_vlist_add(p, on, "Disk %s: no ovf:capacity", dn);
-            } else if (!parse_u64(cap, &c)) {
+            } else if (!ova_ovf_parse_u64(cap, &c)) {
                 ova_vlist_add(p, on, "Disk %s: ovf:capacity \"%s\" is not a number", dn, cap);
-            } else if (!parse_units(units, &mult)) {
+            } else if (!ova_ovf_parse_units(units, &mult)) {
                 ova_vlist_add(p, on, "Disk %s: ovf:capacityAllocationUnits \"%s\" is not byte, byte * 2^N or "
                               "byte * 10^N", dn, units);
             } else if (c != 0 && mult > UINT64_MAX / c) {

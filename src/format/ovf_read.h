@@ -1,0 +1,69 @@
+/* ovf_read.h - what the files of the OVF reader (import) share; not API.
+ *
+ *   ovf_read.c        the document: envelope, References, DiskSection,
+ *                     VirtualSystem, operating system, annotation
+ *   ovf_read_items.c  the VirtualHardwareSection's Items: CPU, memory,
+ *                     controllers, disks, CD-ROMs, NICs, optional devices
+ *   ovf_read_util.c   element and attribute access in either OVF namespace,
+ *                     numbers with units, messages
+ */
+#ifndef OVATOOL_FORMAT_OVF_READ_H
+#define OVATOOL_FORMAT_OVF_READ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/tree.h>
+
+#include "ovatool/import.h"
+
+#define OVA_OVF1_NS "http://schemas.dmtf.org/ovf/envelope/1"
+#define OVA_OVF2_NS "http://schemas.dmtf.org/ovf/envelope/2"
+#define OVA_VMW_NS "http://www.vmware.com/schema/ovf"
+
+typedef struct ova_rd {
+    const char *name;       /* the OVF, for messages */
+    ova_import_desc *d;
+    ova_err *err;
+    size_t cap_files, cap_disks, cap_warnings;
+} ova_rd;
+
+/* Element n is an OVF element (either envelope namespace) named local. */
+bool ova_rd_is_ovf(const xmlNode *n, const char *local);
+/* Element n has that local name, in whatever namespace (rasd:, sasd:,
+ * epasd: children of an Item; vmw: extensions are checked by namespace). */
+bool ova_rd_is_local(const xmlNode *n, const char *local);
+/* Element n is a vmw: element named local. */
+bool ova_rd_is_vmw(const xmlNode *n, const char *local);
+/* The first child element of n with that local name, or NULL. */
+xmlNode *ova_rd_child(const xmlNode *n, const char *local);
+
+/* An attribute in the OVF namespace (either version) or, with vmw true, in
+ * VMware's; malloc'ed (free()), NULL if absent or out of memory: *oom
+ * tells the two apart. */
+char *ova_rd_attr(const xmlNode *n, const char *name, bool vmw, bool *oom);
+/* The text of element n, blanks at both ends removed when trim; malloc'ed,
+ * NULL only when memory runs out. */
+char *ova_rd_text(const xmlNode *n, bool trim);
+
+/* A unit of allocation: a DSP0004 programmatic unit ("byte * 2^30"), or the
+ * names other producers write ("MegaBytes", "GB"); NULL is def. False if
+ * unknown. */
+bool ova_rd_units(const char *s, uint64_t def, uint64_t *mult);
+
+/* Line of n for messages (0 if unknown). */
+long ova_rd_line(const xmlNode *n);
+
+/* Fail with "NAME: line L: <Element>: what" (st is returned). */
+ova_status ova_rd_fail(ova_rd *r, ova_status st, const xmlNode *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+ova_status ova_rd_nomem(ova_rd *r);
+/* Keep a warning "NAME: what" in r->d->warnings. */
+ova_status ova_rd_warn(ova_rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The Items of a VirtualHardwareSection into r->d->vm and the device
+ * lists (ovf_read_items.c). The disks are already read. */
+ova_status ova_rd_items(ova_rd *r, const xmlNode *vhs);
+
+#endif
