@@ -33,6 +33,10 @@ typedef enum ova_disk_format {
 bool ova_disk_format_parse(const char *s, ova_disk_format *f);
 const char *ova_disk_format_name(ova_disk_format f);
 
+/* Workers beyond this process's threads (the MPI driver's other ranks,
+ * src/import/mpi_import.c); defined in src/import/batch_pool.h. */
+struct ova_import_remote;
+
 typedef struct ova_import_opts {
     const char *input;             /* NAME.ova, or NAME.ovf with its files beside it */
     const char *out_dir;           /* an existing folder */
@@ -47,7 +51,12 @@ typedef struct ova_import_opts {
     void (*progress)(void *ctx, const ova_progress *p);
     void *progress_ctx;
     double progress_secs;          /* 0: no progress calls */
+    const struct ova_import_remote *remote; /* NULL: this process's threads only */
 } ova_import_opts;
+
+/* The inflate threads o asks for: o->threads, or one per online core, at
+ * most as many as o->mem_limit has buffers for. */
+unsigned ova_import_threads(const ova_import_opts *o);
 
 typedef struct ova_import_disk_result {
     char *member;                  /* the OVA member or file (NULL: a blank disk) */

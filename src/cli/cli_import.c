@@ -1,5 +1,6 @@
 /* cli_import.c - `ovatool import`: options, the summary (lines or JSON). */
 #include <getopt.h>
+#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,7 @@
 
 #include "cli.h"
 #include "cli_json.h"
-#include "ovatool/import_run.h"
+#include "ovatool/import_mpi.h"
 
 enum { O_OVERWRITE = 256, O_DRY_RUN, O_DISK_FORMAT, O_MEM, O_TARGET_HW, O_PROGRESS, O_JSON };
 
@@ -187,12 +188,29 @@ static void text_summary(const iargs *a, const ova_import_result *r)
 
 int cli_import(int argc, char **argv)
 {
+    int provided = cli_mpi_init(&argc, &argv, MPI_THREAD_MULTIPLE);
+    if (provided < 0)
+        return EXIT_FAIL;
+    int rank = 0, size = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
     iargs a = { 0 };
     a.progress_secs = 10;
     const char *why = parse(argc, argv, &a);
-    int rc = cli_usage_outcome("import", a.help, why, import_usage, 1);
-    if (rc >= 0)
+    int rc = cli_usage_outcome("import", a.help, why, import_usage, rank == 0);
+    if (rc >= 0) {
+        MPI_Finalize();
         return rc;
+    }
+    if (size > 1 && provided < MPI_THREAD_MULTIPLE) {
+        if (rank == 0)
+            cli_error("this MPI library does not provide MPI_THREAD_MULTIPLE, which ovatool needs with "
+                      "more than one rank");
+        MPI_Finalize();
+        return EXIT_FAIL;
+    }
+    if (rank != 0)
+        cli_quiet = true;
     cli_progress prog;
     cli_progress_init(&prog, a.o.dry_run ? 0 : a.progress_secs);
     a.o.input = a.input;
@@ -205,12 +223,16 @@ int cli_import(int argc, char **argv)
     }
     ova_import_result r;
     ova_err err = { 0 };
-    ova_status st = ova_import(&a.o, &r, &err);
+    ova_status st = ova_import_mpi(&a.o, MPI_COMM_WORLD, &r, &err);
     cli_progress_break(&prog);
+    MPI_Finalize();
     if (st != OVA_OK) {
-        cli_error("%s", err.msg);
+        if (rank == 0) /* rank 0 tells the story, other ranks' failures included */
+            cli_error("%s", err.msg);
         return EXIT_FAIL;
     }
+    if (rank != 0)
+        return EXIT_OK;
     if (a.json)
         json_summary(&a, &r);
     else

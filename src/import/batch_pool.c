@@ -10,6 +10,7 @@
 
 typedef struct pool_disk {
     int in_fd;
+    const char *in_path;
     const char *member;
     size_t n_ext;
     int *fds;
@@ -36,6 +37,8 @@ struct ova_batch_pool {
     size_t n_zeros, zeros_cap;
     pthread_t *tids;
     unsigned n_threads;
+    const struct ova_import_remote *remote;
+    unsigned next_slot;     /* handed to the remote threads as they start */
 };
 
 static void fail(ova_batch_pool *p, ova_status st, const ova_err *e)
@@ -50,12 +53,13 @@ static void fail(ova_batch_pool *p, ova_status st, const ova_err *e)
     pthread_cond_broadcast(&p->idle);
 }
 
-static void *worker(void *arg)
+/* A local worker runs batches here; a remote one (slot >= 0) hands them to
+ * its slot and waits. */
+static void *work(ova_batch_pool *p, int slot)
 {
-    ova_batch_pool *p = arg;
     ova_batch_scratch *s = NULL;
     ova_err e = { 0 };
-    ova_status st = ova_batch_scratch_new(&s, &e);
+    ova_status st = slot < 0 ? ova_batch_scratch_new(&s, &e) : OVA_OK;
     ova_grain_batch b;
     uint64_t zl[OVA_BATCH_GRAINS];
     pthread_mutex_lock(&p->mu);
@@ -71,14 +75,18 @@ static void *worker(void *arg)
         p->count--;
         p->running++;
         pthread_cond_signal(&p->not_full);
-        pool_disk dd = b.disk < p->n_disks ? p->disks[b.disk] : (pool_disk){ -1, NULL, 0, NULL, NULL };
+        pool_disk dd = b.disk < p->n_disks ? p->disks[b.disk] : (pool_disk){ -1, NULL, NULL, 0, NULL, NULL };
         const pool_disk *d = &dd;
         pthread_mutex_unlock(&p->mu);
         uint32_t nz = 0;
         if (d->fds == NULL)
             st = ova_err_set(&e, OVA_E_INTERNAL, "internal error: batch for an unknown disk %u", b.disk);
-        else
+        else if (slot < 0)
             st = ova_grain_batch_run(&b, d->in_fd, d->member, d->fds, d->paths, s, zl, &nz, &e);
+        else {
+            ova_pool_disk_info info = { b.disk, d->in_path, d->member, d->n_ext, d->paths };
+            st = p->remote->run(p->remote->ctx, (unsigned)slot, &info, &b, zl, &nz, &e);
+        }
         pthread_mutex_lock(&p->mu);
         p->running--;
         if (st != OVA_OK) {
@@ -105,16 +113,31 @@ static void *worker(void *arg)
     return NULL;
 }
 
-ova_status ova_batch_pool_new(unsigned threads, ova_batch_pool **out, ova_err *err)
+static void *worker(void *arg) { return work(arg, -1); }
+
+static void *remote_worker(void *arg)
+{
+    ova_batch_pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    int slot = (int)p->next_slot++;
+    pthread_mutex_unlock(&p->mu);
+    return work(p, slot);
+}
+
+ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *remote, ova_batch_pool **out,
+                              ova_err *err)
 {
     ova_batch_pool *p = calloc(1, sizeof *p);
     if (p == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     if (threads == 0)
         threads = 1;
-    p->cap = 2 * (size_t)threads + 2;
+    unsigned slots = remote != NULL ? remote->slots : 0;
+    p->remote = remote;
+    /* the window: two batches per worker, here or elsewhere */
+    p->cap = 2 * ((size_t)threads + slots) + 2;
     p->q = calloc(p->cap, sizeof *p->q);
-    p->tids = calloc(threads, sizeof *p->tids);
+    p->tids = calloc((size_t)threads + slots, sizeof *p->tids);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->not_empty, NULL);
     pthread_cond_init(&p->not_full, NULL);
@@ -130,12 +153,20 @@ ova_status ova_batch_pool_new(unsigned threads, ova_batch_pool **out, ova_err *e
         }
         p->n_threads++;
     }
+    for (unsigned i = 0; i < slots; i++) {
+        if (pthread_create(&p->tids[p->n_threads], NULL, remote_worker, p) != 0) {
+            ova_batch_pool_free(&p);
+            return ova_err_set(err, OVA_E_NOMEM, "cannot start the thread of remote worker %u", i + 1);
+        }
+        p->n_threads++;
+    }
     *out = p;
     return OVA_OK;
 }
 
-ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, const char *member, size_t n_ext,
-                                   const int *out_fds, const char *const *out_paths, ova_err *err)
+ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, const char *in_path,
+                                   const char *member, size_t n_ext, const int *out_fds,
+                                   const char *const *out_paths, ova_err *err)
 {
     pthread_mutex_lock(&p->mu);
     ova_status st = OVA_OK;
@@ -156,7 +187,7 @@ ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, con
         memcpy(paths, out_paths, n_ext * sizeof *paths);
         free(p->disks[d].fds);
         free(p->disks[d].paths);
-        p->disks[d] = (pool_disk){ in_fd, member, n_ext, fds, paths };
+        p->disks[d] = (pool_disk){ in_fd, in_path, member, n_ext, fds, paths };
     }
     pthread_mutex_unlock(&p->mu);
     return st;

@@ -20,11 +20,33 @@
 
 typedef struct ova_batch_pool ova_batch_pool;
 
-ova_status ova_batch_pool_new(unsigned threads, ova_batch_pool **out, ova_err *err);
+/* What a worker elsewhere needs to know of a disk to run its batches:
+ * the input file and the output extents, by name (it opens them itself). */
+typedef struct ova_pool_disk_info {
+    uint32_t disk;
+    const char *in_path;       /* the OVA, or the disk's file beside the .ovf */
+    const char *member;        /* for messages */
+    size_t n_ext;
+    const char *const *paths;  /* the extents' temporary files */
+} ova_pool_disk_info;
+
+/* Batch runners outside this process (import_run.h): slots workers, each
+ * run by one pool thread that hands it a batch and waits for the answer. */
+struct ova_import_remote {
+    unsigned slots;
+    ova_status (*run)(void *ctx, unsigned slot, const ova_pool_disk_info *d, const ova_grain_batch *b,
+                      uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err);
+    void *ctx;
+};
+
+/* threads local workers plus one thread per slot of remote (may be NULL). */
+ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *remote, ova_batch_pool **out,
+                              ova_err *err);
 /* Where the batches of disk d read and write (arrays copied; strings
  * borrowed until the pool is freed). */
-ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, const char *member, size_t n_ext,
-                                   const int *out_fds, const char *const *out_paths, ova_err *err);
+ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, const char *in_path,
+                                   const char *member, size_t n_ext, const int *out_fds,
+                                   const char *const *out_paths, ova_err *err);
 /* Queue a copy of b; blocks while the queue is full. Fails with the first
  * error a thread hit (then nothing more runs). */
 ova_status ova_batch_pool_submit(ova_batch_pool *p, const ova_grain_batch *b, ova_err *err);

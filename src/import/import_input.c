@@ -22,21 +22,22 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcasecmp(s + n - k, suffix) == 0;
 }
 
-static ova_status add_member(ova_input *in, const char *name, int fd, bool own, uint64_t off, uint64_t size,
-                             ova_err *err)
+static ova_status add_member(ova_input *in, const char *name, const char *path, int fd, bool own, uint64_t off,
+                             uint64_t size, ova_err *err)
 {
     ova_in_member *m = realloc(in->m, (in->n + 1) * sizeof *m);
     if (m == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", in->label);
     in->m = m;
     memset(&m[in->n], 0, sizeof m[in->n]);
-    if ((m[in->n].name = strdup(name)) == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", in->label);
-    m[in->n].fd = fd;
-    m[in->n].own_fd = own;
-    m[in->n].off = off;
-    m[in->n].size = size;
+    m[in->n].fd = -1;
     in->n++;
+    if ((m[in->n - 1].name = strdup(name)) == NULL || (m[in->n - 1].path = strdup(path)) == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", in->label);
+    m[in->n - 1].fd = fd;
+    m[in->n - 1].own_fd = own;
+    m[in->n - 1].off = off;
+    m[in->n - 1].size = size;
     return OVA_OK;
 }
 
@@ -60,7 +61,7 @@ static ova_status open_ova(const char *path, ova_input *in, ova_err *err)
                          probs.count > 1 ? " (and more: see ovatool validate)" : "");
     }
     for (size_t i = 0; i < nv && st == OVA_OK; i++)
-        st = add_member(in, vm[i].name, in->fd, false, vm[i].offset, vm[i].size, err);
+        st = add_member(in, vm[i].name, path, in->fd, false, vm[i].offset, vm[i].size, err);
     ova_vlist_free(&probs);
     free(vm);
     if (st != OVA_OK)
@@ -97,12 +98,16 @@ static ova_status open_file_member(ova_input *in, const char *name, bool require
     }
     int fd;
     ova_status st = ova_open_source(path, NULL, &fd, &sb, err);
-    free(path);
-    if (st != OVA_OK)
+    if (st != OVA_OK) {
+        free(path);
         return st;
+    }
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    if ((st = add_member(in, name, fd, true, 0, (uint64_t)sb.st_size, err)) != OVA_OK) {
-        close(fd);
+    st = add_member(in, name, path, fd, true, 0, (uint64_t)sb.st_size, err);
+    free(path);
+    if (st != OVA_OK) {
+        if (in->n > 0 && in->m[in->n - 1].fd != fd)
+            close(fd);
         return st;
     }
     in->total += (uint64_t)sb.st_size;
@@ -205,9 +210,10 @@ ova_status ova_input_manifest(ova_input *in, size_t *lines, ova_err *err)
 void ova_input_close(ova_input *in)
 {
     for (size_t i = 0; i < in->n; i++) {
-        if (in->m[i].own_fd)
+        if (in->m[i].own_fd && in->m[i].fd >= 0)
             close(in->m[i].fd);
         free(in->m[i].name);
+        free(in->m[i].path);
     }
     if (in->fd >= 0)
         close(in->fd);

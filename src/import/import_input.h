@@ -16,6 +16,7 @@
 
 typedef struct ova_in_member {
     char *name;              /* member name, or the file's name beside the .ovf */
+    char *path;              /* the file to open: the OVA, or the file beside the .ovf */
     int fd;                  /* borrowed from the input (OVA) or owned (folder) */
     bool own_fd;
     uint64_t off, size;

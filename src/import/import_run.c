@@ -238,8 +238,9 @@ static ova_status create_out(imp_ctx *c, imp_disk *x, const char *desc_text, ova
         fv[i] = ova_disk_out_extent_fd(x->out, i);
         pv[i] = ova_disk_out_extent_path(x->out, i);
     }
-    st = ova_batch_pool_set_disk(c->pool, (uint32_t)(x - c->disks), x->member >= 0 ? c->in.m[x->member].fd : -1,
-                                 member, ne, fv, pv, err);
+    const ova_in_member *im = x->member >= 0 ? &c->in.m[x->member] : NULL;
+    st = ova_batch_pool_set_disk(c->pool, (uint32_t)(x - c->disks), im ? im->fd : -1, im ? im->path : "", member, ne,
+                                 fv, pv, err);
     free(fv);
     free(pv);
     return st;
@@ -398,7 +399,7 @@ static ova_status write_vmx(imp_ctx *c, ova_err *err)
     return st;
 }
 
-static unsigned pick_threads(const ova_import_opts *o)
+unsigned ova_import_threads(const ova_import_opts *o)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned t = o->threads ? o->threads : (cores > 0 ? (unsigned)cores : 1);
@@ -437,9 +438,9 @@ static ova_status run(imp_ctx *c, ova_import_result *r, ova_err *err)
     if ((st = check_targets(c, r, err)) != OVA_OK || o->dry_run)
         return st;
 
-    c->threads = pick_threads(o);
-    r->threads = c->threads;
-    if ((st = ova_batch_pool_new(c->threads, &c->pool, err)) != OVA_OK)
+    c->threads = ova_import_threads(o);
+    r->threads = c->threads + (o->remote != NULL ? o->remote->slots : 0);
+    if ((st = ova_batch_pool_new(c->threads, o->remote, &c->pool, err)) != OVA_OK)
         return st;
     unsigned char *buf = malloc(CHUNK);
     if (buf == NULL)
