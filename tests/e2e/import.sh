@@ -39,6 +39,22 @@ judge_disk() {  # judge_disk RAW VMDK
   fi
 }
 
+# same_files A B: the folders hold the same files with the same bytes. Big
+# (flat, sparse) files are compared as raw images by qemu-img, which skips
+# their holes: reading 4.5 GiB of holes with cmp takes a minute.
+same_files() {
+  [ "$(cd "$1" && ls -A)" = "$(cd "$2" && ls -A)" ] || return 1
+  local f
+  for f in $(cd "$1" && ls -A); do
+    if [ "$(stat -c %s "$1/$f")" -gt $((256 * 1048576)) ]; then
+      [ "$(stat -c %s "$1/$f")" = "$(stat -c %s "$2/$f")" ] || return 1
+      qemu-img compare -q -f raw -F raw "$1/$f" "$2/$f" || return 1
+    else
+      cmp -s "$1/$f" "$2/$f" || return 1
+    fi
+  done
+}
+
 # roundtrip OVA RAW...: import with 1, 2, 3 ranks; identical files; each disk
 # judged; export of the import to the OVA's own name gives the OVA back.
 roundtrip() {
@@ -49,7 +65,7 @@ roundtrip() {
     rm -rf "i$n"; mkdir "i$n"
     run_ranks "$n" import "$ova" -o "i$n/" --progress 0 "${IMPORT_OPTS[@]}"
   done
-  diff -r i1 i2 >/dev/null && diff -r i1 i3 >/dev/null || fail "imports with 1, 2 and 3 ranks differ"
+  same_files i1 i2 && same_files i1 i3 || fail "imports with 1, 2 and 3 ranks differ"
   [ -f "i1/$name.vmx" ] || fail "no $name.vmx"
   local k=1
   for raw in "$@"; do
@@ -149,7 +165,7 @@ VMX
     note "the unpacked folder: vm.ovf with its files"
     mkdir un && tar -C un -xf r/vm.ova
     mkdir f && "$OVATOOL" import un/vm.ovf -o f/ --progress 0
-    diff -r d f >/dev/null || fail "import of vm.ovf differs from import of vm.ova"
+    same_files d f || fail "import of vm.ovf differs from import of vm.ova"
     note "--dry-run writes nothing"
     mkdir dr && "$OVATOOL" import r/vm.ova -o dr/ --dry-run > dry.txt
     [ -z "$(ls -A dr)" ] || fail "--dry-run wrote $(ls -A dr)"
