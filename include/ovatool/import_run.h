@@ -82,6 +82,11 @@ typedef struct ova_import_result {
     bool dry_run;
 } ova_import_result;
 
+/* Ask a running import to stop (async-signal-safe: it only sets a flag):
+ * it fails with OVA_E_STOPPED at its next 1 MiB read and removes what it
+ * wrote. For the CLI's SIGINT/SIGTERM handler. */
+void ova_import_request_stop(void);
+
 /* Import o->input into o->out_dir. Errors name the member or file and what
  * is wrong (a digest mismatch, a truncated member, a grain that does not
  * inflate, an OVF import cannot map, an existing file without overwrite:

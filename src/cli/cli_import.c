@@ -1,6 +1,7 @@
 /* cli_import.c - `ovatool import`: options, the summary (lines or JSON). */
 #include <getopt.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,16 @@ static void text_summary(const iargs *a, const ova_import_result *r)
              r->seconds > 0 ? (double)r->bytes_read / 1048576.0 / r->seconds : 0.0, r->threads);
 }
 
+/* A signal asks the import to stop: it removes its temporary files and
+ * fails (nothing is left in the folder). Only a flag is set here. */
+static volatile sig_atomic_t g_import_signal;
+
+static void on_signal(int sig)
+{
+    g_import_signal = sig;
+    ova_import_request_stop();
+}
+
 int cli_import(int argc, char **argv)
 {
     int provided = cli_mpi_init(&argc, &argv, MPI_THREAD_MULTIPLE);
@@ -211,6 +222,9 @@ int cli_import(int argc, char **argv)
     }
     if (rank != 0)
         cli_quiet = true;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
     cli_progress prog;
     cli_progress_init(&prog, a.o.dry_run ? 0 : a.progress_secs);
     a.o.input = a.input;
@@ -227,7 +241,11 @@ int cli_import(int argc, char **argv)
     cli_progress_break(&prog);
     MPI_Finalize();
     if (st != OVA_OK) {
-        if (rank == 0) /* rank 0 tells the story, other ranks' failures included */
+        if (rank == 0 && st == OVA_E_STOPPED)
+            cli_error("stopped by %s; removed the partial import from %s",
+                      g_import_signal == SIGINT ? "SIGINT" : g_import_signal == SIGHUP ? "SIGHUP" : "SIGTERM",
+                      a.o.out_dir);
+        else if (rank == 0) /* rank 0 tells the story, other ranks' failures included */
             cli_error("%s", err.msg);
         return EXIT_FAIL;
     }

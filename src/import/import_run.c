@@ -5,6 +5,7 @@
 #include "ovatool/import_run.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,18 @@
 /* Read size of rank 0's pass over the input. */
 #define CHUNK ((size_t)1 << 20)
 #define DEFAULT_MEM_LIMIT ((uint64_t)512 << 20)
+
+/* Set by ova_import_request_stop (a signal handler); read between reads. */
+static volatile sig_atomic_t ova_import_stop_flag;
+
+void ova_import_request_stop(void) { ova_import_stop_flag = 1; }
+
+static ova_status check_stop(ova_err *err)
+{
+    if (ova_import_stop_flag)
+        return ova_err_set(err, OVA_E_STOPPED, "stopped by a signal");
+    return OVA_OK;
+}
 
 typedef struct imp_disk {
     size_t disk;               /* index into desc->disks */
@@ -322,7 +335,8 @@ static ova_status stream_member(imp_ctx *c, size_t mi, imp_disk *x, unsigned cha
     }
     for (uint64_t done = 0; done < m->size;) {
         size_t n = m->size - done < CHUNK ? (size_t)(m->size - done) : CHUNK;
-        if ((st = ova_pread_exact(m->fd, buf, n, m->off + done, m->name, "the member", err)) != OVA_OK)
+        if ((st = check_stop(err)) != OVA_OK ||
+            (st = ova_pread_exact(m->fd, buf, n, m->off + done, m->name, "the member", err)) != OVA_OK)
             goto out;
         if (md != NULL && EVP_DigestUpdate(md, buf, n) != 1) {
             st = ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", m->name);
@@ -471,7 +485,7 @@ static ova_status run(imp_ctx *c, ova_import_result *r, ova_err *err)
         r->bytes_written += r->disks[i].allocated;
     }
     r->bytes_read = c->done;
-    if (st == OVA_OK)
+    if (st == OVA_OK && (st = check_stop(err)) == OVA_OK)
         st = write_vmx(c, err);
     /* everything is complete: now the names */
     for (size_t i = 0; i < c->n_disks && st == OVA_OK; i++)
