@@ -61,8 +61,14 @@ typedef struct ova_import_desc {
     /* The VM as export models it from a VMX (vm.h): vm.vmx_path is the OVF's
      * name (for messages), vm.vmx_dir NULL. Disk devices have file_name and
      * path NULL until the caller names the imported disk files
-     * (ova_import_name_disk); CD-ROMs are empty drives (file_name NULL,
-     * start_connected false). vm.warnings is empty: see warnings below. */
+     * (ova_import_name_disk); CD-ROMs are empty drives of the host
+     * (OVA_CDROM_HOST, file_name NULL, start_connected false). A NIC's
+     * network is "nat", "bridged" or "hostonly" when the OVF's name says
+     * so in any producer's spelling, else the OVF's name as written
+     * (ova_vmx_write: "custom" and "vmnetN" as custom networks, any other
+     * bridged with the name kept, see ova_vmx_network_is_host); MACs are
+     * not carried (address_type "generated", mac NULL). vm.warnings is
+     * empty: see warnings below. */
     ova_vm vm;
     size_t *device_disk;    /* per vm.devices[i]: index into disks for a disk, SIZE_MAX otherwise */
     ova_import_file *files;
@@ -77,7 +83,8 @@ typedef struct ova_import_desc {
 } ova_import_desc;
 
 /* Parse an OVF descriptor of len bytes (OVF 1.x or 2.x envelope) into *out.
- * name is the OVF's name for messages (the member or file; NULL: "<ovf>").
+ * name is the OVF's name for messages (the member or file; NULL: "<ovf>"; its control
+ * characters are quoted as \xNN) and becomes vm.vmx_path.
  * The first VirtualSystem is imported (a VirtualSystemCollection is refused:
  * OVA_E_UNSUPPORTED). No file is read, no network entity is loaded.
  * Errors: OVA_E_FORMAT (malformed XML, a missing or invalid element or

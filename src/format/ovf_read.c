@@ -22,9 +22,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* A name from the OVF in a message: quoted so it cannot drive a terminal. */
-#define QUOTED(buf, s) ova_quote_text((buf), sizeof(buf), (s), 100)
-
 /* An href is a member of the OVA or a file beside the .ovf: nothing that
  * leads elsewhere (a URL, an absolute path, a parent folder). */
 static bool href_is_local(const char *h)
@@ -111,7 +108,8 @@ static ova_status read_disk(ova_rd *r, const xmlNode *x)
         st = ova_rd_fail(r, OVA_E_FORMAT, x, "ovf:capacityAllocationUnits \"%s\" is not a unit of bytes",
                          QUOTED(q, units));
     else if (c == 0 || c > OVA_MAX_CAPACITY / mult)
-        st = ova_rd_fail(r, OVA_E_UNSUPPORTED, x, "capacity %s x %llu bytes is %s (the limit is " OVA_MAX_CAPACITY_TEXT ")",
+        st = ova_rd_fail(r, OVA_E_UNSUPPORTED, x,
+                         "capacity %s x %llu bytes is %s (the limit is " OVA_MAX_CAPACITY_TEXT ")",
                          cap, (unsigned long long)mult, c == 0 ? "empty" : "too large");
     else if (pop != NULL && !ova_ovf_parse_u64(pop, &disk->populated_size))
         st = ova_rd_fail(r, OVA_E_FORMAT, x, "ovf:populatedSize \"%s\" is not a number", QUOTED(q, pop));
@@ -275,8 +273,9 @@ ova_status ova_import_desc_parse(const char *xml, size_t len, const char *name, 
                                  ova_err *err)
 {
     *out = NULL;
-    if (name == NULL)
-        name = "<ovf>";
+    /* a member name comes from the archive: quoted, it cannot drive the terminal a message goes to */
+    char qname[512];
+    name = ova_quote_text(qname, sizeof qname, name != NULL ? name : "<ovf>", 200);
     if (xml == NULL)
         return ova_err_set(err, OVA_E_USAGE, "%s: no descriptor text", name);
     if (len > OVA_IMPORT_MAX_OVF_BYTES)
@@ -297,9 +296,10 @@ ova_status ova_import_desc_parse(const char *xml, size_t len, const char *name, 
     xmlDocPtr doc = xmlReadMemory(xml, (int)len, name, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (doc == NULL) {
         const xmlError *e = xmlGetLastError();
-        char msg[512] = "";
-        snprintf(msg, sizeof msg, "%s", e != NULL && e->message != NULL ? e->message : "(no message)");
-        msg[strcspn(msg, "\n")] = '\0';
+        char raw[256], msg[1024];
+        snprintf(raw, sizeof raw, "%s", e != NULL && e->message != NULL ? e->message : "(no message)");
+        raw[strcspn(raw, "\n")] = '\0';
+        ova_quote_text(msg, sizeof msg, raw, sizeof raw); /* libxml2 quotes the input in its messages */
         st = ova_err_set(err, OVA_E_FORMAT, "%s: line %d: not well-formed XML: %s", name, e != NULL ? e->line : 0,
                          msg);
     } else {

@@ -2,8 +2,9 @@
  *
  *   ovf_read.c        the document: envelope, References, DiskSection,
  *                     VirtualSystem, operating system, annotation
- *   ovf_read_items.c  the VirtualHardwareSection's Items: CPU, memory,
- *                     controllers, disks, CD-ROMs, NICs, optional devices
+ *   ovf_read_items.c  the VirtualHardwareSection's Items: system type, CPU,
+ *                     memory, NICs, optional devices, vmw:Config
+ *   ovf_read_storage.c  its storage Items: controllers, disks, CD-ROMs
  *   ovf_read_util.c   element and attribute access in either OVF namespace,
  *                     numbers with units, messages
  */
@@ -17,10 +18,21 @@
 #include <libxml/tree.h>
 
 #include "ovatool/import.h"
+#include "util/io.h"
 
 #define OVA_OVF1_NS "http://schemas.dmtf.org/ovf/envelope/1"
 #define OVA_OVF2_NS "http://schemas.dmtf.org/ovf/envelope/2"
 #define OVA_VMW_NS "http://www.vmware.com/schema/ovf"
+
+/* CIM ResourceType values (docs/ovf.md section 8). */
+enum {
+    OVA_RT_OTHER = 1, OVA_RT_CPU = 3, OVA_RT_MEMORY = 4, OVA_RT_IDE = 5, OVA_RT_SCSI = 6, OVA_RT_ETHERNET = 10,
+    OVA_RT_FLOPPY = 14, OVA_RT_CD = 15, OVA_RT_DVD = 16, OVA_RT_DISK = 17, OVA_RT_OTHER_STORAGE = 20,
+    OVA_RT_USB = 23, OVA_RT_GRAPHICS = 24, OVA_RT_SOUND = 35
+};
+
+/* A value from the OVF in a message: quoted so it cannot drive a terminal. */
+#define QUOTED(buf, s) ova_quote_text((buf), sizeof(buf), (s), 100)
 
 typedef struct ova_rd {
     const char *name;       /* the OVF, for messages */
@@ -62,8 +74,46 @@ ova_status ova_rd_nomem(ova_rd *r);
 /* Keep a warning "NAME: what" in r->d->warnings. */
 ova_status ova_rd_warn(ova_rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The trimmed text of the child `local` of item n; NULL when absent (or out
+ * of memory: *oom). */
+char *ova_rd_field(const xmlNode *n, const char *local, bool *oom);
+
 /* The Items of a VirtualHardwareSection into r->d->vm and the device
  * lists (ovf_read_items.c). The disks are already read. */
 ova_status ova_rd_items(ova_rd *r, const xmlNode *vhs);
+
+/* ---- ovf_read_storage.c ---- */
+
+typedef struct ova_rd_ctrl {
+    char *iid;              /* InstanceID, as devices' Parent names it */
+    ova_bus bus;
+    int index;
+    ova_scsi_model model;
+    bool used;              /* holds a device (an empty IDE controller is dropped, as vm.c lists none) */
+} ova_rd_ctrl;
+
+typedef struct ova_rd_dev {
+    ova_device dev;
+    size_t disk;            /* index into d->disks, SIZE_MAX for a CD-ROM */
+} ova_rd_dev;
+
+/* The controllers and devices of one VirtualHardwareSection, room for
+ * max_items of each (there cannot be more than Items). */
+typedef struct ova_rd_storage {
+    ova_rd *r;
+    ova_rd_ctrl *ctrl;
+    size_t n_ctrl;
+    ova_rd_dev *dev;
+    size_t n_dev;
+} ova_rd_storage;
+
+ova_status ova_rd_storage_init(ova_rd_storage *s, ova_rd *r, size_t max_items);
+/* A controller Item (ResourceType 5, 6 or 20). */
+ova_status ova_rd_controller(ova_rd_storage *s, const xmlNode *n, uint64_t type);
+/* A disk (17) or CD/DVD drive (15, 16) Item; every controller is read. */
+ova_status ova_rd_device(ova_rd_storage *s, const xmlNode *n, uint64_t type);
+/* Into r->d: vm.controllers, vm.devices and device_disk, sorted. */
+ova_status ova_rd_storage_finish(ova_rd_storage *s);
+void ova_rd_storage_free(ova_rd_storage *s);
 
 #endif

@@ -98,6 +98,17 @@ bool ova_rd_units(const char *s, uint64_t def, uint64_t *mult)
     return ova_ovf_parse_units(s, mult) && *mult != 0;
 }
 
+char *ova_rd_field(const xmlNode *n, const char *local, bool *oom)
+{
+    const xmlNode *c = ova_rd_child(n, local);
+    if (c == NULL)
+        return NULL;
+    char *s = ova_rd_text(c, true);
+    if (s == NULL)
+        *oom = true;
+    return s;
+}
+
 long ova_rd_line(const xmlNode *n)
 {
     return n != NULL ? xmlGetLineNo(n) : 0;

@@ -21,7 +21,7 @@ trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH=1700000000   # tar mtimes in the OVAs
 
 c=$here/corpus
-for t in vmx descriptor disk_sparse disk_chain vmdk_walk tar_walk ovf manifest validate journal; do
+for t in vmx descriptor disk_sparse disk_chain vmdk_walk tar_walk ovf import_desc manifest validate journal; do
   rm -rf "${c:?}/$t"
   mkdir -p "$c/$t"
 done
@@ -153,6 +153,7 @@ cp "$t/ustar.tar" "$t/gnu-longname.tar" "$t/pax.tar" "$c/tar_walk/"
 
 cp "$work/ova1/x/fuzz.ovf" "$c/ovf/one-disk.ovf"
 cp "$work/ova2/x/fuzz.ovf" "$c/ovf/four-disks.ovf"
+cp "$c/ovf/one-disk.ovf" "$c/ovf/four-disks.ovf" "$c/import_desc/"
 
 cp "$work/ova1/x/fuzz.mf" "$c/manifest/sha256.mf"
 cp "$work/ova1-sha1/x/fuzz.mf" "$c/manifest/sha1.mf"

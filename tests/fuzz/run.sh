@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$1" && pwd)
 secs=$2
 shift 2
-all=(vmx descriptor disk_sparse disk_chain vmdk_walk tar_walk ovf manifest validate journal)
+all=(vmx descriptor disk_sparse disk_chain vmdk_walk tar_walk ovf import_desc manifest validate journal)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 par=${FUZZ_PARALLEL:-$(nproc)}
