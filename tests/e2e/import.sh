@@ -11,6 +11,10 @@
 #   formats: --disk-format twoGbMaxExtentSparse and monolithicFlat (the
 #        round trip too), the unpacked-folder input (vm.ovf), --dry-run,
 #        --overwrite, --json, --target-hw;
+#   layouts: the disk member replaced by open-vmdk's stream layout (grain
+#        tables first; tests/e2e/stream_meta_first.c) with a SHA-1 manifest
+#        placed last, and by qemu-img's stream: imported with 1 and 2 ranks,
+#        the disk judged against the source;
 #   corrupt: a digest mismatch, a truncated member, a bad grain (1 and 2
 #        ranks): exit 1, the member named, nothing left in the folder.
 source "$(dirname "$0")/lib.sh"
@@ -183,6 +187,39 @@ assert d["member"] == "vm-disk1.vmdk" and d["capacity"] == 4608 * 1048576 + 512 
 PY
     grep -qx 'virtualHW.version = "14"' d/vm.vmx || fail "--target-hw 14 not in the VMX"
     judge_disk src.raw d/vm-disk1.vmdk ;;
+  layouts)
+    [ -x "${STREAM_META_FIRST:-}" ] || fail "STREAM_META_FIRST (the test writer) is not set or not built"
+    make_raw src.raw $size
+    qemu-img convert -q -f raw -O vmdk -o subformat=monolithicFlat src.raw disk.vmdk
+    write_vmx vm.vmx disk.vmdk
+    mkdir r && "$OVATOOL" export vm.vmx -o r/vm.ova --progress 0
+    "$STREAM_META_FIRST" src.raw meta.vmdk
+    qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized src.raw q.vmdk
+    # with_disk VMDK OVA ALG MEMBERS...: the export with VMDK as its disk
+    # member, ovf:size and the manifest (digests ALG) redone
+    with_disk() {
+      local disk=$1 out=$2 alg=$3; shift 3
+      rm -rf x && mkdir x && tar -C x -xf r/vm.ova
+      cp "$disk" x/vm-disk1.vmdk
+      local size; size=$(stat -c %s x/vm-disk1.vmdk)
+      sed -i -E "/ovf:href=\"vm-disk1.vmdk\"/ s/ovf:size=\"[0-9]+\"/ovf:size=\"$size\"/" x/vm.ovf
+      [ "$(ovf_file_size x/vm.ovf vm-disk1.vmdk file1)" = "$size" ] || fail "could not patch ovf:size"
+      (cd x && for f in vm.ovf vm-disk1.vmdk; do
+        echo "${alg^^}($f)= $("${alg}sum" "$f" | cut -d' ' -f1)"; done) > x/vm.mf
+      (cd x && tar --format=ustar -cf "../$out" "$@")
+    }
+    with_disk meta.vmdk meta.ova sha1 vm.ovf vm-disk1.vmdk vm.mf
+    with_disk q.vmdk qemu.ova sha256 vm.ovf vm.mf vm-disk1.vmdk
+    for ova in meta.ova qemu.ova; do
+      for n in 1 2; do
+        note "$ova with $n rank(s)"
+        rm -rf "o$n" && mkdir "o$n"
+        run_ranks "$n" import "$ova" -o "o$n/" --progress 0 --json > "o$n.json"
+        grep -q '"digests_checked":2' "o$n.json" || { cat "o$n.json"; fail "$ova: digests not checked"; }
+      done
+      same_files o1 o2 || fail "$ova: 1 and 2 ranks differ"
+      judge_disk src.raw o1/vm-disk1.vmdk
+    done ;;
   corrupt)
     make_raw src.raw $size
     qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse src.raw disk.vmdk
