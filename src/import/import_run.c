@@ -445,6 +445,12 @@ static ova_status run(imp_ctx *c, ova_import_result *r, ova_err *err)
         return st;
     if (c->in.mf < 0)
         logf_(c, 1, "%s: no manifest: the files' digests are not verified", c->in.label);
+    for (size_t i = 0; i < c->in.n; i++) {
+        size_t l = strlen(c->in.m[i].name);
+        if (l > 5 && strcmp(c->in.m[i].name + l - 5, ".cert") == 0)
+            logf_(c, 1, "%s: signing certificate not verified (import checks the manifest's digests only)",
+                  c->in.m[i].name);
+    }
     if (o->target_hw > 0)
         c->desc->vm.hw_version = o->target_hw;
     r->hw_version = c->desc->vm.hw_version;
