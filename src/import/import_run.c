@@ -480,6 +480,8 @@ static ova_status run(imp_ctx *c, ova_import_result *r, ova_err *err)
         st = ova_batch_pool_wait(c->pool, err);
     if (st == OVA_OK)
         st = ova_batch_pool_take_zeros(c->pool, on_zero, c, err);
+    if (st == OVA_OK && o->remote != NULL && o->remote->sync != NULL)
+        st = o->remote->sync(o->remote->ctx, err);
     for (size_t i = 0; i < c->n_disks && st == OVA_OK; i++) {
         imp_disk *x = &c->disks[i];
         if (x->out == NULL) /* a blank disk */

@@ -14,8 +14,10 @@
  *   SETUP  disk, input path, member, extent count, extent paths (once per
  *          disk and slot, before its first batch)
  *   BATCH  the batch
+ *   SYNC   fdatasync the files written (before rank 0 finishes the disks)
  *   STOP   no more work
- * and the answer to a BATCH: status, zero-grain count and LBAs, message.
+ * and the answer to a BATCH or SYNC: status, zero-grain count and LBAs,
+ * message.
  */
 #include "ovatool/import_mpi.h"
 
@@ -34,7 +36,7 @@
 #include "util/grow.h"
 
 #define TAG_BASE 7100
-enum { MSG_SETUP = 1, MSG_BATCH = 2, MSG_STOP = 3 };
+enum { MSG_SETUP = 1, MSG_BATCH = 2, MSG_STOP = 3, MSG_SYNC = 4 };
 
 static void put_str(ova_buf *b, const char *s)
 {
@@ -132,6 +134,29 @@ typedef struct remote_ctx {
     unsigned n;
 } remote_ctx;
 
+/* The answer of a slot's worker to a BATCH or a SYNC. */
+static ova_status recv_answer(remote_ctx *rc, slot *s, uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err)
+{
+    int len = 0;
+    ova_status st = recv_buf(&s->buf, &s->cap, &len, s->rank, s->tag, rc->comm, err);
+    if (st != OVA_OK)
+        return st;
+    ova_wire r = { s->buf, (size_t)len, 0 };
+    ova_status rst = (ova_status)ova_wire_get32(&r);
+    *n_zero = ova_wire_get32(&r);
+    if (*n_zero > OVA_BATCH_GRAINS)
+        r.bad = 1;
+    for (uint32_t i = 0; !r.bad && i < *n_zero; i++)
+        zero_lbas[i] = ova_wire_get64(&r);
+    char *msg = get_str(&r);
+    if (r.bad)
+        st = ova_err_set(err, OVA_E_MPI, "malformed answer from rank %d", s->rank);
+    else if (rst != OVA_OK)
+        st = ova_err_set(err, rst, "%s", msg);
+    free(msg);
+    return st;
+}
+
 static ova_status remote_run(void *ctx, unsigned si, const ova_pool_disk_info *d, const ova_grain_batch *b,
                              uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err)
 {
@@ -163,24 +188,24 @@ static ova_status remote_run(void *ctx, unsigned si, const ova_pool_disk_info *d
     put_batch(&m, b);
     st = send_buf(&m, s->rank, s->tag, rc->comm, err);
     ova_buf_free(&m);
-    int len = 0;
-    if (st == OVA_OK)
-        st = recv_buf(&s->buf, &s->cap, &len, s->rank, s->tag, rc->comm, err);
     if (st != OVA_OK)
         return st;
-    ova_wire r = { s->buf, (size_t)len, 0 };
-    ova_status rst = (ova_status)ova_wire_get32(&r);
-    *n_zero = ova_wire_get32(&r);
-    if (*n_zero > OVA_BATCH_GRAINS)
-        r.bad = 1;
-    for (uint32_t i = 0; !r.bad && i < *n_zero; i++)
-        zero_lbas[i] = ova_wire_get64(&r);
-    char *msg = get_str(&r);
-    if (r.bad)
-        st = ova_err_set(err, OVA_E_MPI, "malformed answer from rank %d", s->rank);
-    else if (rst != OVA_OK)
-        st = ova_err_set(err, rst, "%s", msg);
-    free(msg);
+    return recv_answer(rc, s, zero_lbas, n_zero, err);
+}
+
+static ova_status remote_sync(void *ctx, ova_err *err)
+{
+    remote_ctx *rc = ctx;
+    ova_buf m = { 0 };
+    ova_wire_put32(&m, MSG_SYNC);
+    ova_status st = OVA_OK;
+    for (unsigned i = 0; i < rc->n && st == OVA_OK; i++) {
+        uint64_t zl[OVA_BATCH_GRAINS];
+        uint32_t nz = 0;
+        if ((st = send_buf(&m, rc->slots[i].rank, rc->slots[i].tag, rc->comm, err)) == OVA_OK)
+            st = recv_answer(rc, &rc->slots[i], zl, &nz, err);
+    }
+    ova_buf_free(&m);
     return st;
 }
 
@@ -300,7 +325,12 @@ static void *worker_main(void *argp)
         ova_status st = sst;
         uint64_t zl[OVA_BATCH_GRAINS];
         uint32_t nz = 0;
-        if (st != OVA_OK)
+        if (type == MSG_SYNC) {
+            for (size_t i = 0; i < cap && st == OVA_OK; i++)
+                for (size_t x = 0; x < disks[i].n_ext && st == OVA_OK; x++)
+                    if (disks[i].fds[x] >= 0 && fdatasync(disks[i].fds[x]) != 0)
+                        st = ova_err_errno(&e, OVA_E_IO, errno, "%s: fdatasync", disks[i].paths[x]);
+        } else if (st != OVA_OK)
             e = serr;
         else if (type != MSG_BATCH || (get_batch(&r, b), r.bad))
             st = ova_err_set(&e, OVA_E_MPI, "malformed message from rank 0");
@@ -386,7 +416,7 @@ ova_status ova_import_mpi(const ova_import_opts *o, MPI_Comm comm, ova_import_re
                     rc.slots[s].rank = k;
                     rc.slots[s].tag = TAG_BASE + (int)t;
                 }
-            struct ova_import_remote remote = { rc.n, remote_run, &rc };
+            struct ova_import_remote remote = { rc.n, remote_run, remote_sync, &rc };
             ova_import_opts o2 = *o;
             o2.remote = rc.n > 0 ? &remote : NULL;
             st = ova_import(&o2, r, err);
