@@ -65,6 +65,7 @@ typedef struct cli_progress {
     int tty;          /* draw a bar */
     int bar_shown;    /* a bar is on screen and needs a newline before other output */
     int enabled;
+    const char *out_what; /* what out_bytes counts in the lines: "OVA" (cli_progress_init), "disks" for import */
 } cli_progress;
 void cli_progress_init(cli_progress *p, double secs);
 void cli_progress_cb(void *ctx, const ova_progress *prog);

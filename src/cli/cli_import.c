@@ -227,6 +227,7 @@ int cli_import(int argc, char **argv)
     signal(SIGHUP, on_signal);
     cli_progress prog;
     cli_progress_init(&prog, a.o.dry_run ? 0 : a.progress_secs);
+    prog.out_what = "disks";
     a.o.input = a.input;
     a.o.log = log_cb;
     a.o.log_ctx = &prog;

@@ -104,7 +104,10 @@ static void progress(imp_ctx *c, int final)
     if (!final && t - c->last < c->o->progress_secs)
         return;
     c->last = t;
-    ova_progress p = { c->done, c->in.total, 0, t - c->t0, final };
+    uint64_t out = 0; /* grain bytes placed so far (written, or being written) */
+    for (size_t i = 0; i < c->n_disks; i++)
+        out += c->disks[i].out != NULL ? ova_disk_out_allocated(c->disks[i].out) : 0;
+    ova_progress p = { c->done, c->in.total, out, t - c->t0, final };
     c->o->progress(c->o->progress_ctx, &p);
 }
 
