@@ -82,6 +82,11 @@ int cli_mpi_init(int *argc, char ***argv, int required);
  * The result is given, the variable's value or buf. */
 const char *cli_schema_dir(const char *given, char *buf, size_t len, char *why, size_t why_len);
 
+/* Test hook: OVATOOL_TEST_FAIL_RANK=R arms default_point on rank R,
+ * R:POINT another fault point (util/fault.h lists them); a no-op in builds
+ * without the tests. */
+void cli_arm_test_fault(const char *default_point);
+
 int cli_export(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_import(int argc, char **argv);

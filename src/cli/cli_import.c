@@ -222,6 +222,7 @@ int cli_import(int argc, char **argv)
     }
     if (rank != 0)
         cli_quiet = true;
+    cli_arm_test_fault("import.batch");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);

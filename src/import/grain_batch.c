@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "format/vmdk_stream.h"
+#include "util/fault.h"
 #include "util/io.h"
 
 #define ULL(x) ((unsigned long long)(x))
@@ -66,6 +67,8 @@ ova_status ova_grain_batch_run(const ova_grain_batch *b, int in_fd, const char *
     if (b->n == 0 || b->n > OVA_BATCH_GRAINS || b->span > OVA_BATCH_SPAN_MAX)
         return ova_err_set(err, OVA_E_INTERNAL, "internal error: %s: batch of %u grains over %llu bytes", member,
                            b->n, ULL(b->span));
+    if (ova_fault("import.batch"))
+        return ova_err_set(err, OVA_E_IO, "%s: injected read error (test fault import.batch)", member);
     ova_status st = ova_pread_exact(in_fd, s->in, (size_t)b->span, b->in_off, member, "grain records", err);
     if (st != OVA_OK)
         return st;

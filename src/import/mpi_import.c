@@ -33,6 +33,7 @@
 #include "format/wire.h"
 #include "import/batch_pool.h"
 #include "import/grain_batch.h"
+#include "util/fault.h"
 #include "util/grow.h"
 
 #define TAG_BASE 7100
@@ -393,6 +394,7 @@ ova_status ova_import_mpi(const ova_import_opts *o, MPI_Comm comm, ova_import_re
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
+    ova_fault_rank(rank);
     /* every rank's worker count, known to rank 0 (rank 0's own threads run in its pool) */
     unsigned mine = o->dry_run ? 0 : ova_import_threads(o);
     unsigned *all = rank == 0 ? calloc((size_t)size, sizeof *all) : NULL;

@@ -16,7 +16,9 @@
 #        placed last, and by qemu-img's stream: imported with 1 and 2 ranks,
 #        the disk judged against the source;
 #   corrupt: a digest mismatch, a truncated member, a bad grain (1 and 2
-#        ranks): exit 1, the member named, nothing left in the folder.
+#        ranks), a worker failing on rank 0 or 1 (test fault import.batch),
+#        SIGTERM mid-way (import.slow; 1 and 2 ranks): exit non-zero, the
+#        member (or the rank) named, nothing left in the folder.
 source "$(dirname "$0")/lib.sh"
 case_=$1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
@@ -266,7 +268,39 @@ b[i:i + 64] = d
 open(path, "wb").write(b)
 PY
     expect_fail bad.ova 1 "vm-disk1.vmdk: bad grain at LBA 0"
-    expect_fail bad.ova 2 "bad grain at LBA 0" ;;
+    expect_fail bad.ova 2 "bad grain at LBA 0"
+    note "a worker on another rank fails (test fault import.batch)"
+    # 64 MiB of random data: 16 batches, so rank 1's two workers get some
+    head -c $((64 * 1048576)) /dev/urandom > big.raw
+    qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse big.raw big.vmdk
+    write_vmx big.vmx big.vmdk
+    mkdir rb && "$OVATOOL" export big.vmx -o rb/vm.ova --progress 0 -q
+    OVATOOL_TEST_FAIL_RANK=1:import.batch expect_fail rb/vm.ova 2 "rank 1 on .*injected read error"
+    OVATOOL_TEST_FAIL_RANK=0:import.batch expect_fail r/vm.ova 1 "vm-disk1.vmdk: injected read error"
+    note "SIGTERM mid-way (test fault import.slow): stopped, nothing left"
+    for n in 1 2; do
+      rm -rf o; mkdir o
+      # not through run_ranks: $! must be the process the signal is for
+      launch=("$OVATOOL")
+      [ "$n" = 1 ] || launch=("$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL")
+      OVATOOL_TEST_FAIL_RANK=0:import.slow "${launch[@]}" import rb/vm.ova -o o/ --progress 0 2> err.txt &
+      pid=$!
+      for _ in $(seq 100); do [ -n "$(ls -A o)" ] && break; sleep 0.1; done
+      [ -n "$(ls -A o)" ] || fail "the import wrote no temporary file"
+      sleep 0.5
+      if [ "$n" = 1 ]; then
+        kill -TERM "$pid"
+      else
+        # every rank gets the signal, as Slurm signals every task; a SIGTERM
+        # to Open MPI 4.1's mpirun kills its ranks before their handlers run
+        # (export_signal.sh)
+        pkill -TERM -P "$pid" || fail "no rank processes under mpirun ($pid)"
+      fi
+      rc=0; wait "$pid" || rc=$?
+      [ "$rc" != 0 ] || fail "the import stopped by SIGTERM exited 0"
+      grep -q "stopped by SIGTERM; removed the partial import" err.txt || { cat err.txt; fail "no stop message"; }
+      [ -z "$(ls -A o)" ] || fail "left after SIGTERM with $n rank(s): $(ls -A o)"
+    done ;;
   *) fail "unknown case $case_" ;;
 esac
 pass "import.$case_"
