@@ -16,7 +16,7 @@ static void usage(FILE *f)
             "  ovatool info VMX [--json]                 show what an export would contain\n"
             "  ovatool validate OVA [--deep] [--json] [--schema DIR]\n"
             "                                            check an OVA: tar, manifest, OVF, disks (exit 3: problems)\n"
-            "  ovatool import OVA|OVF -o DIR/ [options] import an OVA as a Workstation VM (NAME.vmx and disks)\n"
+            "  ovatool import OVA -o DIR/ [options]      turn an OVA (or an OVF) into a Workstation VM in DIR\n"
             "  ovatool demo DIR [--size MIB]             create a small demo VM in DIR\n"
             "  ovatool --help | --version\n"
             "\n"
