@@ -200,7 +200,7 @@ static ova_status create_file(const char *path, int *fd, ova_err *err)
     return OVA_OK;
 }
 
-static ova_status start_extent(ova_disk_out *o, extent *e, const ova_buf *embedded, ova_err *err)
+static ova_status start_extent(extent *e, const ova_buf *embedded, ova_err *err)
 {
     ova_status st = create_file(e->tmp, &e->fd, err);
     if (st != OVA_OK)
@@ -232,7 +232,6 @@ static ova_status start_extent(ova_disk_out *o, extent *e, const ova_buf *embedd
                                e->tmp, embedded->len, DESC_SECTORS);
         memcpy(head + OVA_SECTOR, embedded->data, embedded->len);
     }
-    (void)o;
     if ((st = ova_pwrite_exact(e->fd, head, sizeof head, 0, e->tmp, err)) != OVA_OK ||
         (st = write_gd(e, e->rgd, e->rgt0, err)) != OVA_OK || (st = write_gd(e, e->gd, e->gt0, err)) != OVA_OK)
         return st;
@@ -295,7 +294,7 @@ ova_status ova_disk_out_create(ova_disk_format fmt, const char *dir, const char 
         }
     }
     for (size_t i = 0; i < ne && st == OVA_OK; i++)
-        st = start_extent(o, &o->ext[i], fmt == OVA_DISK_MONOLITHIC_SPARSE ? &desc : NULL, err);
+        st = start_extent(&o->ext[i], fmt == OVA_DISK_MONOLITHIC_SPARSE ? &desc : NULL, err);
     ova_buf_free(&desc);
     if (st != OVA_OK) {
         ova_disk_out_free(&o);

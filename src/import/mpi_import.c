@@ -366,27 +366,38 @@ static void *worker_main(void *argp)
     return NULL;
 }
 
-static ova_status run_workers(const ova_import_opts *o, MPI_Comm comm, int rank, unsigned threads)
+/* A rank other than 0: its worker threads, each until rank 0 stops it. */
+typedef struct workers {
+    worker_arg *args;
+    pthread_t *t;
+    unsigned started;
+} workers;
+
+/* Start up to threads workers; started says how many run (rank 0 is told
+ * that number, so it never waits on a worker that is not there). */
+static void start_workers(MPI_Comm comm, int rank, unsigned threads, workers *w)
 {
     worker_arg a = { comm, 0, "", rank };
     int hl = 0;
     MPI_Get_processor_name(a.host, &hl);
-    worker_arg *args = calloc(threads, sizeof *args);
-    pthread_t *t = calloc(threads, sizeof *t);
-    unsigned started = 0;
-    for (unsigned i = 0; args != NULL && t != NULL && i < threads; i++) {
-        args[i] = a;
-        args[i].tag = TAG_BASE + (int)i;
-        if (pthread_create(&t[i], NULL, worker_main, &args[i]) != 0)
+    w->args = calloc(threads ? threads : 1, sizeof *w->args);
+    w->t = calloc(threads ? threads : 1, sizeof *w->t);
+    w->started = 0;
+    for (unsigned i = 0; w->args != NULL && w->t != NULL && i < threads; i++) {
+        w->args[i] = a;
+        w->args[i].tag = TAG_BASE + (int)i;
+        if (pthread_create(&w->t[i], NULL, worker_main, &w->args[i]) != 0)
             break;
-        started++;
+        w->started++;
     }
-    (void)o;
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(t[i], NULL);
-    free(t);
-    free(args);
-    return OVA_OK;
+}
+
+static void join_workers(workers *w)
+{
+    for (unsigned i = 0; i < w->started; i++)
+        pthread_join(w->t[i], NULL);
+    free(w->t);
+    free(w->args);
 }
 
 ova_status ova_import_mpi(const ova_import_opts *o, MPI_Comm comm, ova_import_result *r, ova_err *err)
@@ -395,15 +406,19 @@ ova_status ova_import_mpi(const ova_import_opts *o, MPI_Comm comm, ova_import_re
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     ova_fault_rank(rank);
-    /* every rank's worker count, known to rank 0 (rank 0's own threads run in its pool) */
-    unsigned mine = o->dry_run ? 0 : ova_import_threads(o);
+    /* every rank's running worker count, known to rank 0 (rank 0's own
+     * threads run in its pool) */
+    workers w = { NULL, NULL, 0 };
+    if (rank != 0)
+        start_workers(comm, rank, o->dry_run ? 0 : ova_import_threads(o), &w);
+    unsigned mine = w.started;
     unsigned *all = rank == 0 ? calloc((size_t)size, sizeof *all) : NULL;
     if (rank == 0 && all == NULL)
         mine = 0; /* reported below, once the others know */
     MPI_Gather(&mine, 1, MPI_UNSIGNED, all, 1, MPI_UNSIGNED, 0, comm);
     ova_status st = OVA_OK;
     if (rank != 0) {
-        run_workers(o, comm, rank, mine);
+        join_workers(&w);
     } else {
         remote_ctx rc = { comm, NULL, 0 };
         for (int k = 1; all != NULL && k < size; k++)
