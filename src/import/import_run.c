@@ -5,13 +5,11 @@
 #include "ovatool/import_run.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
-#include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,12 +17,8 @@
 
 #include "engine/ova_writer.h"
 #include "format/vmdk_stream.h"
-#include "import/batch_pool.h"
-#include "import/disk_out.h"
-#include "import/import_input.h"
-#include "import/stream_scan.h"
+#include "import/import_ctx.h"
 #include "ovatool/descriptor.h"
-#include "ovatool/import.h"
 #include "util/fault.h"
 #include "util/io.h"
 
@@ -45,56 +39,11 @@ static ova_status check_stop(ova_err *err)
     return OVA_OK;
 }
 
-typedef struct imp_disk {
-    size_t disk;               /* index into desc->disks */
-    size_t device;             /* index into desc->vm.devices */
-    ssize_t member;            /* input member, -1 for a blank disk */
-    char base[128];            /* NAME-diskN */
-    uint64_t capacity;
-    uint64_t grains;
-    ova_disk_out *out;
-} imp_disk;
-
-typedef struct imp_ctx {
-    const ova_import_opts *o;
-    ova_input in;
-    ova_import_desc *desc;
-    char name[81];
-    imp_disk *disks;
-    size_t n_disks;
-    ova_batch_pool *pool;
-    unsigned threads;
-    /* the disk being streamed */
-    imp_disk *cur;
-    uint32_t cur_idx;
-    const ova_in_member *cur_m;
-    ova_sscan *scan;
-    ova_grain_batch batch;
-    /* the VMX */
-    char *vmx_final, *vmx_tmp;
-    /* progress */
-    double t0, last;
-    uint64_t done;
-} imp_ctx;
-
 static double now_secs(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void logf_(const imp_ctx *c, int warning, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void logf_(const imp_ctx *c, int warning, const char *fmt, ...)
-{
-    if (c->o->log == NULL)
-        return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    c->o->log(c->o->log_ctx, warning, line);
 }
 
 static void progress(imp_ctx *c, int final)
@@ -112,122 +61,6 @@ static void progress(imp_ctx *c, int final)
     c->o->progress(c->o->progress_ctx, &p);
 }
 
-static char *path_in(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *s = malloc(n);
-    if (s != NULL)
-        snprintf(s, n, "%s%s%s", dir, dir[0] && dir[strlen(dir) - 1] != '/' ? "/" : "", name);
-    return s;
-}
-
-/* ---- the OVF ---- */
-
-static ova_status read_ovf(imp_ctx *c, ova_err *err)
-{
-    const ova_in_member *m = &c->in.m[c->in.ovf];
-    if (m->size > OVA_IMPORT_MAX_OVF_BYTES)
-        return ova_err_set(err, OVA_E_FORMAT, "%s: OVF descriptor of %llu bytes is larger than the limit of %zu",
-                           m->name, ULL(m->size), (size_t)OVA_IMPORT_MAX_OVF_BYTES);
-    char *xml = malloc((size_t)m->size + 1);
-    if (xml == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", m->name);
-    ova_status st = ova_pread_exact(m->fd, xml, (size_t)m->size, m->off, m->name, "the OVF descriptor", err);
-    if (st == OVA_OK) {
-        xml[m->size] = '\0';
-        st = ova_import_desc_parse(xml, (size_t)m->size, m->name, &c->desc, err);
-    }
-    free(xml);
-    return st;
-}
-
-/* The disks in device order, named NAME-disk1, NAME-disk2, ... as export
- * names the members of NAME.ova, and matched to their files. */
-static ova_status plan_disks(imp_ctx *c, ova_err *err)
-{
-    ova_import_desc *d = c->desc;
-    c->disks = calloc(d->vm.n_devices ? d->vm.n_devices : 1, sizeof *c->disks);
-    if (c->disks == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < d->vm.n_devices; i++) {
-        size_t k = d->device_disk[i];
-        if (k == SIZE_MAX)
-            continue;
-        imp_disk *x = &c->disks[c->n_disks++];
-        x->disk = k;
-        x->device = i;
-        x->member = -1;
-        x->capacity = d->disks[k].capacity;
-        snprintf(x->base, sizeof x->base, "%s-disk%zu", c->name, c->n_disks);
-        char file[160];
-        snprintf(file, sizeof file, "%s.vmdk", x->base);
-        ova_status st = ova_import_name_disk(d, i, file, err);
-        if (st != OVA_OK)
-            return st;
-        if (d->disks[k].file == SIZE_MAX)
-            continue; /* a blank disk */
-        const ova_import_file *f = &d->files[d->disks[k].file];
-        if (f->chunk_size != 0)
-            return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: split into chunks of %llu bytes (ovf:chunkSize): not "
-                               "imported yet", f->href, ULL(f->chunk_size));
-        if (f->gzip)
-            return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: gzip-compressed (ovf:compression): not imported yet",
-                               f->href);
-        size_t mi;
-        if ((st = ova_input_file(&c->in, f->href, &mi, err)) != OVA_OK)
-            return st;
-        for (size_t j = 0; j + 1 < c->n_disks; j++)
-            if (c->disks[j].member == (ssize_t)mi)
-                return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: the file is the disk of two devices", f->href);
-        x->member = (ssize_t)mi;
-    }
-    return OVA_OK;
-}
-
-/* Every file import would write; an existing one is refused without
- * overwrite. The dry run reports them. */
-static ova_status check_targets(imp_ctx *c, ova_import_result *r, ova_err *err)
-{
-    struct stat sb;
-    const char *dir = c->o->out_dir;
-    if (stat(dir, &sb) != 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: no such folder (the folder of -o)", dir);
-    if (!S_ISDIR(sb.st_mode))
-        return ova_err_set(err, OVA_E_USAGE, "%s: not a folder: import writes NAME.vmx and its disks into a folder",
-                           dir);
-    if (access(dir, W_OK | X_OK) != 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: not writable", dir);
-    char vmx[100];
-    snprintf(vmx, sizeof vmx, "%s.vmx", c->name);
-    if ((c->vmx_final = path_in(dir, vmx)) == NULL || (r->vm_name = strdup(c->name)) == NULL ||
-        (r->vmx_path = strdup(c->vmx_final)) == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    char tmp[160];
-    snprintf(tmp, sizeof tmp, ".%s.import-%ld.tmp", vmx, (long)getpid());
-    if ((c->vmx_tmp = path_in(dir, tmp)) == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    if (!c->o->overwrite && lstat(c->vmx_final, &sb) == 0)
-        return ova_err_set(err, OVA_E_USAGE, "%s exists; use --overwrite to replace it", c->vmx_final);
-    if ((r->disks = calloc(c->n_disks ? c->n_disks : 1, sizeof *r->disks)) == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    r->n_disks = c->n_disks;
-    for (size_t i = 0; i < c->n_disks; i++) {
-        imp_disk *x = &c->disks[i];
-        ova_import_disk_result *dr = &r->disks[i];
-        dr->capacity = x->capacity;
-        if (x->member >= 0 && (dr->member = strdup(c->in.m[x->member].name)) == NULL)
-            return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-        ova_status st = ova_disk_out_names(c->o->disk_format, dir, x->base, x->capacity, &dr->files, &dr->n_files,
-                                           err);
-        if (st != OVA_OK)
-            return st;
-        for (size_t f = 0; f < dr->n_files; f++)
-            if (!c->o->overwrite && lstat(dr->files[f], &sb) == 0)
-                return ova_err_set(err, OVA_E_USAGE, "%s exists; use --overwrite to replace it", dr->files[f]);
-    }
-    return OVA_OK;
-}
-
 /* ---- the disks ---- */
 
 static ova_status create_out(imp_ctx *c, imp_disk *x, const char *desc_text, ova_err *err)
@@ -237,7 +70,7 @@ static ova_status create_out(imp_ctx *c, imp_disk *x, const char *desc_text, ova
     if (desc_text != NULL && desc_text[0] != '\0') {
         ova_err e2 = { 0 };
         if (ova_descriptor_parse(desc_text, strlen(desc_text), member, &src, &e2) != OVA_OK)
-            logf_(c, 1, "%s: embedded descriptor not read (%s): the imported disk gets a new one", member, e2.msg);
+            ova_imp_log(c, 1, "%s: embedded descriptor not read (%s): the imported disk gets a new one", member, e2.msg);
     }
     ova_status st = ova_disk_out_create(c->o->disk_format, c->o->out_dir, x->base, x->capacity, src, &x->out, err);
     ova_descriptor_free(&src);
@@ -440,28 +273,28 @@ static ova_status run(imp_ctx *c, ova_import_result *r, ova_err *err)
     char stem[256];
     snprintf(stem, sizeof stem, "%.*s", (int)(strlen(ovfname) - 4), ovfname);
     ova_member_base(stem, c->name);
-    if ((st = read_ovf(c, err)) != OVA_OK)
+    if ((st = ova_imp_read_ovf(c, err)) != OVA_OK)
         return st;
     for (size_t i = 0; i < c->desc->n_warnings; i++)
-        logf_(c, 1, "%s", c->desc->warnings[i]);
-    if ((st = plan_disks(c, err)) != OVA_OK)
+        ova_imp_log(c, 1, "%s", c->desc->warnings[i]);
+    if ((st = ova_imp_plan_disks(c, err)) != OVA_OK)
         return st;
     size_t lines = 0;
     if ((st = ova_input_manifest(&c->in, &lines, err)) != OVA_OK)
         return st;
     if (c->in.mf < 0)
-        logf_(c, 1, "%s: no manifest: the files' digests are not verified", c->in.label);
+        ova_imp_log(c, 1, "%s: no manifest: the files' digests are not verified", c->in.label);
     for (size_t i = 0; i < c->in.n; i++) {
         size_t l = strlen(c->in.m[i].name);
         if (l > 5 && strcmp(c->in.m[i].name + l - 5, ".cert") == 0)
-            logf_(c, 1, "%s: signing certificate not verified (import checks the manifest's digests only)",
+            ova_imp_log(c, 1, "%s: signing certificate not verified (import checks the manifest's digests only)",
                   c->in.m[i].name);
     }
     if (o->target_hw > 0)
         c->desc->vm.hw_version = o->target_hw;
     r->hw_version = c->desc->vm.hw_version;
     r->input_bytes = c->in.total;
-    if ((st = check_targets(c, r, err)) != OVA_OK || o->dry_run)
+    if ((st = ova_imp_check_targets(c, r, err)) != OVA_OK || o->dry_run)
         return st;
 
     c->threads = ova_import_threads(o);
@@ -476,7 +309,7 @@ static ova_status run(imp_ctx *c, ova_import_result *r, ova_err *err)
         if ((ssize_t)i == c->in.mf || (x == NULL && !c->in.m[i].listed))
             continue;
         if (x != NULL && c->in.m[i].size >= ((uint64_t)64 << 20))
-            logf_(c, 0, "%s: reading %.1f MiB", c->in.m[i].name, (double)c->in.m[i].size / 1048576.0);
+            ova_imp_log(c, 0, "%s: reading %.1f MiB", c->in.m[i].name, (double)c->in.m[i].size / 1048576.0);
         st = stream_member(c, i, x, buf, err);
         if (st == OVA_OK && c->in.m[i].listed)
             r->digests_checked++;
