@@ -65,6 +65,7 @@ typedef struct cli_progress {
     int tty;          /* draw a bar */
     int bar_shown;    /* a bar is on screen and needs a newline before other output */
     int enabled;
+    const char *out_what; /* what out_bytes counts in the lines: "OVA" (cli_progress_init), "disks" for import */
 } cli_progress;
 void cli_progress_init(cli_progress *p, double secs);
 void cli_progress_cb(void *ctx, const ova_progress *prog);
@@ -81,8 +82,14 @@ int cli_mpi_init(int *argc, char ***argv, int required);
  * The result is given, the variable's value or buf. */
 const char *cli_schema_dir(const char *given, char *buf, size_t len, char *why, size_t why_len);
 
+/* Test hook: OVATOOL_TEST_FAIL_RANK=R arms default_point on rank R,
+ * R:POINT another fault point (util/fault.h lists them); a no-op in builds
+ * without the tests. */
+void cli_arm_test_fault(const char *default_point);
+
 int cli_export(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_import(int argc, char **argv);
 int cli_validate(int argc, char **argv);
 int cli_info_cmd(int argc, char **argv);
 

@@ -15,8 +15,6 @@
 #include "cli_fleet.h"
 #include "cli_json.h"
 #include "ovatool/export_mpi.h"
-/* the one internal header the CLI includes: arming the tests' fault hook */
-#include "../util/fault.h"
 
 enum { O_NO_PIN = 256, O_MEM, O_CODEC, O_LEVEL, O_SHA, O_TARGET_HW, O_PROGRESS, O_JSON, O_FORCE, O_BUFFERED, O_COMPRESS_ALL };
 
@@ -517,13 +515,7 @@ static void export_env(ova_export_opts *o)
      * R:POINT fail at another fault point (util/fault.h lists them), so the
      * tests can prove that a failure on any rank, in any phase, stops the
      * whole job cleanly (a no-op in builds without the tests). */
-    const char *fr = getenv("OVATOOL_TEST_FAIL_RANK");
-    if (fr != NULL && *fr) {
-        char *end;
-        long r = strtol(fr, &end, 10);
-        if (end != fr && r >= 0 && r <= INT_MAX && (*end == '\0' || *end == ':'))
-            ova_fault_arm(*end == ':' ? end + 1 : "export.unit", (int)r);
-    }
+    cli_arm_test_fault("export.unit");
     /* Test hook: OVATOOL_TEST_JOURNAL_SECS=S takes a durable point inside a
      * disk at most every S seconds (0: at every grain-table group) instead
      * of every 5, so that tests stop at points they choose. */

@@ -1,9 +1,13 @@
 /* cli_opts.c - option tables: one table per subcommand drives both
  * getopt_long and the --help text, so the two cannot drift apart. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+/* the one internal header the CLI includes: arming the tests' fault hook */
+#include "../util/fault.h"
 
 size_t cli_getopt_table(const cli_opt *opts, size_t n, struct option *lo, char *short_opts, size_t short_len)
 {
@@ -72,4 +76,15 @@ int cli_usage_outcome(const char *cmd, int help, const char *why, void (*usage)(
             fprintf(stderr, "ovatool %s: %s; try 'ovatool %s --help'\n", cmd, why, cmd);
     }
     return help ? EXIT_OK : EXIT_USAGE;
+}
+
+void cli_arm_test_fault(const char *default_point)
+{
+    const char *fr = getenv("OVATOOL_TEST_FAIL_RANK");
+    if (fr != NULL && *fr) {
+        char *end;
+        long r = strtol(fr, &end, 10);
+        if (end != fr && r >= 0 && r <= INT_MAX && (*end == '\0' || *end == ':'))
+            ova_fault_arm(*end == ':' ? end + 1 : default_point, (int)r);
+    }
 }

@@ -11,6 +11,7 @@ void cli_progress_init(cli_progress *p, double secs)
     p->enabled = secs > 0 && !cli_quiet;
     p->tty = p->enabled && isatty(STDERR_FILENO);
     p->bar_shown = 0;
+    p->out_what = "OVA";
 }
 
 void cli_progress_break(void *ctx)
@@ -47,7 +48,7 @@ void cli_progress_cb(void *ctx, const ova_progress *g)
     }
     if (g->final)
         return; /* the summary line follows */
-    cli_info("progress: %.2f of %.2f GiB (%.1f%%), %.1f MiB/s, %.0f s left, OVA %.1f MiB so far",
+    cli_info("progress: %.2f of %.2f GiB (%.1f%%), %.1f MiB/s, %.0f s left, %s %.1f MiB so far",
              (double)g->done / 1073741824.0, (double)g->total / 1073741824.0, pct, rate / 1048576.0, left,
-             (double)g->out_bytes / 1048576.0);
+             p->out_what, (double)g->out_bytes / 1048576.0);
 }

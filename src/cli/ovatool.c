@@ -16,6 +16,7 @@ static void usage(FILE *f)
             "  ovatool info VMX [--json]                 show what an export would contain\n"
             "  ovatool validate OVA [--deep] [--json] [--schema DIR]\n"
             "                                            check an OVA: tar, manifest, OVF, disks (exit 3: problems)\n"
+            "  ovatool import OVA -o DIR/ [options]      turn an OVA (or an OVF) into a Workstation VM in DIR\n"
             "  ovatool demo DIR [--size MIB]             create a small demo VM in DIR\n"
             "  ovatool --help | --version\n"
             "\n"
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
         return cli_info_cmd(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)
         return cli_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0)
+        return cli_import(argc - 1, argv + 1);
     if (strcmp(cmd, "demo") == 0)
         return cli_demo(argc - 1, argv + 1);
     fprintf(stderr, "ovatool: unknown command '%s'; try 'ovatool --help'\n", cmd);

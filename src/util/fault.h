@@ -29,6 +29,12 @@
  *   "export.spool"    rank 0's writer fails to read back a disk's spool as
  *                     it copies it into the OVA (--parallel-disks,
  *                     ova_writer.c): a failure with spools on disk
+ *   "import.batch"    a grain batch fails with an injected read error on the
+ *                     rank (import/grain_batch.c): a worker's failure, here
+ *                     or on another rank
+ *   "import.slow"     rank 0 sleeps 0.2 s after each 1 MiB it reads
+ *                     (import/import_run.c), so a test's signal finds the
+ *                     import mid-way
  *   "resume.kill.first", "resume.kill.boundary", "resume.kill.last",
  *   "resume.kill.finish"
  *                     a journaled export's rank 0 dies (SIGKILL): a few

@@ -10,7 +10,7 @@
 #      libxml-2.0, hwloc and libdeflate (never MPI's include directories);
 #   2. every public header include/ovatool/*.h (source and build tree),
 #      compiled alone the same way and searched for an #include of mpi.h,
-#      but export_mpi.h and validate_mpi.h, the MPI entry points.
+#      but export_mpi.h, validate_mpi.h and import_mpi.h, the MPI entry points.
 # Files are globbed now, so a new file is covered without editing this.
 # Extra CFLAGS (the build's -D options) are passed through.
 set -euo pipefail
@@ -54,7 +54,7 @@ nsrc=$n
 # the public headers, the generated ones (version.h) included
 for h in "$src"/include/ovatool/*.h "$build"/include/ovatool/*.h; do
   [ -f "$h" ] || continue
-  case ${h##*/} in export_mpi.h | validate_mpi.h) continue ;; esac
+  case ${h##*/} in export_mpi.h | validate_mpi.h | import_mpi.h) continue ;; esac
   printf '#include "ovatool/%s"\n' "${h##*/}" > "$tmp/h_${h##*/}.c"
   try "include/ovatool/${h##*/}" "$tmp/h_${h##*/}.c"
   # also an include the compiler skipped (#if __has_include(<mpi.h>), ...)

@@ -1,0 +1,270 @@
+/* batch_pool.c - the batch threads of one process (batch_pool.h). */
+#include "import/batch_pool.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/grow.h"
+
+typedef struct pool_disk {
+    int in_fd;
+    const char *in_path;
+    const char *member;
+    size_t n_ext;
+    int *fds;
+    const char **paths;
+} pool_disk;
+
+typedef struct zero_rep {
+    uint32_t disk;
+    uint64_t lba;
+} zero_rep;
+
+struct ova_batch_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full, idle;
+    ova_grain_batch *q;
+    size_t cap, head, count;
+    unsigned running;       /* batches being run */
+    bool stop;
+    ova_status failed;      /* first error */
+    ova_err err;
+    pool_disk *disks;
+    size_t n_disks, disks_cap;
+    zero_rep *zeros;
+    size_t n_zeros, zeros_cap;
+    pthread_t *tids;
+    unsigned n_threads;
+    const struct ova_import_remote *remote;
+    unsigned next_slot;     /* handed to the remote threads as they start */
+};
+
+static void fail(ova_batch_pool *p, ova_status st, const ova_err *e)
+{
+    if (p->failed == OVA_OK) {
+        p->failed = st;
+        p->err = *e;
+    }
+    p->stop = true;
+    pthread_cond_broadcast(&p->not_full);
+    pthread_cond_broadcast(&p->not_empty);
+    pthread_cond_broadcast(&p->idle);
+}
+
+/* A local worker runs batches here; a remote one (slot >= 0) hands them to
+ * its slot and waits. */
+static void *work(ova_batch_pool *p, int slot)
+{
+    ova_batch_scratch *s = NULL;
+    ova_err e = { 0 };
+    ova_status st = slot < 0 ? ova_batch_scratch_new(&s, &e) : OVA_OK;
+    ova_grain_batch b;
+    uint64_t zl[OVA_BATCH_GRAINS];
+    pthread_mutex_lock(&p->mu);
+    if (st != OVA_OK)
+        fail(p, st, &e);
+    for (;;) {
+        while (p->count == 0 && !p->stop)
+            pthread_cond_wait(&p->not_empty, &p->mu);
+        if (p->stop)
+            break;
+        b = p->q[p->head];
+        p->head = (p->head + 1) % p->cap;
+        p->count--;
+        p->running++;
+        pthread_cond_signal(&p->not_full);
+        pool_disk dd = b.disk < p->n_disks ? p->disks[b.disk] : (pool_disk){ -1, NULL, NULL, 0, NULL, NULL };
+        const pool_disk *d = &dd;
+        pthread_mutex_unlock(&p->mu);
+        uint32_t nz = 0;
+        if (d->fds == NULL)
+            st = ova_err_set(&e, OVA_E_INTERNAL, "internal error: batch for an unknown disk %u", b.disk);
+        else if (slot < 0)
+            st = ova_grain_batch_run(&b, d->in_fd, d->member, d->fds, d->paths, s, zl, &nz, &e);
+        else {
+            ova_pool_disk_info info = { b.disk, d->in_path, d->member, d->n_ext, d->paths };
+            st = p->remote->run(p->remote->ctx, (unsigned)slot, &info, &b, zl, &nz, &e);
+        }
+        pthread_mutex_lock(&p->mu);
+        p->running--;
+        if (st != OVA_OK) {
+            fail(p, st, &e);
+            break;
+        }
+        for (uint32_t i = 0; i < nz; i++) {
+            zero_rep *z = ova_grow(p->zeros, &p->zeros_cap, p->n_zeros + 1, sizeof *z);
+            if (z == NULL) {
+                ova_err_set(&e, OVA_E_NOMEM, "out of memory");
+                fail(p, OVA_E_NOMEM, &e);
+                break;
+            }
+            p->zeros = z;
+            p->zeros[p->n_zeros].disk = b.disk;
+            p->zeros[p->n_zeros++].lba = zl[i];
+        }
+        if (p->count == 0 && p->running == 0)
+            pthread_cond_broadcast(&p->idle);
+    }
+    pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->mu);
+    ova_batch_scratch_free(&s);
+    return NULL;
+}
+
+static void *worker(void *arg) { return work(arg, -1); }
+
+static void *remote_worker(void *arg)
+{
+    ova_batch_pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    int slot = (int)p->next_slot++;
+    pthread_mutex_unlock(&p->mu);
+    return work(p, slot);
+}
+
+ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *remote, ova_batch_pool **out,
+                              ova_err *err)
+{
+    ova_batch_pool *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    if (threads == 0)
+        threads = 1;
+    unsigned slots = remote != NULL ? remote->slots : 0;
+    p->remote = remote;
+    /* the window: two batches per worker, here or elsewhere */
+    p->cap = 2 * ((size_t)threads + slots) + 2;
+    p->q = calloc(p->cap, sizeof *p->q);
+    p->tids = calloc((size_t)threads + slots, sizeof *p->tids);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->not_empty, NULL);
+    pthread_cond_init(&p->not_full, NULL);
+    pthread_cond_init(&p->idle, NULL);
+    if (p->q == NULL || p->tids == NULL) {
+        ova_batch_pool_free(&p);
+        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    }
+    for (unsigned i = 0; i < threads; i++) {
+        if (pthread_create(&p->tids[i], NULL, worker, p) != 0) {
+            ova_batch_pool_free(&p);
+            return ova_err_set(err, OVA_E_NOMEM, "cannot start inflate thread %u", i + 1);
+        }
+        p->n_threads++;
+    }
+    for (unsigned i = 0; i < slots; i++) {
+        if (pthread_create(&p->tids[p->n_threads], NULL, remote_worker, p) != 0) {
+            ova_batch_pool_free(&p);
+            return ova_err_set(err, OVA_E_NOMEM, "cannot start the thread of remote worker %u", i + 1);
+        }
+        p->n_threads++;
+    }
+    *out = p;
+    return OVA_OK;
+}
+
+ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, const char *in_path,
+                                   const char *member, size_t n_ext, const int *out_fds,
+                                   const char *const *out_paths, ova_err *err)
+{
+    pthread_mutex_lock(&p->mu);
+    ova_status st = OVA_OK;
+    pool_disk *v = ova_grow(p->disks, &p->disks_cap, (size_t)d + 1, sizeof *v);
+    int *fds = malloc(n_ext * sizeof *fds);
+    const char **paths = malloc(n_ext * sizeof *paths);
+    if (v == NULL || fds == NULL || paths == NULL) {
+        free(fds);
+        free(paths);
+        st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
+    } else {
+        p->disks = v;
+        for (size_t i = p->n_disks; i <= d; i++)
+            memset(&p->disks[i], 0, sizeof p->disks[i]);
+        if (p->n_disks <= d)
+            p->n_disks = (size_t)d + 1;
+        memcpy(fds, out_fds, n_ext * sizeof *fds);
+        memcpy(paths, out_paths, n_ext * sizeof *paths);
+        free(p->disks[d].fds);
+        free(p->disks[d].paths);
+        p->disks[d] = (pool_disk){ in_fd, in_path, member, n_ext, fds, paths };
+    }
+    pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
+ova_status ova_batch_pool_submit(ova_batch_pool *p, const ova_grain_batch *b, ova_err *err)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->count == p->cap && !p->stop)
+        pthread_cond_wait(&p->not_full, &p->mu);
+    ova_status st = p->failed;
+    if (st != OVA_OK) {
+        *err = p->err;
+    } else if (p->stop) {
+        st = ova_err_set(err, OVA_E_INTERNAL, "internal error: batch pool stopped");
+    } else {
+        p->q[(p->head + p->count) % p->cap] = *b;
+        p->count++;
+        pthread_cond_signal(&p->not_empty);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
+ova_status ova_batch_pool_take_zeros(ova_batch_pool *p, ova_status (*fn)(void *ctx, uint32_t disk, uint64_t lba,
+                                                                         ova_err *err),
+                                     void *ctx, ova_err *err)
+{
+    pthread_mutex_lock(&p->mu);
+    zero_rep *z = p->zeros;
+    size_t n = p->n_zeros;
+    p->zeros = NULL;
+    p->n_zeros = p->zeros_cap = 0;
+    pthread_mutex_unlock(&p->mu);
+    ova_status st = OVA_OK;
+    for (size_t i = 0; i < n && st == OVA_OK; i++)
+        st = fn(ctx, z[i].disk, z[i].lba, err);
+    free(z);
+    return st;
+}
+
+ova_status ova_batch_pool_wait(ova_batch_pool *p, ova_err *err)
+{
+    pthread_mutex_lock(&p->mu);
+    while ((p->count > 0 || p->running > 0) && p->failed == OVA_OK)
+        pthread_cond_wait(&p->idle, &p->mu);
+    ova_status st = p->failed;
+    if (st != OVA_OK)
+        *err = p->err;
+    pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
+void ova_batch_pool_free(ova_batch_pool **pp)
+{
+    if (pp == NULL || *pp == NULL)
+        return;
+    ova_batch_pool *p = *pp;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->not_empty);
+    pthread_cond_broadcast(&p->not_full);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->n_threads; i++)
+        pthread_join(p->tids[i], NULL);
+    for (size_t i = 0; i < p->n_disks; i++) {
+        free(p->disks[i].fds);
+        free(p->disks[i].paths);
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->not_empty);
+    pthread_cond_destroy(&p->not_full);
+    pthread_cond_destroy(&p->idle);
+    free(p->disks);
+    free(p->zeros);
+    free(p->q);
+    free(p->tids);
+    free(p);
+    *pp = NULL;
+}

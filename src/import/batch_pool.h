@@ -1,0 +1,67 @@
+/* batch_pool.h - the threads of one process that run grain batches
+ * (grain_batch.h) while rank 0's main thread reads, hashes and cuts the
+ * input. A bounded queue: submitting blocks while every slot is taken, so
+ * memory is the queue (2 KiB a batch) plus each thread's scratch, whatever
+ * the disk size. Grains that inflated to zeros come back through
+ * ova_batch_pool_take_zeros, for rank 0 to leave unallocated.
+ */
+#ifndef OVATOOL_IMPORT_BATCH_POOL_H
+#define OVATOOL_IMPORT_BATCH_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "import/grain_batch.h"
+#include "ovatool/status.h"
+
+/* Scratch of one thread (input span + inflated grains): what --mem-limit
+ * divides into threads. */
+#define OVA_BATCH_THREAD_BYTES (OVA_BATCH_SPAN_MAX + (uint64_t)OVA_BATCH_GRAINS * 65536u)
+
+typedef struct ova_batch_pool ova_batch_pool;
+
+/* What a worker elsewhere needs to know of a disk to run its batches:
+ * the input file and the output extents, by name (it opens them itself). */
+typedef struct ova_pool_disk_info {
+    uint32_t disk;
+    const char *in_path;       /* the OVA, or the disk's file beside the .ovf */
+    const char *member;        /* for messages */
+    size_t n_ext;
+    const char *const *paths;  /* the extents' temporary files */
+} ova_pool_disk_info;
+
+/* Batch runners outside this process (import_run.h): slots workers, each
+ * run by one pool thread that hands it a batch and waits for the answer. */
+struct ova_import_remote {
+    unsigned slots;
+    ova_status (*run)(void *ctx, unsigned slot, const ova_pool_disk_info *d, const ova_grain_batch *b,
+                      uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err);
+    /* Every batch has run: make what the workers wrote durable (each
+     * fdatasyncs the files it wrote: on another node, rank 0's fsync does
+     * not reach its writes). Called on rank 0's main thread while the pool
+     * is idle. */
+    ova_status (*sync)(void *ctx, ova_err *err);
+    void *ctx;
+};
+
+/* threads local workers plus one thread per slot of remote (may be NULL). */
+ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *remote, ova_batch_pool **out,
+                              ova_err *err);
+/* Where the batches of disk d read and write (arrays copied; strings
+ * borrowed until the pool is freed). */
+ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, const char *in_path,
+                                   const char *member, size_t n_ext, const int *out_fds,
+                                   const char *const *out_paths, ova_err *err);
+/* Queue a copy of b; blocks while the queue is full. Fails with the first
+ * error a thread hit (then nothing more runs). */
+ova_status ova_batch_pool_submit(ova_batch_pool *p, const ova_grain_batch *b, ova_err *err);
+/* Hand every zero grain reported so far to fn (on the caller's thread). */
+ova_status ova_batch_pool_take_zeros(ova_batch_pool *p, ova_status (*fn)(void *ctx, uint32_t disk, uint64_t lba,
+                                                                         ova_err *err),
+                                     void *ctx, ova_err *err);
+/* Wait until every queued batch ran; the first error, if any. */
+ova_status ova_batch_pool_wait(ova_batch_pool *p, ova_err *err);
+/* Stop the threads (queued batches are dropped) and free; accepts NULL. */
+void ova_batch_pool_free(ova_batch_pool **p);
+
+#endif

@@ -1,0 +1,53 @@
+/* grain_batch.h - a run of grain records of one disk, the unit of work of
+ * an import: rank 0 cuts the stream into batches as it reads it (each grain
+ * already placed in the output, disk_out.h), and any thread of any rank runs
+ * one: read its bytes of the input, inflate every grain, write the grains
+ * that hold data to their places, and report the ones that inflated to
+ * zeros (rank 0 leaves those unallocated). Plain data, so a batch travels
+ * between ranks as bytes (ova_grain_batch_encode/decode).
+ */
+#ifndef OVATOOL_IMPORT_GRAIN_BATCH_H
+#define OVATOOL_IMPORT_GRAIN_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ovatool/status.h"
+
+/* Grains per batch: 4 MiB inflated, the export's single-process unit. */
+#define OVA_BATCH_GRAINS 64u
+/* Input bytes a batch spans at most (grain records and the metadata between
+ * them): 64 worst-case records plus a grain table block each side. */
+#define OVA_BATCH_SPAN_MAX ((uint64_t)OVA_BATCH_GRAINS * (12u + 131072u + 512u) + 8192u)
+
+typedef struct ova_batch_grain {
+    uint64_t lba;          /* sectors */
+    uint64_t rec;          /* record offset from the batch's in_off */
+    uint32_t csize;
+    uint32_t ext;          /* output extent */
+    uint64_t out_off;      /* byte offset in that extent */
+} ova_batch_grain;
+
+typedef struct ova_grain_batch {
+    uint32_t disk;         /* index of the imported disk */
+    uint64_t in_off;       /* input file offset of the first record */
+    uint64_t span;         /* bytes from in_off to the end of the last record */
+    uint64_t capacity;     /* the disk's capacity in bytes (a last grain may be short) */
+    uint32_t n;
+    ova_batch_grain g[OVA_BATCH_GRAINS];
+} ova_grain_batch;
+
+/* Per-thread buffers and decompressor. */
+typedef struct ova_batch_scratch ova_batch_scratch;
+ova_status ova_batch_scratch_new(ova_batch_scratch **out, ova_err *err);
+void ova_batch_scratch_free(ova_batch_scratch **s);
+
+/* Run batch b: in_fd is the input (OVA or disk file) named in_name in
+ * messages with member the disk's member; out_fds[ext] the output extents
+ * of the disk, out_paths[ext] their names. The LBAs of grains that inflated to zeros are stored in
+ * zero_lbas (OVA_BATCH_GRAINS entries), their count in *n_zero. */
+ova_status ova_grain_batch_run(const ova_grain_batch *b, int in_fd, const char *member, const int *out_fds,
+                               const char *const *out_paths,
+                               ova_batch_scratch *s, uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err);
+
+#endif
