@@ -39,7 +39,20 @@ struct ova_batch_pool {
     unsigned n_threads;
     const struct ova_import_remote *remote;
     unsigned next_slot;     /* handed to the remote threads as they start */
+    uint64_t carry_limit;   /* bytes of carried batches (queued or running) at most */
+    uint64_t carried;
 };
+
+/* A carried batch is done with (run, or dropped): its bytes go. Lock held. */
+static void drop_data(ova_batch_pool *p, ova_grain_batch *b)
+{
+    if (b->data == NULL)
+        return;
+    free(b->data);
+    b->data = NULL;
+    p->carried -= b->span;
+    pthread_cond_broadcast(&p->not_full);
+}
 
 static void fail(ova_batch_pool *p, ova_status st, const ova_err *e)
 {
@@ -89,6 +102,7 @@ static void *work(ova_batch_pool *p, int slot)
         }
         pthread_mutex_lock(&p->mu);
         p->running--;
+        drop_data(p, &b);
         if (st != OVA_OK) {
             fail(p, st, &e);
             break;
@@ -124,8 +138,8 @@ static void *remote_worker(void *arg)
     return work(p, slot);
 }
 
-ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *remote, ova_batch_pool **out,
-                              ova_err *err)
+ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *remote, uint64_t carry_limit,
+                              ova_batch_pool **out, ova_err *err)
 {
     ova_batch_pool *p = calloc(1, sizeof *p);
     if (p == NULL)
@@ -134,6 +148,7 @@ ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *
         threads = 1;
     unsigned slots = remote != NULL ? remote->slots : 0;
     p->remote = remote;
+    p->carry_limit = carry_limit;
     /* the window: two batches per worker, here or elsewhere */
     p->cap = 2 * ((size_t)threads + slots) + 2;
     p->q = calloc(p->cap, sizeof *p->q);
@@ -193,10 +208,13 @@ ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, con
     return st;
 }
 
-ova_status ova_batch_pool_submit(ova_batch_pool *p, const ova_grain_batch *b, ova_err *err)
+ova_status ova_batch_pool_submit(ova_batch_pool *p, ova_grain_batch *b, ova_err *err)
 {
     pthread_mutex_lock(&p->mu);
-    while (p->count == p->cap && !p->stop)
+    /* carried bytes wait for room too (one batch always fits: at most
+     * OVA_BATCH_SPAN_MAX, and nothing else carried then) */
+    while ((p->count == p->cap || (b->data != NULL && p->carried > 0 && p->carried + b->span > p->carry_limit)) &&
+           !p->stop)
         pthread_cond_wait(&p->not_full, &p->mu);
     ova_status st = p->failed;
     if (st != OVA_OK) {
@@ -206,9 +224,14 @@ ova_status ova_batch_pool_submit(ova_batch_pool *p, const ova_grain_batch *b, ov
     } else {
         p->q[(p->head + p->count) % p->cap] = *b;
         p->count++;
+        if (b->data != NULL)
+            p->carried += b->span;
         pthread_cond_signal(&p->not_empty);
     }
     pthread_mutex_unlock(&p->mu);
+    if (st != OVA_OK)
+        free(b->data);
+    b->data = NULL; /* the pool's now, or freed */
     return st;
 }
 
@@ -253,6 +276,8 @@ void ova_batch_pool_free(ova_batch_pool **pp)
     pthread_mutex_unlock(&p->mu);
     for (unsigned i = 0; i < p->n_threads; i++)
         pthread_join(p->tids[i], NULL);
+    for (; p->count > 0; p->count--, p->head = (p->head + 1) % p->cap)
+        drop_data(p, &p->q[p->head]); /* dropped: their bytes go */
     for (size_t i = 0; i < p->n_disks; i++) {
         free(p->disks[i].fds);
         free(p->disks[i].paths);

@@ -2,7 +2,8 @@
  * (grain_batch.h) while rank 0's main thread reads, hashes and cuts the
  * input. A bounded queue: submitting blocks while every slot is taken, so
  * memory is the queue (2 KiB a batch) plus each thread's scratch, whatever
- * the disk size. Grains that inflated to zeros come back through
+ * the disk size, plus the bytes of carried batches (a chunked or gzip
+ * file's), held under the pool's carry limit. Grains that inflated to zeros come back through
  * ova_batch_pool_take_zeros, for rank 0 to leave unallocated.
  */
 #ifndef OVATOOL_IMPORT_BATCH_POOL_H
@@ -44,17 +45,20 @@ struct ova_import_remote {
     void *ctx;
 };
 
-/* threads local workers plus one thread per slot of remote (may be NULL). */
-ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *remote, ova_batch_pool **out,
-                              ova_err *err);
+/* threads local workers plus one thread per slot of remote (may be NULL).
+ * carry_limit: the bytes of carried batches (grain_batch.h: data) held at
+ * once, queued or running; a batch that would pass it waits. */
+ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *remote, uint64_t carry_limit,
+                              ova_batch_pool **out, ova_err *err);
 /* Where the batches of disk d read and write (arrays copied; strings
  * borrowed until the pool is freed). */
 ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, const char *in_path,
                                    const char *member, size_t n_ext, const int *out_fds,
                                    const char *const *out_paths, ova_err *err);
-/* Queue a copy of b; blocks while the queue is full. Fails with the first
- * error a thread hit (then nothing more runs). */
-ova_status ova_batch_pool_submit(ova_batch_pool *p, const ova_grain_batch *b, ova_err *err);
+/* Queue a copy of b; blocks while the queue (or the carried bytes' limit)
+ * is full. Takes b->data, whether it succeeds or not (b->data is NULL
+ * after). Fails with the first error a thread hit (then nothing more runs). */
+ova_status ova_batch_pool_submit(ova_batch_pool *p, ova_grain_batch *b, ova_err *err);
 /* Hand every zero grain reported so far to fn (on the caller's thread). */
 ova_status ova_batch_pool_take_zeros(ova_batch_pool *p, ova_status (*fn)(void *ctx, uint32_t disk, uint64_t lba,
                                                                          ova_err *err),

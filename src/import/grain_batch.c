@@ -69,16 +69,20 @@ ova_status ova_grain_batch_run(const ova_grain_batch *b, int in_fd, const char *
                            b->n, ULL(b->span));
     if (ova_fault("import.batch"))
         return ova_err_set(err, OVA_E_IO, "%s: injected read error (test fault import.batch)", member);
-    ova_status st = ova_pread_exact(in_fd, s->in, (size_t)b->span, b->in_off, member, "grain records", err);
-    if (st != OVA_OK)
-        return st;
+    ova_status st = OVA_OK;
+    const unsigned char *in = b->data;
+    if (in == NULL) {
+        if ((st = ova_pread_exact(in_fd, s->in, (size_t)b->span, b->in_off, member, "grain records", err)) != OVA_OK)
+            return st;
+        in = s->in;
+    }
     size_t len[OVA_BATCH_GRAINS];
     bool data[OVA_BATCH_GRAINS];
     for (uint32_t i = 0; i < b->n; i++) {
         const ova_batch_grain *g = &b->g[i];
         if (g->rec + OVA_GRAIN_MARKER_SIZE + g->csize > b->span)
             return ova_err_set(err, OVA_E_INTERNAL, "internal error: %s: grain record outside its batch", member);
-        const unsigned char *rec = s->in + g->rec;
+        const unsigned char *rec = in + g->rec;
         uint64_t left = b->capacity - g->lba * OVA_SECTOR;
         size_t want = left < OVA_GRAIN_SIZE ? (size_t)left : OVA_GRAIN_SIZE;
         unsigned char *out = s->out + (size_t)i * OVA_GRAIN_SIZE;
@@ -88,8 +92,8 @@ ova_status ova_grain_batch_run(const ova_grain_batch *b, int in_fd, const char *
         /* a full grain, or one cut at the capacity (the disk's last) */
         if (r != LIBDEFLATE_SUCCESS || (got != OVA_GRAIN_SIZE && got != want))
             return ova_err_set(err, OVA_E_FORMAT,
-                               "%s: bad grain at LBA %llu (record at byte %llu of the input, %u compressed bytes): "
-                               "%s", member, ULL(g->lba), ULL(b->in_off + g->rec), g->csize,
+                               "%s: bad grain at LBA %llu (record at byte %llu of the %s, %u compressed bytes): "
+                               "%s", member, ULL(g->lba), ULL(b->in_off + g->rec), b->data ? "file" : "input", g->csize,
                                r == LIBDEFLATE_BAD_DATA ? "corrupt zlib data"
                                : r == LIBDEFLATE_INSUFFICIENT_SPACE ? "inflates to more than 64 KiB"
                                : r == LIBDEFLATE_SUCCESS ? "inflates to fewer bytes than a grain"

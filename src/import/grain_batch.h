@@ -33,6 +33,11 @@ typedef struct ova_grain_batch {
     uint64_t in_off;       /* input file offset of the first record */
     uint64_t span;         /* bytes from in_off to the end of the last record */
     uint64_t capacity;     /* the disk's capacity in bytes (a last grain may be short) */
+    /* The span's bytes, carried with the batch when the file cannot be read
+     * by offset (a chunked or gzip file: rank 0 reads it in order through
+     * the member reader), or NULL: the worker preads them at in_off. Owned
+     * by the batch pool once submitted. */
+    unsigned char *data;
     uint32_t n;
     ova_batch_grain g[OVA_BATCH_GRAINS];
 } ova_grain_batch;
@@ -42,7 +47,7 @@ typedef struct ova_batch_scratch ova_batch_scratch;
 ova_status ova_batch_scratch_new(ova_batch_scratch **out, ova_err *err);
 void ova_batch_scratch_free(ova_batch_scratch **s);
 
-/* Run batch b: in_fd is the input (OVA or disk file) named in_name in
+/* Run batch b: its carried bytes, or else in_fd, the input (OVA or disk file) named in_name in
  * messages with member the disk's member; out_fds[ext] the output extents
  * of the disk, out_paths[ext] their names. The LBAs of grains that inflated to zeros are stored in
  * zero_lbas (OVA_BATCH_GRAINS entries), their count in *n_zero. */

@@ -23,6 +23,13 @@ typedef struct imp_disk {
     uint64_t capacity;
     uint64_t grains;
     ova_disk_out *out;
+    /* A file that cannot be read by offset (ovf:chunkSize, gzip): rank 0
+     * reads it in order through validate's member reader, and its batches
+     * carry their bytes (grain_batch.h). member is then its first part. */
+    bool carried;
+    bool streamed;
+    ova_ovf_file file;
+    ova_vmember one;           /* folder input: the gzip file as a one-member table */
 } imp_disk;
 
 typedef struct imp_ctx {
@@ -38,6 +45,12 @@ typedef struct imp_ctx {
     imp_disk *cur;
     uint32_t cur_idx;
     const ova_in_member *cur_m;
+    uint64_t cur_base;         /* input offset of the walked bytes' first (0: carried, offsets in the file) */
+    struct imp_carry {         /* a carried file's bytes not yet in a batch */
+        unsigned char *p;
+        uint64_t off;          /* file offset of p[0] */
+        size_t len, cap;
+    } carry;
     ova_sscan *scan;
     ova_grain_batch batch;
     /* the VMX */
@@ -51,6 +64,9 @@ typedef struct imp_ctx {
 void ova_imp_log(const imp_ctx *c, int warning, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Read and parse the OVF (c->in.ovf) into c->desc. */
 ova_status ova_imp_read_ovf(imp_ctx *c, ova_err *err);
+/* Open the member reader over x's file (x->carried), tap as in validate.h. */
+ova_status ova_imp_open_reader(imp_ctx *c, imp_disk *x, ova_member_tap tap, void *tap_ctx, ova_member_reader **r,
+                               ova_err *err);
 /* The disks in device order, named NAME-diskN, matched to their files. */
 ova_status ova_imp_plan_disks(imp_ctx *c, ova_err *err);
 /* The folder and every file import would write (refused when present

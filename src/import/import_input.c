@@ -63,7 +63,8 @@ static ova_status open_ova(const char *path, ova_input *in, ova_err *err)
     for (size_t i = 0; i < nv && st == OVA_OK; i++)
         st = add_member(in, vm[i].name, path, in->fd, false, vm[i].offset, vm[i].size, err);
     ova_vlist_free(&probs);
-    free(vm);
+    in->vm = vm; /* the member reader reads chunked and gzip files by it */
+    in->nv = nv;
     if (st != OVA_OK)
         return st;
     for (size_t i = 0; i < in->n; i++) {
@@ -218,6 +219,7 @@ void ova_input_close(ova_input *in)
     if (in->fd >= 0)
         close(in->fd);
     free(in->m);
+    free(in->vm);
     free(in->label);
     free(in->dir);
     memset(in, 0, sizeof *in);

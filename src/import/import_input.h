@@ -13,6 +13,7 @@
 
 #include "ovatool/manifest.h"
 #include "ovatool/status.h"
+#include "ovatool/validate.h"
 
 typedef struct ova_in_member {
     char *name;              /* member name, or the file's name beside the .ovf */
@@ -23,6 +24,8 @@ typedef struct ova_in_member {
     bool listed;             /* in the manifest */
     ova_sha alg;
     unsigned char digest[64];
+    bool part;               /* of a chunked or gzip file: read in order through the member reader */
+    size_t part_disk;        /* then: the imported disk it belongs to */
 } ova_in_member;
 
 typedef struct ova_input {
@@ -34,6 +37,8 @@ typedef struct ova_input {
     size_t n;
     ssize_t ovf, mf;         /* indexes, -1 when absent */
     char *dir;               /* folder of the .ovf (folder input) */
+    ova_vmember *vm;         /* the tar walk's table (OVA; same order as m), for the member reader */
+    size_t nv;
 } ova_input;
 
 /* Open path: an .ova is walked as tar (any tar problem is an error naming

@@ -53,6 +53,55 @@ ova_status ova_imp_read_ovf(imp_ctx *c, ova_err *err)
     return st;
 }
 
+ova_status ova_imp_open_reader(imp_ctx *c, imp_disk *x, ova_member_tap tap, void *tap_ctx, ova_member_reader **r,
+                               ova_err *err)
+{
+    if (c->in.is_ova)
+        return ova_member_reader_open(c->in.fd, c->in.vm, c->in.nv, &x->file, tap, tap_ctx, r, err);
+    return ova_member_reader_open(c->in.m[x->member].fd, &x->one, 1, &x->file, tap, tap_ctx, r, err);
+}
+
+/* A chunked or gzip file: its members found and checked now (a chunk
+ * missing or of the wrong size is named before anything is written), and
+ * marked as parts, which the read takes in order through the reader. */
+static ova_status plan_carried(imp_ctx *c, imp_disk *x, const ova_import_file *f, size_t *mi, ova_err *err)
+{
+    x->carried = true;
+    x->file = (ova_ovf_file){ f->href, f->chunk_size, f->gzip };
+    ova_status st;
+    if (!c->in.is_ova) {
+        /* beside an .ovf a chunk is a file of its own, which the reader
+         * (one descriptor) does not take */
+        if (f->chunk_size != 0)
+            return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: split into chunks of %llu bytes (ovf:chunkSize): "
+                               "imported from an OVA only, not from files beside an .ovf", f->href,
+                               ULL(f->chunk_size));
+        if ((st = ova_input_file(&c->in, f->href, mi, err)) != OVA_OK)
+            return st;
+        x->member = (ssize_t)*mi;
+        snprintf(x->one.name, sizeof x->one.name, "%s", f->href);
+        x->one.size = c->in.m[*mi].size;
+    }
+    ova_member_reader *r = NULL;
+    if ((st = ova_imp_open_reader(c, x, NULL, NULL, &r, err)) != OVA_OK)
+        return st;
+    const size_t *parts;
+    size_t np = ova_member_reader_parts(r, &parts);
+    for (size_t k = 0; k < np; k++) {
+        size_t i = c->in.is_ova ? parts[k] : *mi;
+        for (size_t j = 0; j < c->n_disks; j++)
+            if (c->in.m[i].part || (&c->disks[j] != x && c->disks[j].member == (ssize_t)i)) {
+                ova_member_reader_close(&r);
+                return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: the file is the disk of two devices", c->in.m[i].name);
+            }
+        c->in.m[i].part = true;
+        c->in.m[i].part_disk = (size_t)(x - c->disks);
+    }
+    *mi = c->in.is_ova ? parts[0] : *mi;
+    ova_member_reader_close(&r);
+    return OVA_OK;
+}
+
 /* NAME-disk1, NAME-disk2, ... as export names the members of NAME.ova. */
 ova_status ova_imp_plan_disks(imp_ctx *c, ova_err *err)
 {
@@ -78,17 +127,15 @@ ova_status ova_imp_plan_disks(imp_ctx *c, ova_err *err)
         if (d->disks[k].file == SIZE_MAX)
             continue; /* a blank disk */
         const ova_import_file *f = &d->files[d->disks[k].file];
-        if (f->chunk_size != 0)
-            return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: split into chunks of %llu bytes (ovf:chunkSize): not "
-                               "imported yet", f->href, ULL(f->chunk_size));
-        if (f->gzip)
-            return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: gzip-compressed (ovf:compression): not imported yet",
-                               f->href);
         size_t mi;
-        if ((st = ova_input_file(&c->in, f->href, &mi, err)) != OVA_OK)
+        if (f->chunk_size != 0 || f->gzip) {
+            if ((st = plan_carried(c, x, f, &mi, err)) != OVA_OK)
+                return st;
+        } else if ((st = ova_input_file(&c->in, f->href, &mi, err)) != OVA_OK) {
             return st;
+        }
         for (size_t j = 0; j + 1 < c->n_disks; j++)
-            if (c->disks[j].member == (ssize_t)mi)
+            if (c->disks[j].member == (ssize_t)mi || (!x->carried && c->in.m[mi].part))
                 return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: the file is the disk of two devices", f->href);
         x->member = (ssize_t)mi;
     }
@@ -126,7 +173,7 @@ ova_status ova_imp_check_targets(imp_ctx *c, ova_import_result *r, ova_err *err)
         imp_disk *x = &c->disks[i];
         ova_import_disk_result *dr = &r->disks[i];
         dr->capacity = x->capacity;
-        if (x->member >= 0 && (dr->member = strdup(c->in.m[x->member].name)) == NULL)
+        if (x->member >= 0 && (dr->member = strdup(x->carried ? x->file.href : c->in.m[x->member].name)) == NULL)
             return ova_err_set(err, OVA_E_NOMEM, "out of memory");
         ova_status st = ova_disk_out_names(c->o->disk_format, dir, x->base, x->capacity, &dr->files, &dr->n_files,
                                            err);

@@ -66,7 +66,7 @@ static void progress(imp_ctx *c, int final)
 static ova_status create_out(imp_ctx *c, imp_disk *x, const char *desc_text, ova_err *err)
 {
     ova_descriptor *src = NULL;
-    const char *member = x->member >= 0 ? c->in.m[x->member].name : x->base;
+    const char *member = x->carried ? x->file.href : x->member >= 0 ? c->in.m[x->member].name : x->base;
     if (desc_text != NULL && desc_text[0] != '\0') {
         ova_err e2 = { 0 };
         if (ova_descriptor_parse(desc_text, strlen(desc_text), member, &src, &e2) != OVA_OK)
@@ -106,6 +106,18 @@ static ova_status flush_batch(imp_ctx *c, ova_err *err)
 {
     if (c->batch.n == 0)
         return OVA_OK;
+    if (c->cur != NULL && c->cur->carried) {
+        /* the span's bytes go with the batch: on_grain saw every record of
+         * it complete in c->carry before the batch is cut */
+        const struct imp_carry *k = &c->carry;
+        ova_grain_batch *b = &c->batch;
+        if (b->in_off < k->off || b->in_off + b->span > k->off + k->len)
+            return ova_err_set(err, OVA_E_INTERNAL, "internal error: %s: batch bytes %llu+%llu not held", c->cur->file.href,
+                               ULL(b->in_off), ULL(b->span));
+        if ((b->data = malloc((size_t)b->span)) == NULL)
+            return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory for a batch", c->cur->file.href);
+        memcpy(b->data, k->p + (b->in_off - k->off), (size_t)b->span);
+    }
     ova_status st = ova_batch_pool_submit(c->pool, &c->batch, err);
     c->batch.n = 0;
     if (st == OVA_OK)
@@ -122,9 +134,10 @@ static ova_status on_grain(void *ctx, const ova_sscan_grain *g, ova_err *err)
         return st;
     size_t ext;
     uint64_t off;
-    if ((st = ova_disk_out_place(x->out, g->lba, c->cur_m->name, &ext, &off, err)) != OVA_OK)
+    if ((st = ova_disk_out_place(x->out, g->lba, x->carried ? x->file.href : c->cur_m->name, &ext, &off, err)) !=
+        OVA_OK)
         return st;
-    uint64_t at = c->cur_m->off + g->off, end = at + OVA_GRAIN_MARKER_SIZE + g->csize;
+    uint64_t at = c->cur_base + g->off, end = at + OVA_GRAIN_MARKER_SIZE + g->csize;
     ova_grain_batch *b = &c->batch;
     if (b->n > 0 && (b->n == OVA_BATCH_GRAINS || end - b->in_off > OVA_BATCH_SPAN_MAX) &&
         (st = flush_batch(c, err)) != OVA_OK)
@@ -150,23 +163,67 @@ static void hex_of(const unsigned char *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* The manifest digest of member m, when it has a line (else *md NULL). */
+static ova_status digest_begin(const ova_in_member *m, EVP_MD_CTX **md, ova_err *err)
+{
+    *md = NULL;
+    if (!m->listed)
+        return OVA_OK;
+    *md = EVP_MD_CTX_new();
+    if (*md == NULL || EVP_DigestInit_ex(*md, (const EVP_MD *)ova_sha_md(m->alg), NULL) != 1) {
+        EVP_MD_CTX_free(*md);
+        *md = NULL;
+        return ova_err_set(err, OVA_E_NOMEM, "%s: cannot set up the %s digest", m->name, ova_sha_label(m->alg));
+    }
+    return OVA_OK;
+}
+
+/* All of m's bytes went into md: it must be the manifest's. */
+static ova_status digest_check(const ova_in_member *m, EVP_MD_CTX *md, ova_err *err)
+{
+    unsigned char dg[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    if (EVP_DigestFinal_ex(md, dg, &dl) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: digest computation failed", m->name);
+    if (dl != ova_sha_len(m->alg) || memcmp(dg, m->digest, dl) != 0) {
+        char want[129], got[129];
+        hex_of(m->digest, ova_sha_len(m->alg), want);
+        hex_of(dg, dl, got);
+        return ova_err_set(err, OVA_E_FORMAT, "%s: %s digest does not match the manifest (manifest %s, member %s)",
+                           m->name, ova_sha_label(m->alg), want, got);
+    }
+    return OVA_OK;
+}
+
+/* The disk's bytes were all fed to the walk: its end, and the last batch. */
+static ova_status walk_end(imp_ctx *c, imp_disk *x, const char *name, ova_err *err)
+{
+    const char *desc;
+    uint64_t grains, cap = 0;
+    ova_status st = ova_sscan_finish(c->scan, &desc, &grains, err);
+    if (st != OVA_OK)
+        return st;
+    if (ova_sscan_capacity(c->scan, &cap) && cap != (x->capacity + OVA_SECTOR - 1) / OVA_SECTOR * OVA_SECTOR)
+        return ova_err_set(err, OVA_E_FORMAT, "%s: the stream's capacity (%llu bytes) is not the OVF's (%llu bytes)",
+                           name, ULL(cap), ULL(x->capacity));
+    if (x->out == NULL && (st = create_out(c, x, desc, err)) != OVA_OK)
+        return st;
+    return flush_batch(c, err);
+}
+
 /* One member, read once: its digest, and for a disk the grain walk. */
 static ova_status stream_member(imp_ctx *c, size_t mi, imp_disk *x, unsigned char *buf, ova_err *err)
 {
     const ova_in_member *m = &c->in.m[mi];
-    ova_status st = OVA_OK;
     EVP_MD_CTX *md = NULL;
-    if (m->listed) {
-        md = EVP_MD_CTX_new();
-        if (md == NULL || EVP_DigestInit_ex(md, (const EVP_MD *)ova_sha_md(m->alg), NULL) != 1) {
-            EVP_MD_CTX_free(md);
-            return ova_err_set(err, OVA_E_NOMEM, "%s: cannot set up the %s digest", m->name, ova_sha_label(m->alg));
-        }
-    }
+    ova_status st = digest_begin(m, &md, err);
+    if (st != OVA_OK)
+        return st;
     if (x != NULL) {
         c->cur = x;
         c->cur_idx = (uint32_t)(x - c->disks);
         c->cur_m = m;
+        c->cur_base = m->off;
         if ((st = ova_sscan_new(m->name, m->size, on_grain, c, &c->scan, err)) != OVA_OK)
             goto out;
     }
@@ -187,38 +244,124 @@ static ova_status stream_member(imp_ctx *c, size_t mi, imp_disk *x, unsigned cha
         if (ova_fault("import.slow"))
             usleep(200000); /* a test's signal finds the import mid-way */
     }
-    if (md != NULL) {
-        unsigned char dg[EVP_MAX_MD_SIZE];
-        unsigned int dl = 0;
-        if (EVP_DigestFinal_ex(md, dg, &dl) != 1) {
-            st = ova_err_set(err, OVA_E_NOMEM, "%s: digest computation failed", m->name);
-            goto out;
-        }
-        if (dl != ova_sha_len(m->alg) || memcmp(dg, m->digest, dl) != 0) {
-            char want[129], got[129];
-            hex_of(m->digest, ova_sha_len(m->alg), want);
-            hex_of(dg, dl, got);
-            st = ova_err_set(err, OVA_E_FORMAT, "%s: %s digest does not match the manifest (manifest %s, member %s)",
-                             m->name, ova_sha_label(m->alg), want, got);
-            goto out;
-        }
-    }
-    if (c->scan != NULL) {
-        const char *desc;
-        uint64_t grains, cap = 0;
-        if ((st = ova_sscan_finish(c->scan, &desc, &grains, err)) != OVA_OK)
-            goto out;
-        if (ova_sscan_capacity(c->scan, &cap) && cap != (x->capacity + OVA_SECTOR - 1) / OVA_SECTOR * OVA_SECTOR) {
-            st = ova_err_set(err, OVA_E_FORMAT, "%s: the stream's capacity (%llu bytes) is not the OVF's (%llu "
-                             "bytes)", m->name, ULL(cap), ULL(x->capacity));
-            goto out;
-        }
-        if (x->out == NULL && (st = create_out(c, x, desc, err)) != OVA_OK)
-            goto out;
-        st = flush_batch(c, err);
-    }
+    if (md != NULL && (st = digest_check(m, md, err)) != OVA_OK)
+        goto out;
+    if (c->scan != NULL)
+        st = walk_end(c, x, m->name, err);
 out:
     EVP_MD_CTX_free(md);
+    ova_sscan_free(&c->scan);
+    return st;
+}
+
+/* ---- a chunked or gzip file: read in order, its batches carry their bytes ---- */
+
+/* The member reader's tap: each part's stored bytes, for its digest. */
+typedef struct part_tap {
+    imp_ctx *c;
+    imp_disk *x;
+    size_t cur;                /* input member being hashed, SIZE_MAX: none */
+    EVP_MD_CTX *md;
+    uint64_t checked;
+} part_tap;
+
+static ova_status part_end(part_tap *t, ova_err *err)
+{
+    ova_status st = OVA_OK;
+    if (t->md != NULL && (st = digest_check(&t->c->in.m[t->cur], t->md, err)) == OVA_OK)
+        t->checked++;
+    EVP_MD_CTX_free(t->md);
+    t->md = NULL;
+    t->cur = SIZE_MAX;
+    return st;
+}
+
+static ova_status tap_part(void *ctx, size_t member, const void *data, size_t n, ova_err *err)
+{
+    part_tap *t = ctx;
+    /* an OVA's reader table is the input's; a folder's gzip file is one part */
+    size_t mi = t->c->in.is_ova ? member : (size_t)t->x->member;
+    ova_status st;
+    if (mi != t->cur) {
+        if ((st = part_end(t, err)) != OVA_OK || (st = digest_begin(&t->c->in.m[mi], &t->md, err)) != OVA_OK)
+            return st;
+        t->cur = mi;
+    }
+    if (t->md != NULL && EVP_DigestUpdate(t->md, data, n) != 1)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", t->c->in.m[mi].name);
+    t->c->done += n;
+    progress(t->c, 0);
+    if (ova_fault("import.slow"))
+        usleep(200000);
+    return check_stop(err);
+}
+
+/* Keep the file's next n bytes (just read, not yet walked) for the
+ * batches, dropping what no batch can need: the buffer holds the open
+ * batch's span (at most OVA_BATCH_SPAN_MAX) plus one read, whatever the
+ * disk size. */
+static ova_status carry_add(imp_ctx *c, const unsigned char *data, size_t n, ova_err *err)
+{
+    struct imp_carry *k = &c->carry;
+    const ova_grain_batch *b = &c->batch;
+    uint64_t end = k->off + k->len;
+    ova_status st;
+    /* metadata after a complete batch would hold its bytes longer: cut it */
+    if (b->n > 0 && b->in_off + b->span <= end && end - b->in_off + n > k->cap && (st = flush_batch(c, err)) != OVA_OK)
+        return st;
+    uint64_t keep = ova_sscan_keep_from(c->scan);
+    if (b->n > 0 && b->in_off < keep)
+        keep = b->in_off;
+    if (keep > k->off) {
+        size_t drop = (size_t)(keep - k->off);
+        memmove(k->p, k->p + drop, k->len - drop);
+        k->len -= drop;
+        k->off = keep;
+    }
+    if (k->len + n > k->cap)
+        return ova_err_set(err, OVA_E_INTERNAL, "internal error: %s: %zu carried bytes do not fit", c->cur->file.href,
+                           k->len + n);
+    memcpy(k->p + k->len, data, n);
+    k->len += n;
+    return OVA_OK;
+}
+
+static ova_status stream_carried(imp_ctx *c, imp_disk *x, unsigned char *buf, uint64_t *checked, ova_err *err)
+{
+    part_tap t = { c, x, SIZE_MAX, NULL, 0 };
+    ova_member_reader *r = NULL;
+    struct imp_carry *k = &c->carry;
+    x->streamed = true;
+    k->off = 0;
+    k->len = 0;
+    k->cap = (size_t)OVA_BATCH_SPAN_MAX + CHUNK + OVA_SECTOR;
+    if (k->p == NULL && (k->p = malloc(k->cap)) == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", x->file.href);
+    c->cur = x;
+    c->cur_idx = (uint32_t)(x - c->disks);
+    c->cur_m = &c->in.m[x->member];
+    c->cur_base = 0; /* offsets in the file's own bytes */
+    ova_status st = ova_imp_open_reader(c, x, tap_part, &t, &r, err);
+    if (st != OVA_OK)
+        return st;
+    /* a gzip stream tells its size only at its end: the walk takes any, and
+     * a stream cut short is caught by its missing end-of-stream marker */
+    uint64_t size = x->file.gzip ? UINT64_MAX : ova_member_reader_stored(r);
+    if ((st = ova_sscan_new(x->file.href, size, on_grain, c, &c->scan, err)) != OVA_OK)
+        goto out;
+    for (;;) {
+        size_t got = 0;
+        if ((st = ova_member_reader_read(r, buf, CHUNK, &got, err)) != OVA_OK || got == 0)
+            break;
+        if ((st = carry_add(c, buf, got, err)) != OVA_OK || (st = ova_sscan_feed(c->scan, buf, got, err)) != OVA_OK)
+            break;
+    }
+    if (st == OVA_OK && (st = part_end(&t, err)) == OVA_OK)
+        st = walk_end(c, x, x->file.href, err);
+    *checked = t.checked;
+out:
+    EVP_MD_CTX_free(t.md);
+    ova_member_reader_close(&r);
     ova_sscan_free(&c->scan);
     return st;
 }
@@ -299,12 +442,28 @@ static ova_status run(imp_ctx *c, ova_import_result *r, ova_err *err)
 
     c->threads = ova_import_threads(o);
     r->threads = c->threads + (o->remote != NULL ? o->remote->slots : 0);
-    if ((st = ova_batch_pool_new(c->threads, o->remote, &c->pool, err)) != OVA_OK)
+    /* what --mem-limit leaves after the threads' scratch and the carry
+     * buffer bounds the carried batches' bytes (at least one batch) */
+    uint64_t lim = o->mem_limit ? o->mem_limit : DEFAULT_MEM_LIMIT;
+    uint64_t used = c->threads * OVA_BATCH_THREAD_BYTES + OVA_BATCH_SPAN_MAX + CHUNK;
+    uint64_t carry_limit = lim > used + OVA_BATCH_SPAN_MAX ? lim - used : OVA_BATCH_SPAN_MAX;
+    if ((st = ova_batch_pool_new(c->threads, o->remote, carry_limit, &c->pool, err)) != OVA_OK)
         return st;
     unsigned char *buf = malloc(CHUNK);
     if (buf == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     for (size_t i = 0; i < c->in.n && st == OVA_OK; i++) {
+        if (c->in.m[i].part) { /* the whole file, in order, when its first part comes */
+            imp_disk *x = &c->disks[c->in.m[i].part_disk];
+            uint64_t checked = 0;
+            if (x->streamed)
+                continue;
+            ova_imp_log(c, 0, "%s: %s", x->file.href, !x->file.gzip ? "reading its chunks in order"
+                        : x->file.chunk_size ? "reading its chunks in order, inflating" : "inflating in order");
+            st = stream_carried(c, x, buf, &checked, err);
+            r->digests_checked += checked;
+            continue;
+        }
         imp_disk *x = disk_of_member(c, i);
         if ((ssize_t)i == c->in.mf || (x == NULL && !c->in.m[i].listed))
             continue;
@@ -365,6 +524,7 @@ ova_status ova_import(const ova_import_opts *o, ova_import_result *r, ova_err *e
         unlink(c.vmx_tmp);
     free(c.vmx_tmp);
     free(c.vmx_final);
+    free(c.carry.p);
     free(c.disks);
     ova_import_desc_free(&c.desc);
     ova_input_close(&c.in);

@@ -7,13 +7,15 @@
  * whichever worker is free (dynamic balancing, as export's units). Only
  * batch descriptions (2 KiB) and answers travel: the workers read the grain
  * records from the input and write the grains into the output files
- * themselves.
+ * themselves. The exception is a file that cannot be read by offset (split
+ * into chunks, or gzip): its batches carry their grain records' bytes,
+ * which rank 0 read in order (within the pool's carried-bytes limit).
  *
  * Messages on tag TAG_BASE + t between rank 0 and thread t of a rank, all
  * ova_wire records:
  *   SETUP  disk, input path, member, extent count, extent paths (once per
  *          disk and slot, before its first batch)
- *   BATCH  the batch
+ *   BATCH  the batch (and its span's bytes when carried)
  *   SYNC   fdatasync the files written (before rank 0 finishes the disks)
  *   STOP   no more work
  * and the answer to a BATCH or SYNC: status, zero-grain count and LBAs,
@@ -97,6 +99,10 @@ static void put_batch(ova_buf *b, const ova_grain_batch *g)
         ova_wire_put32(b, g->g[i].ext);
         ova_wire_put64(b, g->g[i].out_off);
     }
+    /* a carried batch brings its span's bytes (the worker cannot read them) */
+    ova_wire_put32(b, g->data != NULL);
+    if (g->data != NULL)
+        ova_buf_append(b, g->data, (size_t)g->span);
 }
 
 static void get_batch(ova_wire *r, ova_grain_batch *g)
@@ -116,6 +122,14 @@ static void get_batch(ova_wire *r, ova_grain_batch *g)
         g->g[i].csize = ova_wire_get32(r);
         g->g[i].ext = ova_wire_get32(r);
         g->g[i].out_off = ova_wire_get64(r);
+    }
+    g->data = NULL;
+    if (ova_wire_get32(r) != 0) {
+        /* the bytes stay in the receive buffer while the batch runs */
+        const unsigned char *p = g->span <= OVA_BATCH_SPAN_MAX ? ova_wire_take(r, (size_t)g->span) : NULL;
+        if (p == NULL)
+            r->bad = 1;
+        g->data = (unsigned char *)p;
     }
 }
 

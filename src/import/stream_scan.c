@@ -194,6 +194,13 @@ ova_status ova_sscan_feed(ova_sscan *s, const unsigned char *data, size_t n, ova
     return OVA_OK;
 }
 
+uint64_t ova_sscan_keep_from(const ova_sscan *s)
+{
+    /* a record's first sector being collected started at rec_start; else
+     * the next record starts at pos or later */
+    return s->have_header && s->sec_fill > 0 ? s->rec_start : s->pos;
+}
+
 const char *ova_sscan_descriptor(const ova_sscan *s) { return s->desc != NULL ? s->desc : ""; }
 
 ova_status ova_sscan_finish(ova_sscan *s, const char **desc, uint64_t *grains, ova_err *err)

@@ -45,6 +45,10 @@ bool ova_sscan_capacity(const ova_sscan *s, uint64_t *capacity);
 /* The embedded descriptor as far as it has been fed (complete once the
  * first record was reached: it lies before overHead); "" if none. */
 const char *ova_sscan_descriptor(const ova_sscan *s);
+/* The lowest member offset a grain record not yet reported can start at:
+ * the bytes fed before it are never needed again (a caller that keeps the
+ * fed bytes, import's carried batches, drops them). */
+uint64_t ova_sscan_keep_from(const ova_sscan *s);
 /* After the last byte: the end-of-stream marker must have been reached.
  * *desc (NUL-terminated, owned by s) is the embedded descriptor. */
 ova_status ova_sscan_finish(ova_sscan *s, const char **desc, uint64_t *grains, ova_err *err);
