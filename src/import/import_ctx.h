@@ -28,6 +28,7 @@ typedef struct imp_disk {
      * carry their bytes (grain_batch.h). member is then its first part. */
     bool carried;
     bool streamed;
+    ssize_t whole;             /* chunked: its entry in in.whole, else -1 */
     ova_ovf_file file;
     ova_vmember one;           /* folder input: the gzip file as a one-member table */
 } imp_disk;

@@ -162,6 +162,27 @@ ova_status ova_input_file(ova_input *in, const char *href, size_t *index, ova_er
     return st;
 }
 
+ova_status ova_input_add_whole(ova_input *in, const char *href, size_t *index, ova_err *err)
+{
+    ova_in_whole *w = realloc(in->whole, (in->n_whole + 1) * sizeof *w);
+    if (w == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", href);
+    in->whole = w;
+    memset(&w[in->n_whole], 0, sizeof *w);
+    if ((w[in->n_whole].name = strdup(href)) == NULL)
+        return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", href);
+    *index = in->n_whole++;
+    return OVA_OK;
+}
+
+static ova_in_whole *whole_named(ova_input *in, const char *name)
+{
+    for (size_t i = 0; i < in->n_whole; i++)
+        if (strcmp(in->whole[i].name, name) == 0)
+            return &in->whole[i];
+    return NULL;
+}
+
 ova_status ova_input_manifest(ova_input *in, size_t *lines, ova_err *err)
 {
     *lines = 0;
@@ -196,6 +217,14 @@ ova_status ova_input_manifest(ova_input *in, size_t *lines, ova_err *err)
             st = ova_err_set(err, OVA_E_FORMAT, "%s: line %zu: %s", mf->name, lineno, why ? why : "too long");
             break;
         }
+        ova_in_whole *w = whole_named(in, name);
+        if (w != NULL) { /* a chunked file: the chunks joined */
+            w->listed = true;
+            w->alg = alg;
+            memcpy(w->digest, dg, sizeof dg);
+            (*lines)++;
+            continue;
+        }
         size_t i;
         if ((st = ova_input_file(in, name, &i, err)) != OVA_OK)
             break;
@@ -220,6 +249,9 @@ void ova_input_close(ova_input *in)
         close(in->fd);
     free(in->m);
     free(in->vm);
+    for (size_t i = 0; i < in->n_whole; i++)
+        free(in->whole[i].name);
+    free(in->whole);
     free(in->label);
     free(in->dir);
     memset(in, 0, sizeof *in);

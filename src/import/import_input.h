@@ -28,6 +28,15 @@ typedef struct ova_in_member {
     size_t part_disk;        /* then: the imported disk it belongs to */
 } ova_in_member;
 
+/* A chunked file as a whole: DSP0243 lets the manifest list it beside its
+ * chunks (its digest is of the chunks joined). */
+typedef struct ova_in_whole {
+    char *name;              /* ovf:href */
+    bool listed;
+    ova_sha alg;
+    unsigned char digest[64];
+} ova_in_whole;
+
 typedef struct ova_input {
     char *label;             /* the input's base name, for messages */
     bool is_ova;
@@ -39,6 +48,8 @@ typedef struct ova_input {
     char *dir;               /* folder of the .ovf (folder input) */
     ova_vmember *vm;         /* the tar walk's table (OVA; same order as m), for the member reader */
     size_t nv;
+    ova_in_whole *whole;     /* the chunked files, for manifest lines naming them whole */
+    size_t n_whole;
 } ova_input;
 
 /* Open path: an .ova is walked as tar (any tar problem is an error naming
@@ -48,8 +59,12 @@ ova_status ova_input_open(const char *path, ova_input *in, ova_err *err);
  * member already: returns its index either way), or -1 with an error when
  * it is missing. href must be a plain file name. */
 ova_status ova_input_file(ova_input *in, const char *href, size_t *index, ova_err *err);
-/* Read the manifest (if any) and attach each line's digest to its member;
- * a line naming no member is an error. Returns the lines read. */
+/* A chunked file of the OVF (before ova_input_manifest): a manifest line
+ * may name it whole; *index is its entry in in->whole. */
+ova_status ova_input_add_whole(ova_input *in, const char *href, size_t *index, ova_err *err);
+/* Read the manifest (if any) and attach each line's digest to its member
+ * (or chunked file); a line naming neither is an error. Returns the lines
+ * read. */
 ova_status ova_input_manifest(ova_input *in, size_t *lines, ova_err *err);
 void ova_input_close(ova_input *in);
 

@@ -68,6 +68,7 @@ static ova_status plan_carried(imp_ctx *c, imp_disk *x, const ova_import_file *f
 {
     x->carried = true;
     x->file = (ova_ovf_file){ f->href, f->chunk_size, f->gzip };
+    x->whole = -1;
     ova_status st;
     if (!c->in.is_ova) {
         /* beside an .ovf a chunk is a file of its own, which the reader
@@ -99,6 +100,11 @@ static ova_status plan_carried(imp_ctx *c, imp_disk *x, const ova_import_file *f
     }
     *mi = c->in.is_ova ? parts[0] : *mi;
     ova_member_reader_close(&r);
+    size_t w;
+    if (f->chunk_size != 0 && (st = ova_input_add_whole(&c->in, f->href, &w, err)) != OVA_OK)
+        return st;
+    if (f->chunk_size != 0)
+        x->whole = (ssize_t)w;
     return OVA_OK;
 }
 

@@ -179,7 +179,7 @@ static ova_status digest_begin(const ova_in_member *m, EVP_MD_CTX **md, ova_err 
 }
 
 /* All of m's bytes went into md: it must be the manifest's. */
-static ova_status digest_check(const ova_in_member *m, EVP_MD_CTX *md, ova_err *err)
+static ova_status digest_check(const ova_in_member *m, EVP_MD_CTX *md, const char *what, ova_err *err)
 {
     unsigned char dg[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
@@ -189,8 +189,8 @@ static ova_status digest_check(const ova_in_member *m, EVP_MD_CTX *md, ova_err *
         char want[129], got[129];
         hex_of(m->digest, ova_sha_len(m->alg), want);
         hex_of(dg, dl, got);
-        return ova_err_set(err, OVA_E_FORMAT, "%s: %s digest does not match the manifest (manifest %s, member %s)",
-                           m->name, ova_sha_label(m->alg), want, got);
+        return ova_err_set(err, OVA_E_FORMAT, "%s: %s digest does not match the manifest (manifest %s, %s %s)",
+                           m->name, ova_sha_label(m->alg), want, what, got);
     }
     return OVA_OK;
 }
@@ -244,7 +244,7 @@ static ova_status stream_member(imp_ctx *c, size_t mi, imp_disk *x, unsigned cha
         if (ova_fault("import.slow"))
             usleep(200000); /* a test's signal finds the import mid-way */
     }
-    if (md != NULL && (st = digest_check(m, md, err)) != OVA_OK)
+    if (md != NULL && (st = digest_check(m, md, "member", err)) != OVA_OK)
         goto out;
     if (c->scan != NULL)
         st = walk_end(c, x, m->name, err);
@@ -262,13 +262,14 @@ typedef struct part_tap {
     imp_disk *x;
     size_t cur;                /* input member being hashed, SIZE_MAX: none */
     EVP_MD_CTX *md;
+    EVP_MD_CTX *whole;         /* a manifest line for the chunks joined */
     uint64_t checked;
 } part_tap;
 
 static ova_status part_end(part_tap *t, ova_err *err)
 {
     ova_status st = OVA_OK;
-    if (t->md != NULL && (st = digest_check(&t->c->in.m[t->cur], t->md, err)) == OVA_OK)
+    if (t->md != NULL && (st = digest_check(&t->c->in.m[t->cur], t->md, "member", err)) == OVA_OK)
         t->checked++;
     EVP_MD_CTX_free(t->md);
     t->md = NULL;
@@ -287,7 +288,8 @@ static ova_status tap_part(void *ctx, size_t member, const void *data, size_t n,
             return st;
         t->cur = mi;
     }
-    if (t->md != NULL && EVP_DigestUpdate(t->md, data, n) != 1)
+    if ((t->md != NULL && EVP_DigestUpdate(t->md, data, n) != 1) ||
+        (t->whole != NULL && EVP_DigestUpdate(t->whole, data, n) != 1))
         return ova_err_set(err, OVA_E_NOMEM, "%s: digest update failed", t->c->in.m[mi].name);
     t->c->done += n;
     progress(t->c, 0);
@@ -328,7 +330,8 @@ static ova_status carry_add(imp_ctx *c, const unsigned char *data, size_t n, ova
 
 static ova_status stream_carried(imp_ctx *c, imp_disk *x, unsigned char *buf, uint64_t *checked, ova_err *err)
 {
-    part_tap t = { c, x, SIZE_MAX, NULL, 0 };
+    part_tap t = { c, x, SIZE_MAX, NULL, NULL, 0 };
+    const ova_in_whole *w = x->whole >= 0 && c->in.whole[x->whole].listed ? &c->in.whole[x->whole] : NULL;
     ova_member_reader *r = NULL;
     struct imp_carry *k = &c->carry;
     x->streamed = true;
@@ -341,9 +344,15 @@ static ova_status stream_carried(imp_ctx *c, imp_disk *x, unsigned char *buf, ui
     c->cur_idx = (uint32_t)(x - c->disks);
     c->cur_m = &c->in.m[x->member];
     c->cur_base = 0; /* offsets in the file's own bytes */
-    ova_status st = ova_imp_open_reader(c, x, tap_part, &t, &r, err);
-    if (st != OVA_OK)
-        return st;
+    ova_status st = OVA_OK;
+    if (w != NULL) {
+        /* the same digest set-up as a member's, under the file's name */
+        ova_in_member as = { .name = w->name, .listed = true, .alg = w->alg };
+        if ((st = digest_begin(&as, &t.whole, err)) != OVA_OK)
+            return st;
+    }
+    if ((st = ova_imp_open_reader(c, x, tap_part, &t, &r, err)) != OVA_OK)
+        goto out;
     /* a gzip stream tells its size only at its end: the walk takes any, and
      * a stream cut short is caught by its missing end-of-stream marker */
     uint64_t size = x->file.gzip ? UINT64_MAX : ova_member_reader_stored(r);
@@ -356,11 +365,20 @@ static ova_status stream_carried(imp_ctx *c, imp_disk *x, unsigned char *buf, ui
         if ((st = carry_add(c, buf, got, err)) != OVA_OK || (st = ova_sscan_feed(c->scan, buf, got, err)) != OVA_OK)
             break;
     }
-    if (st == OVA_OK && (st = part_end(&t, err)) == OVA_OK)
+    if (st == OVA_OK)
+        st = part_end(&t, err);
+    if (st == OVA_OK && w != NULL) {
+        ova_in_member as = { .name = w->name, .listed = true, .alg = w->alg };
+        memcpy(as.digest, w->digest, sizeof as.digest);
+        if ((st = digest_check(&as, t.whole, "chunks joined", err)) == OVA_OK)
+            t.checked++;
+    }
+    if (st == OVA_OK)
         st = walk_end(c, x, x->file.href, err);
     *checked = t.checked;
 out:
     EVP_MD_CTX_free(t.md);
+    EVP_MD_CTX_free(t.whole);
     ova_member_reader_close(&r);
     ova_sscan_free(&c->scan);
     return st;

@@ -5,7 +5,8 @@
 # the image by qemu-img compare, qemu-img check and vmdkinfo, every manifest
 # line checked. The chunked and gzip disks are read in order through the
 # member reader and their batches carry their bytes to the workers. The .cert
-# is reported as not verified, VirtualBox's vbox:Machine section ignored.
+# is reported as not verified, VirtualBox's vbox:Machine section ignored; a
+# manifest line for a chunked file as a whole is checked beside its chunks'.
 # Damaged variants (a wrong chunk digest, a missing chunk, a cut gzip member)
 # exit 1 naming the member, with nothing left in the folder.
 source "$(dirname "$0")/lib.sh"
@@ -129,6 +130,15 @@ sed -i '3s/= 0/= 1/; t; 3s/= ./= 0/' d/vm.mf
 cmp -s d/vm.mf chunked.ova.d/vm.mf && fail "the manifest line was not changed"
 repack baddigest.ova d vm.ovf vm.mf "${chunks[@]}"
 expect_fail baddigest.ova "${chunks[1]}: SHA256 digest does not match the manifest"
+
+note "a manifest line for the whole chunked file (beside the chunks' lines) is checked too"
+rm -rf d && cp -r chunked.ova.d d
+echo "SHA1(vm-disk1.vmdk)= $(cat "${chunks[@]/#/d/}" | sha1sum | cut -d' ' -f1)" >> d/vm.mf
+repack wholeline.ova d vm.ovf vm.mf "${chunks[@]}"
+import_ok wholeline.ova $((2 + ${#chunks[@]}))
+sed -i '$s/= 0/= 1/; t; $s/= ./= 0/' d/vm.mf
+repack wholebad.ova d vm.ovf vm.mf "${chunks[@]}"
+expect_fail wholebad.ova 'vm-disk1.vmdk: SHA1 digest does not match the manifest \(manifest [0-9a-f]+, chunks joined'
 
 note "damage: a missing chunk is named"
 repack missing.ova chunked.ova.d vm.ovf vm.mf "${chunks[0]}" "${chunks[@]:2}"
