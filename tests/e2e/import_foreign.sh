@@ -117,6 +117,18 @@ rm -rf p && mkdir p
 "$OVATOOL" import plain.ova -o p/ --progress 0 2> e.txt || { cat e.txt; fail "plain.ova"; }
 same_files o1 p || fail "gzchunked.ova and the same stream stored plainly import to different files"
 
+note "files beside an .ovf: a gzip disk as from the OVA; a chunked one refused, naming it"
+rm -rf f && mkdir f && tar -C f -xf gzip.ova
+rm -rf fo && mkdir fo
+"$OVATOOL" import f/vm.ovf -o fo/ --progress 0 2> e.txt || { cat e.txt; fail "gzip beside vm.ovf"; }
+same_files keep-gzip fo || fail "gzip beside vm.ovf: not the files of the OVA's import"
+rm -rf f && mkdir f && tar -C f -xf chunked.ova
+rm -rf fo && mkdir fo
+rc=0; "$OVATOOL" import f/vm.ovf -o fo/ --progress 0 2> e.txt || rc=$?
+[ "$rc" = 1 ] && grep -q 'vm-disk1.vmdk: split into chunks .*imported from an OVA only' e.txt \
+  || { cat e.txt; fail "chunked beside vm.ovf: exit $rc"; }
+[ -z "$(ls -A fo)" ] || fail "chunked beside vm.ovf: left $(ls -A fo)"
+
 note "the .cert is reported as not verified; the vbox section ignored"
 rm -rf c && mkdir c
 "$OVATOOL" import cert.ova -o c/ --progress 0 2> e.txt || { cat e.txt; fail "cert.ova"; }
