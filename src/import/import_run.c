@@ -112,8 +112,8 @@ static ova_status flush_batch(imp_ctx *c, ova_err *err)
         const struct imp_carry *k = &c->carry;
         ova_grain_batch *b = &c->batch;
         if (b->in_off < k->off || b->in_off + b->span > k->off + k->len)
-            return ova_err_set(err, OVA_E_INTERNAL, "internal error: %s: batch bytes %llu+%llu not held", c->cur->file.href,
-                               ULL(b->in_off), ULL(b->span));
+            return ova_err_set(err, OVA_E_INTERNAL, "internal error: %s: batch bytes %llu+%llu not held",
+                               c->cur->file.href, ULL(b->in_off), ULL(b->span));
         if ((b->data = malloc((size_t)b->span)) == NULL)
             return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory for a batch", c->cur->file.href);
         memcpy(b->data, k->p + (b->in_off - k->off), (size_t)b->span);

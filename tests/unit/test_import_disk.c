@@ -315,7 +315,8 @@ static void t_zero_grain(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_sparse), cmocka_unit_test(t_sparse_carried), cmocka_unit_test(t_flat), cmocka_unit_test(t_twogb),
+        cmocka_unit_test(t_sparse),
+        cmocka_unit_test(t_sparse_carried), cmocka_unit_test(t_flat), cmocka_unit_test(t_twogb),
         cmocka_unit_test(t_bad_grain), cmocka_unit_test(t_truncated), cmocka_unit_test(t_zero_grain),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
