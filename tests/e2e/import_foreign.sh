@@ -103,6 +103,14 @@ rm -rf m && mkdir m
 "$OVATOOL" import gzchunked.ova -o m/ --progress 0 --mem-limit 16M 2> e.txt || { cat e.txt; fail "--mem-limit 16M"; }
 same_files o1 m || fail "gzchunked: --mem-limit 16M gives other files"
 
+note "carried batches reach the other rank: a worker failing there (test fault import.batch) is named"
+rm -rf o && mkdir o
+rc=0
+OVATOOL_TEST_FAIL_RANK=1:import.batch run_ranks 2 import gzchunked.ova -o o/ --progress 0 -t 1 2> err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q 'rank 1 on .*vm-disk1.vmdk.gz: injected read error' err.txt \
+  || { cat err.txt; fail "gzchunked: rank 1 ran no carried batch (exit $rc)"; }
+[ -z "$(ls -A o)" ] || fail "gzchunked: left in the folder after rank 1 failed: $(ls -A o)"
+
 note "a chunked or gzip disk imports to the same files as the same stream stored plainly"
 # (each qemu-img run writes its own CID into the stream: compare with the
 # builder's own stream, put back as one plain member)
