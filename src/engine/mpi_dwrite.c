@@ -208,7 +208,10 @@ unsigned char *ova_dwrite_buffer(ova_worker *w)
 {
     ova_engine *e = w->e;
     pthread_mutex_lock(&e->mu);
-    while (w->held > 0) /* its last unit is still the holder's: two buffers per thread */
+    /* two buffers per thread (what the planner sizes units for): one unit
+     * compressed while the holder still has the last; with both held, the
+     * thread waits for the earlier to be written before a third */
+    while (w->held >= OVA_DWRITE_HELD_PER_THREAD)
         pthread_cond_wait(&e->dw_cv, &e->mu);
     unsigned char *b = w->spare;
     w->spare = NULL;
@@ -225,6 +228,7 @@ void ova_dwrite_deliver(ova_worker *w)
     pthread_mutex_lock(&e->mu);
     e->held[e->n_held++] = (dw_held){ h->unit, blob, w };
     w->held++;
+    pthread_cond_broadcast(&e->dw_cv); /* the holder sleeps while it has nothing */
     pthread_mutex_unlock(&e->mu);
     w->blob = NULL;
     /* the header and this thread's index */
@@ -252,12 +256,15 @@ static ova_status write_held(ova_engine *e, dw_write *wr, const unsigned char *b
     const unsigned char *records = blob + sizeof *h;
     size_t len = (size_t)h->records_len;
     /* the digest chain first, so rank 0 goes on while the bytes go out */
-    ova_status st = ova_digest_state_update(&wr->state, records, len, err);
+    ova_err de;
+    ova_err_clear(&de);
+    ova_status st = ova_digest_state_update(&wr->state, records, len, &de);
     MPI_Request sreq;
     MPI_Isend(&wr->state, (int)sizeof wr->state, MPI_BYTE, 0, TAG_HASHED, e->comm, &sreq);
     ova_mpi_wait(&sreq);
     if (st != OVA_OK)
-        return st;
+        return ova_err_set(err, st, "%s: unit %llu at byte %lld: %s", e->dw_path, (unsigned long long)wr->unit,
+                           (long long)wr->off, de.msg);
     if (ova_fault("export.dwrite"))
         return ova_err_set(err, OVA_E_IO, "%s: injected write failure at byte %lld (test fault export.dwrite)",
                            e->dw_path, (long long)wr->off);
@@ -328,9 +335,20 @@ void *ova_dwrite_holder_main(void *p)
             MPI_Test(&req, &done, MPI_STATUS_IGNORE);
             if (done)
                 break;
+            /* holding nothing, no WRITE can come: sleep until a worker
+             * hands over a unit or ends, instead of polling for the whole
+             * export; a WRITE for a held unit is on the digest chain, so
+             * that wait polls (CHAIN_WAIT_US) */
             pthread_mutex_lock(&e->mu);
+            int idle = 0;
+            while (e->dw_workers > 0 && e->n_held == 0) {
+                pthread_cond_wait(&e->dw_cv, &e->mu);
+                idle = 1;
+            }
             end = e->dw_workers == 0 && e->n_held == 0;
             pthread_mutex_unlock(&e->mu);
+            if (idle)
+                round = 0;
             if (!end) {
                 struct timespec ts = { 0, round < 64 ? 0 : (long)CHAIN_WAIT_US * 1000 };
                 round++;

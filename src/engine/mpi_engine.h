@@ -53,6 +53,9 @@ typedef struct ova_ready { int src, tid; uint64_t unit; } ova_ready;
 /* A unit the holder thread of distributed writing has (mpi_dwrite.c): its
  * header went to rank 0, its records wait in blob, w's buffer. */
 struct ova_worker;
+/* The units one worker thread may have with the holder at once (its
+ * buffers: prepare.c sizes units so that two per thread fit --mem-limit). */
+#define OVA_DWRITE_HELD_PER_THREAD 2
 typedef struct dw_held {
     uint64_t unit;
     unsigned char *blob;
