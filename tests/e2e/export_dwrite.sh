@@ -7,7 +7,8 @@
 # JSON summary counts the bytes each rank wrote; a write failure on a rank
 # other than 0 stops the job with a message naming that rank, its host and
 # the file, and leaves nothing; auto stays off on one host; the options it
-# cannot be combined with are usage errors.
+# cannot be combined with are usage errors; a thread compresses its next
+# unit while the holder still has its last.
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -115,6 +116,27 @@ grep -q "rank 1 on .*: .*vm.ova.*part: injected write failure" fail.log || fail 
 [ ! -e faildir/vm.ova ] || fail "output left behind after a failed write"
 no_leftovers faildir
 
+note "two units per thread: rank 1 compresses its next unit while rank 0 has not yet written its last"
+# rank 0's thread takes a second a unit (export.slow), rank 1's none; as
+# every unit is written in order, rank 1's thread waits for the writer: with
+# one unit held it gets every second unit (9 of 18), with two held two of
+# every three (12). 8 MiB units of random data (each the same size), and a
+# window of 4 (--mem-limit 32M), room for the two.
+head -c $((18 * 8 * 1048576)) /dev/urandom > two.raw
+mkdir -p two
+qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse two.raw two/disk.vmdk
+write_vmx two/vm.vmx disk.vmdk "dwrite two units"
+OVATOOL_TEST_FAIL_RANK=0:export.slow run_ranks 2 export two/vm.vmx -o two/vm.ova --progress 0 --threads 1 \
+  --mem-limit 32M --distributed-write on --json > two.json 2> two.log || { cat two.log; fail "two units"; }
+grep -q "as 18 units" two.log || fail "two units: not the 18 units of 8 MiB the check counts on: $(cat two.log)"
+python3 - two.json <<'PY' || fail "two units: rank 1 did not get two units of every three: $(cat two.json)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+w = j["rank_bytes_written"]
+assert w[1] / j["bytes_out"] > 0.6, w
+PY
+check_ova two/vm.ova two.raw
+
 note "usage errors"
 for bad in "--resume" "--parallel-disks on"; do
   set +e
@@ -125,6 +147,12 @@ for bad in "--resume" "--parallel-disks on"; do
   [ "$rc" = 2 ] || fail "--distributed-write on with $bad exited $rc, not 2: $(cat usage.log)"
   grep -q "cannot be used with ${bad%% *}" usage.log || fail "no reason given for $bad: $(cat usage.log)"
 done
+set +e
+run_ranks 1 export multi/vm.vmx -o faildir/u.ova --distributed-write sometimes > usage.log 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "--distributed-write sometimes exited $rc, not 2"
+grep -q "takes auto, on or off" usage.log || fail "no reason given for a bad mode: $(cat usage.log)"
 set +e
 run_ranks 1 export multi/vm.vmx monolithicFlat/vm.vmx -o faildir/ --distributed-write on > usage.log 2>&1
 rc=$?
