@@ -160,7 +160,8 @@ void ova_engine_report_progress(ova_engine *e, uint64_t done, int final);
  * and errors until every remote thread has stopped and no unit is out. */
 void ova_engine_service(ova_engine *e, int remote_threads);
 
-/* Distributed writing (mpi_dwrite.c). All collective except where said. */
+/* Distributed writing (mpi_dwrite_setup.c: decide, open, finish; mpi_dwrite.c:
+ * the run). All collective except where said. */
 /* Before the plan: whether to try it (--distributed-write, the hosts the
  * job spans) and whether every rank continues a digest state alike. */
 ova_status ova_dwrite_decide(ova_engine *e, ova_err *err);
