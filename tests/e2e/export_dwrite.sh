@@ -8,7 +8,8 @@
 # other than 0 stops the job with a message naming that rank, its host and
 # the file, and leaves nothing; auto stays off on one host; the options it
 # cannot be combined with are usage errors; a thread compresses its next
-# unit while the holder still has its last.
+# unit while the holder still has its last; a rank whose thread cannot set
+# up ends the job.
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -115,6 +116,18 @@ set -e
 grep -q "rank 1 on .*: .*vm.ova.*part: injected write failure" fail.log || fail "the message does not name rank 1, its host and the file: $(cat fail.log)"
 [ ! -e faildir/vm.ova ] || fail "output left behind after a failed write"
 no_leftovers faildir
+
+note "rank 1's compression thread cannot set up: the job ends (it hung: the holder waited for the thread)"
+mkdir thread
+set +e
+OVATOOL_TEST_FAIL_RANK=1:export.thread timeout 120 "$MPIEXEC" -n 2 --oversubscribe "$OVATOOL" export multi/vm.vmx \
+  -o thread/vm.ova --progress 0 --threads 1 --mem-limit 8M --distributed-write on > thread.log 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat thread.log; fail "a thread that cannot set up on rank 1 exited $rc, not 1 (124: hung)"; }
+grep -q "rank 1 on .*: cannot set up compression thread" thread.log || fail "the message does not name rank 1: $(cat thread.log)"
+[ ! -e thread/vm.ova ] || fail "output left behind after a thread failed"
+no_leftovers thread
 
 note "two units per thread: rank 1 compresses its next unit while rank 0 has not yet written its last"
 # rank 0's thread takes a second a unit (export.slow), rank 1's none; as
