@@ -75,7 +75,7 @@ PY
 
 # export NAME RANKS SHA: the single-process OVA, then RANKS ranks forced on
 export_pair() {
-  local name=$1 n=$2 sha=$3 raws=()
+  local name=$1 n=$2 sha=$3
   mkdir -p "$name/one-$sha" "$name/d$n-$sha"
   run_ranks 1 export "$name/vm.vmx" -o "$name/one-$sha/vm.ova" -q --sha "$sha"
   # 1 MiB units (a small --mem-limit), so that every rank gets some
@@ -105,29 +105,27 @@ run_ranks 2 export multi/vm.vmx -o auto/vm.ova --progress 0 --threads 1 --json >
 grep -q '"distributed_write":false' auto.json || fail "auto engaged on one host: $(cat auto.json)"
 cmp multi/one-sha256/vm.ova auto/vm.ova || fail "auto: differs from one process"
 
-note "a write failure on rank 1"
-mkdir faildir
-set +e
-OVATOOL_TEST_FAIL_RANK=1:export.dwrite run_ranks 3 export multi/vm.vmx -o faildir/vm.ova --progress 0 --threads 1 \
-  --mem-limit 8M --distributed-write on > fail.log 2>&1
-rc=$?
-set -e
-[ "$rc" = 1 ] || { cat fail.log; fail "a failed write on rank 1 exited $rc, not 1"; }
-grep -q "rank 1 on .*: .*vm.ova.*part: injected write failure" fail.log || fail "the message does not name rank 1, its host and the file: $(cat fail.log)"
-[ ! -e faildir/vm.ova ] || fail "output left behind after a failed write"
-no_leftovers faildir
+# fails_on_rank1 FAULT RANKS DIR PATTERN: with FAULT armed on rank 1 the
+# export exits 1 within two minutes (124: it hung), with a message matching
+# PATTERN, and leaves nothing in DIR
+fails_on_rank1() {
+  local fault=$1 n=$2 dir=$3 pattern=$4 rc
+  mkdir "$dir"
+  set +e
+  OVATOOL_TEST_FAIL_RANK=1:$fault timeout 120 "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export multi/vm.vmx \
+    -o "$dir/vm.ova" --progress 0 --threads 1 --mem-limit 8M --distributed-write on > "$dir.log" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || { cat "$dir.log"; fail "$fault on rank 1 exited $rc, not 1 (124: hung)"; }
+  grep -q "$pattern" "$dir.log" || fail "$fault: the message does not name rank 1 and what failed: $(cat "$dir.log")"
+  [ ! -e "$dir/vm.ova" ] || fail "$fault: output left behind"
+  no_leftovers "$dir"
+}
 
+note "a write failure on rank 1: the message names the rank, its host and the file"
+fails_on_rank1 export.dwrite 3 faildir "rank 1 on .*: .*vm.ova.*part: injected write failure"
 note "rank 1's compression thread cannot set up: the job ends (it hung: the holder waited for the thread)"
-mkdir thread
-set +e
-OVATOOL_TEST_FAIL_RANK=1:export.thread timeout 120 "$MPIEXEC" -n 2 --oversubscribe "$OVATOOL" export multi/vm.vmx \
-  -o thread/vm.ova --progress 0 --threads 1 --mem-limit 8M --distributed-write on > thread.log 2>&1
-rc=$?
-set -e
-[ "$rc" = 1 ] || { cat thread.log; fail "a thread that cannot set up on rank 1 exited $rc, not 1 (124: hung)"; }
-grep -q "rank 1 on .*: cannot set up compression thread" thread.log || fail "the message does not name rank 1: $(cat thread.log)"
-[ ! -e thread/vm.ova ] || fail "output left behind after a thread failed"
-no_leftovers thread
+fails_on_rank1 export.thread 2 thread "rank 1 on .*: cannot set up compression thread"
 
 note "two units per thread: rank 1 compresses its next unit while rank 0 has not yet written its last"
 # rank 0's thread takes a second a unit (export.slow), rank 1's none; as
