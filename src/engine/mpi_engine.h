@@ -169,9 +169,9 @@ ova_status ova_dwrite_decide(ova_engine *e, ova_err *err);
  * its token; sets e->dwrite on every rank, or falls back (auto). */
 ova_status ova_dwrite_open(ova_engine *e, ova_err *err);
 /* Another rank's worker thread (not collective): a buffer for its next
- * unit, waiting while the holder still has one of its units (two buffers
- * per thread: the planner sizes units so that two per thread fit in
- * --mem-limit); NULL: out of memory. */
+ * unit, waiting while the holder has OVA_DWRITE_HELD_PER_THREAD of its
+ * units (two buffers per thread: the planner sizes units so that two per
+ * thread fit in --mem-limit); NULL: out of memory. */
 unsigned char *ova_dwrite_buffer(ova_worker *w);
 /* Hand the finished result in w->blob to the rank's holder thread and
  * send rank 0 its header; w->blob is then NULL. */
