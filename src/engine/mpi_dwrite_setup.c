@@ -182,8 +182,17 @@ ova_status ova_dwrite_finish(ova_engine *e, ova_err *err)
     ova_err me;
     ova_err_clear(&me);
     ova_status mine = OVA_OK;
-    if (e->rank != 0 && e->dw_fd >= 0 && e->local_err.status == OVA_OK && !atomic_load(&e->local_abort) &&
-        fdatasync(e->dw_fd) != 0) {
+    /* this rank's own failure goes into the agreement: its holder thread's
+     * ERROR may reach rank 0 after its service loop ended (it waits for
+     * worker threads, not holders), and rank 0 would then keep an OVA
+     * missing that unit's bytes */
+    pthread_mutex_lock(&e->mu);
+    if (e->rank != 0 && e->local_err.status != OVA_OK) {
+        mine = e->local_err.status;
+        ova_err_set(&me, mine, "%s", e->local_err.msg);
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (mine == OVA_OK && e->rank != 0 && e->dw_fd >= 0 && fdatasync(e->dw_fd) != 0) {
         mine = ova_err_errno(&me, OVA_E_IO, errno, "%s: cannot make this rank's writes durable", e->dw_path);
         pthread_mutex_lock(&e->mu);
         ova_err_set(&e->local_err, mine, "%s", me.msg);
