@@ -343,6 +343,16 @@ static void print_json(const ova_export_opts *o, const ova_export_stats *s)
     ova_buf_free(&b);
 }
 
+/* The value of an auto | on | off option (any case), or -1. */
+static int auto_on_off(const char *arg, int a, int on, int off)
+{
+    if (strcasecmp(arg, "auto") == 0)
+        return a;
+    if (strcasecmp(arg, "on") == 0)
+        return on;
+    return strcasecmp(arg, "off") == 0 ? off : -1;
+}
+
 /* Parse argv into o; returns NULL on success or a reason for a usage error. */
 static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, int *json, cli_fleet_list *fleet,
                          int *is_fleet)
@@ -376,26 +386,20 @@ static const char *parse(int argc, char **argv, ova_export_opts *o, int *help, i
         case O_RESUME: o->resume = true; break;
         case O_LIST: list = optarg; break;
         case O_BUFFERED: o->buffered_io = true; break;
-        case O_PARALLEL_DISKS:
-            if (strcasecmp(optarg, "auto") == 0)
-                o->parallel_disks = OVA_PARALLEL_DISKS_AUTO;
-            else if (strcasecmp(optarg, "on") == 0)
-                o->parallel_disks = OVA_PARALLEL_DISKS_ON;
-            else if (strcasecmp(optarg, "off") == 0)
-                o->parallel_disks = OVA_PARALLEL_DISKS_OFF;
-            else
+        case O_PARALLEL_DISKS: {
+            int mode = auto_on_off(optarg, OVA_PARALLEL_DISKS_AUTO, OVA_PARALLEL_DISKS_ON, OVA_PARALLEL_DISKS_OFF);
+            if (mode < 0)
                 return "--parallel-disks takes auto, on or off";
+            o->parallel_disks = (ova_parallel_disks)mode;
             break;
-        case O_DWRITE:
-            if (strcasecmp(optarg, "auto") == 0)
-                o->distributed_write = OVA_DWRITE_AUTO;
-            else if (strcasecmp(optarg, "on") == 0)
-                o->distributed_write = OVA_DWRITE_ON;
-            else if (strcasecmp(optarg, "off") == 0)
-                o->distributed_write = OVA_DWRITE_OFF;
-            else
+        }
+        case O_DWRITE: {
+            int mode = auto_on_off(optarg, OVA_DWRITE_AUTO, OVA_DWRITE_ON, OVA_DWRITE_OFF);
+            if (mode < 0)
                 return "--distributed-write takes auto, on or off";
+            o->distributed_write = (ova_distributed_write)mode;
             break;
+        }
         case O_COMPRESS_ALL: o->store_incompressible = false; break;
         case O_MEM:
             if (!cli_parse_size(optarg, &o->mem_limit))

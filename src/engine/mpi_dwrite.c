@@ -1,6 +1,8 @@
 /* mpi_dwrite.c - distributed writing: every rank writes the units it
  * compressed into the output itself (--distributed-write; README "Scaling
- * past one node"), the pattern of mpifileutils' dtar and dbz2.
+ * past one node"), the pattern of mpifileutils' dtar and dbz2. This file is
+ * the run: buffers, the holder thread and rank 0's placing; whether it runs
+ * and on which file is mpi_dwrite_setup.c's.
  *
  * Rank 0 still places every unit in disk order (ova_writer.c), so grain
  * tables, markers, directory, footer, tar headers, OVF and manifest are the
@@ -22,26 +24,21 @@
  * holder thread, which waits for nothing else, answers its WRITE. */
 #include "engine/mpi_engine.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
+#include <time.h>
 
-#include "engine/mpi_agree.h"
 #include "engine/unit.h"
 #include "format/digest_state.h"
 #include "util/fault.h"
 #include "util/io.h"
 
-#define TOKEN_LEN 16
 /* The longest sleep between polls on the digest chain (rank 0 waiting for
  * HASHED, a holder for WRITE): each is a delay of the serial chain, against
- * 5-20 ms of hashing per 8-32 MiB unit, yet a thread polling this often
- * costs its core little (mpi_engine.c backs off to 1 ms elsewhere). */
+ * 5-20 ms of hashing per 8-32 MiB unit (mpi_engine.c backs off to 1 ms
+ * elsewhere). Polling this often costs 12-15% of a core (measured on a
+ * 2-core VM), so the holder polls only while it holds a unit; a blocking
+ * MPI_Recv would be worse: Open MPI spins a whole core in it. */
 #define CHAIN_WAIT_US 50u
 
 /* WRITE: where the records go, and the member's digest state so far. */
@@ -51,164 +48,14 @@ typedef struct dw_write {
     ova_digest_state state;
 } dw_write;
 
-/* Every rank continues a state rank 0 began and compares the digest with
- * rank 0's: the states are only bytes, meaningful to the same build. */
-static int state_layout_agrees(ova_engine *e)
-{
-    static const char one[] = "ovatool distributed write: the state rank 0 began, ",
-                      two[] = "continued by every rank";
-    int size = (int)sizeof(ova_digest_state), ok = 1, all = 0;
-    MPI_Bcast(&size, 1, MPI_INT, 0, e->comm);
-    ok = size == (int)sizeof(ova_digest_state);
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, e->comm);
-    if (!all)
-        return 0;
-    ova_err err;
-    ova_digest_state s;
-    memset(&s, 0, sizeof s);
-    if (e->rank == 0 && (ova_digest_state_init(&s, e->opts->sha, &err) != OVA_OK ||
-                         ova_digest_state_update(&s, one, sizeof one - 1, &err) != OVA_OK))
-        memset(&s, 0, sizeof s);
-    MPI_Bcast(&s, (int)sizeof s, MPI_BYTE, 0, e->comm);
-    unsigned char mine[64] = { 0 }, theirs[64];
-    ok = ova_digest_state_update(&s, two, sizeof two - 1, &err) == OVA_OK &&
-         ova_digest_state_final(&s, mine, &err) == OVA_OK;
-    memcpy(theirs, mine, sizeof mine);
-    MPI_Bcast(theirs, (int)sizeof theirs, MPI_BYTE, 0, e->comm);
-    ok = ok && memcmp(mine, theirs, sizeof mine) == 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, e->comm);
-    return all;
-}
-
-ova_status ova_dwrite_decide(ova_engine *e, ova_err *err)
-{
-    const ova_export_opts *o = e->opts;
-    e->dw_fd = -1;
-    /* every rank has the same options, so every rank returns here alike */
-    if (e->size < 2 || o->distributed_write == OVA_DWRITE_OFF || o->dry_run)
-        return OVA_OK;
-    if (o->resume || o->parallel_disks == OVA_PARALLEL_DISKS_ON) {
-        if (o->distributed_write == OVA_DWRITE_ON)
-            return ova_err_set(err, OVA_E_USAGE, "--distributed-write on cannot be used with %s",
-                               o->resume ? "--resume (a journal's durable points are rank 0's writes)"
-                                         : "--parallel-disks on (rank 0 spools the later disks)");
-        return OVA_OK;
-    }
-    MPI_Comm node;
-    MPI_Comm_split_type(e->comm, MPI_COMM_TYPE_SHARED, e->rank, MPI_INFO_NULL, &node);
-    int node_rank = 0, leader, hosts = 0;
-    MPI_Comm_rank(node, &node_rank);
-    MPI_Comm_free(&node);
-    leader = node_rank == 0;
-    MPI_Allreduce(&leader, &hosts, 1, MPI_INT, MPI_SUM, e->comm);
-    if (o->distributed_write == OVA_DWRITE_AUTO && hosts < 2)
-        return OVA_OK; /* one host: rank 0 writes, as fast as the rank's threads feed it there */
-    if (!state_layout_agrees(e)) {
-        if (o->distributed_write == OVA_DWRITE_ON)
-            return ova_err_set(err, OVA_E_USAGE, "--distributed-write on: the ranks do not continue one "
-                               "another's digest state alike (different ovatool or OpenSSL builds?)");
-        ova_engine_log(e, 1, "distributed writing: off, the ranks do not continue one another's digest state "
-                       "alike (different ovatool or OpenSSL builds?); rank 0 writes the OVA");
-        return OVA_OK;
-    }
-    e->dw_candidate = 1;
-    return OVA_OK;
-}
-
-/* Rank 0: a token nobody could have left in the file by chance. */
-static void make_token(unsigned char *t)
-{
-    if (getrandom(t, TOKEN_LEN, 0) == TOKEN_LEN)
-        return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
-    for (int i = 0; i < TOKEN_LEN; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        t[i] = (unsigned char)(x >> 56);
-    }
-}
-
-/* Another rank: open rank 0's file and find the token in it. */
-static ova_status see_file(ova_engine *e, const char *path, const unsigned char *token, ova_err *err)
-{
-    if ((e->dw_path = strdup(path)) == NULL)
-        return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    e->dw_fd = open(path, O_RDWR | O_CLOEXEC);
-    if (e->dw_fd < 0)
-        return ova_err_errno(err, OVA_E_IO, errno,
-                             "%s: cannot open the output rank 0 created (distributed writing needs every rank "
-                             "to see it)", path);
-    unsigned char got[TOKEN_LEN];
-    ova_status st = ova_pread_exact(e->dw_fd, got, sizeof got, 0, path, "the output rank 0 created", err);
-    if (st == OVA_OK && memcmp(got, token, TOKEN_LEN) != 0)
-        st = ova_err_set(err, OVA_E_IO,
-                         "%s: not the file rank 0 created (its token differs): this host sees another file "
-                         "system at that path, and distributed writing needs one every rank shares", path);
-    return st;
-}
-
-static void close_file(ova_engine *e)
-{
-    if (e->dw_fd >= 0)
-        close(e->dw_fd);
-    e->dw_fd = -1;
-}
-
-ova_status ova_dwrite_open(ova_engine *e, ova_err *err)
-{
-    unsigned char token[TOKEN_LEN];
-    char path[PATH_MAX];
-    ova_status st = OVA_OK;
-    if (e->rank == 0) {
-        make_token(token);
-        snprintf(path, sizeof path, "%s", ova_writer_partial_path(e->writer));
-        /* the OVF's space at offset 0: the token is overwritten at the finish */
-        st = ova_pwrite_exact(ova_writer_fd(e->writer), token, TOKEN_LEN, 0, path, err);
-        if (st == OVA_OK && fdatasync(ova_writer_fd(e->writer)) != 0)
-            st = ova_err_errno(err, OVA_E_IO, errno, "%s: cannot sync", path);
-    }
-    if ((st = ova_mpi_agree(e->comm, st, err)) != OVA_OK)
-        return st;
-    MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, e->comm);
-    MPI_Bcast(token, TOKEN_LEN, MPI_BYTE, 0, e->comm);
-    if (e->rank != 0)
-        st = see_file(e, path, token, err);
-    if (e->opts->distributed_write == OVA_DWRITE_ON) {
-        if ((st = ova_mpi_agree(e->comm, st, err)) != OVA_OK) {
-            close_file(e);
-            return st;
-        }
-    } else {
-        /* auto: the first rank that cannot see the file says why, rank 0 logs it */
-        int bad = st == OVA_OK ? INT_MAX : e->rank, first = INT_MAX;
-        MPI_Allreduce(&bad, &first, 1, MPI_INT, MPI_MIN, e->comm);
-        if (first != INT_MAX) {
-            char msg[OVA_ERR_MAX + MPI_MAX_PROCESSOR_NAME + 32];
-            if (e->rank == first) {
-                snprintf(msg, sizeof msg, "rank %d on %s: %s", e->rank, e->host, err->msg);
-                MPI_Send(msg, (int)sizeof msg, MPI_CHAR, 0, TAG_ERROR, e->comm);
-            } else if (e->rank == 0) {
-                MPI_Recv(msg, (int)sizeof msg, MPI_CHAR, first, TAG_ERROR, e->comm, MPI_STATUS_IGNORE);
-                msg[sizeof msg - 1] = '\0';
-                ova_engine_log(e, 1, "distributed writing: off (%s); rank 0 writes the OVA", msg);
-            }
-            close_file(e);
-            ova_err_clear(err);
-            return OVA_OK;
-        }
-    }
-    e->dwrite = 1;
-    ova_engine_log(e, 0, "distributed writing: every rank writes the units it compressed into %s; rank 0 the "
-                   "headers, grain tables and digests", path);
-    return OVA_OK;
-}
-
 unsigned char *ova_dwrite_buffer(ova_worker *w)
 {
     ova_engine *e = w->e;
     pthread_mutex_lock(&e->mu);
-    while (w->held > 0) /* its last unit is still the holder's: two buffers per thread */
+    /* two buffers per thread (what the planner sizes units for): one unit
+     * compressed while the holder still has the last; with both held, the
+     * thread waits for the earlier to be written before a third */
+    while (w->held >= OVA_DWRITE_HELD_PER_THREAD)
         pthread_cond_wait(&e->dw_cv, &e->mu);
     unsigned char *b = w->spare;
     w->spare = NULL;
@@ -225,6 +72,7 @@ void ova_dwrite_deliver(ova_worker *w)
     pthread_mutex_lock(&e->mu);
     e->held[e->n_held++] = (dw_held){ h->unit, blob, w };
     w->held++;
+    pthread_cond_broadcast(&e->dw_cv); /* the holder sleeps while it has nothing */
     pthread_mutex_unlock(&e->mu);
     w->blob = NULL;
     /* the header and this thread's index */
@@ -252,12 +100,15 @@ static ova_status write_held(ova_engine *e, dw_write *wr, const unsigned char *b
     const unsigned char *records = blob + sizeof *h;
     size_t len = (size_t)h->records_len;
     /* the digest chain first, so rank 0 goes on while the bytes go out */
-    ova_status st = ova_digest_state_update(&wr->state, records, len, err);
+    ova_err de;
+    ova_err_clear(&de);
+    ova_status st = ova_digest_state_update(&wr->state, records, len, &de);
     MPI_Request sreq;
     MPI_Isend(&wr->state, (int)sizeof wr->state, MPI_BYTE, 0, TAG_HASHED, e->comm, &sreq);
     ova_mpi_wait(&sreq);
     if (st != OVA_OK)
-        return st;
+        return ova_err_set(err, st, "%s: unit %llu at byte %lld: %s", e->dw_path, (unsigned long long)wr->unit,
+                           (long long)wr->off, de.msg);
     if (ova_fault("export.dwrite"))
         return ova_err_set(err, OVA_E_IO, "%s: injected write failure at byte %lld (test fault export.dwrite)",
                            e->dw_path, (long long)wr->off);
@@ -328,9 +179,20 @@ void *ova_dwrite_holder_main(void *p)
             MPI_Test(&req, &done, MPI_STATUS_IGNORE);
             if (done)
                 break;
+            /* holding nothing, no WRITE can come: sleep until a worker
+             * hands over a unit or ends, instead of polling for the whole
+             * export; a WRITE for a held unit is on the digest chain, so
+             * that wait polls (CHAIN_WAIT_US) */
             pthread_mutex_lock(&e->mu);
+            int idle = 0;
+            while (e->dw_workers > 0 && e->n_held == 0) {
+                pthread_cond_wait(&e->dw_cv, &e->mu);
+                idle = 1;
+            }
             end = e->dw_workers == 0 && e->n_held == 0;
             pthread_mutex_unlock(&e->mu);
+            if (idle)
+                round = 0;
             if (!end) {
                 struct timespec ts = { 0, round < 64 ? 0 : (long)CHAIN_WAIT_US * 1000 };
                 round++;
@@ -394,38 +256,3 @@ void ova_dwrite_drop(ova_engine *e, int src, uint64_t unit)
     MPI_Send(&wr, (int)sizeof wr, MPI_BYTE, src, TAG_WRITE, e->comm);
 }
 
-ova_status ova_dwrite_finish(ova_engine *e, ova_err *err)
-{
-    ova_err me;
-    ova_err_clear(&me);
-    ova_status mine = OVA_OK;
-    if (e->rank != 0 && e->dw_fd >= 0 && e->local_err.status == OVA_OK && !atomic_load(&e->local_abort) &&
-        fdatasync(e->dw_fd) != 0) {
-        mine = ova_err_errno(&me, OVA_E_IO, errno, "%s: cannot make this rank's writes durable", e->dw_path);
-        pthread_mutex_lock(&e->mu);
-        ova_err_set(&e->local_err, mine, "%s", me.msg);
-        pthread_mutex_unlock(&e->mu);
-    }
-    close_file(e);
-    free(e->dw_path);
-    e->dw_path = NULL;
-    ova_status st = ova_mpi_agree(e->comm, mine, &me);
-    unsigned long long b = atomic_load(&e->dw_bytes);
-    uint64_t *all = NULL;
-    if (e->rank == 0) {
-        all = calloc((size_t)e->size, sizeof *all);
-        e->stats->distributed_write = true;
-    }
-    uint64_t mb = b;
-    int ok = e->rank != 0 || all != NULL; /* rank 0 says whether it has room for the figures */
-    MPI_Bcast(&ok, 1, MPI_INT, 0, e->comm);
-    if (ok)
-        MPI_Gather(&mb, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, 0, e->comm);
-    if (e->rank == 0)
-        e->stats->rank_written = all;
-    if (st != OVA_OK && e->rank == 0) {
-        ova_engine_fail0(e, 1, st, me.msg);
-        return ova_err_set(err, st, "%s", me.msg);
-    }
-    return OVA_OK;
-}

@@ -53,6 +53,9 @@ typedef struct ova_ready { int src, tid; uint64_t unit; } ova_ready;
 /* A unit the holder thread of distributed writing has (mpi_dwrite.c): its
  * header went to rank 0, its records wait in blob, w's buffer. */
 struct ova_worker;
+/* The units one worker thread may have with the holder at once (its
+ * buffers: prepare.c sizes units so that two per thread fit --mem-limit). */
+#define OVA_DWRITE_HELD_PER_THREAD 2
 typedef struct dw_held {
     uint64_t unit;
     unsigned char *blob;
@@ -157,7 +160,8 @@ void ova_engine_report_progress(ova_engine *e, uint64_t done, int final);
  * and errors until every remote thread has stopped and no unit is out. */
 void ova_engine_service(ova_engine *e, int remote_threads);
 
-/* Distributed writing (mpi_dwrite.c). All collective except where said. */
+/* Distributed writing (mpi_dwrite_setup.c: decide, open, finish; mpi_dwrite.c:
+ * the run). All collective except where said. */
 /* Before the plan: whether to try it (--distributed-write, the hosts the
  * job spans) and whether every rank continues a digest state alike. */
 ova_status ova_dwrite_decide(ova_engine *e, ova_err *err);
@@ -165,9 +169,9 @@ ova_status ova_dwrite_decide(ova_engine *e, ova_err *err);
  * its token; sets e->dwrite on every rank, or falls back (auto). */
 ova_status ova_dwrite_open(ova_engine *e, ova_err *err);
 /* Another rank's worker thread (not collective): a buffer for its next
- * unit, waiting while the holder still has one of its units (two buffers
- * per thread: the planner sizes units so that two per thread fit in
- * --mem-limit); NULL: out of memory. */
+ * unit, waiting while the holder has OVA_DWRITE_HELD_PER_THREAD of its
+ * units (two buffers per thread: the planner sizes units so that two per
+ * thread fit in --mem-limit); NULL: out of memory. */
 unsigned char *ova_dwrite_buffer(ova_worker *w);
 /* Hand the finished result in w->blob to the rank's holder thread and
  * send rank 0 its header; w->blob is then NULL. */

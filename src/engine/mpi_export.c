@@ -273,7 +273,7 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
      * without it, or room for what it holds, this rank writes nothing and
      * says so (its threads stop at once) */
     if (e->dwrite && e->rank != 0) {
-        e->held = calloc((size_t)e->n_threads, sizeof *e->held);
+        e->held = calloc((size_t)e->n_threads * OVA_DWRITE_HELD_PER_THREAD, sizeof *e->held);
         e->dw_workers = e->n_threads;
         holder_started = e->held != NULL && pthread_create(&holder_tid, NULL, ova_dwrite_holder_main, e) == 0;
         if (!holder_started)

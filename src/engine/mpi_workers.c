@@ -197,9 +197,14 @@ void *ova_worker_main(void *p)
     ova_err err;
     ova_err_clear(&err);
     ova_unit_worker *uw = NULL;
-    if (ova_unit_worker_new(e->opts->codec, e->opts->level, OVA_READ_CHUNK, &uw, &err) != OVA_OK) {
+    /* the tests' thread that cannot set up (as when out of memory) */
+    ova_status ust = ova_fault("export.thread")
+                         ? ova_err_set(&err, OVA_E_NOMEM, "cannot set up compression thread %d (test fault "
+                                       "export.thread)", w->tid)
+                         : ova_unit_worker_new(e->opts->codec, e->opts->level, OVA_READ_CHUNK, &uw, &err);
+    if (ust != OVA_OK) {
         w->io->fail(w, -1, &err);
-        return NULL;
+        goto out; /* still an ended worker to the holder, which waits for every one */
     }
     ova_unit_worker_store_incompressible(uw, e->opts->store_incompressible);
     for (;;) {
@@ -221,6 +226,7 @@ void *ova_worker_main(void *p)
     ova_unit_worker_free(&uw);
     w->io->drop(w->blob);
     w->blob = NULL;
+out:
     if (e->dwrite && e->rank != 0)
         ova_dwrite_worker_done(e);
     return NULL;

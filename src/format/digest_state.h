@@ -9,8 +9,8 @@
  * exported, so this wraps the low-level SHA1/SHA256/SHA512 contexts
  * (deprecated in OpenSSL 3.0, still present), the one place that uses
  * them. The bytes are only meaningful to a process of the same build and
- * architecture: ova_digest_state_selftest lets every rank prove that at
- * start-up. */
+ * architecture: before engaging, every rank continues a state rank 0 began
+ * and compares the digest with rank 0's (mpi_dwrite.c state_layout_agrees). */
 #ifndef OVATOOL_DIGEST_STATE_H
 #define OVATOOL_DIGEST_STATE_H
 

@@ -24,6 +24,8 @@
  *   "export.kill"     a rank other than 0 dies (SIGKILL) when it is granted
  *                     a unit of the plan's second half, like a lost node
  *                     (mpi_workers.c)
+ *   "export.thread"   every compression thread of the rank fails to set up,
+ *                     as when out of memory (mpi_workers.c)
  *   "export.dwrite"   a rank other than 0 fails to write a unit it holds into
  *                     the output (distributed writing, mpi_dwrite.c)
  *   "export.spool"    rank 0's writer fails to read back a disk's spool as

@@ -7,7 +7,9 @@
 # JSON summary counts the bytes each rank wrote; a write failure on a rank
 # other than 0 stops the job with a message naming that rank, its host and
 # the file, and leaves nothing; auto stays off on one host; the options it
-# cannot be combined with are usage errors.
+# cannot be combined with are usage errors; a thread compresses its next
+# unit while the holder still has its last; a rank whose thread cannot set
+# up ends the job.
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -73,7 +75,7 @@ PY
 
 # export NAME RANKS SHA: the single-process OVA, then RANKS ranks forced on
 export_pair() {
-  local name=$1 n=$2 sha=$3 raws=()
+  local name=$1 n=$2 sha=$3
   mkdir -p "$name/one-$sha" "$name/d$n-$sha"
   run_ranks 1 export "$name/vm.vmx" -o "$name/one-$sha/vm.ova" -q --sha "$sha"
   # 1 MiB units (a small --mem-limit), so that every rank gets some
@@ -103,17 +105,48 @@ run_ranks 2 export multi/vm.vmx -o auto/vm.ova --progress 0 --threads 1 --json >
 grep -q '"distributed_write":false' auto.json || fail "auto engaged on one host: $(cat auto.json)"
 cmp multi/one-sha256/vm.ova auto/vm.ova || fail "auto: differs from one process"
 
-note "a write failure on rank 1"
-mkdir faildir
-set +e
-OVATOOL_TEST_FAIL_RANK=1:export.dwrite run_ranks 3 export multi/vm.vmx -o faildir/vm.ova --progress 0 --threads 1 \
-  --mem-limit 8M --distributed-write on > fail.log 2>&1
-rc=$?
-set -e
-[ "$rc" = 1 ] || { cat fail.log; fail "a failed write on rank 1 exited $rc, not 1"; }
-grep -q "rank 1 on .*: .*vm.ova.*part: injected write failure" fail.log || fail "the message does not name rank 1, its host and the file: $(cat fail.log)"
-[ ! -e faildir/vm.ova ] || fail "output left behind after a failed write"
-no_leftovers faildir
+# fails_on_rank1 FAULT RANKS DIR PATTERN: with FAULT armed on rank 1 the
+# export exits 1 within two minutes (124: it hung), with a message matching
+# PATTERN, and leaves nothing in DIR
+fails_on_rank1() {
+  local fault=$1 n=$2 dir=$3 pattern=$4 rc
+  mkdir "$dir"
+  set +e
+  OVATOOL_TEST_FAIL_RANK=1:$fault timeout 120 "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export multi/vm.vmx \
+    -o "$dir/vm.ova" --progress 0 --threads 1 --mem-limit 8M --distributed-write on > "$dir.log" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || { cat "$dir.log"; fail "$fault on rank 1 exited $rc, not 1 (124: hung)"; }
+  grep -q "$pattern" "$dir.log" || fail "$fault: the message does not name rank 1 and what failed: $(cat "$dir.log")"
+  [ ! -e "$dir/vm.ova" ] || fail "$fault: output left behind"
+  no_leftovers "$dir"
+}
+
+note "a write failure on rank 1: the message names the rank, its host and the file"
+fails_on_rank1 export.dwrite 3 faildir "rank 1 on .*: .*vm.ova.*part: injected write failure"
+note "rank 1's compression thread cannot set up: the job ends (it hung: the holder waited for the thread)"
+fails_on_rank1 export.thread 2 thread "rank 1 on .*: cannot set up compression thread"
+
+note "two units per thread: rank 1 compresses its next unit while rank 0 has not yet written its last"
+# rank 0's thread takes a second a unit (export.slow), rank 1's none; as
+# every unit is written in order, rank 1's thread waits for the writer: with
+# one unit held it gets every second unit (9 of 18), with two held two of
+# every three (12). 8 MiB units of random data (each the same size), and a
+# window of 4 (--mem-limit 32M), room for the two.
+head -c $((18 * 8 * 1048576)) /dev/urandom > two.raw
+mkdir -p two
+qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse two.raw two/disk.vmdk
+write_vmx two/vm.vmx disk.vmdk "dwrite two units"
+OVATOOL_TEST_FAIL_RANK=0:export.slow run_ranks 2 export two/vm.vmx -o two/vm.ova --progress 0 --threads 1 \
+  --mem-limit 32M --distributed-write on --json > two.json 2> two.log || { cat two.log; fail "two units"; }
+grep -q "as 18 units" two.log || fail "two units: not the 18 units of 8 MiB the check counts on: $(cat two.log)"
+python3 - two.json <<'PY' || fail "two units: rank 1 did not get two units of every three: $(cat two.json)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+w = j["rank_bytes_written"]
+assert w[1] / j["bytes_out"] > 0.6, w
+PY
+check_ova two/vm.ova two.raw
 
 note "usage errors"
 for bad in "--resume" "--parallel-disks on"; do
@@ -125,6 +158,12 @@ for bad in "--resume" "--parallel-disks on"; do
   [ "$rc" = 2 ] || fail "--distributed-write on with $bad exited $rc, not 2: $(cat usage.log)"
   grep -q "cannot be used with ${bad%% *}" usage.log || fail "no reason given for $bad: $(cat usage.log)"
 done
+set +e
+run_ranks 1 export multi/vm.vmx -o faildir/u.ova --distributed-write sometimes > usage.log 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "--distributed-write sometimes exited $rc, not 2"
+grep -q "takes auto, on or off" usage.log || fail "no reason given for a bad mode: $(cat usage.log)"
 set +e
 run_ranks 1 export multi/vm.vmx monolithicFlat/vm.vmx -o faildir/ --distributed-write on > usage.log 2>&1
 rc=$?

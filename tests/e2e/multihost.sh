@@ -46,7 +46,7 @@ printf '%s slots=2\n' "$net.1" "$net.2" "$net.3" > hosts
 
 truncate -s 100M src.raw
 text 6000000 "multi-host export test data" | dd of=src.raw conv=notrunc status=none
-head -c 4000000 /dev/urandom | dd of=src.raw bs=1M seek=60 conv=notrunc status=none
+head -c 40000000 /dev/urandom | dd of=src.raw bs=1M seek=60 conv=notrunc status=none
 qemu-img convert -q -f raw -O vmdk -o subformat=monolithicFlat src.raw disk.vmdk
 write_vmx vm.vmx disk.vmdk
 mkdir r1 r6
@@ -104,8 +104,10 @@ if ls -A ron | grep -q '\.part$'; then fail "temporary file left behind"; fi
 
 note "rank 4 (on host 2) fails"
 # The hook fails a rank's first unit, so rank 4 must get one: units are
-# handed to whoever asks first, and at 32 MiB this disk has only 4 units
-# for 6 ranks. A small --mem-limit makes 1 MiB units, ~100 of them.
+# handed to whoever asks first, and at 32 MiB this disk (46 MB of data) has
+# only 2 units for 6 ranks. --mem-limit 8M makes 2 MiB units, over 20 of
+# them (with 4 MB of random data, 5: rank 4 often got none and the export
+# succeeded).
 set +e
 OVATOOL_TEST_FAIL_RANK=4 mpi6 "$OVATOOL" export vm.vmx -o r6/fail.ova --threads 1 --mem-limit 8M > log 2>&1
 rc=$?

@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,8 +167,10 @@ static void export_free(export *x)
     ova_prepared_free(&x->prep);
 }
 
-/* Every unit blob handed to the writer is released exactly once. */
-static int g_released;
+/* Every unit blob handed to the writer is released exactly once; atomic,
+ * as with parallel disks the OVA's and a spool's write threads both
+ * release (ThreadSanitizer saw the increments race). */
+static atomic_int g_released;
 
 static void release_blob(void *p)
 {
