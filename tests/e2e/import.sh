@@ -17,8 +17,9 @@
 #        the disk judged against the source;
 #   corrupt: a digest mismatch, a truncated member, a bad grain (1 and 2
 #        ranks), a worker failing on rank 0 or 1 (test fault import.batch),
-#        SIGTERM mid-way (import.slow; 1 and 2 ranks): exit non-zero, the
-#        member (or the rank) named, nothing left in the folder.
+#        SIGTERM mid-way (import.slow; 1 and 2 ranks), SIGINT (1 rank):
+#        exit non-zero (1 for the signals), the member (or the rank) named,
+#        nothing left in the folder.
 source "$(dirname "$0")/lib.sh"
 case_=$1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
@@ -277,8 +278,9 @@ PY
     mkdir rb && "$OVATOOL" export big.vmx -o rb/vm.ova --progress 0 -q
     OVATOOL_TEST_FAIL_RANK=1:import.batch expect_fail rb/vm.ova 2 "rank 1 on .*injected read error"
     OVATOOL_TEST_FAIL_RANK=0:import.batch expect_fail r/vm.ova 1 "vm-disk1.vmdk: injected read error"
-    note "SIGTERM mid-way (test fault import.slow): stopped, nothing left"
-    for n in 1 2; do
+    note "SIGTERM, SIGINT mid-way (test fault import.slow): stopped, exit 1, nothing left"
+    for run in 1:TERM 2:TERM 1:INT; do
+      n=${run%%:*}; sig=${run#*:}
       rm -rf o; mkdir o
       # not through run_ranks: $! must be the process the signal is for
       launch=("$OVATOOL")
@@ -289,17 +291,17 @@ PY
       [ -n "$(ls -A o)" ] || fail "the import wrote no temporary file"
       sleep 0.5
       if [ "$n" = 1 ]; then
-        kill -TERM "$pid"
+        kill -"$sig" "$pid"
       else
         # every rank gets the signal, as Slurm signals every task; a SIGTERM
         # to Open MPI 4.1's mpirun kills its ranks before their handlers run
         # (export_signal.sh)
-        pkill -TERM -P "$pid" || fail "no rank processes under mpirun ($pid)"
+        pkill -"$sig" -P "$pid" || fail "no rank processes under mpirun ($pid)"
       fi
       rc=0; wait "$pid" || rc=$?
-      [ "$rc" != 0 ] || fail "the import stopped by SIGTERM exited 0"
-      grep -q "stopped by SIGTERM; removed the partial import" err.txt || { cat err.txt; fail "no stop message"; }
-      [ -z "$(ls -A o)" ] || fail "left after SIGTERM with $n rank(s): $(ls -A o)"
+      [ "$rc" = 1 ] || { cat err.txt; fail "the import stopped by SIG$sig exited $rc, not 1"; }
+      grep -q "stopped by SIG$sig; removed the partial import" err.txt || { cat err.txt; fail "no stop message"; }
+      [ -z "$(ls -A o)" ] || fail "left after SIG$sig with $n rank(s): $(ls -A o)"
     done ;;
   *) fail "unknown case $case_" ;;
 esac

@@ -4,7 +4,9 @@
 # must equal the single-process one, and a failure on a remote host must
 # stop every rank with a message naming that host and no output; a fleet
 # of VMs over the same ranks gives the single-process OVAs, with work on
-# every host and each VM's writer named.
+# every host and each VM's writer named; `import` over the same ranks (a
+# two-disk OVA, a gzip-then-chunked one) gives the single-process files, and
+# a worker failing on a remote rank is named with its host, nothing left.
 # Needs root (ip netns); reported as SKIP otherwise.
 source "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v unshare >/dev/null; then
@@ -164,4 +166,51 @@ for v in ok:
     assert w["host"] == v["writer_host"] and w["vms_written"] >= 1, (v, w)
 print("\n".join("%s: rank %d on %s" % (v["vmx"], v["writer_rank"], v["writer_host"]) for v in ok))
 PY
+# import (README "Import"): every rank opens the input and the output's
+# temporary files by the same paths, here the shared file system; the
+# files must equal a single-process import's. A two-disk VM (the 100 MiB
+# flat disk and 64 MiB of random data: 16 grain batches, enough for the
+# remote ranks' workers), and a gzip-then-chunked OVA from another
+# producer (chunked and gzip members go through rank 0's own reader).
+note "import, 6 ranks on 3 hosts"
+head -c $((64 * 1048576)) /dev/urandom > rnd.raw
+qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse rnd.raw rnd.vmdk
+rm rnd.raw
+write_vmx two.vmx disk.vmdk "vm-two"
+printf 'scsi0:1.present = "TRUE"\nscsi0:1.fileName = "rnd.vmdk"\n' >> two.vmx
+"$OVATOOL" export two.vmx -o r1/two.ova -q
+source "$(dirname "$0")/foreign_ova.sh"
+fova_gzip_chunked src.raw gzc.ova
+for ova in r1/two.ova gzc.ova; do
+  name=$(basename "$ova" .ova)
+  mkdir "imp1-$name" "imp6-$name"
+  "$OVATOOL" import "$ova" -o "imp1-$name/" --progress 0 -q
+  OVATOOL_TEST_FAIL_RANK= mpi6 "$OVATOOL" import "$WORK/$ova" -o "$WORK/imp6-$name/" --threads 1 --progress 0 \
+    --json > "imp-$name.json" 2> log || { cat log; fail "import of $ova over 3 hosts"; }
+  [ "$(cd "imp1-$name" && ls -A)" = "$(cd "imp6-$name" && ls -A)" ] \
+    || fail "$ova: the 6-rank import wrote $(ls -A "imp6-$name"), the single-process one $(ls -A "imp1-$name")"
+  for f in $(cd "imp1-$name" && ls -A); do
+    cmp "imp1-$name/$f" "imp6-$name/$f" || fail "$ova: $f of the 6-rank, 3-host import differs from the single-process one"
+  done
+  # import's --json has no per-rank work: check the summary is the whole job's
+  python3 - "imp-$name.json" <<'PY' || fail "$ova: the import's JSON summary: $(cat "imp-$name.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["bytes_in"] > 0 and s["bytes_read"] > 0 and s["bytes_written"] > 0, s
+PY
+done
+[ "$(ls imp1-two | grep -c '\.vmdk$')" = 2 ] || fail "the two-disk import wrote $(ls imp1-two)"
+# work on a remote host: the remote ranks' workers get batches, so a worker
+# failing on rank 4 (host 2) fails the import, named, and nothing is left
+note "import: a worker on rank 4 (host 2) fails"
+mkdir impf
+set +e
+OVATOOL_TEST_FAIL_RANK=4:import.batch mpi6 "$OVATOOL" import "$WORK/r1/two.ova" -o "$WORK/impf/" --threads 1 \
+  --progress 0 > log 2>&1
+rc=$?
+set -e
+grep -v setpgid log
+[ "$rc" = 1 ] || fail "the import with a failing worker on rank 4 exited $rc, not 1"
+grep -q "rank 4 on node2: .*injected read error" log || fail "the message does not name rank 4 and its host"
+[ -z "$(ls -A impf)" ] || fail "left in the folder: $(ls -A impf)"
 pass "multi-host"
