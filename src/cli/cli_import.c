@@ -241,16 +241,20 @@ int cli_import(int argc, char **argv)
     ova_err err = { 0 };
     ova_status st = ova_import_mpi(&a.o, MPI_COMM_WORLD, &r, &err);
     cli_progress_break(&prog);
-    MPI_Finalize();
     if (st != OVA_OK) {
+        /* rank 0 tells the story (other ranks' failures included) before
+         * MPI_Finalize: a rank that returned first makes mpirun end the job,
+         * and rank 0 would be killed before it had printed */
         if (rank == 0 && st == OVA_E_STOPPED)
             cli_error("stopped by %s; removed the partial import from %s",
                       g_import_signal == SIGINT ? "SIGINT" : g_import_signal == SIGHUP ? "SIGHUP" : "SIGTERM",
                       a.o.out_dir);
-        else if (rank == 0) /* rank 0 tells the story, other ranks' failures included */
+        else if (rank == 0)
             cli_error("%s", err.msg);
+        MPI_Finalize();
         return EXIT_FAIL;
     }
+    MPI_Finalize();
     if (rank != 0)
         return EXIT_OK;
     if (a.json)
