@@ -204,7 +204,7 @@ int main(int argc, char **argv)
             E.n_threads = E.dw_workers = 1;
             pthread_mutex_init(&E.mu, NULL);
             pthread_cond_init(&E.dw_cv, NULL);
-            if ((E.held = calloc(1, sizeof *E.held)) == NULL ||
+            if ((E.held = calloc(OVA_DWRITE_HELD_PER_THREAD, sizeof *E.held)) == NULL ||
                 pthread_create(&holder, NULL, ova_dwrite_holder_main, &E) != 0) {
                 fprintf(stderr, "intake_rate: rank %d cannot start its holder thread\n", rank);
                 MPI_Abort(MPI_COMM_WORLD, 1);

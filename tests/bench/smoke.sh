@@ -141,7 +141,7 @@ leftover=$(find "$tmp" -name '*.part' | head -1)
 line=$(ASAN_OPTIONS=$asan_leaks_off timeout -k 10 180 "$mpiexec" -n 3 "$intake_rate" "$out" 64 512 serial) ||
   fail "intake_rate serial exited $?"
 [[ " $line " == *" mode=serial "* ]] && [ "$(kv "$line" bytes)" = "$bytes" ] || fail "intake_rate serial: $line"
-line=$(ASAN_OPTIONS=$asan_leaks_off timeout -k 10 180 "$mpiexec" -n 3 "$intake_rate" "$out" 64 512 distributed) ||
+line=$(ASAN_OPTIONS=$asan_leaks_off timeout -k 10 180 "$mpiexec" -n 3 "$intake_rate" "$out" 64 128 distributed) ||
   fail "intake_rate distributed exited $?"
 [[ " $line " == *" mode=distributed "* ]] && [ "$(kv "$line" bytes)" = "$bytes" ] || fail "intake_rate distributed: $line"
 [ ! -e "$out" ] || fail "intake_rate distributed left $out behind"
