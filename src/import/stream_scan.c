@@ -139,6 +139,22 @@ static ova_status take_record(ova_sscan *s, ova_err *err)
     }
 }
 
+/* Gather the input into s->sec, which may take several feeds: true once it
+ * holds a whole sector (sec_fill back at 0 for the next one). */
+static bool fill_sector(ova_sscan *s, const unsigned char **data, size_t *n)
+{
+    size_t k = OVA_SECTOR - s->sec_fill < *n ? OVA_SECTOR - s->sec_fill : *n;
+    memcpy(s->sec + s->sec_fill, *data, k);
+    s->sec_fill += k;
+    s->pos += k;
+    *data += k;
+    *n -= k;
+    if (s->sec_fill < OVA_SECTOR)
+        return false;
+    s->sec_fill = 0;
+    return true;
+}
+
 ova_status ova_sscan_feed(ova_sscan *s, const unsigned char *data, size_t n, ova_err *err)
 {
     while (n > 0) {
@@ -148,14 +164,7 @@ ova_status ova_sscan_feed(ova_sscan *s, const unsigned char *data, size_t n, ova
         }
         if (s->pos < s->skip_until || !s->have_header) {
             if (!s->have_header) {
-                size_t k = OVA_SECTOR - s->sec_fill < n ? OVA_SECTOR - s->sec_fill : n;
-                memcpy(s->sec + s->sec_fill, data, k);
-                s->sec_fill += k;
-                s->pos += k;
-                data += k;
-                n -= k;
-                if (s->sec_fill == OVA_SECTOR) {
-                    s->sec_fill = 0;
+                if (fill_sector(s, &data, &n)) {
                     ova_status st = take_header(s, err);
                     if (st != OVA_OK)
                         return st;
@@ -177,14 +186,7 @@ ova_status ova_sscan_feed(ova_sscan *s, const unsigned char *data, size_t n, ova
         }
         if (s->sec_fill == 0)
             s->rec_start = s->pos;
-        size_t k = OVA_SECTOR - s->sec_fill < n ? OVA_SECTOR - s->sec_fill : n;
-        memcpy(s->sec + s->sec_fill, data, k);
-        s->sec_fill += k;
-        s->pos += k;
-        data += k;
-        n -= k;
-        if (s->sec_fill == OVA_SECTOR) {
-            s->sec_fill = 0;
+        if (fill_sector(s, &data, &n)) {
             s->skip_until = s->pos;
             ova_status st = take_record(s, err);
             if (st != OVA_OK)
