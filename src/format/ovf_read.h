@@ -17,11 +17,10 @@
 
 #include <libxml/tree.h>
 
+#include "format/ovf_units.h"
 #include "ovatool/import.h"
 #include "util/io.h"
 
-#define OVA_OVF1_NS "http://schemas.dmtf.org/ovf/envelope/1"
-#define OVA_OVF2_NS "http://schemas.dmtf.org/ovf/envelope/2"
 #define OVA_VMW_NS "http://www.vmware.com/schema/ovf"
 
 /* CIM ResourceType values (docs/ovf.md section 8). */

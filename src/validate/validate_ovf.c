@@ -23,10 +23,6 @@
 #include "format/vmdk_stream.h"
 #include "util/grow.h"
 
-#define OVF_NS "http://schemas.dmtf.org/ovf/envelope/1"
-/* DSP0243 2.x moved the envelope to a namespace of its own; the elements and
- * attributes read here kept their names */
-#define OVF2_NS "http://schemas.dmtf.org/ovf/envelope/2"
 #define SCHEMA_FILE "dsp8023_1.1.1.xsd"
 /* Schema errors listed per descriptor; one mistake often causes several. */
 #define MAX_SCHEMA_ERRORS 10u
@@ -100,7 +96,7 @@ static void on_schema_error(void *ctx, xmlErrorPtr e)
     trimmed(e->message, s->first, sizeof s->first);
 }
 
-/* ns: the envelope's namespace (OVF_NS or OVF2_NS), which every ovf:
+/* ns: the envelope's namespace (OVA_OVF1_NS or OVA_OVF2_NS), which every ovf:
  * element and attribute of the descriptor shares */
 static bool is_el(const xmlNode *n, const char *ns, const char *name)
 {
@@ -528,11 +524,11 @@ ova_status ova_vovf_check(int fd, const ova_vmember *members, size_t n_members, 
         goto out;
     }
     xmlNode *root = xmlDocGetRootElement(doc);
-    bool v2 = root != NULL && is_el(root, OVF2_NS, "Envelope");
-    const char *ns = v2 ? OVF2_NS : OVF_NS;
+    bool v2 = root != NULL && is_el(root, OVA_OVF2_NS, "Envelope");
+    const char *ns = v2 ? OVA_OVF2_NS : OVA_OVF1_NS;
     if (root == NULL || !is_el(root, ns, "Envelope")) {
         ova_vlist_add(&v->problems, om->name, "the root element is not an OVF 1.x Envelope (namespace %s) nor a 2.x "
-                      "one (%s)", OVF_NS, OVF2_NS);
+                      "one (%s)", OVA_OVF1_NS, OVA_OVF2_NS);
         goto out;
     }
     drop_vbox_machine(root, ns, om->name, v);
@@ -540,7 +536,7 @@ ova_status ova_vovf_check(int fd, const ova_vmember *members, size_t n_members, 
         /* DSP8023 1.1.1 has only the 1.x namespace: every element would be
          * "not expected"; the References and Disk checks below still run */
         ova_buf_printf(&v->notes, "OVF schema check skipped: %s is an OVF 2.x envelope (%s); the schema folder "
-                       "holds DSP8023 1.1.1, the OVF 1.x schema\n", om->name, OVF2_NS);
+                       "holds DSP8023 1.1.1, the OVF 1.x schema\n", om->name, OVA_OVF2_NS);
     } else if ((st = schema_check(doc, schema_dir, om->name, v, err)) != OVA_OK)
         goto out;
     st = cross_check(fd, root, ns, members, n_members, ovf_index, v, stored, n_stored, err);
