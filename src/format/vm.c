@@ -1,6 +1,7 @@
 /* vm.c - builds the ovatool VM model (hardware, controllers, disks, NICs) from a parsed VMX. */
 #include "ovatool/vm.h"
 #include "util/grow.h"
+#include "util/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,12 +88,6 @@ static int entry_line(const builder *b, const char *key)
 {
     const ova_vmx_entry *e = ova_vmx_find(b->vmx, key);
     return e ? e->line : 0;
-}
-
-static bool ends_with_ci(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
 static const char *nonempty(const char *s)
@@ -301,9 +296,9 @@ static ova_status scan_device(builder *b, ova_bus bus, int ctrl, int unit)
         if (file_name == NULL)
             return ova_err_set(b->err, OVA_E_FORMAT, "%s: line %d: %s: present disk has no fileName", b->file,
                                present_line, prefix);
-        if (ends_with_ci(file_name, ".vmdk"))
+        if (ova_ends_with_ci(file_name, ".vmdk"))
             kind = OVA_DEV_DISK;
-        else if (ends_with_ci(file_name, ".iso"))
+        else if (ova_ends_with_ci(file_name, ".iso"))
             kind = OVA_DEV_CDROM;
         else
             return ova_err_set(b->err, OVA_E_UNSUPPORTED,

@@ -17,6 +17,7 @@
 #include "ovatool/buf.h"
 #include "util/io.h"
 #include "util/grow.h"
+#include "util/text.h"
 
 /* Keys are ASCII; lower-casing with the C locale's tolower() could treat
  * bytes >= 0x80 differently depending on the user's locale. */
@@ -440,12 +441,6 @@ fail:
     return st;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
-
 /* A disk or an OVA given where the VMX belongs would otherwise fail on its
  * first line with "expected key = value": say what the file is instead.
  * By content first (a sparse extent's magic, a descriptor's first line, a
@@ -460,9 +455,9 @@ static ova_status not_a_vmx(const char *path, const char *buf, size_t len, ova_e
         what = "a VMDK disk descriptor";
     else if (len >= 262 && memcmp(buf + 257, "ustar", 5) == 0)
         what = "a tar archive (an OVA?)";
-    else if (ends_with(path, ".vmdk"))
+    else if (ova_ends_with_ci(path, ".vmdk"))
         what = "a VMDK disk (by its name)";
-    else if (ends_with(path, ".ova") || ends_with(path, ".ovf"))
+    else if (ova_ends_with_ci(path, ".ova") || ova_ends_with_ci(path, ".ovf"))
         what = "an OVA or OVF (by its name)";
     if (what == NULL)
         return OVA_OK;

@@ -9,6 +9,7 @@
  * model. All inputs are checked before the first byte is appended.
  */
 #include "ovatool/import.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -155,12 +156,6 @@ static void write_core(ova_buf *out, const ova_vm *vm)
         kv(out, "annotation", vm->annotation);
 }
 
-static bool ends_with_vmdk(const char *s)
-{
-    size_t n = strlen(s);
-    return n >= 5 && strcasecmp(s + n - 5, ".vmdk") == 0;
-}
-
 static void write_device(ova_buf *out, const ova_device *d)
 {
     char p[32];
@@ -169,7 +164,7 @@ static void write_device(ova_buf *out, const ova_device *d)
     if (d->kind == OVA_DEV_DISK) {
         /* Workstation names no type for a disk; the reader goes by the
          * extension, so another name needs the type said */
-        if (!ends_with_vmdk(d->file_name))
+        if (!ova_ends_with_ci(d->file_name, ".vmdk"))
             kvf(out, "disk", "%s.deviceType", p);
         kvf(out, d->file_name, "%s.fileName", p);
         if (d->mode != NULL)

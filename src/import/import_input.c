@@ -15,12 +15,7 @@
 #include "ovatool/validate.h"
 #include "util/io.h"
 #include "validate/validate_internal.h"
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
+#include "util/text.h"
 
 static ova_status add_member(ova_input *in, const char *name, const char *path, int fd, bool own, uint64_t off,
                              uint64_t size, ova_err *err)
@@ -68,9 +63,9 @@ static ova_status open_ova(const char *path, ova_input *in, ova_err *err)
     if (st != OVA_OK)
         return st;
     for (size_t i = 0; i < in->n; i++) {
-        if (ends_with(in->m[i].name, ".ovf") && in->ovf < 0)
+        if (ova_ends_with_ci(in->m[i].name, ".ovf") && in->ovf < 0)
             in->ovf = (ssize_t)i;
-        else if (ends_with(in->m[i].name, ".ovf"))
+        else if (ova_ends_with_ci(in->m[i].name, ".ovf"))
             return ova_err_set(err, OVA_E_UNSUPPORTED, "%s: more than one .ovf descriptor (%s, %s)", path,
                                in->m[in->ovf].name, in->m[i].name);
     }
@@ -124,7 +119,7 @@ ova_status ova_input_open(const char *path, ova_input *in, ova_err *err)
     const char *slash = strrchr(path, '/');
     if ((in->label = strdup(slash && slash[1] ? slash + 1 : path)) == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", path);
-    if (!ends_with(path, ".ovf"))
+    if (!ova_ends_with_ci(path, ".ovf"))
         return open_ova(path, in, err);
     in->dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
     if (in->dir == NULL)

@@ -20,6 +20,7 @@
 #include "format/sparse_header.h"
 #include "util/grow.h"
 #include "util/io.h"
+#include "util/text.h"
 
 /* Read size of the streaming pass. */
 #define CHUNK ((size_t)1 << 20)
@@ -151,12 +152,6 @@ typedef struct mf_wholes {
     size_t n, cap;
 } mf_wholes;
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
-
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -207,7 +202,7 @@ static void check_order(const ova_vmember *m, size_t n, const char *label, ova_v
     ova_vlist *probs = &v->problems;
     *ovf = *mf = -1;
     for (size_t i = 0; i < n; i++) {
-        if (ends_with(m[i].name, ".ovf")) {
+        if (ova_ends_with_ci(m[i].name, ".ovf")) {
             if (*ovf < 0)
                 *ovf = (ssize_t)i;
             else
@@ -230,7 +225,7 @@ static void check_order(const ova_vmember *m, size_t n, const char *label, ova_v
         *mf = find_member(m, n, want);
     }
     for (size_t i = 0; i < n; i++) {
-        if (!ends_with(m[i].name, ".mf"))
+        if (!ova_ends_with_ci(m[i].name, ".mf"))
             continue;
         if (*mf < 0)
             *mf = (ssize_t)i;
@@ -253,11 +248,11 @@ static void check_order(const ova_vmember *m, size_t n, const char *label, ova_v
     for (size_t i = 2; i < n; i++) {
         if ((ssize_t)i == *ovf || (ssize_t)i == *mf)
             continue;
-        if (ends_with(m[i].name, ".cert") && (ssize_t)i != *mf + 1)
+        if (ova_ends_with_ci(m[i].name, ".cert") && (ssize_t)i != *mf + 1)
             ova_vlist_add(probs, m[i].name, "the certificate must directly follow the manifest");
     }
     for (size_t i = 0; i < n; i++)
-        if (ends_with(m[i].name, ".cert"))
+        if (ova_ends_with_ci(m[i].name, ".cert"))
             ova_vlist_add(&v->layout_notes, m[i].name, "a certificate (the producer's signature of the manifest): "
                           "present, not verified; ovatool checks the manifest digests, not who signed them");
 }
@@ -360,7 +355,7 @@ static ova_status check_manifest(int fd, const ova_vmember *m, size_t n, size_t 
     free(text);
     free(names);
     for (size_t i = 0; i < n; i++)
-        if (i != mf && !ent[i].listed && !ends_with(m[i].name, ".cert"))
+        if (i != mf && !ent[i].listed && !ova_ends_with_ci(m[i].name, ".cert"))
             ova_vlist_add(probs, m[i].name, "not listed in the manifest %s", mfn);
     return OVA_OK;
 }
@@ -573,7 +568,7 @@ static ova_status tap_bytes(void *ctx, size_t member, const void *data, size_t n
 
 static bool is_disk_file(const ova_vfile *f)
 {
-    return ends_with(f->href, ".vmdk") || (f->gzip && ends_with(f->href, ".vmdk.gz"));
+    return ova_ends_with_ci(f->href, ".vmdk") || (f->gzip && ova_ends_with_ci(f->href, ".vmdk.gz"));
 }
 
 /* One read of a chunked or gzip file: a digest per member on the stored
@@ -759,7 +754,7 @@ ova_status ova_validate_meta(const char *path, const ova_validate_opts *o, ova_v
             }
             continue;
         }
-        bool is_vmdk = ends_with(m[i].name, ".vmdk");
+        bool is_vmdk = ova_ends_with_ci(m[i].name, ".vmdk");
         if ((ssize_t)i == mf || m[i].truncated || (!ent[i].listed && !is_vmdk))
             continue;
         if (m[i].size >= ((uint64_t)64 << 20))
