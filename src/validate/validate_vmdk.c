@@ -459,6 +459,14 @@ static void on_desc(ova_vmdk_walk *w)
         else if (d->extents[0].type != OVA_EXTENT_SPARSE)
             prob(w, "embedded descriptor's extent is of type %s, not SPARSE",
                  d->extents[0].type_name ? d->extents[0].type_name : "(none)");
+        /* a disk in an OVA stands alone: a parent named here would make
+         * a reader (ovatool's export and import too) look for another file
+         * beside the stream, or refuse it (found by tests/fuzz/fuzz_vmdk_walk) */
+        if (d->parent_cid != UINT32_MAX || d->parent_hint != NULL)
+            prob(w, "embedded descriptor names a parent disk (parentCID=%08x%s%s%s); a disk in an OVA must be "
+                 "a whole disk, not a snapshot delta",
+                 d->parent_cid, d->parent_hint ? ", parentFileNameHint \"" : "", d->parent_hint ? d->parent_hint : "",
+                 d->parent_hint ? "\"" : "");
         uint64_t sectors = ova_descriptor_sectors(d);
         if (sectors != w->capacity)
             prob(w, "embedded descriptor extents hold %llu sectors, the header capacity is %llu",

@@ -164,6 +164,18 @@ note "damage: a missing chunk is named"
 repack missing.ova chunked.ova.d vm.ovf vm.mf "${chunks[0]}" "${chunks[@]:2}"
 expect_fail missing.ova "vm-disk1.vmdk.000000001: chunk missing from the archive"
 
+note "a stream naming a parent disk (a snapshot delta) is refused, naming it"
+rm -rf d && cp -r gib.ova.d d
+at=$(grep -abo 'parentCID=ffffffff' d/vm-disk1.vmdk | head -1 | cut -d: -f1)
+[ -n "$at" ] || fail "no parentCID line in the qemu-img stream"
+printf 'parentCID=0000002a' | dd of=d/vm-disk1.vmdk bs=1 seek="$at" conv=notrunc status=none
+fova_mf SHA1 d vm.ovf vm-disk1.vmdk > d/vm.mf
+repack delta.ova d vm.ovf vm.mf vm-disk1.vmdk
+expect_fail delta.ova 'vm-disk1.vmdk: the embedded descriptor names a parent disk \(parentCID=0000002a\)'
+rc=0; "$OVATOOL" validate delta.ova > v.txt 2>&1 || rc=$?
+[ "$rc" = 3 ] && grep -q 'vm-disk1.vmdk: embedded descriptor names a parent disk' v.txt \
+  || { cat v.txt; fail "validate passes a delta stream (exit $rc)"; }
+
 note "damage: a cut gzip member is named"
 rm -rf d && cp -r gzip.ova.d d
 truncate -s -2000 d/vm-disk1.vmdk.gz

@@ -342,6 +342,13 @@ static void m_desc_garbage(ova_buf *s)
     assert_non_null(p);
     memcpy(p, "\x01\x02\x03", 3);
 }
+/* a delta's parentCID (same length as the base's ffffffff) */
+static void m_desc_parent(ova_buf *s)
+{
+    char *p = strstr(s->data + OVA_SECTOR, "parentCID=ffffffff");
+    assert_non_null(p);
+    memcpy(p + 10, "0000002a", 8);
+}
 static void m_short(ova_buf *s) { s->len = 100; }
 
 static void test_walk_defects(void **state)
@@ -377,6 +384,7 @@ static void test_walk_defects(void **state)
         { "capacity", m_capacity, "above 64 TiB" },
         { "descriptor extent", m_desc_extent, "extents hold" },
         { "descriptor garbage", m_desc_garbage, "embedded descriptor: line" },
+        { "descriptor parent", m_desc_parent, "names a parent disk (parentCID=0000002a)" },
         { "too short", m_short, "too short for a VMDK header" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
