@@ -46,6 +46,7 @@ typedef struct ova_import_opts {
     int target_hw;                 /* virtualHW.version to write instead of the OVF's (0: keep) */
     unsigned threads;              /* inflate threads (0: one per online core) */
     uint64_t mem_limit;            /* bytes for the threads' buffers (0: 512 MiB) */
+    bool buffered_io;              /* grains through the page cache, never O_DIRECT (grain_batch.h) */
     void (*log)(void *ctx, int warning, const char *msg);
     void *log_ctx;
     void (*progress)(void *ctx, const ova_progress *p);

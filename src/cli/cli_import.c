@@ -11,7 +11,7 @@
 #include "cli_json.h"
 #include "ovatool/import_mpi.h"
 
-enum { O_OVERWRITE = 256, O_DRY_RUN, O_DISK_FORMAT, O_MEM, O_TARGET_HW, O_PROGRESS, O_JSON };
+enum { O_OVERWRITE = 256, O_DRY_RUN, O_DISK_FORMAT, O_MEM, O_TARGET_HW, O_PROGRESS, O_JSON, O_BUFFERED };
 
 /* One table defines every option: getopt reads it, --help prints it. */
 static const cli_opt OPTS[] = {
@@ -32,6 +32,8 @@ static const cli_opt OPTS[] = {
     { "progress", 1, O_PROGRESS, "SECS",
       "seconds between progress lines, 0 for none (default 10; a live bar instead on a terminal)" },
     { "json", 0, O_JSON, NULL, "print the closing summary as one JSON object on stdout" },
+    { "buffered-io", 0, O_BUFFERED, NULL,
+      "write the disks' grains through the page cache (default: O_DIRECT where the file system allows it)" },
     { "quiet", 0, 'q', NULL, "no progress or summary lines; errors and warnings only" },
     { "help", 0, 'h', NULL, "show this help" },
 };
@@ -96,6 +98,7 @@ static const char *parse(int argc, char **argv, iargs *a)
             a->progress_secs = (double)v;
             break;
         case O_JSON: a->json = true; break;
+        case O_BUFFERED: a->o.buffered_io = true; break;
         case 'q': cli_quiet = true; break;
         case 'h': a->help = 1; return NULL;
         default:

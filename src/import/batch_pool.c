@@ -13,8 +13,8 @@ typedef struct pool_disk {
     const char *in_path;
     const char *member;
     size_t n_ext;
-    int *fds;
-    const char **paths;
+    ova_batch_out *out;
+    const char **paths;    /* out's paths, for remote workers */
 } pool_disk;
 
 typedef struct zero_rep {
@@ -92,12 +92,12 @@ static void *work(ova_batch_pool *p, int slot)
         const pool_disk *d = &dd;
         pthread_mutex_unlock(&p->mu);
         uint32_t nz = 0;
-        if (d->fds == NULL)
+        if (d->out == NULL)
             st = ova_err_set(&e, OVA_E_INTERNAL, "internal error: batch for an unknown disk %u", b.disk);
         else if (slot < 0)
-            st = ova_grain_batch_run(&b, d->in_fd, d->member, d->fds, d->paths, s, zl, &nz, &e);
+            st = ova_grain_batch_run(&b, d->in_fd, d->member, d->out, s, zl, &nz, &e);
         else {
-            ova_pool_disk_info info = { b.disk, d->in_path, d->member, d->n_ext, d->paths };
+            ova_pool_disk_info info = { b.disk, d->in_path, d->member, d->n_ext, d->paths, d->out[0].dfd >= 0 };
             st = p->remote->run(p->remote->ctx, (unsigned)slot, &info, &b, zl, &nz, &e);
         }
         pthread_mutex_lock(&p->mu);
@@ -180,16 +180,15 @@ ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *
 }
 
 ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, const char *in_path,
-                                   const char *member, size_t n_ext, const int *out_fds,
-                                   const char *const *out_paths, ova_err *err)
+                                   const char *member, size_t n_ext, const ova_batch_out *out, ova_err *err)
 {
     pthread_mutex_lock(&p->mu);
     ova_status st = OVA_OK;
     pool_disk *v = ova_grow(p->disks, &p->disks_cap, (size_t)d + 1, sizeof *v);
-    int *fds = malloc(n_ext * sizeof *fds);
+    ova_batch_out *outs = malloc(n_ext * sizeof *outs);
     const char **paths = malloc(n_ext * sizeof *paths);
-    if (v == NULL || fds == NULL || paths == NULL) {
-        free(fds);
+    if (v == NULL || outs == NULL || paths == NULL) {
+        free(outs);
         free(paths);
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
     } else {
@@ -198,11 +197,12 @@ ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, con
             memset(&p->disks[i], 0, sizeof p->disks[i]);
         if (p->n_disks <= d)
             p->n_disks = (size_t)d + 1;
-        memcpy(fds, out_fds, n_ext * sizeof *fds);
-        memcpy(paths, out_paths, n_ext * sizeof *paths);
-        free(p->disks[d].fds);
+        memcpy(outs, out, n_ext * sizeof *outs);
+        for (size_t i = 0; i < n_ext; i++)
+            paths[i] = out[i].path;
+        free(p->disks[d].out);
         free(p->disks[d].paths);
-        p->disks[d] = (pool_disk){ in_fd, in_path, member, n_ext, fds, paths };
+        p->disks[d] = (pool_disk){ in_fd, in_path, member, n_ext, outs, paths };
     }
     pthread_mutex_unlock(&p->mu);
     return st;
@@ -279,7 +279,7 @@ void ova_batch_pool_free(ova_batch_pool **pp)
     for (; p->count > 0; p->count--, p->head = (p->head + 1) % p->cap)
         drop_data(p, &p->q[p->head]); /* dropped: their bytes go */
     for (size_t i = 0; i < p->n_disks; i++) {
-        free(p->disks[i].fds);
+        free(p->disks[i].out);
         free(p->disks[i].paths);
     }
     pthread_mutex_destroy(&p->mu);

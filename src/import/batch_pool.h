@@ -9,6 +9,7 @@
 #ifndef OVATOOL_IMPORT_BATCH_POOL_H
 #define OVATOOL_IMPORT_BATCH_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,7 @@ typedef struct ova_pool_disk_info {
     const char *member;        /* for messages */
     size_t n_ext;
     const char *const *paths;  /* the extents' temporary files */
+    bool direct;               /* grains with O_DIRECT (rank 0 could open them so) */
 } ova_pool_disk_info;
 
 /* Batch runners outside this process (import_run.h): slots workers, each
@@ -50,11 +52,10 @@ struct ova_import_remote {
  * once, queued or running; a batch that would pass it waits. */
 ova_status ova_batch_pool_new(unsigned threads, const struct ova_import_remote *remote, uint64_t carry_limit,
                               ova_batch_pool **out, ova_err *err);
-/* Where the batches of disk d read and write (arrays copied; strings
- * borrowed until the pool is freed). */
+/* Where the batches of disk d read and write: out[n_ext], the extents
+ * (array copied; strings borrowed until the pool is freed). */
 ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, const char *in_path,
-                                   const char *member, size_t n_ext, const int *out_fds,
-                                   const char *const *out_paths, ova_err *err);
+                                   const char *member, size_t n_ext, const ova_batch_out *out, ova_err *err);
 /* Queue a copy of b; blocks while the queue (or the carried bytes' limit)
  * is full. Takes b->data, whether it succeeds or not (b->data is NULL
  * after). Fails with the first error a thread hit (then nothing more runs). */

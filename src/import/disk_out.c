@@ -23,6 +23,7 @@ typedef struct extent {
     char *final;            /* path */
     char *tmp;
     int fd;
+    int dfd;                /* the same file with O_DIRECT, or -1 */
     uint64_t first;         /* first disk sector it holds */
     uint64_t sectors;
     bool sparse;
@@ -200,11 +201,13 @@ static ova_status create_file(const char *path, int *fd, ova_err *err)
     return OVA_OK;
 }
 
-static ova_status start_extent(extent *e, const ova_buf *embedded, ova_err *err)
+static ova_status start_extent(extent *e, const ova_buf *embedded, bool direct, ova_err *err)
 {
     ova_status st = create_file(e->tmp, &e->fd, err);
     if (st != OVA_OK)
         return st;
+    if (direct)
+        e->dfd = ova_reopen_direct(e->fd, e->tmp); /* -1: the page cache it is */
     if (!e->sparse) {
         if (ftruncate(e->fd, (off_t)(e->sectors * OVA_SECTOR)) != 0)
             return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot size the flat extent", e->tmp);
@@ -242,7 +245,7 @@ static ova_status start_extent(extent *e, const ova_buf *embedded, ova_err *err)
 }
 
 ova_status ova_disk_out_create(ova_disk_format fmt, const char *dir, const char *base, uint64_t capacity,
-                               const ova_descriptor *src, ova_disk_out **out, ova_err *err)
+                               const ova_descriptor *src, bool direct, ova_disk_out **out, ova_err *err)
 {
     ova_disk_out *o = calloc(1, sizeof *o);
     size_t ne = n_extents(fmt, capacity);
@@ -261,6 +264,7 @@ ova_status ova_disk_out_create(ova_disk_format fmt, const char *dir, const char 
     for (size_t i = 0; i < ne; i++) {
         extent *e = &o->ext[i];
         e->fd = -1;
+        e->dfd = -1;
         char rel[512];
         extent_rel(fmt, base, i, rel, sizeof rel);
         e->final = join(dir, "", rel, "");
@@ -294,7 +298,7 @@ ova_status ova_disk_out_create(ova_disk_format fmt, const char *dir, const char 
         }
     }
     for (size_t i = 0; i < ne && st == OVA_OK; i++)
-        st = start_extent(&o->ext[i], fmt == OVA_DISK_MONOLITHIC_SPARSE ? &desc : NULL, err);
+        st = start_extent(&o->ext[i], fmt == OVA_DISK_MONOLITHIC_SPARSE ? &desc : NULL, direct, err);
     ova_buf_free(&desc);
     if (st != OVA_OK) {
         ova_disk_out_free(&o);
@@ -400,6 +404,7 @@ ova_status ova_disk_out_unplace(ova_disk_out *o, uint64_t lba, ova_err *err)
 size_t ova_disk_out_extents(const ova_disk_out *o) { return o->n_ext; }
 const char *ova_disk_out_extent_path(const ova_disk_out *o, size_t ext) { return o->ext[ext].tmp; }
 int ova_disk_out_extent_fd(const ova_disk_out *o, size_t ext) { return o->ext[ext].fd; }
+int ova_disk_out_extent_dfd(const ova_disk_out *o, size_t ext) { return o->ext[ext].dfd; }
 uint64_t ova_disk_out_allocated(const ova_disk_out *o) { return o->allocated; }
 
 ova_status ova_disk_out_finish(ova_disk_out *o, ova_err *err)
@@ -445,6 +450,8 @@ void ova_disk_out_free(ova_disk_out **po)
         extent *e = &o->ext[i];
         if (e->fd >= 0)
             close(e->fd);
+        if (e->dfd >= 0)
+            close(e->dfd);
         if (e->tmp != NULL) /* not committed: nothing may be left */
             unlink(e->tmp);
         free(e->tmp);

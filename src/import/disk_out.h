@@ -44,9 +44,11 @@ void ova_disk_out_names_free(char **names, size_t n);
 /* Create the temporary files and write everything but grains and grain
  * tables: headers, descriptor (CID and the ddb entries of src, the disk's
  * stream descriptor, so that an export of the imported disk gives the same
- * stream), grain directories. src may be NULL. */
+ * stream), grain directories. src may be NULL. direct: also open each
+ * extent with O_DIRECT for the grains (grain_batch.h), where the file
+ * system allows it. */
 ova_status ova_disk_out_create(ova_disk_format fmt, const char *dir, const char *base, uint64_t capacity,
-                               const ova_descriptor *src, ova_disk_out **out, ova_err *err);
+                               const ova_descriptor *src, bool direct, ova_disk_out **out, ova_err *err);
 
 /* Where the grain at lba (sectors, grain-aligned) goes: its extent and byte
  * offset there. For sparse extents the next free slot, recorded in the grain
@@ -61,6 +63,8 @@ size_t ova_disk_out_extents(const ova_disk_out *o);
 /* The extent's temporary file (where workers write) and its open descriptor. */
 const char *ova_disk_out_extent_path(const ova_disk_out *o, size_t ext);
 int ova_disk_out_extent_fd(const ova_disk_out *o, size_t ext);
+/* The same file opened with O_DIRECT, or -1 (not asked for, or refused). */
+int ova_disk_out_extent_dfd(const ova_disk_out *o, size_t ext);
 /* Bytes of grain data placed (allocated) so far. */
 uint64_t ova_disk_out_allocated(const ova_disk_out *o);
 

@@ -42,17 +42,29 @@ typedef struct ova_grain_batch {
     ova_batch_grain g[OVA_BATCH_GRAINS];
 } ova_grain_batch;
 
+/* One output extent as a batch writes it. Grains go out through dfd, the
+ * same file opened with O_DIRECT (disk_out.h), when the write is aligned
+ * (a run of whole grains at a grain slot: 64 KiB offsets): the page cache
+ * would only hold bytes nobody reads again, and writing them back through
+ * it costs about half this kind of disk's direct speed. A short last grain,
+ * dfd -1 (O_DIRECT refused, or --buffered-io) or a file system that wants
+ * another alignment (EINVAL) go through fd. */
+typedef struct ova_batch_out {
+    int fd;
+    int dfd;
+    const char *path;      /* the extent's temporary file, for messages */
+} ova_batch_out;
+
 /* Per-thread buffers and decompressor. */
 typedef struct ova_batch_scratch ova_batch_scratch;
 ova_status ova_batch_scratch_new(ova_batch_scratch **out, ova_err *err);
 void ova_batch_scratch_free(ova_batch_scratch **s);
 
-/* Run batch b: its carried bytes, or else in_fd, the input (OVA or disk file) named in_name in
- * messages with member the disk's member; out_fds[ext] the output extents
- * of the disk, out_paths[ext] their names. The LBAs of grains that inflated to zeros are stored in
- * zero_lbas (OVA_BATCH_GRAINS entries), their count in *n_zero. */
-ova_status ova_grain_batch_run(const ova_grain_batch *b, int in_fd, const char *member, const int *out_fds,
-                               const char *const *out_paths,
+/* Run batch b: its carried bytes, or else in_fd, the input (OVA or disk
+ * file), named in messages by member, the disk's member; outs[ext] the output
+ * extents of the disk. The LBAs of grains that inflated to zeros are stored
+ * in zero_lbas (OVA_BATCH_GRAINS entries), their count in *n_zero. */
+ova_status ova_grain_batch_run(const ova_grain_batch *b, int in_fd, const char *member, const ova_batch_out *outs,
                                ova_batch_scratch *s, uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err);
 
 #endif

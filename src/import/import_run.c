@@ -82,27 +82,26 @@ static ova_status create_out(imp_ctx *c, imp_disk *x, const char *desc_text, ova
             return st;
         }
     }
-    ova_status st = ova_disk_out_create(c->o->disk_format, c->o->out_dir, x->base, x->capacity, src, &x->out, err);
+    ova_status st = ova_disk_out_create(c->o->disk_format, c->o->out_dir, x->base, x->capacity, src,
+                                        !c->o->buffered_io, &x->out, err);
     ova_descriptor_free(&src);
     if (st != OVA_OK || c->pool == NULL)
         return st;
     size_t ne = ova_disk_out_extents(x->out);
-    int *fv = malloc(ne * sizeof *fv);
-    const char **pv = malloc(ne * sizeof *pv);
-    if (fv == NULL || pv == NULL) {
-        free(fv);
-        free(pv);
+    ova_imp_log(c, 0, "%s: grains written %s", member,
+                ova_disk_out_extent_dfd(x->out, 0) >= 0 ? "with O_DIRECT"
+                : c->o->buffered_io                     ? "through the page cache (--buffered-io)"
+                                                        : "through the page cache (the file system refuses O_DIRECT)");
+    ova_batch_out *ov = malloc(ne * sizeof *ov);
+    if (ov == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < ne; i++) {
-        fv[i] = ova_disk_out_extent_fd(x->out, i);
-        pv[i] = ova_disk_out_extent_path(x->out, i);
-    }
+    for (size_t i = 0; i < ne; i++)
+        ov[i] = (ova_batch_out){ ova_disk_out_extent_fd(x->out, i), ova_disk_out_extent_dfd(x->out, i),
+                                 ova_disk_out_extent_path(x->out, i) };
     const ova_in_member *im = x->member >= 0 ? &c->in.m[x->member] : NULL;
     st = ova_batch_pool_set_disk(c->pool, (uint32_t)(x - c->disks), im ? im->fd : -1, im ? im->path : "", member, ne,
-                                 fv, pv, err);
-    free(fv);
-    free(pv);
+                                 ov, err);
+    free(ov);
     return st;
 }
 

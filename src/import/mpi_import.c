@@ -13,8 +13,9 @@
  *
  * Messages on tag TAG_BASE + t between rank 0 and thread t of a rank, all
  * ova_wire records:
- *   SETUP  disk, input path, member, extent count, extent paths (once per
- *          disk and slot, before its first batch)
+ *   SETUP  disk, input path, member, extent count, extent paths, and
+ *          whether to write grains with O_DIRECT (once per disk and slot,
+ *          before its first batch)
  *   BATCH  the batch (and its span's bytes when carried)
  *   SYNC   fdatasync the files written (before rank 0 finishes the disks)
  *   STOP   no more work
@@ -37,6 +38,7 @@
 #include "import/grain_batch.h"
 #include "util/fault.h"
 #include "util/grow.h"
+#include "util/io.h"
 
 #define TAG_BASE 7100
 enum { MSG_SETUP = 1, MSG_BATCH = 2, MSG_STOP = 3, MSG_SYNC = 4 };
@@ -193,6 +195,7 @@ static ova_status remote_run(void *ctx, unsigned si, const ova_pool_disk_info *d
         ova_wire_put32(&m, (uint32_t)d->n_ext);
         for (size_t i = 0; i < d->n_ext; i++)
             put_str(&m, d->paths[i]);
+        ova_wire_put32(&m, d->direct ? 1u : 0u);
         if ((st = send_buf(&m, s->rank, s->tag, rc->comm, err)) != OVA_OK) {
             ova_buf_free(&m);
             return st;
@@ -230,8 +233,7 @@ typedef struct wdisk {
     int in_fd;
     char *member;
     size_t n_ext;
-    int *fds;
-    char **paths;
+    ova_batch_out *out;    /* path: owned */
     ova_status st;         /* a file that would not open: the answer to every batch */
     ova_err err;
 } wdisk;
@@ -247,14 +249,14 @@ static void wdisk_free(wdisk *d)
 {
     if (d->in_fd >= 0)
         close(d->in_fd);
-    for (size_t i = 0; i < d->n_ext; i++) {
-        if (d->fds && d->fds[i] >= 0)
-            close(d->fds[i]);
-        if (d->paths)
-            free(d->paths[i]);
+    for (size_t i = 0; d->out != NULL && i < d->n_ext; i++) {
+        if (d->out[i].fd >= 0)
+            close(d->out[i].fd);
+        if (d->out[i].dfd >= 0)
+            close(d->out[i].dfd);
+        free((char *)d->out[i].path);
     }
-    free(d->fds);
-    free(d->paths);
+    free(d->out);
     free(d->member);
 }
 
@@ -285,18 +287,16 @@ static void setup_disk(ova_wire *r, wdisk **disks, size_t *cap)
         free(in_path);
         return;
     }
-    w->fds = malloc(n * sizeof *w->fds);
-    w->paths = calloc(n, sizeof *w->paths);
-    if (w->fds == NULL || w->paths == NULL) {
+    w->out = calloc(n, sizeof *w->out);
+    if (w->out == NULL) {
         r->bad = 1;
         free(in_path);
         return;
     }
     w->n_ext = n;
-    for (uint32_t i = 0; i < n; i++) {
-        w->fds[i] = -1;
-        w->paths[i] = get_str(r);
-    }
+    for (uint32_t i = 0; i < n; i++)
+        w->out[i] = (ova_batch_out){ -1, -1, get_str(r) };
+    bool direct = ova_wire_get32(r) != 0;
     if (r->bad) {
         free(in_path);
         return;
@@ -305,9 +305,12 @@ static void setup_disk(ova_wire *r, wdisk **disks, size_t *cap)
     if (w->in_fd < 0)
         w->st = ova_err_errno(&w->err, OVA_E_IO, errno, "%s: cannot open", in_path);
     for (uint32_t i = 0; i < n && w->st == OVA_OK; i++) {
-        w->fds[i] = open(w->paths[i], O_WRONLY | O_CLOEXEC);
-        if (w->fds[i] < 0)
-            w->st = ova_err_errno(&w->err, OVA_E_IO, errno, "%s: cannot open for writing", w->paths[i]);
+        ova_batch_out *o = &w->out[i];
+        o->fd = open(o->path, O_WRONLY | O_CLOEXEC);
+        if (o->fd < 0)
+            w->st = ova_err_errno(&w->err, OVA_E_IO, errno, "%s: cannot open for writing", o->path);
+        else if (direct)
+            o->dfd = ova_reopen_direct(o->fd, o->path); /* -1: this node's page cache */
     }
     free(in_path);
 }
@@ -343,20 +346,20 @@ static void *worker_main(void *argp)
         if (type == MSG_SYNC) {
             for (size_t i = 0; i < cap && st == OVA_OK; i++)
                 for (size_t x = 0; x < disks[i].n_ext && st == OVA_OK; x++)
-                    if (disks[i].fds[x] >= 0 && fdatasync(disks[i].fds[x]) != 0)
-                        st = ova_err_errno(&e, OVA_E_IO, errno, "%s: fdatasync", disks[i].paths[x]);
+                    if (disks[i].out[x].fd >= 0 && fdatasync(disks[i].out[x].fd) != 0)
+                        st = ova_err_errno(&e, OVA_E_IO, errno, "%s: fdatasync", disks[i].out[x].path);
         } else if (st != OVA_OK)
             e = serr;
         else if (type != MSG_BATCH || (get_batch(&r, b), r.bad))
             st = ova_err_set(&e, OVA_E_MPI, "malformed message from rank 0");
-        else if (b->disk >= cap || disks[b->disk].fds == NULL)
+        else if (b->disk >= cap || disks[b->disk].out == NULL)
             st = ova_err_set(&e, OVA_E_MPI, "a batch for disk %u, which was never set up", b->disk);
         else if (disks[b->disk].st != OVA_OK) {
             st = disks[b->disk].st;
             e = disks[b->disk].err;
         } else {
             const wdisk *d = &disks[b->disk];
-            st = ova_grain_batch_run(b, d->in_fd, d->member, d->fds, (const char *const *)d->paths, s, zl, &nz, &e);
+            st = ova_grain_batch_run(b, d->in_fd, d->member, d->out, s, zl, &nz, &e);
         }
         ova_buf m = { 0 };
         ova_wire_put32(&m, (uint32_t)st);

@@ -255,3 +255,29 @@ ova_status ova_fsync_folder(const char *path, ova_err *err)
     free(dir);
     return st;
 }
+
+/* A second descriptor of fd's file (its own open file description, so
+ * O_DIRECT stays off fd), or -1. Not by the file's name: in a folder others
+ * may write to, the name could meanwhile lead elsewhere (a symbolic link to
+ * any file), and the OVA's bytes would go there. /proc/self/fd/N reopens
+ * the very inode fd refers to; without /proc, the name is opened without
+ * following a link, and either way the result must be fd's file (device
+ * and inode) or it is not used. */
+int ova_reopen_direct(int fd, const char *path)
+{
+    struct stat a, b;
+    if (fstat(fd, &a) != 0)
+        return -1;
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    int dfd = open(self, O_WRONLY | O_DIRECT | O_CLOEXEC);
+    if (dfd < 0 && errno == ENOENT)
+        dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (dfd < 0)
+        return -1;
+    if (fstat(dfd, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+        close(dfd);
+        return -1;
+    }
+    return dfd;
+}

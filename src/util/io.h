@@ -78,4 +78,10 @@ char *ova_quote_text(char *out, size_t cap, const char *s, size_t max);
  * rename or a new name in it is durable. */
 ova_status ova_fsync_folder(const char *path, ova_err *err);
 
+/* A second descriptor of fd's file (path, for systems without /proc) opened
+ * O_WRONLY | O_DIRECT, its own open file description so fd stays buffered;
+ * -1 when the file system refuses O_DIRECT or the file cannot be reopened
+ * as the very same inode. Writes through it must be aligned (4 KiB is safe). */
+int ova_reopen_direct(int fd, const char *path);
+
 #endif

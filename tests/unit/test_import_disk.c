@@ -40,18 +40,22 @@ typedef struct walk {
 /* The batches carry their bytes (a chunked or gzip file's) and run
  * without the input (in_fd -1): the same output. */
 static bool carried_mode;
+/* The grains go out through the page cache (--buffered-io) instead of
+ * O_DIRECT where the file system takes it: the same output. */
+static bool buffered_mode;
 
 static ova_status run_batch(walk *w, ova_err *err)
 {
     if (w->b.n == 0)
         return OVA_OK;
     size_t ne = ova_disk_out_extents(w->out);
-    int fds[8];
-    const char *paths[8];
+    ova_batch_out outs[8];
     assert_true(ne <= 8);
     for (size_t i = 0; i < ne; i++) {
-        fds[i] = ova_disk_out_extent_fd(w->out, i);
-        paths[i] = ova_disk_out_extent_path(w->out, i);
+        outs[i] = (ova_batch_out){ ova_disk_out_extent_fd(w->out, i), ova_disk_out_extent_dfd(w->out, i),
+                                   ova_disk_out_extent_path(w->out, i) };
+        if (buffered_mode)
+            assert_int_equal(outs[i].dfd, -1);
     }
     uint64_t z[OVA_BATCH_GRAINS];
     uint32_t nz = 0;
@@ -60,7 +64,7 @@ static ova_status run_batch(walk *w, ova_err *err)
         assert_non_null(w->b.data);
         assert_int_equal(pread(w->in_fd, w->b.data, (size_t)w->b.span, (off_t)w->b.in_off), (ssize_t)w->b.span);
     }
-    ova_status st = ova_grain_batch_run(&w->b, carried_mode ? -1 : w->in_fd, "s.vmdk", fds, paths, w->s, z, &nz, err);
+    ova_status st = ova_grain_batch_run(&w->b, carried_mode ? -1 : w->in_fd, "s.vmdk", outs, w->s, z, &nz, err);
     free(w->b.data);
     w->b.data = NULL;
     for (uint32_t i = 0; st == OVA_OK && i < nz; i++, w->zeros++)
@@ -77,7 +81,7 @@ static ova_status on_grain(void *ctx, const ova_sscan_grain *g, ova_err *err)
         ova_descriptor *d = NULL;
         const char *text = ova_sscan_descriptor(w->scan);
         assert_int_equal(ova_descriptor_parse(text, strlen(text), "s.vmdk", &d, err), OVA_OK);
-        st = ova_disk_out_create(w->fmt, w->dir, "out", w->capacity, d, &w->out, err);
+        st = ova_disk_out_create(w->fmt, w->dir, "out", w->capacity, d, !buffered_mode, &w->out, err);
         ova_descriptor_free(&d);
         if (st != OVA_OK)
             return st;
@@ -138,7 +142,7 @@ static ova_status import_stream_w(const char *dir, ova_disk_format fmt, uint64_t
     if (st == OVA_OK)
         st = run_batch(&w, err);
     if (st == OVA_OK && w.out == NULL)
-        st = ova_disk_out_create(fmt, dir, "out", capacity, NULL, &w.out, err);
+        st = ova_disk_out_create(fmt, dir, "out", capacity, NULL, !buffered_mode, &w.out, err);
     if (st == OVA_OK)
         st = ova_disk_out_finish(w.out, err);
     if (st == OVA_OK)
@@ -200,6 +204,29 @@ static void t_flat(void **state)
 {
     (void)state;
     check_format(OVA_DISK_MONOLITHIC_FLAT, "70M");
+}
+
+static void t_sparse_buffered(void **state)
+{
+    (void)state;
+    buffered_mode = true;
+    check_format(OVA_DISK_MONOLITHIC_SPARSE, "70M");
+    buffered_mode = false;
+}
+
+/* 70 MiB and 3 sectors: the last grain is 1536 bytes, too short for
+ * O_DIRECT's alignment, and goes through the page cache beside the
+ * direct writes of the others. */
+static void t_flat_short_tail(void **state)
+{
+    (void)state;
+    check_format(OVA_DISK_MONOLITHIC_FLAT, "73401856");
+}
+
+static void t_sparse_short_tail(void **state)
+{
+    (void)state;
+    check_format(OVA_DISK_MONOLITHIC_SPARSE, "73401856");
 }
 
 static void t_twogb(void **state)
@@ -310,6 +337,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_sparse),
         cmocka_unit_test(t_sparse_carried), cmocka_unit_test(t_flat), cmocka_unit_test(t_twogb),
+        cmocka_unit_test(t_sparse_buffered), cmocka_unit_test(t_flat_short_tail), cmocka_unit_test(t_sparse_short_tail),
         cmocka_unit_test(t_bad_grain), cmocka_unit_test(t_truncated), cmocka_unit_test(t_zero_grain),
     };
     return ova_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
