@@ -71,6 +71,8 @@ static ova_status write_grains(const ova_batch_out *o, const unsigned char *buf,
     return ova_pwrite_exact(o->fd, buf, n, off, o->path, err);
 }
 
+unsigned char *ova_batch_scratch_in(ova_batch_scratch *s) { return s->in; }
+
 static bool all_zero(const unsigned char *p, size_t n)
 {
     /* word at a time: most grains fail on the first word */

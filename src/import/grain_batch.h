@@ -59,6 +59,9 @@ typedef struct ova_batch_out {
 typedef struct ova_batch_scratch ova_batch_scratch;
 ova_status ova_batch_scratch_new(ova_batch_scratch **out, ova_err *err);
 void ova_batch_scratch_free(ova_batch_scratch **s);
+/* The scratch's input buffer (OVA_BATCH_SPAN_MAX bytes): where a worker on
+ * another rank receives a carried batch's span, to run it from there. */
+unsigned char *ova_batch_scratch_in(ova_batch_scratch *s);
 
 /* Run batch b: its carried bytes, or else in_fd, the input (OVA or disk
  * file), named in messages by member, the disk's member; outs[ext] the output

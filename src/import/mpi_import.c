@@ -16,7 +16,9 @@
  *   SETUP  disk, input path, member, extent count, extent paths, and
  *          whether to write grains with O_DIRECT (once per disk and slot,
  *          before its first batch)
- *   BATCH  the batch (and its span's bytes when carried)
+ *   BATCH  the batch; when carried, a second message follows with its
+ *          span's bytes alone, which the worker receives straight into its
+ *          scratch (so a thread's memory is the scratch --mem-limit counts)
  *   SYNC   fdatasync the files written (before rank 0 finishes the disks)
  *   STOP   no more work
  * and the answer to a BATCH or SYNC: status, zero-grain count and LBAs,
@@ -89,6 +91,9 @@ static ova_status recv_buf(unsigned char **buf, size_t *cap, int *len, int rank,
 static void put_batch(ova_buf *b, const ova_grain_batch *g)
 {
     ova_wire_put32(b, MSG_BATCH);
+    /* first, so that the worker knows of the data message even when the
+     * rest would not parse */
+    ova_wire_put32(b, g->data != NULL);
     ova_wire_put32(b, g->disk);
     ova_wire_put64(b, g->in_off);
     ova_wire_put64(b, g->span);
@@ -101,14 +106,14 @@ static void put_batch(ova_buf *b, const ova_grain_batch *g)
         ova_wire_put32(b, g->g[i].ext);
         ova_wire_put64(b, g->g[i].out_off);
     }
-    /* a carried batch brings its span's bytes (the worker cannot read them) */
-    ova_wire_put32(b, g->data != NULL);
-    if (g->data != NULL)
-        ova_buf_append(b, g->data, (size_t)g->span);
 }
 
-static void get_batch(ova_wire *r, ova_grain_batch *g)
+/* The batch of a BATCH message (after its type); true when its span's
+ * bytes follow in a message of their own. */
+static bool get_batch(ova_wire *r, ova_grain_batch *g)
 {
+    bool carried = ova_wire_get32(r) != 0;
+    g->data = NULL;
     g->disk = ova_wire_get32(r);
     g->in_off = ova_wire_get64(r);
     g->span = ova_wire_get64(r);
@@ -116,7 +121,7 @@ static void get_batch(ova_wire *r, ova_grain_batch *g)
     g->n = ova_wire_get32(r);
     if (g->n > OVA_BATCH_GRAINS) {
         r->bad = 1;
-        return;
+        return carried;
     }
     for (uint32_t i = 0; i < g->n; i++) {
         g->g[i].lba = ova_wire_get64(r);
@@ -125,14 +130,32 @@ static void get_batch(ova_wire *r, ova_grain_batch *g)
         g->g[i].ext = ova_wire_get32(r);
         g->g[i].out_off = ova_wire_get64(r);
     }
-    g->data = NULL;
-    if (ova_wire_get32(r) != 0) {
-        /* the bytes stay in the receive buffer while the batch runs */
-        const unsigned char *p = g->span <= OVA_BATCH_SPAN_MAX ? ova_wire_take(r, (size_t)g->span) : NULL;
-        if (p == NULL)
-            r->bad = 1;
-        g->data = (unsigned char *)p;
+    if (carried && g->span > OVA_BATCH_SPAN_MAX)
+        r->bad = 1;
+    return carried;
+}
+
+/* The data message of a carried batch: into dst (OVA_BATCH_SPAN_MAX
+ * bytes) when it holds want bytes; else received into *buf and dropped,
+ * so the protocol stays in step: an error if dst was given, OVA_OK if not
+ * (the caller had its reason not to give one). */
+static ova_status recv_span(unsigned char *dst, size_t want, unsigned char **buf, size_t *cap, int tag,
+                            MPI_Comm comm, ova_err *err)
+{
+    MPI_Status ms;
+    int len = 0;
+    if (MPI_Probe(0, tag, comm, &ms) != MPI_SUCCESS || MPI_Get_count(&ms, MPI_BYTE, &len) != MPI_SUCCESS)
+        return ova_err_set(err, OVA_E_MPI, "MPI_Probe from rank 0 failed");
+    if (dst != NULL && (size_t)len == want) {
+        if (MPI_Recv(dst, len, MPI_BYTE, 0, tag, comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return ova_err_set(err, OVA_E_MPI, "MPI_Recv from rank 0 failed");
+        return OVA_OK;
     }
+    ova_status st = recv_buf(buf, cap, &len, 0, tag, comm, err);
+    if (st == OVA_OK && dst != NULL)
+        st = ova_err_set(err, OVA_E_MPI, "malformed message from rank 0: %d bytes of a batch's span, not %zu", len,
+                         want);
+    return st; /* dst NULL: drained, the caller names its own reason */
 }
 
 /* ---- rank 0: the slots ---- */
@@ -208,6 +231,9 @@ static ova_status remote_run(void *ctx, unsigned si, const ova_pool_disk_info *d
     ova_buf_free(&m);
     if (st != OVA_OK)
         return st;
+    if (b->data != NULL &&
+        MPI_Send(b->data, (int)b->span, MPI_BYTE, s->rank, s->tag, rc->comm) != MPI_SUCCESS)
+        return ova_err_set(err, OVA_E_MPI, "MPI_Send to rank %d failed", s->rank);
     return recv_answer(rc, s, zero_lbas, n_zero, err);
 }
 
@@ -324,9 +350,7 @@ static void *worker_main(void *argp)
     ova_batch_scratch *s = NULL;
     ova_err serr = { 0 };
     ova_status sst = ova_batch_scratch_new(&s, &serr);
-    ova_grain_batch *b = malloc(sizeof *b);
-    if (b == NULL && sst == OVA_OK)
-        sst = ova_err_set(&serr, OVA_E_NOMEM, "out of memory");
+    ova_grain_batch b;
     for (;;) {
         int len = 0;
         ova_err e = { 0 };
@@ -340,7 +364,7 @@ static void *worker_main(void *argp)
             setup_disk(&r, &disks, &cap);
             continue; /* a malformed setup fails the disk's first batch */
         }
-        ova_status st = sst;
+        ova_status st = OVA_OK;
         uint64_t zl[OVA_BATCH_GRAINS];
         uint32_t nz = 0;
         if (type == MSG_SYNC) {
@@ -348,18 +372,30 @@ static void *worker_main(void *argp)
                 for (size_t x = 0; x < disks[i].n_ext && st == OVA_OK; x++)
                     if (disks[i].out[x].fd >= 0 && fdatasync(disks[i].out[x].fd) != 0)
                         st = ova_err_errno(&e, OVA_E_IO, errno, "%s: fdatasync", disks[i].out[x].path);
-        } else if (st != OVA_OK)
-            e = serr;
-        else if (type != MSG_BATCH || (get_batch(&r, b), r.bad))
+        } else if (type != MSG_BATCH) {
             st = ova_err_set(&e, OVA_E_MPI, "malformed message from rank 0");
-        else if (b->disk >= cap || disks[b->disk].out == NULL)
-            st = ova_err_set(&e, OVA_E_MPI, "a batch for disk %u, which was never set up", b->disk);
-        else if (disks[b->disk].st != OVA_OK) {
-            st = disks[b->disk].st;
-            e = disks[b->disk].err;
         } else {
-            const wdisk *d = &disks[b->disk];
-            st = ova_grain_batch_run(b, d->in_fd, d->member, d->out, s, zl, &nz, &e);
+            bool carried = get_batch(&r, &b);
+            /* a carried batch's bytes come next: into the scratch (drained
+             * when there is none or the batch is malformed) */
+            unsigned char *dst = carried && sst == OVA_OK && !r.bad ? ova_batch_scratch_in(s) : NULL;
+            if (carried && (st = recv_span(dst, (size_t)b.span, &buf, &bcap, a->tag, a->comm, &e)) != OVA_OK) {
+                /* MPI failed, or the span was not the batch's size: answered below */
+            } else if (sst != OVA_OK) {
+                st = sst;
+                e = serr;
+            } else if (r.bad)
+                st = ova_err_set(&e, OVA_E_MPI, "malformed message from rank 0");
+            else if (b.disk >= cap || disks[b.disk].out == NULL)
+                st = ova_err_set(&e, OVA_E_MPI, "a batch for disk %u, which was never set up", b.disk);
+            else if (disks[b.disk].st != OVA_OK) {
+                st = disks[b.disk].st;
+                e = disks[b.disk].err;
+            } else {
+                const wdisk *d = &disks[b.disk];
+                b.data = dst; /* NULL: the worker reads the span from the input */
+                st = ova_grain_batch_run(&b, d->in_fd, d->member, d->out, s, zl, &nz, &e);
+            }
         }
         ova_buf m = { 0 };
         ova_wire_put32(&m, (uint32_t)st);
@@ -378,7 +414,6 @@ static void *worker_main(void *argp)
         wdisk_free(&disks[i]);
     free(disks);
     free(buf);
-    free(b);
     ova_batch_scratch_free(&s);
     return NULL;
 }
