@@ -78,7 +78,9 @@ typedef struct ova_import_result {
     uint64_t input_bytes;          /* the OVA or the OVF's files */
     uint64_t bytes_read;
     uint64_t bytes_written;        /* grain data written */
-    unsigned threads;
+    int ranks;                     /* MPI ranks that ran batches (1: this process alone) */
+    uint64_t *rank_bytes_written;  /* [ranks] each rank's share of bytes_written; NULL for one rank */
+    unsigned threads;              /* inflate threads, over all ranks */
     double seconds;
     bool dry_run;
 } ova_import_result;

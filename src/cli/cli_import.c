@@ -154,6 +154,13 @@ static void json_summary(const iargs *a, const ova_import_result *r)
         cli_json_uint(&j, "digests_checked", r->digests_checked);
         cli_json_uint(&j, "bytes_read", r->bytes_read);
         cli_json_uint(&j, "bytes_written", r->bytes_written);
+        cli_json_int(&j, "ranks", r->ranks);
+        if (r->rank_bytes_written != NULL) {
+            cli_json_array(&j, "rank_bytes_written");
+            for (int k = 0; k < r->ranks; k++)
+                cli_json_uint(&j, NULL, r->rank_bytes_written[k]);
+            cli_json_end(&j);
+        }
         cli_json_uint(&j, "threads", r->threads);
         cli_json_double(&j, "seconds", r->seconds, 3);
         cli_json_double(&j, "rate_mib_s", r->seconds > 0 ? (double)r->bytes_read / 1048576.0 / r->seconds : 0, 1);
@@ -185,9 +192,12 @@ static void text_summary(const iargs *a, const ova_import_result *r)
         cli_info("%s: %.1f MiB capacity, %.1f MiB allocated, %llu grain records", d->files[0],
                  (double)d->capacity / 1048576.0, (double)d->allocated / 1048576.0, (unsigned long long)d->grains);
     }
-    cli_info("wrote %s: %zu disk(s), %zu digest(s) verified, %.1f MiB read in %.2f s (%.1f MiB/s), %u thread(s)",
+    cli_info("wrote %s: %zu disk(s), %zu digest(s) verified, %.1f MiB read in %.2f s (%.1f MiB/s), %d rank(s), "
+             "%u thread(s)",
              r->vmx_path, r->n_disks, r->digests_checked, (double)r->bytes_read / 1048576.0, r->seconds,
-             r->seconds > 0 ? (double)r->bytes_read / 1048576.0 / r->seconds : 0.0, r->threads);
+             r->seconds > 0 ? (double)r->bytes_read / 1048576.0 / r->seconds : 0.0, r->ranks, r->threads);
+    for (int k = 0; r->rank_bytes_written != NULL && k < r->ranks; k++)
+        cli_info("  rank %d wrote %.1f MiB of grains", k, (double)r->rank_bytes_written[k] / 1048576.0);
 }
 
 /* A signal asks the import to stop: it removes its temporary files and

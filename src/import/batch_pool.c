@@ -92,13 +92,14 @@ static void *work(ova_batch_pool *p, int slot)
         const pool_disk *d = &dd;
         pthread_mutex_unlock(&p->mu);
         uint32_t nz = 0;
+        uint64_t wr = 0; /* (the MPI driver counts each rank's bytes from its answers) */
         if (d->out == NULL)
             st = ova_err_set(&e, OVA_E_INTERNAL, "internal error: batch for an unknown disk %u", b.disk);
         else if (slot < 0)
-            st = ova_grain_batch_run(&b, d->in_fd, d->member, d->out, s, zl, &nz, &e);
+            st = ova_grain_batch_run(&b, d->in_fd, d->member, d->out, s, zl, &nz, &wr, &e);
         else {
             ova_pool_disk_info info = { b.disk, d->in_path, d->member, d->n_ext, d->paths, d->out[0].dfd >= 0 };
-            st = p->remote->run(p->remote->ctx, (unsigned)slot, &info, &b, zl, &nz, &e);
+            st = p->remote->run(p->remote->ctx, (unsigned)slot, &info, &b, zl, &nz, &wr, &e);
         }
         pthread_mutex_lock(&p->mu);
         p->running--;

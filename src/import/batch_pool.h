@@ -38,7 +38,7 @@ typedef struct ova_pool_disk_info {
 struct ova_import_remote {
     unsigned slots;
     ova_status (*run)(void *ctx, unsigned slot, const ova_pool_disk_info *d, const ova_grain_batch *b,
-                      uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err);
+                      uint64_t *zero_lbas, uint32_t *n_zero, uint64_t *written, ova_err *err);
     /* Every batch has run: make what the workers wrote durable (each
      * fdatasyncs the files it wrote: on another node, rank 0's fsync does
      * not reach its writes). Called on rank 0's main thread while the pool

@@ -87,9 +87,11 @@ static bool all_zero(const unsigned char *p, size_t n)
 }
 
 ova_status ova_grain_batch_run(const ova_grain_batch *b, int in_fd, const char *member, const ova_batch_out *outs,
-                               ova_batch_scratch *s, uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err)
+                               ova_batch_scratch *s, uint64_t *zero_lbas, uint32_t *n_zero, uint64_t *written,
+                               ova_err *err)
 {
     *n_zero = 0;
+    *written = 0;
     if (b->n == 0 || b->n > OVA_BATCH_GRAINS || b->span > OVA_BATCH_SPAN_MAX)
         return ova_err_set(err, OVA_E_INTERNAL, "internal error: %s: batch of %u grains over %llu bytes", member,
                            b->n, ULL(b->span));
@@ -144,6 +146,7 @@ ova_status ova_grain_batch_run(const ova_grain_batch *b, int in_fd, const char *
         st = write_grains(&outs[b->g[i].ext], s->out + (size_t)i * OVA_GRAIN_SIZE, n, b->g[i].out_off, err);
         if (st != OVA_OK)
             return st;
+        *written += n;
         i = j;
     }
     return OVA_OK;

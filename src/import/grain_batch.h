@@ -66,8 +66,10 @@ unsigned char *ova_batch_scratch_in(ova_batch_scratch *s);
 /* Run batch b: its carried bytes, or else in_fd, the input (OVA or disk
  * file), named in messages by member, the disk's member; outs[ext] the output
  * extents of the disk. The LBAs of grains that inflated to zeros are stored
- * in zero_lbas (OVA_BATCH_GRAINS entries), their count in *n_zero. */
+ * in zero_lbas (OVA_BATCH_GRAINS entries), their count in *n_zero; the
+ * bytes of grain data written in *written. */
 ova_status ova_grain_batch_run(const ova_grain_batch *b, int in_fd, const char *member, const ova_batch_out *outs,
-                               ova_batch_scratch *s, uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err);
+                               ova_batch_scratch *s, uint64_t *zero_lbas, uint32_t *n_zero, uint64_t *written,
+                               ova_err *err);
 
 #endif

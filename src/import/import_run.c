@@ -539,6 +539,7 @@ ova_status ova_import(const ova_import_opts *o, ova_import_result *r, ova_err *e
     c.in.fd = -1;
     c.t0 = c.last = now_secs();
     memset(r, 0, sizeof *r);
+    r->ranks = 1;
     r->dry_run = o->dry_run;
     ova_status st = run(&c, r, err);
     if (st == OVA_OK && !o->dry_run)
@@ -567,6 +568,7 @@ void ova_import_result_free(ova_import_result *r)
         ova_disk_out_names_free(r->disks[i].files, r->disks[i].n_files);
     }
     free(r->disks);
+    free(r->rank_bytes_written);
     free(r->vm_name);
     free(r->vmx_path);
     memset(r, 0, sizeof *r);

@@ -22,7 +22,7 @@
  *   SYNC   fdatasync the files written (before rank 0 finishes the disks)
  *   STOP   no more work
  * and the answer to a BATCH or SYNC: status, zero-grain count and LBAs,
- * message.
+ * bytes of grain data written, message.
  */
 #include "ovatool/import_mpi.h"
 
@@ -166,6 +166,7 @@ typedef struct slot {
     size_t known_cap;
     unsigned char *buf;
     size_t cap;
+    uint64_t written;      /* grain bytes its worker wrote */
 } slot;
 
 typedef struct remote_ctx {
@@ -175,7 +176,8 @@ typedef struct remote_ctx {
 } remote_ctx;
 
 /* The answer of a slot's worker to a BATCH or a SYNC. */
-static ova_status recv_answer(remote_ctx *rc, slot *s, uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err)
+static ova_status recv_answer(remote_ctx *rc, slot *s, uint64_t *zero_lbas, uint32_t *n_zero, uint64_t *written,
+                              ova_err *err)
 {
     int len = 0;
     ova_status st = recv_buf(&s->buf, &s->cap, &len, s->rank, s->tag, rc->comm, err);
@@ -188,6 +190,7 @@ static ova_status recv_answer(remote_ctx *rc, slot *s, uint64_t *zero_lbas, uint
         r.bad = 1;
     for (uint32_t i = 0; !r.bad && i < *n_zero; i++)
         zero_lbas[i] = ova_wire_get64(&r);
+    *written = ova_wire_get64(&r);
     char *msg = get_str(&r);
     if (r.bad)
         st = ova_err_set(err, OVA_E_MPI, "malformed answer from rank %d", s->rank);
@@ -198,7 +201,7 @@ static ova_status recv_answer(remote_ctx *rc, slot *s, uint64_t *zero_lbas, uint
 }
 
 static ova_status remote_run(void *ctx, unsigned si, const ova_pool_disk_info *d, const ova_grain_batch *b,
-                             uint64_t *zero_lbas, uint32_t *n_zero, ova_err *err)
+                             uint64_t *zero_lbas, uint32_t *n_zero, uint64_t *written, ova_err *err)
 {
     remote_ctx *rc = ctx;
     slot *s = &rc->slots[si];
@@ -234,7 +237,10 @@ static ova_status remote_run(void *ctx, unsigned si, const ova_pool_disk_info *d
     if (b->data != NULL &&
         MPI_Send(b->data, (int)b->span, MPI_BYTE, s->rank, s->tag, rc->comm) != MPI_SUCCESS)
         return ova_err_set(err, OVA_E_MPI, "MPI_Send to rank %d failed", s->rank);
-    return recv_answer(rc, s, zero_lbas, n_zero, err);
+    st = recv_answer(rc, s, zero_lbas, n_zero, written, err);
+    if (st == OVA_OK)
+        s->written += *written; /* only this slot's pool thread touches it */
+    return st;
 }
 
 static ova_status remote_sync(void *ctx, ova_err *err)
@@ -244,10 +250,10 @@ static ova_status remote_sync(void *ctx, ova_err *err)
     ova_wire_put32(&m, MSG_SYNC);
     ova_status st = OVA_OK;
     for (unsigned i = 0; i < rc->n && st == OVA_OK; i++) {
-        uint64_t zl[OVA_BATCH_GRAINS];
+        uint64_t zl[OVA_BATCH_GRAINS], wr;
         uint32_t nz = 0;
         if ((st = send_buf(&m, rc->slots[i].rank, rc->slots[i].tag, rc->comm, err)) == OVA_OK)
-            st = recv_answer(rc, &rc->slots[i], zl, &nz, err);
+            st = recv_answer(rc, &rc->slots[i], zl, &nz, &wr, err);
     }
     ova_buf_free(&m);
     return st;
@@ -365,7 +371,7 @@ static void *worker_main(void *argp)
             continue; /* a malformed setup fails the disk's first batch */
         }
         ova_status st = OVA_OK;
-        uint64_t zl[OVA_BATCH_GRAINS];
+        uint64_t zl[OVA_BATCH_GRAINS], wr = 0;
         uint32_t nz = 0;
         if (type == MSG_SYNC) {
             for (size_t i = 0; i < cap && st == OVA_OK; i++)
@@ -394,7 +400,7 @@ static void *worker_main(void *argp)
             } else {
                 const wdisk *d = &disks[b.disk];
                 b.data = dst; /* NULL: the worker reads the span from the input */
-                st = ova_grain_batch_run(&b, d->in_fd, d->member, d->out, s, zl, &nz, &e);
+                st = ova_grain_batch_run(&b, d->in_fd, d->member, d->out, s, zl, &nz, &wr, &e);
             }
         }
         ova_buf m = { 0 };
@@ -402,6 +408,7 @@ static void *worker_main(void *argp)
         ova_wire_put32(&m, st == OVA_OK ? nz : 0);
         for (uint32_t i = 0; st == OVA_OK && i < nz; i++)
             ova_wire_put64(&m, zl[i]);
+        ova_wire_put64(&m, st == OVA_OK ? wr : 0);
         char msg[OVA_ERR_MAX + MPI_MAX_PROCESSOR_NAME + 32];
         snprintf(msg, sizeof msg, "rank %d on %s: %s", a->rank, a->host, e.msg);
         put_str(&m, st == OVA_OK ? "" : msg);
@@ -452,6 +459,23 @@ static void join_workers(workers *w)
     free(w->args);
 }
 
+/* Each rank's share of the grain bytes written: the others' from their
+ * slots' answers, rank 0's the rest. The import is done by now, so a lack
+ * of memory only leaves the shares out of the summary. */
+static void rank_shares(const remote_ctx *rc, int size, ova_import_result *r)
+{
+    r->ranks = size;
+    r->rank_bytes_written = calloc((size_t)size, sizeof *r->rank_bytes_written);
+    if (r->rank_bytes_written == NULL)
+        return;
+    uint64_t others = 0;
+    for (unsigned i = 0; i < rc->n; i++) {
+        r->rank_bytes_written[rc->slots[i].rank] += rc->slots[i].written;
+        others += rc->slots[i].written;
+    }
+    r->rank_bytes_written[0] = others <= r->bytes_written ? r->bytes_written - others : 0;
+}
+
 ova_status ova_import_mpi(const ova_import_opts *o, MPI_Comm comm, ova_import_result *r, ova_err *err)
 {
     int rank = 0, size = 1;
@@ -489,6 +513,8 @@ ova_status ova_import_mpi(const ova_import_opts *o, MPI_Comm comm, ova_import_re
             ova_import_opts o2 = *o;
             o2.remote = rc.n > 0 ? &remote : NULL;
             st = ova_import(&o2, r, err);
+            if (st == OVA_OK && !o->dry_run && size > 1)
+                rank_shares(&rc, size, r);
         }
         /* whatever happened, every worker elsewhere stops now */
         ova_buf m = { 0 };

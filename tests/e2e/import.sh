@@ -190,6 +190,7 @@ j = json.load(open(sys.argv[1]))
 assert j["vmx"] == "d/vm.vmx" and j["hw_version"] == 14 and j["digests_checked"] == 2, j
 d = j["disks"][0]
 assert d["member"] == "vm-disk1.vmdk" and d["capacity"] == 4608 * 1048576 + 512 and 0 < d["allocated"] < 16 << 20, d
+assert j["bytes_written"] == d["allocated"] and j["ranks"] == 1 and "rank_bytes_written" not in j, j
 PY
     grep -qx 'virtualHW.version = "14"' d/vm.vmx || fail "--target-hw 14 not in the VMX"
     judge_disk src.raw d/vm-disk1.vmdk ;;
@@ -222,6 +223,14 @@ PY
         rm -rf "o$n" && mkdir "o$n"
         run_ranks "$n" import "$ova" -o "o$n/" --progress 0 --json > "o$n.json"
         grep -q '"digests_checked":2' "o$n.json" || { cat "o$n.json"; fail "$ova: digests not checked"; }
+        python3 - "o$n.json" "$n" <<'PY' || fail "$ova: --json with $n rank(s)"
+import json, sys
+j, n = json.load(open(sys.argv[1])), int(sys.argv[2])
+assert j["ranks"] == n, j
+assert j["bytes_written"] == sum(d["allocated"] for d in j["disks"]) > 0, j
+if n > 1:  # every rank's share, adding up to the whole
+    assert len(j["rank_bytes_written"]) == n and sum(j["rank_bytes_written"]) == j["bytes_written"], j
+PY
       done
       same_files o1 o2 || fail "$ova: 1 and 2 ranks differ"
       judge_disk src.raw o1/vm-disk1.vmdk

@@ -35,6 +35,7 @@ typedef struct walk {
     ova_grain_batch b;
     ova_batch_scratch *s;
     uint64_t zeros;
+    uint64_t written;      /* grain bytes the batches say they wrote */
 } walk;
 
 /* The batches carry their bytes (a chunked or gzip file's) and run
@@ -59,12 +60,14 @@ static ova_status run_batch(walk *w, ova_err *err)
     }
     uint64_t z[OVA_BATCH_GRAINS];
     uint32_t nz = 0;
+    uint64_t written = 0;
     if (carried_mode) {
         w->b.data = malloc((size_t)w->b.span);
         assert_non_null(w->b.data);
         assert_int_equal(pread(w->in_fd, w->b.data, (size_t)w->b.span, (off_t)w->b.in_off), (ssize_t)w->b.span);
     }
-    ova_status st = ova_grain_batch_run(&w->b, carried_mode ? -1 : w->in_fd, "s.vmdk", outs, w->s, z, &nz, err);
+    ova_status st = ova_grain_batch_run(&w->b, carried_mode ? -1 : w->in_fd, "s.vmdk", outs, w->s, z, &nz, &written, err);
+    w->written += written;
     free(w->b.data);
     w->b.data = NULL;
     for (uint32_t i = 0; st == OVA_OK && i < nz; i++, w->zeros++)
@@ -148,6 +151,8 @@ static ova_status import_stream_w(const char *dir, ova_disk_format fmt, uint64_t
     if (st == OVA_OK)
         st = ova_disk_out_commit(w.out, err);
     *allocated = w.out != NULL ? ova_disk_out_allocated(w.out) : 0;
+    if (st == OVA_OK) /* the bytes written are the bytes the tables allocate */
+        assert_int_equal(w.written, *allocated);
     *zeros = w.zeros;
     ova_disk_out_free(&w.out);
     ova_sscan_free(&w.scan);
