@@ -3,8 +3,11 @@
 # slurmd; no systemd), to try the job scripts here. Run as root; needs the
 # packages slurm-wlm slurmctld slurmd slurm-client munge. Stop with local-down.sh.
 # There is no accounting (no slurmdbd, so no sacct), and a finished job leaves
-# scontrol after MinJobAge seconds: every finished job (array tasks too) gets
-# one line in /var/log/slurm/jobcomp.log instead, e.g.
+# scontrol after MinJobAge seconds (300, Slurm's default: `sbatch --wait`
+# reads the job's exit code from the controller, and a job purged before it
+# looks is "no longer found" and exits 0, as a TIMEOUT job once did here
+# with MinJobAge=4 under load): every finished job (array tasks too) gets
+# one line in /var/log/slurm/jobcomp.log, e.g.
 #   JobId=7 UserId=root(0) ... JobState=FAILED ... ArrayJobId=5 ArrayTaskId=2 ... ExitCode=1:0
 # (JobState COMPLETED, FAILED, TIMEOUT, CANCELLED, ...).
 set -eu
@@ -43,7 +46,7 @@ DefMemPerCPU=1024
 EnforcePartLimits=ALL
 MpiDefault=pmix
 ReturnToService=2
-MinJobAge=4
+MinJobAge=300
 NodeName=localhost NodeAddr=127.0.0.1 ${HW}RealMemory=${MEM} State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF

@@ -138,9 +138,12 @@ static void on_signal(int sig)
 {
     int saved = errno, removed = 0;
     if (g_sig_resume && sig != SIGHUP) {
-        /* ovatool: SIGTERM: stopping at the next durable point (--resume) */
+        /* ovatool: SIGTERM: stopping at the next durable point (--resume);
+         * said once (a job script passes a stop on until the export ends) */
+        static volatile sig_atomic_t said;
         ova_export_request_stop();
-        if (g_sig_report) {
+        if (g_sig_report && !said) {
+            said = 1;
             if (g_sig_newline)
                 sig_put("\n");
             sig_put("ovatool: ");

@@ -28,8 +28,9 @@
 # Slurm cannot be used here.
 #
 # Job states: there is no accounting (sacct), and a finished job leaves
-# `scontrol show job` after MinJobAge (4 s in local-up.sh), so reading it
-# after `sbatch --wait` returns would race. The states come from the
+# `scontrol show job` after MinJobAge (300 s in local-up.sh, but a cluster
+# that was up already may purge sooner), so reading it after `sbatch --wait`
+# returns could race. The states come from the
 # jobcomp/filetxt log instead (JobCompType in local-up.sh): one line per
 # finished job or array task, kept for good. Only lines written after this
 # test started count: the log outlives the cluster, and a controller started

@@ -49,17 +49,46 @@ OVA_BIN=$BIN/ovatool
 JOBS=$WORK/jobs
 mkdir -p "$JOBS"
 
+# final_rc JOB: the exit status `sbatch --wait` stands for (the job's; 1 for
+# a job ended by a signal; the highest of an array's tasks), read from
+# scontrol once no record of the job is pending, running or completing.
+# sbatch --wait itself takes the exit code as soon as the job's state is
+# final, and a job past its time limit is TIMEOUT (and COMPLETING) at once,
+# before its batch script has been killed and reported: polled then, it
+# says 0 (seen here once). Fails if scontrol no longer knows the job.
+final_rc() {
+  local out i
+  for i in $(seq 300); do
+    out=$(scontrol -o show job "$1" 2>/dev/null) || return 1
+    if ! grep -qE 'JobState=(PENDING|CONFIGURING|RUNNING|COMPLETING|SUSPENDED|REQUEUED)' <<< "$out"; then
+      sed -n 's/.* ExitCode=\([0-9]*\):\([0-9]*\).*/\1 \2/p' <<< "$out" \
+        | awk '{ c = $2 != 0 ? 1 : $1; if (c > m) m = c } END { print m + 0 }'
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
 # submit ARGS... : sbatch --wait from JOBS with ovatool on PATH and OVATOOL
-# unset; sets JOB (the job id) and RC (sbatch's exit status: the job's, the
-# highest of an array's tasks)
+# unset; sets JOB (the job id) and RC (the job's exit status, as sbatch
+# --wait gives it, checked by final_rc). sbatch's own messages (such as
+# "no longer found" for a job purged before it looked) are shown.
 submit() {
   local out
   RC=0
-  out=$(env -u OVATOOL PATH="$BIN:$PATH" sbatch --parsable --wait --chdir "$JOBS" "$@") || RC=$?
+  out=$(env -u OVATOOL PATH="$BIN:$PATH" sbatch --parsable --wait --chdir "$JOBS" "$@" 2> "$WORK/sbatch.err") \
+    || RC=$?
+  cat "$WORK/sbatch.err" >&2
   JOB=${out%%;*}
   JOB=${JOB%%$'\n'*}
   [[ "$JOB" =~ ^[0-9]+$ ]] || fail "sbatch $*: no job id (got '$out', exit $RC)"
   SUBMITTED+=("$JOB")
+  local final
+  final=$(final_rc "$JOB") \
+    || fail "job $JOB: scontrol does not know it any more, so its exit status is unknown (sbatch said $RC); use a cluster with a longer MinJobAge (local-up.sh: 300 s)"
+  [ "$final" = "$RC" ] || note "job $JOB: sbatch --wait said $RC, the job's final exit status is $final"
+  RC=$final
 }
 
 # state JOBID [TASK]: the JobState jobcomp logged for a job or an array task
