@@ -7,6 +7,7 @@
 #ifndef OVATOOL_DESCRIPTOR_H
 #define OVATOOL_DESCRIPTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,5 +76,9 @@ const char *ova_descriptor_ddb(const ova_descriptor *d, const char *key);
 
 /* Sum of the extents' sectors. */
 uint64_t ova_descriptor_sectors(const ova_descriptor *d);
+
+/* d is a snapshot delta: it names a parent (a parentCID other than
+ * ffffffff, or a parentFileNameHint). */
+bool ova_descriptor_has_parent(const ova_descriptor *d);
 
 #endif

@@ -517,7 +517,7 @@ ova_status ova_disk_describe_ex(const char *path, const ova_describe_opts *o, ov
 
     /* Follow parentFileNameHint down to the base, checking every CID. */
     const char *child = d->path;
-    while (desc->parent_hint != NULL || desc->parent_cid != UINT32_MAX) {
+    while (ova_descriptor_has_parent(desc)) {
         if (desc->parent_hint == NULL || desc->parent_hint[0] == '\0') {
             st = ova_err_set(err, OVA_E_FORMAT,
                              "%s: snapshot delta (parentCID=%08x) without a parentFileNameHint", child,

@@ -532,3 +532,8 @@ uint64_t ova_descriptor_sectors(const ova_descriptor *d)
         sum += d->extents[i].sectors;
     return sum;
 }
+
+bool ova_descriptor_has_parent(const ova_descriptor *d)
+{
+    return d->parent_cid != UINT32_MAX || d->parent_hint != NULL;
+}

@@ -73,7 +73,7 @@ static ova_status create_out(imp_ctx *c, imp_disk *x, const char *desc_text, ova
             ova_imp_log(c, 1, "%s: embedded descriptor not read (%s): the imported disk gets a new one", member, e2.msg);
         /* a delta's grains alone are not the disk, and its parent is not in
          * the OVA (validate reports the same) */
-        if (src != NULL && (src->parent_cid != UINT32_MAX || src->parent_hint != NULL)) {
+        if (src != NULL && ova_descriptor_has_parent(src)) {
             ova_status st = ova_err_set(err, OVA_E_FORMAT,
                                         "%s: the embedded descriptor names a parent disk (parentCID=%08x): a snapshot "
                                         "delta, not a whole disk; it cannot be imported",

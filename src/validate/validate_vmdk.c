@@ -462,7 +462,7 @@ static void on_desc(ova_vmdk_walk *w)
         /* a disk in an OVA stands alone: a parent named here would make
          * a reader (ovatool's export and import too) look for another file
          * beside the stream, or refuse it (found by tests/fuzz/fuzz_vmdk_walk) */
-        if (d->parent_cid != UINT32_MAX || d->parent_hint != NULL)
+        if (ova_descriptor_has_parent(d))
             prob(w, "embedded descriptor names a parent disk (parentCID=%08x%s%s%s); a disk in an OVA must be "
                  "a whole disk, not a snapshot delta",
                  d->parent_cid, d->parent_hint ? ", parentFileNameHint \"" : "", d->parent_hint ? d->parent_hint : "",
