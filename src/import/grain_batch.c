@@ -59,13 +59,8 @@ static ova_status write_grains(const ova_batch_out *o, const unsigned char *buf,
     if (o->dfd >= 0 && ((uintptr_t)buf | (uintptr_t)n | (uintptr_t)off) % DIRECT_ALIGN == 0) {
         size_t done = 0;
         int e = ova_pwrite_all(o->dfd, buf, n, off, &done);
-        if (e == 0 && done == n)
-            return OVA_OK;
-        if (e != EINVAL || done != 0) {
-            if (e != 0)
-                return ova_err_errno(err, OVA_E_IO, e, "%s: write at offset %llu failed", o->path, ULL(off + done));
-            return ova_err_set(err, OVA_E_IO, "%s: write at offset %llu wrote nothing", o->path, ULL(off + done));
-        }
+        if (e != EINVAL || done != 0)
+            return ova_pwrite_result(e, n, off, done, o->path, err);
         /* EINVAL before a byte: an alignment this file system does not take */
     }
     return ova_pwrite_exact(o->fd, buf, n, off, o->path, err);

@@ -169,10 +169,8 @@ int ova_pwrite_all(int fd, const void *buf, size_t n, uint64_t off, size_t *done
     return e;
 }
 
-ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err)
+ova_status ova_pwrite_result(int e, size_t n, uint64_t off, size_t done, const char *path, ova_err *err)
 {
-    size_t done;
-    int e = ova_pwrite_all(fd, buf, n, off, &done);
     if (e != 0)
         return ova_err_errno(err, OVA_E_IO, e, "%s: write at offset %llu failed", path,
                              (unsigned long long)(off + done));
@@ -180,6 +178,13 @@ ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, con
         return ova_err_set(err, OVA_E_IO, "%s: write at offset %llu wrote nothing", path,
                            (unsigned long long)(off + done));
     return OVA_OK;
+}
+
+ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err)
+{
+    size_t done;
+    int e = ova_pwrite_all(fd, buf, n, off, &done);
+    return ova_pwrite_result(e, n, off, done, path, err);
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid.

@@ -55,6 +55,9 @@ int ova_pwrite_all(int fd, const void *buf, size_t n, uint64_t off, size_t *done
  *   "PATH: write at offset O failed: strerror", "PATH: write at offset O wrote nothing"
  * (both OVA_E_IO). */
 ova_status ova_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off, const char *path, ova_err *err);
+/* ova_pwrite_exact's verdict on an ova_pwrite_all of n bytes at off that
+ * returned e and wrote done, for callers that look at e first. */
+ova_status ova_pwrite_result(int e, size_t n, uint64_t off, size_t done, const char *path, ova_err *err);
 
 /* bytes as "812 bytes", "4.0 MiB", "1.3 GiB" (powers of 1024, one
  * decimal) for messages. Returns out. */
