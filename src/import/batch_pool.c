@@ -14,7 +14,6 @@ typedef struct pool_disk {
     const char *member;
     size_t n_ext;
     ova_batch_out *out;
-    const char **paths;    /* out's paths, for remote workers */
 } pool_disk;
 
 typedef struct zero_rep {
@@ -88,7 +87,7 @@ static void *work(ova_batch_pool *p, int slot)
         p->count--;
         p->running++;
         pthread_cond_signal(&p->not_full);
-        pool_disk dd = b.disk < p->n_disks ? p->disks[b.disk] : (pool_disk){ -1, NULL, NULL, 0, NULL, NULL };
+        pool_disk dd = b.disk < p->n_disks ? p->disks[b.disk] : (pool_disk){ -1, NULL, NULL, 0, NULL };
         const pool_disk *d = &dd;
         pthread_mutex_unlock(&p->mu);
         uint32_t nz = 0;
@@ -98,7 +97,7 @@ static void *work(ova_batch_pool *p, int slot)
         else if (slot < 0)
             st = ova_grain_batch_run(&b, d->in_fd, d->member, d->out, s, zl, &nz, &wr, &e);
         else {
-            ova_pool_disk_info info = { b.disk, d->in_path, d->member, d->n_ext, d->paths, d->out[0].dfd >= 0 };
+            ova_pool_disk_info info = { b.disk, d->in_path, d->member, d->n_ext, d->out };
             st = p->remote->run(p->remote->ctx, (unsigned)slot, &info, &b, zl, &nz, &wr, &e);
         }
         pthread_mutex_lock(&p->mu);
@@ -187,10 +186,8 @@ ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, con
     ova_status st = OVA_OK;
     pool_disk *v = ova_grow(p->disks, &p->disks_cap, (size_t)d + 1, sizeof *v);
     ova_batch_out *outs = malloc(n_ext * sizeof *outs);
-    const char **paths = malloc(n_ext * sizeof *paths);
-    if (v == NULL || outs == NULL || paths == NULL) {
+    if (v == NULL || outs == NULL) {
         free(outs);
-        free(paths);
         st = ova_err_set(err, OVA_E_NOMEM, "out of memory");
     } else {
         p->disks = v;
@@ -199,11 +196,8 @@ ova_status ova_batch_pool_set_disk(ova_batch_pool *p, uint32_t d, int in_fd, con
         if (p->n_disks <= d)
             p->n_disks = (size_t)d + 1;
         memcpy(outs, out, n_ext * sizeof *outs);
-        for (size_t i = 0; i < n_ext; i++)
-            paths[i] = out[i].path;
         free(p->disks[d].out);
-        free(p->disks[d].paths);
-        p->disks[d] = (pool_disk){ in_fd, in_path, member, n_ext, outs, paths };
+        p->disks[d] = (pool_disk){ in_fd, in_path, member, n_ext, outs };
     }
     pthread_mutex_unlock(&p->mu);
     return st;
@@ -281,7 +275,6 @@ void ova_batch_pool_free(ova_batch_pool **pp)
         drop_data(p, &p->q[p->head]); /* dropped: their bytes go */
     for (size_t i = 0; i < p->n_disks; i++) {
         free(p->disks[i].out);
-        free(p->disks[i].paths);
     }
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->not_empty);

@@ -9,7 +9,6 @@
 #ifndef OVATOOL_IMPORT_BATCH_POOL_H
 #define OVATOOL_IMPORT_BATCH_POOL_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,8 +28,8 @@ typedef struct ova_pool_disk_info {
     const char *in_path;       /* the OVA, or the disk's file beside the .ovf */
     const char *member;        /* for messages */
     size_t n_ext;
-    const char *const *paths;  /* the extents' temporary files */
-    bool direct;               /* grains with O_DIRECT (rank 0 could open them so) */
+    const ova_batch_out *out;  /* the extents here: their temporary files' paths, and
+                                  dfd >= 0 where rank 0 writes with O_DIRECT */
 } ova_pool_disk_info;
 
 /* Batch runners outside this process (import_run.h): slots workers, each

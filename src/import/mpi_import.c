@@ -220,8 +220,8 @@ static ova_status remote_run(void *ctx, unsigned si, const ova_pool_disk_info *d
         put_str(&m, d->member);
         ova_wire_put32(&m, (uint32_t)d->n_ext);
         for (size_t i = 0; i < d->n_ext; i++)
-            put_str(&m, d->paths[i]);
-        ova_wire_put32(&m, d->direct ? 1u : 0u);
+            put_str(&m, d->out[i].path);
+        ova_wire_put32(&m, d->out[0].dfd >= 0); /* O_DIRECT where rank 0 could */
         if ((st = send_buf(&m, s->rank, s->tag, rc->comm, err)) != OVA_OK) {
             ova_buf_free(&m);
             return st;
