@@ -163,7 +163,10 @@ ova_status ova_dwrite_open(ova_engine *e, ova_err *err)
             } else if (e->rank == 0) {
                 MPI_Recv(msg, (int)sizeof msg, MPI_CHAR, first, TAG_ERROR, e->comm, MPI_STATUS_IGNORE);
                 msg[sizeof msg - 1] = '\0';
-                ova_engine_log(e, 1, "distributed writing: off (%s); rank 0 writes the OVA", msg);
+                ova_engine_log(e, 1,
+                               "distributed writing: off (%s); rank 0 writes the OVA, through the page cache and "
+                               "with the disks one after another as set up for distributed writing",
+                               msg);
             }
             close_file(e);
             ova_err_clear(err);

@@ -186,6 +186,12 @@ void ova_dwrite_worker_done(ova_engine *e);
 ova_status ova_dwrite_place(ova_engine *e, unsigned char *blob, int src, ova_err *err);
 /* Rank 0 (not collective): tell holder src that unit will not be written. */
 void ova_dwrite_drop(ova_engine *e, int src, uint64_t unit);
+/* Rank 0, after a failure (not collective): every unit in a slot that
+ * another rank holds is dropped (ova_dwrite_drop), so its holder thread
+ * stops waiting for WRITE. The service loop calls it while it runs;
+ * phase_run once the service loop and the writer have ended, for a failure
+ * that came after the loop (its holders would otherwise wait for ever). */
+void ova_engine_drop_held(ova_engine *e);
 /* Report this rank's failure to rank 0 (TAG_ERROR, unit -1 when a worker
  * thread stops with it, -2 from the holder thread). */
 void ova_engine_send_error(ova_engine *e, int64_t unit, const char *msg);

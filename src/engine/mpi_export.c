@@ -310,6 +310,8 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
         free(ws[i].spare); /* buffers the holder gave back */
     if (writer_started)
         pthread_join(writer_tid, NULL);
+    if (e->rank == 0 && e->slot_src != NULL)
+        ova_engine_drop_held(e); /* rank 0 failed after its service loop ended */
     free(tids);
     free(ws);
 }

@@ -65,9 +65,7 @@ static const char *bad_result(const ova_engine *e, const ova_unit_hdr *h, size_t
     return NULL;
 }
 
-/* Distributed writing, after a failure: the threads holding units rank 0
- * will never write are told to drop them, so they go on to their stop. */
-static void drop_held(ova_engine *e)
+void ova_engine_drop_held(ova_engine *e)
 {
     for (uint64_t i = 0; i < e->hold; i++) {
         pthread_mutex_lock(&e->mu);
@@ -124,7 +122,12 @@ void ova_engine_service(ova_engine *e, int remote_threads)
                 send_clear(e, &r);
         } else if (ms.MPI_TAG == TAG_RESULT) {
             int fits = count > 0 && (size_t)count <= e->unit_max;
-            unsigned char *blob = fits ? ova_unit_pool_try_get(e->pool, (size_t)count) : NULL;
+            /* distributed writing: a held unit's header alone (below), in a
+             * buffer of its own size, not a whole unit's from the pool */
+            int small = e->dwrite && (size_t)count == sizeof(ova_unit_hdr) + 8;
+            unsigned char *blob = !fits  ? NULL
+                                  : small ? ova_unit_pool_one_off(e->pool, (size_t)count)
+                                          : ova_unit_pool_try_get(e->pool, (size_t)count);
             if (blob == NULL) {
                 /* nowhere to keep it: take it off the wire, drop it and fail */
                 drain(e, &ms, count);
@@ -221,7 +224,7 @@ void ova_engine_service(ova_engine *e, int remote_threads)
         int failed = e->failed;
         pthread_mutex_unlock(&e->mu);
         if (e->slot_src != NULL && failed)
-            drop_held(e);
+            ova_engine_drop_held(e);
         /* clear finished results that now fit (at most one per thread) */
         pthread_mutex_lock(&e->mu);
         for (size_t i = 0; i < e->n_ready;) {

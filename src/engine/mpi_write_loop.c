@@ -3,8 +3,10 @@
 #include "engine/mpi_engine.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "engine/unit.h"
+#include "util/fault.h"
 
 void ova_engine_report_progress(ova_engine *e, uint64_t done, int final)
 {
@@ -44,6 +46,20 @@ void *ova_engine_write_loop(void *p)
             pthread_cond_wait(&e->cv_write, &e->mu);
         if (e->failed || e->write_head >= e->n_units) {
             pthread_mutex_unlock(&e->mu);
+            break;
+        }
+        if (e->write_head == e->first_unit && ova_fault("export.late")) {
+            /* test fault: rank 0 fails once every result is in (its service
+             * loop ended, waited for up to 10 s), the later units still in
+             * their slots */
+            for (int i = 0; i < 1000 && e->service_running; i++) {
+                pthread_mutex_unlock(&e->mu);
+                nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+                pthread_mutex_lock(&e->mu);
+            }
+            pthread_mutex_unlock(&e->mu);
+            ova_err_set(&err, OVA_E_IO, "%s: injected write failure (test fault export.late)", e->stats->output);
+            ova_engine_fail0(e, 0, err.status, err.msg);
             break;
         }
         unsigned char *blob = e->slots[e->write_head % e->hold];

@@ -121,6 +121,19 @@ unsigned char *ova_unit_pool_try_get(ova_unit_pool *p, size_t size)
     return b;
 }
 
+unsigned char *ova_unit_pool_one_off(ova_unit_pool *p, size_t size)
+{
+    if (p == NULL || size > p->size)
+        return NULL;
+    unsigned char *b = make(p, size, false);
+    if (b != NULL) {
+        pthread_mutex_lock(&p->mu);
+        p->out++;
+        pthread_mutex_unlock(&p->mu);
+    }
+    return b;
+}
+
 void ova_unit_pool_put(void *buf)
 {
     if (buf == NULL)

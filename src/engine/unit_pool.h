@@ -51,7 +51,13 @@ ova_status ova_unit_pool_get(ova_unit_pool *p, unsigned char **buf);
  * not make one, and has failed the job). Works after ova_unit_pool_stop too. */
 unsigned char *ova_unit_pool_try_get(ova_unit_pool *p, size_t size);
 
-/* Give a buffer back (from either get; NULL is ignored). Wakes a waiter. */
+/* Without waiting, and never a pooled buffer: a one-off buffer of size
+ * bytes (<= the pool's size), for a result much smaller than a unit
+ * (distributed writing's held headers, mpi_service.c), which would
+ * otherwise take a whole pooled buffer from rank 0's threads. NULL as for
+ * ova_unit_pool_try_get. */
+unsigned char *ova_unit_pool_one_off(ova_unit_pool *p, size_t size);
+/* Give a buffer back (from any get; NULL is ignored). Wakes a waiter. */
 void ova_unit_pool_put(void *buf);
 
 /* Wake every waiter; later ova_unit_pool_get calls fail with

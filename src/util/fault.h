@@ -28,6 +28,13 @@
  *                     as when out of memory (mpi_workers.c)
  *   "export.dwrite"   a rank other than 0 fails to write a unit it holds into
  *                     the output (distributed writing, mpi_dwrite.c)
+ *   "export.late"     rank 0's units take a second longer (as export.slow,
+ *                     so the other ranks make the later ones) and its
+ *                     writer fails before its first unit, once its service
+ *                     loop has ended (every result in, the later units
+ *                     still in their slots; mpi_write_loop.c): a failure
+ *                     after the loop, with distributed writing units other
+ *                     ranks still hold
  *   "export.spool"    rank 0's writer fails to read back a disk's spool as
  *                     it copies it into the OVA (--parallel-disks,
  *                     ova_writer.c): a failure with spools on disk

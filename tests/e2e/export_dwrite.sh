@@ -6,7 +6,8 @@
 # split-extent disks, a VM of three disks and every manifest digest; the
 # JSON summary counts the bytes each rank wrote; a write failure on a rank
 # other than 0 stops the job with a message naming that rank, its host and
-# the file, and leaves nothing; auto stays off on one host; the options it
+# the file, and leaves nothing; so does a failure of rank 0 after every
+# result is in, while rank 1 holds units; auto stays off on one host; the options it
 # cannot be combined with are usage errors; a thread compresses its next
 # unit while the holder still has its last; a rank whose thread cannot set
 # up ends the job.
@@ -105,27 +106,36 @@ run_ranks 2 export multi/vm.vmx -o auto/vm.ova --progress 0 --threads 1 --json >
 grep -q '"distributed_write":false' auto.json || fail "auto engaged on one host: $(cat auto.json)"
 cmp multi/one-sha256/vm.ova auto/vm.ova || fail "auto: differs from one process"
 
-# fails_on_rank1 FAULT RANKS DIR PATTERN: with FAULT armed on rank 1 the
-# export exits 1 within two minutes (124: it hung), with a message matching
+# fails_on RANK FAULT RANKS DIR PATTERN [VMX ARGS...]: with FAULT armed on
+# rank RANK the export of VMX (default multi/vm.vmx, with --mem-limit 8M)
+# exits 1 within two minutes (124: it hung), with a message matching
 # PATTERN, and leaves nothing in DIR
-fails_on_rank1() {
-  local fault=$1 n=$2 dir=$3 pattern=$4 rc
+fails_on() {
+  local rank=$1 fault=$2 n=$3 dir=$4 pattern=$5 rc
+  shift 5
+  [ $# -gt 0 ] || set -- multi/vm.vmx --mem-limit 8M
   mkdir "$dir"
   set +e
-  OVATOOL_TEST_FAIL_RANK=1:$fault timeout 120 "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export multi/vm.vmx \
-    -o "$dir/vm.ova" --progress 0 --threads 1 --mem-limit 8M --distributed-write on > "$dir.log" 2>&1
+  OVATOOL_TEST_FAIL_RANK=$rank:$fault timeout 120 "$MPIEXEC" -n "$n" --oversubscribe "$OVATOOL" export "$@" \
+    -o "$dir/vm.ova" --progress 0 --threads 1 --distributed-write on > "$dir.log" 2>&1
   rc=$?
   set -e
-  [ "$rc" = 1 ] || { cat "$dir.log"; fail "$fault on rank 1 exited $rc, not 1 (124: hung)"; }
-  grep -q "$pattern" "$dir.log" || fail "$fault: the message does not name rank 1 and what failed: $(cat "$dir.log")"
+  [ "$rc" = 1 ] || { cat "$dir.log"; fail "$fault on rank $rank exited $rc, not 1 (124: hung)"; }
+  grep -q "$pattern" "$dir.log" || fail "$fault: the message does not name what failed: $(cat "$dir.log")"
   [ ! -e "$dir/vm.ova" ] || fail "$fault: output left behind"
   no_leftovers "$dir"
 }
 
 note "a write failure on rank 1: the message names the rank, its host and the file"
-fails_on_rank1 export.dwrite 3 faildir "rank 1 on .*: .*vm.ova.*part: injected write failure"
+fails_on 1 export.dwrite 3 faildir "rank 1 on .*: .*vm.ova.*part: injected write failure"
 note "rank 1's compression thread cannot set up: the job ends (it hung: the holder waited for the thread)"
-fails_on_rank1 export.thread 2 thread "rank 1 on .*: cannot set up compression thread"
+fails_on 1 export.thread 2 thread "rank 1 on .*: cannot set up compression thread"
+note "rank 0 fails after every result is in: the units rank 1 holds are dropped (it hung: its holder waited)"
+# 2 units of 32 MiB (default memory: room for both at rank 0): rank 0, slowed,
+# makes unit 0 and rank 1 unit 1, which it holds; rank 1's thread then
+# stops, so rank 0's service loop ends before its writer fails (with more
+# units rank 1 would wait, two held, and the loop would still run)
+fails_on 0 export.late 2 late "vm.ova: injected write failure (test fault export.late)" monolithicSparse/vm.vmx
 
 note "two units per thread: rank 1 compresses its next unit while rank 0 has not yet written its last"
 # rank 0's thread takes a second a unit (export.slow), rank 1's none; as

@@ -267,7 +267,11 @@ rank_pid() {
 kill_rank() {
   local r=$1 out=$WORK/out-e$1/k.ova
   mkdir "out-e$r"
-  "$MPIEXEC" -n 3 --oversubscribe "$OVATOOL" export slow/slow.vmx -o "$out" "${SLOW[@]}" > "kill$r.log" 2>&1 &
+  # ten seconds between mpirun's SIGTERM and its SIGKILL of the other ranks
+  # (one by default): under load rank 0 can be inside a write that long, and
+  # then dies before it removes its .part (README Robustness)
+  "$MPIEXEC" -n 3 --oversubscribe --mca odls_base_sigkill_timeout 10 "$OVATOOL" export slow/slow.vmx -o "$out" \
+    "${SLOW[@]}" > "kill$r.log" 2>&1 &
   local mp=$! i rc=0
   BG+=("$mp")
   wait_part "out-e$r" > /dev/null

@@ -179,6 +179,34 @@ static void t_try_get(void **state)
     ova_unit_pool_free(&p);
 }
 
+/* one_off: never a pooled buffer, even with pooled ones free or still to
+ * be made; put back, it is freed and the pool is as it was */
+static void t_one_off(void **state)
+{
+    (void)state;
+    ova_unit_pool *p = new_pool(2);
+    assert_null(ova_unit_pool_one_off(p, SIZE + 1));
+    assert_null(ova_unit_pool_one_off(NULL, 10));
+    unsigned char *a;
+    assert_int_equal(ova_unit_pool_get(p, &a), OVA_OK);
+    ova_unit_pool_put(a); /* a free pooled buffer now */
+    unsigned char *h = ova_unit_pool_one_off(p, 40);
+    assert_non_null(h);
+    assert_ptr_not_equal(h, a);
+    memset(h, 7, 40);
+    assert_int_equal(ova_unit_pool_made(p), 1);
+    ova_unit_pool_put(h);
+    assert_int_equal(ova_unit_pool_made(p), 1);
+    unsigned char *b, *c;
+    assert_int_equal(ova_unit_pool_get(p, &b), OVA_OK); /* the free one, then a second: max 2 */
+    assert_ptr_equal(b, a);
+    assert_int_equal(ova_unit_pool_get(p, &c), OVA_OK);
+    assert_int_equal(ova_unit_pool_made(p), 2);
+    ova_unit_pool_put(b);
+    ova_unit_pool_put(c);
+    ova_unit_pool_free(&p);
+}
+
 /* Buffers still out when the pool is freed (the write thread's queue after
  * a failure) may be put back afterwards; the last one frees the pool. */
 static void t_put_after_free(void **state)
@@ -257,6 +285,7 @@ int main(void)
         cmocka_unit_test(t_full_pool_waits),
         cmocka_unit_test(t_stop_wakes),
         cmocka_unit_test(t_try_get),
+        cmocka_unit_test(t_one_off),
         cmocka_unit_test(t_put_after_free),
         cmocka_unit_test(t_threads),
     };
