@@ -148,8 +148,8 @@ typedef struct ova_worker {
 void ova_worker_init(ova_worker *w, ova_engine *e, int tid);
 void *ova_worker_main(void *w);
 /* Another rank: a worker that could not be started still owes rank 0 its
- * stop (an ERROR message), and fails this rank. */
-void ova_worker_not_started(ova_engine *e);
+ * stop (an ERROR message, saying why), and fails this rank. */
+void ova_worker_not_started(ova_engine *e, const char *why);
 
 /* Rank 0's write loop (mpi_write_loop.c): a thread, arg the engine. */
 void *ova_engine_write_loop(void *e);

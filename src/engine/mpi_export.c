@@ -297,7 +297,10 @@ static void phase_run(ova_engine *e, int threads_total, int remote_threads)
     } else if (started < e->n_threads) {
         /* threads that never started must still be counted as stopped by rank 0 */
         for (int i = started; i < e->n_threads; i++) {
-            ova_worker_not_started(e);
+            ova_worker_not_started(e, e->dwrite && !holder_started
+                                          ? "cannot start the thread that writes this rank's units (distributed "
+                                            "writing), or find memory for it"
+                                          : "cannot start a compression thread");
             if (holder_started)
                 ova_dwrite_worker_done(e);
         }

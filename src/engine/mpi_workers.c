@@ -239,11 +239,11 @@ void ova_worker_init(ova_worker *w, ova_engine *e, int tid)
     *w = (ova_worker){ e, e->rank == 0 ? &LOCAL_IO : &REMOTE_IO, tid, NULL, 0, 0, NULL };
 }
 
-void ova_worker_not_started(ova_engine *e)
+void ova_worker_not_started(ova_engine *e, const char *why)
 {
     ova_err te;
     ova_err_clear(&te);
-    ova_err_set(&te, OVA_E_NOMEM, "cannot start a compression thread");
+    ova_err_set(&te, OVA_E_NOMEM, "%s", why);
     ova_worker none = { e, &REMOTE_IO, -1, NULL, 0, 0, NULL };
     fail_remote(&none, -1, &te);
 }
