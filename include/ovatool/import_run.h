@@ -90,6 +90,13 @@ typedef struct ova_import_result {
  * wrote. For the CLI's SIGINT/SIGTERM handler. */
 void ova_import_request_stop(void);
 
+/* For the same handler (async-signal-safe: system calls only): remove this
+ * process's temporary import files at once, in case the graceful stop
+ * never comes (rank 0 waiting for a rank that died, and killed soon
+ * after). Before the files are renamed into place; afterwards, and in a
+ * process that is not importing, nothing. Returns how many it removed. */
+int ova_import_signal_cleanup(void);
+
 /* Import o->input into o->out_dir. Errors name the member or file and what
  * is wrong (a digest mismatch, a truncated member, a grain that does not
  * inflate, an OVF import cannot map, an existing file without overwrite:

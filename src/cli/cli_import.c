@@ -1,4 +1,5 @@
 /* cli_import.c - `ovatool import`: options, the summary (lines or JSON). */
+#include <errno.h>
 #include <getopt.h>
 #include <mpi.h>
 #include <signal.h>
@@ -201,13 +202,19 @@ static void text_summary(const iargs *a, const ova_import_result *r)
 }
 
 /* A signal asks the import to stop: it removes its temporary files and
- * fails (nothing is left in the folder). Only a flag is set here. */
+ * fails (nothing is left in the folder). Here a flag is set, and the
+ * temporary files are removed at once (system calls only), for when the
+ * graceful stop never comes: rank 0 waiting for a rank that died, and
+ * mpirun's SIGKILL a second later. */
 static volatile sig_atomic_t g_import_signal;
 
 static void on_signal(int sig)
 {
+    int saved = errno;
     g_import_signal = sig;
     ova_import_request_stop();
+    ova_import_signal_cleanup();
+    errno = saved;
 }
 
 int cli_import(int argc, char **argv)

@@ -1,7 +1,7 @@
 /* batch_pool.h - the threads of one process that run grain batches
  * (grain_batch.h) while rank 0's main thread reads, hashes and cuts the
  * input. A bounded queue: submitting blocks while every slot is taken, so
- * memory is the queue (2 KiB a batch) plus each thread's scratch, whatever
+ * memory is the queue (about 2.6 KiB a batch) plus each thread's scratch, whatever
  * the disk size, plus the bytes of carried batches (a chunked or gzip
  * file's), held under the pool's carry limit. Grains that inflated to zeros come back through
  * ova_batch_pool_take_zeros, for rank 0 to leave unallocated.

@@ -11,6 +11,7 @@
 
 #include "format/sparse_header.h"
 #include "format/vmdk_stream.h"
+#include "import/import_tmp.h"
 #include "ovatool/buf.h"
 #include "util/io.h"
 
@@ -22,6 +23,7 @@
 typedef struct extent {
     char *final;            /* path */
     char *tmp;
+    bool created;   /* tmp is this import's: only then is it removed */
     int fd;
     int dfd;                /* the same file with O_DIRECT, or -1 */
     uint64_t first;         /* first disk sector it holds */
@@ -35,6 +37,7 @@ struct ova_disk_out {
     ova_disk_format fmt;
     uint64_t capacity;      /* bytes */
     char *desc_final, *desc_tmp; /* the text descriptor file (not for monolithicSparse) */
+    bool desc_created;
     extent *ext;
     size_t n_ext;
     uint64_t allocated;
@@ -206,6 +209,7 @@ static ova_status start_extent(extent *e, const ova_buf *embedded, bool direct, 
     ova_status st = create_file(e->tmp, &e->fd, err);
     if (st != OVA_OK)
         return st;
+    e->created = true;
     if (direct)
         e->dfd = ova_reopen_direct(e->fd, e->tmp); /* -1: the page cache it is */
     if (!e->sparse) {
@@ -258,8 +262,7 @@ ova_status ova_disk_out_create(ova_disk_format fmt, const char *dir, const char 
     o->n_ext = ne;
     o->c_gt = -1;
     ova_status st = OVA_OK;
-    char tag[64];
-    snprintf(tag, sizeof tag, ".import-%ld.tmp", (long)getpid());
+    const char *tag = ova_import_tmp_tag();
     uint64_t total = sectors_of(capacity);
     for (size_t i = 0; i < ne; i++) {
         extent *e = &o->ext[i];
@@ -291,6 +294,7 @@ ova_status ova_disk_out_create(ova_disk_format fmt, const char *dir, const char 
         if (o->desc_final == NULL || o->desc_tmp == NULL)
             st = ova_err_set(err, OVA_E_NOMEM, "%s: out of memory", base);
         else if ((st = create_file(o->desc_tmp, &fd, err)) == OVA_OK) {
+            o->desc_created = true;
             st = ova_pwrite_exact(fd, desc.data, desc.len, 0, o->desc_tmp, err);
             if (st == OVA_OK && fsync(fd) != 0)
                 st = ova_err_errno(err, OVA_E_IO, errno, "%s: fsync", o->desc_tmp);
@@ -452,12 +456,12 @@ void ova_disk_out_free(ova_disk_out **po)
             close(e->fd);
         if (e->dfd >= 0)
             close(e->dfd);
-        if (e->tmp != NULL) /* not committed: nothing may be left */
+        if (e->tmp != NULL && e->created) /* not committed: nothing may be left */
             unlink(e->tmp);
         free(e->tmp);
         free(e->final);
     }
-    if (o->desc_tmp != NULL)
+    if (o->desc_tmp != NULL && o->desc_created)
         unlink(o->desc_tmp);
     free(o->desc_tmp);
     free(o->desc_final);

@@ -56,6 +56,7 @@ typedef struct imp_ctx {
     ova_grain_batch batch;
     /* the VMX */
     char *vmx_final, *vmx_tmp;
+    bool vmx_created;       /* vmx_tmp is this import's (removed after a failure) */
     /* progress */
     double t0, last;
     uint64_t done;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "import/import_ctx.h"
+#include "import/import_tmp.h"
 #include "util/io.h"
 
 #define ULL(x) ((unsigned long long)(x))
@@ -167,7 +168,7 @@ ova_status ova_imp_check_targets(imp_ctx *c, ova_import_result *r, ova_err *err)
         (r->vmx_path = strdup(c->vmx_final)) == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     char tmp[160];
-    snprintf(tmp, sizeof tmp, ".%s.import-%ld.tmp", vmx, (long)getpid());
+    snprintf(tmp, sizeof tmp, ".%s%s", vmx, ova_import_tmp_tag());
     if ((c->vmx_tmp = path_in(dir, tmp)) == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     if (!c->o->overwrite && lstat(c->vmx_final, &sb) == 0)

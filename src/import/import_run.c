@@ -18,6 +18,7 @@
 #include "engine/ova_writer.h"
 #include "format/vmdk_stream.h"
 #include "import/import_ctx.h"
+#include "import/import_tmp.h"
 #include "ovatool/descriptor.h"
 #include "util/fault.h"
 #include "util/io.h"
@@ -414,6 +415,7 @@ static ova_status write_vmx(imp_ctx *c, ova_err *err)
         ova_buf_free(&b);
         return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot create", c->vmx_tmp);
     }
+    c->vmx_created = true;
     st = ova_pwrite_exact(fd, b.data, b.len, 0, c->vmx_tmp, err);
     if (st == OVA_OK && fsync(fd) != 0)
         st = ova_err_errno(err, OVA_E_IO, errno, "%s: fsync", c->vmx_tmp);
@@ -520,7 +522,9 @@ static ova_status run(imp_ctx *c, ova_import_result *r, ova_err *err)
     r->bytes_read = c->done;
     if (st == OVA_OK && (st = check_stop(err)) == OVA_OK)
         st = write_vmx(c, err);
-    /* everything is complete: now the names */
+    /* everything is complete: now the names (a signal no longer removes
+     * the files, which may be in place already) */
+    ova_import_tmp_disarm();
     for (size_t i = 0; i < c->n_disks && st == OVA_OK; i++)
         st = ova_disk_out_commit(c->disks[i].out, err);
     if (st == OVA_OK) {
@@ -541,14 +545,17 @@ ova_status ova_import(const ova_import_opts *o, ova_import_result *r, ova_err *e
     memset(r, 0, sizeof *r);
     r->ranks = 1;
     r->dry_run = o->dry_run;
+    if (!o->dry_run)
+        ova_import_tmp_arm(o->out_dir);
     ova_status st = run(&c, r, err);
+    ova_import_tmp_disarm();
     if (st == OVA_OK && !o->dry_run)
         progress(&c, 1);
     r->seconds = now_secs() - c.t0;
     ova_batch_pool_free(&c.pool); /* threads stop before their files close */
     for (size_t i = 0; i < c.n_disks; i++)
         ova_disk_out_free(&c.disks[i].out); /* after a failure: the temporary files go */
-    if (c.vmx_tmp != NULL)
+    if (c.vmx_tmp != NULL && c.vmx_created && st != OVA_OK)
         unlink(c.vmx_tmp);
     free(c.vmx_tmp);
     free(c.vmx_final);

@@ -347,6 +347,16 @@ static void setup_disk(ova_wire *r, wdisk **disks, size_t *cap)
     free(in_path);
 }
 
+/* Every grain of b goes to an extent the disk has (rank 0's word is
+ * checked like every other field of the message). */
+static bool extents_known(const ova_grain_batch *b, size_t n_ext)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        if (b->g[i].ext >= n_ext)
+            return false;
+    return true;
+}
+
 static void *worker_main(void *argp)
 {
     const worker_arg *a = argp;
@@ -397,6 +407,8 @@ static void *worker_main(void *argp)
             else if (disks[b.disk].st != OVA_OK) {
                 st = disks[b.disk].st;
                 e = disks[b.disk].err;
+            } else if (!extents_known(&b, disks[b.disk].n_ext)) {
+                st = ova_err_set(&e, OVA_E_MPI, "a batch for an extent disk %u does not have", b.disk);
             } else {
                 const wdisk *d = &disks[b.disk];
                 b.data = dst; /* NULL: the worker reads the span from the input */
@@ -516,12 +528,16 @@ ova_status ova_import_mpi(const ova_import_opts *o, MPI_Comm comm, ova_import_re
             if (st == OVA_OK && !o->dry_run && size > 1)
                 rank_shares(&rc, size, r);
         }
-        /* whatever happened, every worker elsewhere stops now */
+        /* whatever happened, every worker elsewhere stops now (named from
+         * the gathered counts: without room for the slots, too) */
         ova_buf m = { 0 };
         ova_wire_put32(&m, MSG_STOP);
+        for (int k = 1; all != NULL && k < size; k++)
+            for (unsigned t = 0; t < all[k]; t++) {
+                ova_err e2;
+                send_buf(&m, k, TAG_BASE + (int)t, comm, &e2);
+            }
         for (unsigned s = 0; rc.slots != NULL && s < rc.n; s++) {
-            ova_err e2;
-            send_buf(&m, rc.slots[s].rank, rc.slots[s].tag, comm, &e2);
             free(rc.slots[s].known);
             free(rc.slots[s].buf);
         }

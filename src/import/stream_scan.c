@@ -31,7 +31,6 @@ struct ova_sscan {
     uint64_t desc_off, desc_len; /* bytes, in the member */
     char *desc;
     uint64_t grains;
-    uint64_t last_lba;         /* for the order check */
 };
 
 ova_status ova_sscan_new(const char *name, uint64_t size, ova_sscan_grain_fn fn, void *ctx, ova_sscan **out,

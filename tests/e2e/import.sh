@@ -19,7 +19,8 @@
 #        ranks), a worker failing on rank 0 or 1 (test fault import.batch),
 #        SIGTERM mid-way (import.slow; 1 and 2 ranks), SIGINT (1 rank):
 #        exit non-zero (1 for the signals), the member (or the rank) named,
-#        nothing left in the folder.
+#        nothing left in the folder; a worker rank frozen and then killed:
+#        nothing left either.
 source "$(dirname "$0")/lib.sh"
 case_=$1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
@@ -314,7 +315,29 @@ PY
       [ "$rc" = 1 ] || { cat err.txt; fail "the import stopped by SIG$sig exited $rc, not 1"; }
       grep -q "stopped by SIG$sig; removed the partial import" err.txt || { cat err.txt; fail "no stop message"; }
       [ -z "$(ls -A o)" ] || fail "left after SIG$sig with $n rank(s): $(ls -A o)"
-    done ;;
+    done
+    note "a worker rank dies (frozen, then SIGKILL): rank 0 removes its temporary files"
+    # rank 1 is frozen once rank 0 has begun, so a batch of rank 1's never
+    # comes back; when rank 1 is killed, mpirun sends rank 0 SIGTERM and,
+    # a second later, SIGKILL: rank 0's graceful stop waits for that batch
+    # and never gets to remove its files, so its signal handler must
+    rm -rf o; mkdir o
+    OVATOOL_TEST_FAIL_RANK=0:import.slow "$MPIEXEC" -n 2 --oversubscribe "$OVATOOL" import rb/vm.ova -o o/ \
+      --progress 0 --threads 1 > err.txt 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do [ -n "$(ls -A o)" ] && break; sleep 0.1; done
+    [ -n "$(ls -A o)" ] || fail "the import wrote no temporary file"
+    r1=""
+    for p in $(pgrep -P "$pid" -x ovatool); do
+      if tr '\0' '\n' < "/proc/$p/environ" | grep -qx OMPI_COMM_WORLD_RANK=1; then r1=$p; fi
+    done
+    [ -n "$r1" ] || fail "rank 1 not found under mpirun ($pid)"
+    kill -STOP "$r1"
+    sleep 2
+    kill -KILL "$r1"
+    rc=0; wait "$pid" || rc=$?
+    [ "$rc" != 0 ] || fail "mpirun exited 0 after rank 1 was killed"
+    [ -z "$(ls -A o)" ] || { cat err.txt; fail "left after rank 1 was killed: $(ls -A o)"; } ;;
   *) fail "unknown case $case_" ;;
 esac
 pass "import.$case_"
