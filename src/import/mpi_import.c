@@ -338,7 +338,8 @@ static void setup_disk(ova_wire *r, wdisk **disks, size_t *cap)
         w->st = ova_err_errno(&w->err, OVA_E_IO, errno, "%s: cannot open", in_path);
     for (uint32_t i = 0; i < n && w->st == OVA_OK; i++) {
         ova_batch_out *o = &w->out[i];
-        o->fd = open(o->path, O_WRONLY | O_CLOEXEC);
+        /* rank 0 created it: a link put in its place is not followed */
+        o->fd = open(o->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         if (o->fd < 0)
             w->st = ova_err_errno(&w->err, OVA_E_IO, errno, "%s: cannot open for writing", o->path);
         else if (direct)
