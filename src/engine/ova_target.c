@@ -412,6 +412,12 @@ ova_status ova_target_commit(ova_target *t, ova_err *err)
     ova_status st = check_target(t, t->final_path, err);
     if (st != OVA_OK)
         return st;
+    /* the folder, to make the rename durable: opened first, so that a
+     * process out of descriptors (a fleet's writer) fails with nothing in
+     * place, not after the OVA is there */
+    int dfd = ova_open_folder(t->final_path, err);
+    if (dfd < 0)
+        return err->status;
     int r = -1;
     if (t->no_replace) {
         r = renameat2(AT_FDCWD, t->tmp_path, AT_FDCWD, t->final_path, RENAME_NOREPLACE);
@@ -422,19 +428,34 @@ ova_status ova_target_commit(ova_target *t, ova_err *err)
             else
                 r = rename(t->tmp_path, t->final_path);
         }
-        if (r != 0 && errno == EEXIST)
+        if (r != 0 && errno == EEXIST) {
+            close(dfd);
             return ova_err_set(err, OVA_E_USAGE,
                                "%s exists (it appeared during the export); use --overwrite to replace it",
                                t->final_path);
+        }
     } else {
         r = rename(t->tmp_path, t->final_path);
     }
-    if (r != 0)
-        return ova_err_errno(err, OVA_E_IO, errno, "%s: cannot rename %s into place", t->final_path, t->tmp_path);
+    if (r != 0) {
+        int e = errno;
+        close(dfd);
+        return ova_err_errno(err, OVA_E_IO, e, "%s: cannot rename %s into place", t->final_path, t->tmp_path);
+    }
     g_tmp_set = 0;
     free(t->tmp_path);
     t->tmp_path = NULL;
-    return ova_fsync_folder(t->final_path, err);
+    if (fsync(dfd) != 0) {
+        /* the rename may not survive a crash: a failed export leaves no
+         * output, so the OVA goes again (an OVA it replaced is gone too) */
+        int e = errno;
+        close(dfd);
+        unlink(t->final_path);
+        return ova_err_errno(err, OVA_E_IO, e, "%s: cannot sync its folder after the rename; removed it",
+                             t->final_path);
+    }
+    close(dfd);
+    return OVA_OK;
 }
 
 void ova_target_discard(ova_target *t)

@@ -245,10 +245,16 @@ char *ova_quote_text(char *out, size_t cap, const char *s, size_t max)
     return out;
 }
 
-ova_status ova_fsync_folder(const char *path, ova_err *err)
+/* The folder part of path ("DIR/" or "."), allocated. */
+static char *folder_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+    return slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+}
+
+ova_status ova_fsync_folder(const char *path, ova_err *err)
+{
+    char *dir = folder_of(path);
     if (dir == NULL)
         return ova_err_set(err, OVA_E_NOMEM, "out of memory");
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -259,6 +265,20 @@ ova_status ova_fsync_folder(const char *path, ova_err *err)
         close(fd);
     free(dir);
     return st;
+}
+
+int ova_open_folder(const char *path, ova_err *err)
+{
+    char *dir = folder_of(path);
+    if (dir == NULL) {
+        ova_err_set(err, OVA_E_NOMEM, "out of memory");
+        return -1;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        ova_err_errno(err, OVA_E_IO, errno, "%s: cannot open the folder", dir);
+    free(dir);
+    return fd;
 }
 
 /* A second descriptor of fd's file (its own open file description, so

@@ -80,6 +80,10 @@ char *ova_quote_text(char *out, size_t cap, const char *s, size_t max);
 /* fsync the folder holding path (the folder part of path, or "."), so a
  * rename or a new name in it is durable. */
 ova_status ova_fsync_folder(const char *path, ova_err *err);
+/* The folder of path (as ova_fsync_folder), opened to be synced later:
+ * a descriptor, or -1 with err set. Opened before a rename, so that
+ * running out of descriptors shows while nothing is in place yet. */
+int ova_open_folder(const char *path, ova_err *err);
 
 /* A second descriptor of fd's file (path, for systems without /proc) opened
  * O_WRONLY | O_DIRECT, its own open file description so fd stays buffered;
