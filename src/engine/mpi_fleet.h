@@ -17,7 +17,9 @@
  *   RESULT worker -> writer  a unit result, hdr.unit = queue index << UNIT_BITS | unit; sent
  *                            synchronously (MPI_Issend), so a worker that has stopped has
  *                            had every result taken in
- *   ERROR  worker -> 0       int64 {queue index, unit} + message: that VM fails, the thread goes on
+ *   ERROR  worker -> 0       int64 {queue index, unit, status} + message: that VM fails, the
+ *                            thread goes on; or {-1, thread, status} + message: that thread
+ *                            cannot work (no compressor or buffer) and takes no more units
  *   OPEN   writer -> 0       fleet_msg: the writer has opened the VM's OVA (or failed to);
  *                            rank 0 grants its units only after this
  *   CREDIT writer -> 0       int64 {queue index, units written, OVA bytes written}: moves
@@ -101,7 +103,10 @@ typedef struct ova_fleet {
     size_t low;                  /* VMs before it get no more units */
     ova_pending *pend;
     size_t n_pend;
-    int local_stopped;           /* rank 0's own workers that got their stop */
+    int local_stopped;           /* rank 0's own workers that got their stop (or are gone) */
+    int gone, gone_logged;       /* threads of the job that could not work; how many were logged */
+    int gone_failed;             /* every thread is gone: the VMs left were failed */
+    ova_err gone_err;            /* the first gone thread's story, with its rank and host */
     uint64_t done_bytes, total_bytes;
 
     /* every rank as a writer, under mu */
@@ -138,6 +143,10 @@ int ova_fleet_gate(ova_fleet *f);
 int ova_fleet_decide(ova_fleet *f, int64_t *k, int64_t *u, int64_t *low);
 /* rank 0, any thread: VM k fails; the first reason is kept, its writer drops it. */
 void ova_fleet_fail_vm(ova_fleet *f, long k, ova_status st, const char *msg);
+/* rank 0, any thread: a thread of the job cannot work (msg names its rank
+ * and host); when none can, the VMs left fail with the first one's story
+ * (the service loop does it). The caller counts the thread as stopped. */
+void ova_fleet_thread_gone(ova_fleet *f, ova_status st, const char *msg);
 /* A WAKE to this rank's own service loop. */
 void ova_fleet_wake(ova_fleet *f);
 

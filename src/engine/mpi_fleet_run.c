@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/unit.h"
+#include "util/log.h"
 
 void ova_fleet_wake(ova_fleet *f)
 {
@@ -47,6 +48,17 @@ int ova_fleet_decide(ova_fleet *f, int64_t *k, int64_t *u, int64_t *low)
     return left ? 0 : -1;
 }
 
+/* rank 0: VM k's writer drops it. */
+static void tell_writer(ova_fleet *f, long k)
+{
+    if (f->q[k].writer == 0) {
+        ova_fleet_writer_drop(f, k, NULL);
+    } else {
+        int64_t kk = k;
+        MPI_Send(&kk, 1, MPI_INT64_T, f->q[k].writer, FT_FAILVM, f->comm);
+    }
+}
+
 void ova_fleet_fail_vm(ova_fleet *f, long k, ova_status st, const char *msg)
 {
     ova_fleet_qvm *v = &f->q[k];
@@ -55,18 +67,43 @@ void ova_fleet_fail_vm(ova_fleet *f, long k, ova_status st, const char *msg)
     int tell = !v->failed && !v->done;
     if (tell) {
         v->failed = 1;
-        r->status = st;
-        snprintf(r->msg, sizeof r->msg, "%s", msg);
+        /* a failed VM is never counted as written, whatever the caller said */
+        r->status = st != OVA_OK ? st : OVA_E_INTERNAL;
+        snprintf(r->msg, sizeof r->msg, "%s", msg != NULL && msg[0] != '\0' ? msg : "failed for no stated reason");
     }
     pthread_cond_broadcast(&f->cv_grant);
     pthread_mutex_unlock(&f->mu);
-    if (!tell)
-        return;
-    if (v->writer == 0) {
-        ova_fleet_writer_drop(f, k, NULL);
-    } else {
-        int64_t kk = k;
-        MPI_Send(&kk, 1, MPI_INT64_T, v->writer, FT_FAILVM, f->comm);
+    if (tell)
+        tell_writer(f, k);
+}
+
+void ova_fleet_thread_gone(ova_fleet *f, ova_status st, const char *msg)
+{
+    pthread_mutex_lock(&f->mu);
+    if (f->gone++ == 0)
+        ova_err_set(&f->gone_err, st != OVA_OK ? st : OVA_E_INTERNAL, "%s", msg);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* rank 0's service loop: say once that a thread is gone (the others do its
+ * share); when no thread of the job can work, fail every VM left with the
+ * first gone thread's story, or they would wait for ever. */
+static void threads_gone(ova_fleet *f)
+{
+    pthread_mutex_lock(&f->mu);
+    int say = f->gone > f->gone_logged;
+    f->gone_logged = f->gone;
+    int none = f->gone >= f->threads_total && !f->gone_failed;
+    f->gone_failed |= none;
+    ova_err why = f->gone_err;
+    int gone = f->gone;
+    pthread_mutex_unlock(&f->mu);
+    if (none) {
+        for (size_t k = 0; k < f->n_q; k++)
+            ova_fleet_fail_vm(f, (long)k, why.status, why.msg);
+    } else if (say) {
+        ova_logf(f->hooks.log, f->hooks.ctx, 1, "%s; %d of %d compression threads cannot work, the others do "
+                 "their share", why.msg, gone, f->threads_total);
     }
 }
 
@@ -101,8 +138,10 @@ static void writer_said(ova_fleet *f, int tag, const ova_fleet_msg *m, int from)
     ova_fleet_qvm *v = &f->q[m->vm];
     ova_fleet_vm *r = &f->res->vms[v->index];
     pthread_mutex_lock(&f->mu);
+    int drop = 0;
     if (tag == FT_OPEN && m->status == OVA_OK) {
         v->open = 1;
+        drop = v->failed; /* it failed before its writer came to it (no thread could work) */
     } else {
         if (m->status != OVA_OK && !v->failed) {
             v->failed = 1;
@@ -125,6 +164,8 @@ static void writer_said(ova_fleet *f, int tag, const ova_fleet_msg *m, int from)
     }
     pthread_cond_broadcast(&f->cv_grant);
     pthread_mutex_unlock(&f->mu);
+    if (drop)
+        tell_writer(f, (long)m->vm);
 }
 
 static void progress(ova_fleet *f, int final)
@@ -201,17 +242,22 @@ static void service(ova_fleet *f)
             }
             MPI_Recv(blob, count, MPI_BYTE, ms.MPI_SOURCE, FT_RESULT, f->comm, MPI_STATUS_IGNORE);
             ova_fleet_file_result(f, blob, (size_t)count, ms.MPI_SOURCE);
-        } else if (ms.MPI_TAG == FT_ERROR && f->rank == 0 && count > 16) {
+        } else if (ms.MPI_TAG == FT_ERROR && f->rank == 0 && count > 24) {
             char *buf = calloc(1, (size_t)count + 1);
             if (buf == NULL) {
                 drain(f, &ms, count);
                 continue; /* the VM's writer still waits for the unit: rank 0 cannot tell which */
             }
             MPI_Recv(buf, count, MPI_BYTE, ms.MPI_SOURCE, FT_ERROR, f->comm, MPI_STATUS_IGNORE);
-            int64_t k;
+            int64_t k, est;
             memcpy(&k, buf, 8);
-            if (k >= 0 && (size_t)k < f->n_q)
-                ova_fleet_fail_vm(f, (long)k, OVA_E_IO, buf + 16);
+            memcpy(&est, buf + 16, 8);
+            if (k == -1) { /* a thread that cannot work: stopped */
+                ova_fleet_thread_gone(f, (ova_status)est, buf + 24);
+                stopped++;
+            } else if (k >= 0 && (size_t)k < f->n_q) {
+                ova_fleet_fail_vm(f, (long)k, (ova_status)est, buf + 24);
+            }
             free(buf);
         } else if ((ms.MPI_TAG == FT_OPEN || ms.MPI_TAG == FT_DONE) && f->rank == 0 &&
                    count == (int)sizeof(ova_fleet_msg)) {
@@ -256,6 +302,8 @@ static void service(ova_fleet *f)
             drain(f, &ms, count);
         }
 
+        if (f->rank == 0)
+            threads_gone(f);
         /* rank 0: answer requests that waited for a window, an OPEN or the end */
         while (f->rank == 0) {
             int64_t k = -1, u = -1, low = 0;

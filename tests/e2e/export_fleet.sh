@@ -4,7 +4,9 @@
 # single-process export of the same VM, the broken one is reported by its
 # file and reason with nothing left of it, and the exit status is 1; the
 # --list file, name clashes, --overwrite per VM, --dry-run and --json; a
-# read failure on one rank fails only the VM it hit.
+# read failure on one rank fails only the VM it hit; a rank whose
+# compression threads cannot set up leaves the VMs to the other's threads,
+# and with no thread that works every VM fails.
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -159,6 +161,48 @@ for v in a b c d; do
 done
 [ "$(ls rf | wc -l)" = 3 ] || fail "not three OVAs after one VM failed: $(ls rf)"
 if ls -A rf | grep -q '\.part$'; then fail "temporary file left behind"; fi
+# wrote_exists LOG: every OVA the log says was written is there
+wrote_exists() {
+  sed -n 's/^.*: wrote \(.*\.ova\): .*$/\1/p' "$1" | while read -r o; do
+    [ -f "$o" ] || fail "the log says it wrote $o, which is not there"
+  done
+}
+note "a rank whose compression threads cannot set up: the other rank's threads export every VM"
+# It went unnoticed: the thread failed every unit it took, each VM was
+# counted as written, exit 0 and an empty folder.
+for r in 0 1; do
+  mkdir th$r
+  set +e
+  OVATOOL_TEST_FAIL_RANK=$r:export.thread timeout 300 "$MPIEXEC" -n 2 --oversubscribe "$OVATOOL" export \
+    a/vm.vmx b/vm.vmx c/vm.vmx d/vm.vmx -o th$r --threads 1 --mem-limit 16M > th$r.log 2>&1
+  rc=$?
+  set -e
+  cat th$r.log
+  [ "$rc" = 0 ] || fail "export.thread on rank $r: exit $rc (124: hung), though rank $((1 - r))'s thread works"
+  grep -q "rank $r on .*: cannot set up compression thread 0 (test fault export.thread)" th$r.log \
+    || fail "export.thread on rank $r: no warning naming the rank and the cause"
+  wrote_exists th$r.log
+  for v in a b c d; do
+    cmp "ref/$(name_of $v).ova" "th$r/$(name_of $v).ova" || fail "export.thread on rank $r: VM $v differs"
+  done
+done
+note "no compression thread of the job can set up: every VM fails with the cause, nothing is left"
+mkdir thn
+set +e
+OVATOOL_TEST_FAIL_RANK=0:export.thread timeout 120 "$OVATOOL" export a/vm.vmx b/vm.vmx d/vm.vmx -o thn \
+  --threads 2 --mem-limit 16M > thn.log 2>&1
+rc=$?
+set -e
+cat thn.log
+[ "$rc" = 1 ] || fail "no working thread: exit $rc (124: hung), not 1"
+wrote_exists thn.log
+! grep -q ": wrote " thn.log || fail "no working thread, yet a VM is reported written"
+for v in a b d; do
+  grep -q "$v/vm.vmx: not exported: rank 0 on .*: cannot set up compression thread . (test fault export.thread)" \
+    thn.log || fail "VM $v: the failure does not name the rank and the cause"
+done
+[ -z "$(ls -A thn)" ] || fail "no working thread, yet thn holds: $(ls -A thn)"
+
 note "a VM whose flat extent is shorter than its descriptor says fails alone"
 mkdir -p t tr
 qemu-img create -q -f vmdk -o subformat=monolithicFlat t/disk.vmdk 24M
