@@ -93,6 +93,18 @@ ls clash
 "$OVATOOL" export twin/y/two.vmx -o ref/two.ova -q --overwrite
 cmp ref/two.ova clash/two.ova || fail "clash/two.ova differs from a single export to two.ova"
 
+note "clones whose display name is their VMX file's name: the first given keeps the plain name"
+# VMware's default; it came out reversed (a -> web-2.ova, b -> web.ova)
+mkdir -p web/a web/b webs
+cp d/disk.vmdk web/a/ && write_vmx web/a/web.vmx disk.vmdk "web"
+cp a/disk.vmdk web/b/ && write_vmx web/b/web.vmx disk.vmdk "web"
+run_ranks 2 export web/a/web.vmx web/b/web.vmx -o webs/ --threads 1 -q
+[ "$(ls -A webs | tr '\n' ' ')" = "web-2.ova web.ova " ] || fail "webs holds $(ls -A webs), not web.ova and web-2.ova"
+"$OVATOOL" export web/a/web.vmx -o ref/web.ova -q
+"$OVATOOL" export web/b/web.vmx -o ref/web-2.ova -q
+cmp ref/web.ova webs/web.ova || fail "webs/web.ova is not web/a's (the first given)"
+cmp ref/web-2.ova webs/web-2.ova || fail "webs/web-2.ova is not web/b's"
+
 note "a two-disk VM in a fleet"
 mkdir -p two td
 qemu-img create -q -f vmdk -o subformat=monolithicSparse two/d1.vmdk 24M
