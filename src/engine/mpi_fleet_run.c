@@ -19,12 +19,21 @@ void ova_fleet_wake(ova_fleet *f)
 
 /* ---- rank 0: the queue --------------------------------------------------- */
 
+/* Under mu: VM k gets no more units (fully granted, failed or done); the
+ * service loop retires it on every rank (retire_send). */
+static void retire_note(ova_fleet *f, long k)
+{
+    ova_fleet_qvm *v = &f->q[k];
+    if (v->retire_told || f->retire_q == NULL)
+        return;
+    v->retire_told = 1;
+    f->retire_q[f->n_retire++] = k;
+}
+
 /* The next unit to grant (under mu): 1 and *k, *u; 0: none now, wait; -1:
  * none will come (every VM fully granted, failed or done). VMs are taken in
- * queue order, each within its window and only once its writer opened it.
- * *low: the VMs before it will never be granted a unit again (the ranks
- * close their readers of them). */
-int ova_fleet_decide(ova_fleet *f, int64_t *k, int64_t *u, int64_t *low)
+ * queue order, each within its window and only once its writer opened it. */
+int ova_fleet_decide(ova_fleet *f, int64_t *k, int64_t *u)
 {
     /* VMs only ever leave the grantable set, so the mark only moves up */
     for (; f->low < f->n_q; f->low++) {
@@ -32,7 +41,6 @@ int ova_fleet_decide(ova_fleet *f, int64_t *k, int64_t *u, int64_t *low)
         if (!v->failed && !v->done && v->next < v->n_units)
             break;
     }
-    *low = (int64_t)f->low;
     int left = 0;
     for (size_t i = f->low; i < f->n_q; i++) {
         ova_fleet_qvm *v = &f->q[i];
@@ -42,6 +50,8 @@ int ova_fleet_decide(ova_fleet *f, int64_t *k, int64_t *u, int64_t *low)
         if (v->open && v->next < v->head + f->window) {
             *k = (int64_t)i;
             *u = (int64_t)v->next++;
+            if (v->next == v->n_units)
+                retire_note(f, (long)i);
             return 1;
         }
     }
@@ -67,6 +77,7 @@ void ova_fleet_fail_vm(ova_fleet *f, long k, ova_status st, const char *msg)
     int tell = !v->failed && !v->done;
     if (tell) {
         v->failed = 1;
+        retire_note(f, k);
         /* a failed VM is never counted as written, whatever the caller said */
         r->status = st != OVA_OK ? st : OVA_E_INTERNAL;
         snprintf(r->msg, sizeof r->msg, "%s", msg != NULL && msg[0] != '\0' ? msg : "failed for no stated reason");
@@ -124,10 +135,29 @@ static void drain(ova_fleet *f, const MPI_Status *ms, int count)
     ova_mpi_drain(f->comm, ms, count);
 }
 
-static void grant(ova_fleet *f, int src, int tid, int64_t k, int64_t u, int64_t low)
+static void grant(ova_fleet *f, int src, int tid, int64_t k, int64_t u)
 {
-    int64_t g[3] = { k, u, low };
-    MPI_Send(g, 3, MPI_INT64_T, src, FT_GRANT + tid, f->comm);
+    int64_t g[2] = { k, u };
+    MPI_Send(g, 2, MPI_INT64_T, src, FT_GRANT + tid, f->comm);
+}
+
+/* rank 0's service loop: the VMs that got no more units since the last
+ * call, retired here and on every rank. Not after FINISH: then every
+ * worker has stopped (the readers close at the end) and the other ranks
+ * may have left their loops. */
+static void retire_send(ova_fleet *f)
+{
+    for (;;) {
+        pthread_mutex_lock(&f->mu);
+        int more = f->retire_sent < f->n_retire && !f->finish;
+        int64_t k = more ? f->retire_q[f->retire_sent++] : -1;
+        pthread_mutex_unlock(&f->mu);
+        if (!more)
+            return;
+        ova_fleet_readers_retire(f, (long)k);
+        for (int r = 1; r < f->size; r++)
+            MPI_Send(&k, 1, MPI_INT64_T, r, FT_RETIRE, f->comm);
+    }
 }
 
 /* rank 0: what a writer said about a VM (OPEN or DONE). */
@@ -152,6 +182,7 @@ static void writer_said(ova_fleet *f, int tag, const ova_fleet_msg *m, int from)
                 snprintf(r->msg, sizeof r->msg, "%s", m->msg);
         }
         v->done = 1;
+        retire_note(f, (long)m->vm);
         if (tag == FT_DONE && m->status == OVA_OK) {
             r->status = OVA_OK;
             r->bytes_read = m->bytes_read;
@@ -215,14 +246,14 @@ static void service(ova_fleet *f)
         if (ms.MPI_TAG == FT_REQ && f->rank == 0) {
             int32_t tid;
             MPI_Recv(&tid, 1, MPI_INT32_T, ms.MPI_SOURCE, FT_REQ, f->comm, MPI_STATUS_IGNORE);
-            int64_t k = -1, u = -1, low = 0;
+            int64_t k = -1, u = -1;
             pthread_mutex_lock(&f->mu);
-            int r = ova_fleet_decide(f, &k, &u, &low);
+            int r = ova_fleet_decide(f, &k, &u);
             if (r == 0)
                 f->pend[f->n_pend++] = (ova_pending){ ms.MPI_SOURCE, tid };
             pthread_mutex_unlock(&f->mu);
             if (r != 0) {
-                grant(f, ms.MPI_SOURCE, tid, r > 0 ? k : -1, r > 0 ? u : -1, low);
+                grant(f, ms.MPI_SOURCE, tid, r > 0 ? k : -1, r > 0 ? u : -1);
                 stopped += r < 0;
             }
         } else if (ms.MPI_TAG == FT_RESULT) {
@@ -291,6 +322,10 @@ static void service(ova_fleet *f)
             int64_t k;
             MPI_Recv(&k, 1, MPI_INT64_T, ms.MPI_SOURCE, FT_FAILVM, f->comm, MPI_STATUS_IGNORE);
             ova_fleet_writer_drop(f, (long)k, NULL);
+        } else if (ms.MPI_TAG == FT_RETIRE && f->rank != 0) {
+            int64_t k;
+            MPI_Recv(&k, 1, MPI_INT64_T, ms.MPI_SOURCE, FT_RETIRE, f->comm, MPI_STATUS_IGNORE);
+            ova_fleet_readers_retire(f, (long)k);
         } else if (ms.MPI_TAG == FT_FINISH) {
             int x;
             MPI_Recv(&x, 1, MPI_INT, ms.MPI_SOURCE, FT_FINISH, f->comm, MPI_STATUS_IGNORE);
@@ -302,18 +337,20 @@ static void service(ova_fleet *f)
             drain(f, &ms, count);
         }
 
-        if (f->rank == 0)
+        if (f->rank == 0) {
             threads_gone(f);
+            retire_send(f);
+        }
         /* rank 0: answer requests that waited for a window, an OPEN or the end */
         while (f->rank == 0) {
-            int64_t k = -1, u = -1, low = 0;
+            int64_t k = -1, u = -1;
             pthread_mutex_lock(&f->mu);
-            int r = f->n_pend > 0 ? ova_fleet_decide(f, &k, &u, &low) : 0;
+            int r = f->n_pend > 0 ? ova_fleet_decide(f, &k, &u) : 0;
             ova_pending pq = r != 0 ? f->pend[--f->n_pend] : (ova_pending){ 0, 0 };
             pthread_mutex_unlock(&f->mu);
             if (r == 0)
                 break;
-            grant(f, pq.src, pq.tid, r > 0 ? k : -1, r > 0 ? u : -1, low);
+            grant(f, pq.src, pq.tid, r > 0 ? k : -1, r > 0 ? u : -1);
             stopped += r < 0;
         }
         if (f->rank == 0 && f->opts->progress_secs > 0 && ova_engine_seconds(&f->t0) >= next_progress) {
@@ -330,11 +367,13 @@ ova_status ova_fleet_run(ova_fleet *f, ova_err *err)
     f->cur = -1;
     f->slots = calloc((size_t)f->window, sizeof *f->slots);
     f->pend = calloc((size_t)f->remote_threads + 1, sizeof *f->pend);
+    if (f->rank == 0)
+        f->retire_q = calloc(f->n_q ? f->n_q : 1, sizeof *f->retire_q);
     pthread_t *tids = calloc((size_t)f->n_threads, sizeof *tids);
     ova_fleet_worker *ws = calloc((size_t)f->n_threads, sizeof *ws);
     pthread_t wt;
     int started = 0, writer_started = 0;
-    if (f->slots != NULL && f->pend != NULL && tids != NULL && ws != NULL) {
+    if (f->slots != NULL && f->pend != NULL && tids != NULL && ws != NULL && (f->rank != 0 || f->retire_q != NULL)) {
         writer_started = pthread_create(&wt, NULL, ova_fleet_write_main, f) == 0;
         for (int i = 0; writer_started && i < f->n_threads; i++) {
             ws[i] = (ova_fleet_worker){ f, i, NULL };
@@ -373,5 +412,7 @@ ova_status ova_fleet_run(ova_fleet *f, ova_err *err)
     free(ws);
     free(f->pend);
     f->pend = NULL;
+    free(f->retire_q);
+    f->retire_q = NULL;
     return st;
 }

@@ -13,8 +13,10 @@
 
 
 /* ---- this rank's disk readers: opened at a VM's first unit here, closed
- * once rank 0 says it gets no more units and its last one here is done, so
- * a fleet of any length keeps only the VMs at work open. ---- */
+ * once rank 0 says it gets no more units (RETIRE, each VM on its own) and
+ * its last one here is done, so a fleet of any length keeps only the VMs
+ * at work open. A unit granted before its VM's RETIRE came opens them
+ * again and closes them when done. ---- */
 
 /* Open VM v's readers if need be and hold them (a failure to open is kept:
  * every unit of v on this rank then fails with it). */
@@ -53,16 +55,15 @@ static void readers_put(ova_fleet *f, ova_fleet_qvm *v)
     pthread_mutex_unlock(&f->rd_mu);
 }
 
-/* VMs before low get no more units: close their readers when unused. */
-static void readers_retire(ova_fleet *f, int64_t low)
+void ova_fleet_readers_retire(ova_fleet *f, long k)
 {
+    if (k < 0 || (size_t)k >= f->n_q)
+        return;
+    ova_fleet_qvm *v = &f->q[k];
     pthread_mutex_lock(&f->rd_mu);
-    for (; (int64_t)f->rd_low < low && f->rd_low < f->n_q; f->rd_low++) {
-        ova_fleet_qvm *v = &f->q[f->rd_low];
-        v->retired = 1;
-        if (v->users == 0)
-            readers_close(v);
-    }
+    v->retired = 1;
+    if (v->users == 0)
+        readers_close(v);
     pthread_mutex_unlock(&f->rd_mu);
 }
 
@@ -73,28 +74,23 @@ static int take(ova_fleet_worker *w, int64_t *k, int64_t *u)
     if (f->rank == 0) {
         pthread_mutex_lock(&f->mu);
         int r;
-        int64_t low;
-        while ((r = ova_fleet_decide(f, k, u, &low)) == 0)
+        while ((r = ova_fleet_decide(f, k, u)) == 0)
             pthread_cond_wait(&f->cv_grant, &f->mu);
         if (r < 0)
             f->local_stopped++;
         pthread_mutex_unlock(&f->mu);
         if (r < 0)
             ova_fleet_wake(f);
-        else
-            readers_retire(f, low);
         return r > 0;
     }
-    int64_t g[3];
+    int64_t g[2];
     int32_t tid = w->tid;
     MPI_Request req;
-    MPI_Irecv(g, 3, MPI_INT64_T, 0, FT_GRANT + tid, f->comm, &req);
+    MPI_Irecv(g, 2, MPI_INT64_T, 0, FT_GRANT + tid, f->comm, &req);
     MPI_Send(&tid, 1, MPI_INT32_T, 0, FT_REQ, f->comm);
     ova_mpi_wait(&req);
     *k = g[0];
     *u = g[1];
-    if (g[0] >= 0)
-        readers_retire(f, g[2]);
     return g[0] >= 0;
 }
 

@@ -128,6 +128,35 @@ done
 (ulimit -n 48 && "$OVATOOL" export --list many/list -o many/o -q --threads 2) || fail "80 VMs did not fit in 48 open files"
 [ "$(ls many/o | wc -l)" = 80 ] || fail "not 80 OVAs"
 
+note "a long VM at the front keeps no finished VM's files open: 1 of 200 MiB + 100 of 1 MiB in 22 open files"
+# Readers used to close only past a run of finished VMs at the queue's
+# front, so while the large VM (first) ran, every small one that finished
+# kept its files open on each rank: 20-40 VMs failed "Too many open files"
+# (with the fix a rank needs about 19).
+# The limit is the ranks' own (mpiexec needs more for its pipes).
+mkdir -p fd/big fd/o
+(seq 1 40000000 || true) | head -c 200M > fd/s.raw  # varied text: slow enough to compress
+qemu-img convert -q -f raw -O vmdk fd/s.raw fd/big/disk.vmdk
+(seq 1 300000 || true) | head -c 1M > fd/s.raw
+qemu-img convert -q -f raw -O vmdk fd/s.raw fd/small.vmdk
+rm fd/s.raw
+write_vmx fd/big/vm.vmx disk.vmdk "fdbig"
+echo big/vm.vmx > fd/list
+for i in $(seq 1 100); do
+  mkdir fd/v$i && cp fd/small.vmdk fd/v$i/disk.vmdk && write_vmx fd/v$i/vm.vmx disk.vmdk "fd$i"
+  echo "v$i/vm.vmx" >> fd/list
+done
+set +e
+timeout 300 "$MPIEXEC" -n 3 --oversubscribe bash -c 'ulimit -n 22 && exec "$0" "$@"' "$OVATOOL" export \
+  --list fd/list -o fd/o --threads 2 --mem-limit 16M -q > fd.log 2>&1
+rc=$?
+set -e
+[ "$rc" = 0 ] || { cat fd.log; fail "101 VMs over 3 ranks did not fit in 22 open files per rank (exit $rc)"; }
+[ "$(ls fd/o | wc -l)" = 101 ] || fail "not 101 OVAs: $(ls fd/o | wc -l)"
+"$OVATOOL" export fd/big/vm.vmx -o ref -q
+"$OVATOOL" export fd/v7/vm.vmx -o ref -q
+cmp ref/fdbig.ova fd/o/fdbig.ova && cmp ref/fd7.ova fd/o/fd7.ova || fail "the fd fleet's OVAs differ from single exports"
+
 note "--dry-run writes nothing"
 mkdir dry
 run_ranks 2 export a/vm.vmx c/vm.vmx -o dry --dry-run > dry.txt
