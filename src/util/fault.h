@@ -13,7 +13,7 @@
  * Points:
  *   "export.unit"     a compression thread fails its unit with an injected
  *                     read error (mpi_workers.c); in a fleet
- *                     (mpi_fleet_run.c) only the rank's first unit, so
+ *                     (mpi_fleet_workers.c) only the rank's first unit, so
  *                     one VM fails and the others go on
  *   "export.plan"     a rank other than 0 finds no room to receive the plan
  *                     (mpi_export.c)
