@@ -37,6 +37,13 @@ void ova_fleet_names(const char *dir, const char *const *vmx, char (*out)[OVA_FL
     for (size_t i = 0; i < n && clash != NULL; i++)
         if (out[i][0] != '\0')
             clash[i] = (unsigned char)taken(out, n, i, out[i]);
+    /* and give up every clashing name before choosing new ones: a VM not
+     * renamed yet must not keep its old name from an earlier one (clones
+     * whose display name is their VMX file's name would be numbered in
+     * reverse: /a/web.vmx -> web-2.ova, /b/web.vmx -> web.ova) */
+    for (size_t i = 0; i < n && clash != NULL; i++)
+        if (clash[i])
+            out[i][0] = '\0';
     for (size_t i = 0; i < n && clash != NULL; i++) {
         if (!clash[i])
             continue;
@@ -50,7 +57,6 @@ void ova_fleet_names(const char *dir, const char *const *vmx, char (*out)[OVA_FL
         char base[81];
         ova_member_base(stem, base);
         char name[OVA_FLEET_PATH_MAX];
-        out[i][0] = '\0'; /* its old name no longer counts as taken by it */
         for (int s = 1; s < 1000000; s++) {
             if (!join(name, dir, base, s))
                 break;

@@ -12,12 +12,16 @@
  *
  * Messages (on a private duplicate of the caller's communicator):
  *   REQ    worker -> 0       int32 thread index: "give me a unit"
- *   GRANT  0 -> worker       int64 {queue index, unit, low}, or {-1, -1, n} = stop; tag
- *                            GRANT + thread; VMs before low get no more units (readers close)
+ *   GRANT  0 -> worker       int64 {queue index, unit}, or {-1, -1} = stop; tag GRANT + thread
+ *   RETIRE 0 -> other ranks  int64 queue index: that VM gets no more units (failed, done or
+ *                            fully granted): close its readers once unused. Each VM on its
+ *                            own, so a long VM at the front keeps no finished VM's files open
  *   RESULT worker -> writer  a unit result, hdr.unit = queue index << UNIT_BITS | unit; sent
  *                            synchronously (MPI_Issend), so a worker that has stopped has
  *                            had every result taken in
- *   ERROR  worker -> 0       int64 {queue index, unit} + message: that VM fails, the thread goes on
+ *   ERROR  worker -> 0       int64 {queue index, unit, status} + message: that VM fails, the
+ *                            thread goes on; or {-1, thread, status} + message: that thread
+ *                            cannot work (no compressor or buffer) and takes no more units
  *   OPEN   writer -> 0       fleet_msg: the writer has opened the VM's OVA (or failed to);
  *                            rank 0 grants its units only after this
  *   CREDIT writer -> 0       int64 {queue index, units written, OVA bytes written}: moves
@@ -43,7 +47,10 @@
 #include "ovatool/export.h"
 #include "ovatool/fleet.h"
 
-enum { FT_REQ = 1, FT_RESULT, FT_ERROR, FT_OPEN, FT_CREDIT, FT_DONE, FT_FAILVM, FT_FINISH, FT_WAKE, FT_GRANT = 100 };
+enum {
+    FT_REQ = 1, FT_RESULT, FT_ERROR, FT_OPEN, FT_CREDIT, FT_DONE, FT_FAILVM, FT_FINISH, FT_WAKE, FT_RETIRE,
+    FT_GRANT = 100
+};
 
 #define OVA_FLEET_UNIT_BITS 40
 
@@ -62,6 +69,7 @@ typedef struct ova_fleet_qvm {
     uint64_t next, head;         /* next unit to grant; units its writer has written */
     uint64_t out_bytes;          /* OVA bytes its writer has written so far */
     int open, failed, done;
+    int retire_told;             /* queued for RETIRE (it gets no more units) */
 } ova_fleet_qvm;
 
 /* OPEN and DONE: what a writer tells rank 0 about one VM. */
@@ -95,13 +103,17 @@ typedef struct ova_fleet {
     pthread_cond_t cv_grant;     /* rank 0: a window moved, a VM opened, failed or ended */
     pthread_cond_t cv_write;     /* a result arrived or the VM being written failed */
     pthread_mutex_t rd_mu;       /* the readers of every VM on this rank */
-    size_t rd_low;               /* VMs before it are retired on this rank */
 
     /* rank 0: dispatch, under mu */
     size_t low;                  /* VMs before it get no more units */
+    long *retire_q;              /* VMs that get no more units, in that order; the service */
+    size_t n_retire, retire_sent;/* loop retires them here and sends RETIRE for each */
     ova_pending *pend;
     size_t n_pend;
-    int local_stopped;           /* rank 0's own workers that got their stop */
+    int local_stopped;           /* rank 0's own workers that got their stop (or are gone) */
+    int gone, gone_logged;       /* threads of the job that could not work; how many were logged */
+    int gone_failed;             /* every thread is gone: the VMs left were failed */
+    ova_err gone_err;            /* the first gone thread's story, with its rank and host */
     uint64_t done_bytes, total_bytes;
 
     /* every rank as a writer, under mu */
@@ -133,11 +145,17 @@ void *ova_fleet_write_main(void *f);    /* this rank's VMs, one after another (m
 int ova_fleet_gate(ova_fleet *f);
 
 /* rank 0's queue (mpi_fleet_run.c). The next unit to grant, under mu: 1
- * and *k, *u; 0: none now; -1: none will come. *low: VMs before it get no
- * more units. */
-int ova_fleet_decide(ova_fleet *f, int64_t *k, int64_t *u, int64_t *low);
+ * and *k, *u; 0: none now; -1: none will come. */
+int ova_fleet_decide(ova_fleet *f, int64_t *k, int64_t *u);
+/* This rank: VM k gets no more units; its readers close once unused
+ * (mpi_fleet_workers.c). */
+void ova_fleet_readers_retire(ova_fleet *f, long k);
 /* rank 0, any thread: VM k fails; the first reason is kept, its writer drops it. */
 void ova_fleet_fail_vm(ova_fleet *f, long k, ova_status st, const char *msg);
+/* rank 0, any thread: a thread of the job cannot work (msg names its rank
+ * and host); when none can, the VMs left fail with the first one's story
+ * (the service loop does it). The caller counts the thread as stopped. */
+void ova_fleet_thread_gone(ova_fleet *f, ova_status st, const char *msg);
 /* A WAKE to this rank's own service loop. */
 void ova_fleet_wake(ova_fleet *f);
 

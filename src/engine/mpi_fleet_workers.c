@@ -13,8 +13,10 @@
 
 
 /* ---- this rank's disk readers: opened at a VM's first unit here, closed
- * once rank 0 says it gets no more units and its last one here is done, so
- * a fleet of any length keeps only the VMs at work open. ---- */
+ * once rank 0 says it gets no more units (RETIRE, each VM on its own) and
+ * its last one here is done, so a fleet of any length keeps only the VMs
+ * at work open. A unit granted before its VM's RETIRE came opens them
+ * again and closes them when done. ---- */
 
 /* Open VM v's readers if need be and hold them (a failure to open is kept:
  * every unit of v on this rank then fails with it). */
@@ -53,16 +55,15 @@ static void readers_put(ova_fleet *f, ova_fleet_qvm *v)
     pthread_mutex_unlock(&f->rd_mu);
 }
 
-/* VMs before low get no more units: close their readers when unused. */
-static void readers_retire(ova_fleet *f, int64_t low)
+void ova_fleet_readers_retire(ova_fleet *f, long k)
 {
+    if (k < 0 || (size_t)k >= f->n_q)
+        return;
+    ova_fleet_qvm *v = &f->q[k];
     pthread_mutex_lock(&f->rd_mu);
-    for (; (int64_t)f->rd_low < low && f->rd_low < f->n_q; f->rd_low++) {
-        ova_fleet_qvm *v = &f->q[f->rd_low];
-        v->retired = 1;
-        if (v->users == 0)
-            readers_close(v);
-    }
+    v->retired = 1;
+    if (v->users == 0)
+        readers_close(v);
     pthread_mutex_unlock(&f->rd_mu);
 }
 
@@ -73,48 +74,68 @@ static int take(ova_fleet_worker *w, int64_t *k, int64_t *u)
     if (f->rank == 0) {
         pthread_mutex_lock(&f->mu);
         int r;
-        int64_t low;
-        while ((r = ova_fleet_decide(f, k, u, &low)) == 0)
+        while ((r = ova_fleet_decide(f, k, u)) == 0)
             pthread_cond_wait(&f->cv_grant, &f->mu);
         if (r < 0)
             f->local_stopped++;
         pthread_mutex_unlock(&f->mu);
         if (r < 0)
             ova_fleet_wake(f);
-        else
-            readers_retire(f, low);
         return r > 0;
     }
-    int64_t g[3];
+    int64_t g[2];
     int32_t tid = w->tid;
     MPI_Request req;
-    MPI_Irecv(g, 3, MPI_INT64_T, 0, FT_GRANT + tid, f->comm, &req);
+    MPI_Irecv(g, 2, MPI_INT64_T, 0, FT_GRANT + tid, f->comm, &req);
     MPI_Send(&tid, 1, MPI_INT32_T, 0, FT_REQ, f->comm);
     ova_mpi_wait(&req);
     *k = g[0];
     *u = g[1];
-    if (g[0] >= 0)
-        readers_retire(f, g[2]);
     return g[0] >= 0;
+}
+
+/* To rank 0 from another rank: ERROR {k, u, status} + "rank R on HOST: msg". */
+static void send_error(ova_fleet *f, int64_t k, int64_t u, const ova_err *err)
+{
+    char buf[24 + OVA_ERR_MAX + 128];
+    int64_t st = err->status;
+    memcpy(buf, &k, 8);
+    memcpy(buf + 8, &u, 8);
+    memcpy(buf + 16, &st, 8);
+    int n = snprintf(buf + 24, sizeof buf - 24, "rank %d on %s: %s", f->rank, f->host, err->msg);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof buf - 24)
+        n = (int)(sizeof buf - 25);
+    MPI_Send(buf, 24 + n + 1, MPI_CHAR, 0, FT_ERROR, f->comm);
 }
 
 /* A unit of VM k failed here: rank 0 fails the VM. */
 static void report(ova_fleet_worker *w, int64_t k, int64_t u, const ova_err *err)
 {
     ova_fleet *f = w->f;
-    if (f->rank == 0) {
+    if (f->rank == 0)
         ova_fleet_fail_vm(f, (long)k, err->status, err->msg);
+    else
+        send_error(f, k, u, err);
+}
+
+/* This thread cannot work (no compressor or no buffer) and takes no more
+ * units: to rank 0 it is a stopped thread; the others do the work. */
+static void gone(ova_fleet_worker *w, const ova_err *err)
+{
+    ova_fleet *f = w->f;
+    if (f->rank != 0) {
+        send_error(f, -1, w->tid, err);
         return;
     }
-    char buf[16 + OVA_ERR_MAX + 128];
-    memcpy(buf, &k, 8);
-    memcpy(buf + 8, &u, 8);
-    int n = snprintf(buf + 16, sizeof buf - 16, "rank %d on %s: %s", f->rank, f->host, err->msg);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof buf - 16)
-        n = (int)(sizeof buf - 17);
-    MPI_Send(buf, 16 + n + 1, MPI_CHAR, 0, FT_ERROR, f->comm);
+    char msg[OVA_ERR_MAX];
+    snprintf(msg, sizeof msg, "rank 0 on %.64s: %.1900s", f->host, err->msg);
+    pthread_mutex_lock(&f->mu);
+    f->local_stopped++;
+    pthread_mutex_unlock(&f->mu);
+    ova_fleet_thread_gone(f, err->status, msg);
+    ova_fleet_wake(f);
 }
 
 static ova_status compress(ova_fleet *f, ova_unit_worker *uw, const ova_fleet_qvm *v, uint64_t u,
@@ -141,26 +162,37 @@ void *ova_fleet_worker_main(void *p)
         return NULL;
     if (f->opts->pin)
         ova_cores_pin(&f->cores, w->tid);
-    ova_err err;
-    ova_err_clear(&err);
+    /* the setup's error is kept apart from the units' (each starts clean) */
+    ova_err setup;
+    ova_err_clear(&setup);
     ova_unit_worker *uw = NULL;
-    ova_status wst = ova_unit_worker_new(f->opts->codec, f->opts->level, OVA_READ_CHUNK, &uw, &err);
-    if (uw != NULL)
+    if (ova_fault("export.thread")) /* the tests' thread that cannot set up (as when out of memory) */
+        ova_err_set(&setup, OVA_E_NOMEM, "cannot set up compression thread %d (test fault export.thread)", w->tid);
+    else if (ova_unit_worker_new(f->opts->codec, f->opts->level, OVA_READ_CHUNK, &uw, &setup) == OVA_OK) {
         ova_unit_worker_store_incompressible(uw, f->opts->store_incompressible);
+        if ((w->blob = malloc(f->unit_max)) == NULL)
+            ova_err_set(&setup, OVA_E_NOMEM, "out of memory for compression thread %d's unit buffer (%zu bytes)",
+                        w->tid, f->unit_max);
+    }
+    if (setup.status != OVA_OK)
+        gone(w, &setup);
     int64_t k, u;
-    while (take(w, &k, &u)) {
+    while (setup.status == OVA_OK && take(w, &k, &u)) {
         ova_fleet_qvm *v = &f->q[k];
-        ova_err_clear(&err); /* first error wins in an ova_err: each unit starts clean */
-        if (w->blob == NULL)
-            w->blob = malloc(f->unit_max);
-        ova_status st = wst;
-        if (st == OVA_OK && w->blob == NULL)
-            st = ova_err_set(&err, OVA_E_NOMEM, "out of memory for a unit buffer");
-        if (st == OVA_OK) {
-            readers_get(f, v);
-            st = compress(f, uw, v, (uint64_t)u, w->blob, &err);
-            readers_put(f, v);
+        ova_err err;
+        ova_err_clear(&err);
+        if (w->blob == NULL && (w->blob = malloc(f->unit_max)) == NULL) {
+            /* the buffer went to this rank's writer and no new one came: the
+             * unit's VM fails, the thread stops and the others go on */
+            ova_err_set(&err, OVA_E_NOMEM, "out of memory for compression thread %d's unit buffer (%zu bytes)",
+                        w->tid, f->unit_max);
+            report(w, k, u, &err);
+            gone(w, &err);
+            break;
         }
+        readers_get(f, v);
+        ova_status st = compress(f, uw, v, (uint64_t)u, w->blob, &err);
+        readers_put(f, v);
         if (st != OVA_OK) {
             /* the VM fails; this thread goes on with the others' units */
             report(w, k, u, &err);
@@ -183,5 +215,6 @@ void *ova_fleet_worker_main(void *p)
     }
     ova_unit_worker_free(&uw);
     free(w->blob);
+    w->blob = NULL;
     return NULL;
 }

@@ -13,7 +13,7 @@
  * Points:
  *   "export.unit"     a compression thread fails its unit with an injected
  *                     read error (mpi_workers.c); in a fleet
- *                     (mpi_fleet_run.c) only the rank's first unit, so
+ *                     (mpi_fleet_workers.c) only the rank's first unit, so
  *                     one VM fails and the others go on
  *   "export.plan"     a rank other than 0 finds no room to receive the plan
  *                     (mpi_export.c)
@@ -25,7 +25,10 @@
  *                     a unit of the plan's second half, like a lost node
  *                     (mpi_workers.c)
  *   "export.thread"   every compression thread of the rank fails to set up,
- *                     as when out of memory (mpi_workers.c)
+ *                     as when out of memory (mpi_workers.c); in a fleet
+ *                     (mpi_fleet_workers.c) those threads take no units,
+ *                     the other ranks' threads do the work, and with none
+ *                     left every VM fails with the cause
  *   "export.dwrite"   a rank other than 0 fails to write a unit it holds into
  *                     the output (distributed writing, mpi_dwrite.c)
  *   "export.late"     rank 0's units take a second longer (as export.slow,

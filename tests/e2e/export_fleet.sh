@@ -4,7 +4,9 @@
 # single-process export of the same VM, the broken one is reported by its
 # file and reason with nothing left of it, and the exit status is 1; the
 # --list file, name clashes, --overwrite per VM, --dry-run and --json; a
-# read failure on one rank fails only the VM it hit.
+# read failure on one rank fails only the VM it hit; a rank whose
+# compression threads cannot set up leaves the VMs to the other's threads,
+# and with no thread that works every VM fails.
 source "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovatool-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -91,6 +93,18 @@ ls clash
 "$OVATOOL" export twin/y/two.vmx -o ref/two.ova -q --overwrite
 cmp ref/two.ova clash/two.ova || fail "clash/two.ova differs from a single export to two.ova"
 
+note "clones whose display name is their VMX file's name: the first given keeps the plain name"
+# VMware's default; it came out reversed (a -> web-2.ova, b -> web.ova)
+mkdir -p web/a web/b webs
+cp d/disk.vmdk web/a/ && write_vmx web/a/web.vmx disk.vmdk "web"
+cp a/disk.vmdk web/b/ && write_vmx web/b/web.vmx disk.vmdk "web"
+run_ranks 2 export web/a/web.vmx web/b/web.vmx -o webs/ --threads 1 -q
+[ "$(ls -A webs | tr '\n' ' ')" = "web-2.ova web.ova " ] || fail "webs holds $(ls -A webs), not web.ova and web-2.ova"
+"$OVATOOL" export web/a/web.vmx -o ref/web.ova -q
+"$OVATOOL" export web/b/web.vmx -o ref/web-2.ova -q
+cmp ref/web.ova webs/web.ova || fail "webs/web.ova is not web/a's (the first given)"
+cmp ref/web-2.ova webs/web-2.ova || fail "webs/web-2.ova is not web/b's"
+
 note "a two-disk VM in a fleet"
 mkdir -p two td
 qemu-img create -q -f vmdk -o subformat=monolithicSparse two/d1.vmdk 24M
@@ -113,6 +127,35 @@ for i in $(seq 1 80); do
 done
 (ulimit -n 48 && "$OVATOOL" export --list many/list -o many/o -q --threads 2) || fail "80 VMs did not fit in 48 open files"
 [ "$(ls many/o | wc -l)" = 80 ] || fail "not 80 OVAs"
+
+note "a long VM at the front keeps no finished VM's files open: 1 of 200 MiB + 100 of 1 MiB in 22 open files"
+# Readers used to close only past a run of finished VMs at the queue's
+# front, so while the large VM (first) ran, every small one that finished
+# kept its files open on each rank: 20-40 VMs failed "Too many open files"
+# (with the fix a rank needs about 19).
+# The limit is the ranks' own (mpiexec needs more for its pipes).
+mkdir -p fd/big fd/o
+(seq 1 40000000 || true) | head -c 200M > fd/s.raw  # varied text: slow enough to compress
+qemu-img convert -q -f raw -O vmdk fd/s.raw fd/big/disk.vmdk
+(seq 1 300000 || true) | head -c 1M > fd/s.raw
+qemu-img convert -q -f raw -O vmdk fd/s.raw fd/small.vmdk
+rm fd/s.raw
+write_vmx fd/big/vm.vmx disk.vmdk "fdbig"
+echo big/vm.vmx > fd/list
+for i in $(seq 1 100); do
+  mkdir fd/v$i && cp fd/small.vmdk fd/v$i/disk.vmdk && write_vmx fd/v$i/vm.vmx disk.vmdk "fd$i"
+  echo "v$i/vm.vmx" >> fd/list
+done
+set +e
+timeout 300 "$MPIEXEC" -n 3 --oversubscribe bash -c 'ulimit -n 22 && exec "$0" "$@"' "$OVATOOL" export \
+  --list fd/list -o fd/o --threads 2 --mem-limit 16M -q > fd.log 2>&1
+rc=$?
+set -e
+[ "$rc" = 0 ] || { cat fd.log; fail "101 VMs over 3 ranks did not fit in 22 open files per rank (exit $rc)"; }
+[ "$(ls fd/o | wc -l)" = 101 ] || fail "not 101 OVAs: $(ls fd/o | wc -l)"
+"$OVATOOL" export fd/big/vm.vmx -o ref -q
+"$OVATOOL" export fd/v7/vm.vmx -o ref -q
+cmp ref/fdbig.ova fd/o/fdbig.ova && cmp ref/fd7.ova fd/o/fd7.ova || fail "the fd fleet's OVAs differ from single exports"
 
 note "--dry-run writes nothing"
 mkdir dry
@@ -159,6 +202,48 @@ for v in a b c d; do
 done
 [ "$(ls rf | wc -l)" = 3 ] || fail "not three OVAs after one VM failed: $(ls rf)"
 if ls -A rf | grep -q '\.part$'; then fail "temporary file left behind"; fi
+# wrote_exists LOG: every OVA the log says was written is there
+wrote_exists() {
+  sed -n 's/^.*: wrote \(.*\.ova\): .*$/\1/p' "$1" | while read -r o; do
+    [ -f "$o" ] || fail "the log says it wrote $o, which is not there"
+  done
+}
+note "a rank whose compression threads cannot set up: the other rank's threads export every VM"
+# It went unnoticed: the thread failed every unit it took, each VM was
+# counted as written, exit 0 and an empty folder.
+for r in 0 1; do
+  mkdir th$r
+  set +e
+  OVATOOL_TEST_FAIL_RANK=$r:export.thread timeout 300 "$MPIEXEC" -n 2 --oversubscribe "$OVATOOL" export \
+    a/vm.vmx b/vm.vmx c/vm.vmx d/vm.vmx -o th$r --threads 1 --mem-limit 16M > th$r.log 2>&1
+  rc=$?
+  set -e
+  cat th$r.log
+  [ "$rc" = 0 ] || fail "export.thread on rank $r: exit $rc (124: hung), though rank $((1 - r))'s thread works"
+  grep -q "rank $r on .*: cannot set up compression thread 0 (test fault export.thread)" th$r.log \
+    || fail "export.thread on rank $r: no warning naming the rank and the cause"
+  wrote_exists th$r.log
+  for v in a b c d; do
+    cmp "ref/$(name_of $v).ova" "th$r/$(name_of $v).ova" || fail "export.thread on rank $r: VM $v differs"
+  done
+done
+note "no compression thread of the job can set up: every VM fails with the cause, nothing is left"
+mkdir thn
+set +e
+OVATOOL_TEST_FAIL_RANK=0:export.thread timeout 120 "$OVATOOL" export a/vm.vmx b/vm.vmx d/vm.vmx -o thn \
+  --threads 2 --mem-limit 16M > thn.log 2>&1
+rc=$?
+set -e
+cat thn.log
+[ "$rc" = 1 ] || fail "no working thread: exit $rc (124: hung), not 1"
+wrote_exists thn.log
+! grep -q ": wrote " thn.log || fail "no working thread, yet a VM is reported written"
+for v in a b d; do
+  grep -q "$v/vm.vmx: not exported: rank 0 on .*: cannot set up compression thread . (test fault export.thread)" \
+    thn.log || fail "VM $v: the failure does not name the rank and the cause"
+done
+[ -z "$(ls -A thn)" ] || fail "no working thread, yet thn holds: $(ls -A thn)"
+
 note "a VM whose flat extent is shorter than its descriptor says fails alone"
 mkdir -p t tr
 qemu-img create -q -f vmdk -o subformat=monolithicFlat t/disk.vmdk 24M

@@ -46,6 +46,20 @@ static void t_clashes_take_vmx_names(void **state)
     assert_string_equal(g_out[3], "out/other.ova");
 }
 
+static void t_clones_named_as_their_vmx_keep_list_order(void **state)
+{
+    (void)state;
+    /* VMware's default: the display name is the VMX file's name; the first
+     * given keeps the plain name (it came out reversed: web-2, web) */
+    const char *vmx[] = { "/a/web.vmx", "/b/web.vmx", "/c/web.vmx" };
+    const char *in[] = { "o/web.ova", "o/web.ova", "o/web.ova" };
+    set(3, in);
+    ova_fleet_names("o", vmx, g_out, 3);
+    assert_string_equal(g_out[0], "o/web.ova");
+    assert_string_equal(g_out[1], "o/web-2.ova");
+    assert_string_equal(g_out[2], "o/web-3.ova");
+}
+
 static void t_vmx_name_taken_by_another_vm(void **state)
 {
     (void)state;
@@ -77,6 +91,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_distinct_names_stay),
         cmocka_unit_test(t_clashes_take_vmx_names),
+        cmocka_unit_test(t_clones_named_as_their_vmx_keep_list_order),
         cmocka_unit_test(t_vmx_name_taken_by_another_vm),
         cmocka_unit_test(t_left_out_and_odd_names),
     };
